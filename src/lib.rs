@@ -1,1 +1,15 @@
-//! tidb-changefeed
+//! tidb-changefeed: replicates a TiDB cluster's row changes into Apache Kafka, writing the
+//! same bytes, topics and partitions as TiCDC's Kafka sink.
+//!
+//! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
+//! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
+//! lifecycle: logging, signals, changefeed tasks), `check` (the `check` subcommand),
+//! `sink` (Kafka). The data flow is described in the project's DESIGN.md.
+
+pub mod build_info;
+pub mod check;
+pub mod config;
+pub mod metrics;
+pub mod runtime;
+pub mod server;
+pub mod status;

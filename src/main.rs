@@ -1,1 +1,108 @@
-fn main() {}
+//! The `tidb-changefeed` command line.
+//!
+//! Exit status: 0 success; 2 invalid configuration or usage (systemd's
+//! `RestartPreventExitStatus=2` keeps a bad file from restarting in a loop); 1 any runtime
+//! failure.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tidb_changefeed::{build_info, check, config, runtime};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tidb-changefeed",
+    version = build_info::VERSION,
+    about = "Replicate a TiDB cluster's row changes into Apache Kafka, as TiCDC's Kafka sink writes them.",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run every [[changefeed]] of the configuration until SIGTERM or SIGINT.
+    Run {
+        /// The TOML configuration file.
+        #[arg(short, long, env = "TIDB_CHANGEFEED_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a configuration and print what it would run (secrets masked); exit 2 if
+    /// it is invalid.
+    Check {
+        /// The TOML configuration file.
+        #[arg(short, long, env = "TIDB_CHANGEFEED_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+        /// Also print the effective configuration with every default filled in.
+        #[arg(long)]
+        print_config: bool,
+    },
+    /// Print the version, git commit and build profile.
+    Version,
+}
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            println!("{}", build_info::describe());
+            ExitCode::SUCCESS
+        }
+        Command::Check {
+            config,
+            print_config,
+        } => match config::load(&config) {
+            Ok(loaded) => {
+                print!("{}", check::summary(&loaded));
+                if print_config {
+                    println!("\n# effective configuration");
+                    print!("{}", check::effective_toml(&loaded.config));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_failure(&e),
+        },
+        Command::Run { config } => {
+            let loaded = match config::load(&config) {
+                Ok(l) => l,
+                Err(e) => return config_failure(&e),
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("tidb-changefeed")
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(EXIT_RUNTIME);
+                }
+            };
+            match rt.block_on(runtime::run(loaded)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "tidb-changefeed stopped with an error");
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+    }
+}
+
+fn config_failure(e: &config::ConfigError) -> ExitCode {
+    eprintln!("{e}");
+    match e {
+        config::ConfigError::Invalid(p) if p.len() > 1 => {
+            eprintln!("{} problems found", p.len());
+        }
+        _ => {}
+    }
+    ExitCode::from(EXIT_CONFIG)
+}

@@ -1,1 +1,7 @@
+//! The integration-test binary: one executable so the suite links once. Each module owns
+//! one area; `support` finds the parts the tests need (the daemon binary, the Kafka test
+//! broker) and fails loudly when a part is missing.
 
+mod cli;
+mod config_errors;
+mod support;

@@ -1,0 +1,105 @@
+//! `check`: what a configuration would run, printed for an operator, with secrets masked.
+//! Later stages add reachability (PD, Kafka), ACL and table checks here.
+
+use std::fmt::Write as _;
+
+use crate::config::{Config, KafkaConfig, Loaded, SinkKind};
+
+/// The human summary of a valid configuration.
+pub fn summary(loaded: &Loaded) -> String {
+    let c: &Config = &loaded.config;
+    let mut out = String::new();
+    let _ = writeln!(out, "configuration {} is valid", loaded.path.display());
+    let _ = writeln!(out, "upstream PD: {}", c.upstream.pd.join(", "));
+    match &c.upstream.tls {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "upstream TLS: ca {}{}",
+                t.ca.display(),
+                if t.cert.is_some() {
+                    ", client certificate"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "upstream TLS: off");
+        }
+    }
+    let _ = writeln!(out, "HTTP server: http://{}", c.server.listen);
+    let _ = writeln!(
+        out,
+        "state: {} (checkpoints every {})",
+        c.state.dir.display(),
+        c.state.checkpoint_interval
+    );
+    let _ = writeln!(out, "changefeeds: {}", c.changefeeds.len());
+    for cf in &c.changefeeds {
+        let _ = writeln!(out, "- {}", cf.id);
+        let _ = writeln!(out, "    start: {}", cf.start_ts);
+        let _ = writeln!(out, "    tables: {}", cf.filter.rules.join(" "));
+        if !cf.filter.event_filters.is_empty() {
+            let _ = writeln!(out, "    event filters: {}", cf.filter.event_filters.len());
+        }
+        let _ = writeln!(out, "    protocol: {}", cf.sink.protocol.name());
+        match (cf.sink.kind, &cf.sink.kafka_config) {
+            (SinkKind::Kafka, Some(k)) => kafka_summary(&mut out, k),
+            _ => {
+                let _ = writeln!(out, "    sink: stdout");
+            }
+        }
+        if !cf.sink.dispatchers.is_empty() {
+            let _ = writeln!(out, "    dispatch rules: {}", cf.sink.dispatchers.len());
+        }
+    }
+    out
+}
+
+fn kafka_summary(out: &mut String, k: &KafkaConfig) {
+    let _ = writeln!(out, "    kafka: {} topic {}", k.brokers.join(","), k.topic);
+    let _ = writeln!(
+        out,
+        "    partitions: {}, replication factor {}, max message {}, compression {:?}",
+        k.partition_num.map_or_else(
+            || "topic's own (3 when created)".to_string(),
+            |n| n.to_string()
+        ),
+        k.replication_factor,
+        k.max_message_bytes,
+        k.compression
+    );
+    let auth = match (&k.sasl_mechanism, &k.sasl_user, &k.sasl_password) {
+        (Some(m), Some(u), Some(p)) => format!("SASL {} user {u} password {p}", m.name()),
+        _ => "none".to_string(),
+    };
+    let tls = if k.enable_tls || k.ca.is_some() || k.cert.is_some() {
+        let mut t = String::from("on");
+        if let Some(ca) = &k.ca {
+            let _ = write!(t, ", ca {}", ca.display());
+        }
+        if k.cert.is_some() {
+            t.push_str(", client certificate");
+        }
+        if k.insecure_skip_verify {
+            t.push_str(", certificates NOT verified");
+        }
+        t
+    } else {
+        "off".to_string()
+    };
+    let _ = writeln!(out, "    authentication: {auth}; TLS: {tls}");
+    let _ = writeln!(
+        out,
+        "    tidb extension: {}, auto-create topics: {}, large messages: {:?}",
+        k.codec_config.enable_tidb_extension,
+        k.auto_create_topic,
+        k.large_message_handle.large_message_handle_option
+    );
+}
+
+/// The effective configuration (defaults filled in) as TOML, secrets masked.
+pub fn effective_toml(c: &Config) -> String {
+    toml::to_string_pretty(c).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}

@@ -1,0 +1,164 @@
+//! The process-level configuration: the upstream cluster, the HTTP server, local state and
+//! logging. Changefeeds are in [`super::changefeed`]. Every struct rejects unknown keys and
+//! documents its default in one place, the `Default` impl or the `default_*` function next to
+//! it; `config/changefeed.example.toml` mirrors these defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::changefeed::ChangefeedConfig;
+use super::units::HumanDuration;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub state: StateConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default, rename = "changefeed")]
+    pub changefeeds: Vec<ChangefeedConfig>,
+}
+
+/// The TiDB cluster to read from. Only PD is needed: TiKV stores are found through it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UpstreamConfig {
+    /// PD client URLs, e.g. `["http://10.0.0.1:2379"]` (TiCDC's `--pd`). `https://` needs `tls`.
+    pub pd: Vec<String>,
+    /// TLS for PD and TiKV (TiCDC's `--ca`, `--cert`, `--key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<UpstreamTls>,
+    /// How long one attempt to reach PD or a TiKV store may take.
+    #[serde(default = "default_upstream_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+}
+
+fn default_upstream_connect_timeout() -> HumanDuration {
+    HumanDuration::secs(10)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UpstreamTls {
+    /// PEM file with the CA that signed PD's and TiKV's certificates.
+    pub ca: PathBuf,
+    /// PEM client certificate, for clusters that require mutual TLS. Needs `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// The HTTP server for `/metrics`, `/healthz`, `/readyz` and `/api/v1/status`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerConfig {
+    /// Listen address. TiCDC's default port is 8300.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// How long a graceful shutdown (SIGTERM) may take to flush, wait for Kafka's
+    /// acknowledgements and save checkpoints before the process exits anyway.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: HumanDuration,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8300))
+}
+
+fn default_shutdown_timeout() -> HumanDuration {
+    HumanDuration::secs(30)
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+/// Where checkpoints (and later spill files) live.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StateConfig {
+    /// State directory; a relative path is resolved against the configuration file's
+    /// directory.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+    /// Where checkpoints are kept: `file` (in `dir`) or `mysql` (a table in TiDB).
+    #[serde(default)]
+    pub checkpoint_store: CheckpointStore,
+    /// How often each changefeed's checkpoint is saved (and always at shutdown).
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval: HumanDuration,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("state")
+}
+
+fn default_checkpoint_interval() -> HumanDuration {
+    HumanDuration::secs(1)
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: default_state_dir(),
+            checkpoint_store: CheckpointStore::default(),
+            checkpoint_interval: default_checkpoint_interval(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointStore {
+    #[default]
+    File,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LogConfig {
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) or a filter such as
+    /// `info,tidb_changefeed::sink=debug`. `RUST_LOG` overrides it.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `auto` writes human text on a terminal and JSON lines otherwise.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    #[default]
+    Auto,
+    Text,
+    Json,
+}
