@@ -12,4 +12,5 @@ pub mod config;
 pub mod metrics;
 pub mod runtime;
 pub mod server;
+pub mod sink;
 pub mod status;

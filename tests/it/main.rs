@@ -4,4 +4,6 @@
 
 mod cli;
 mod config_errors;
+mod kafka_env;
+mod kafka_listeners;
 mod support;

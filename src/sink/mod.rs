@@ -1,0 +1,4 @@
+//! Where encoded messages go. `kafka` is the product; it owns connections, topics and
+//! ordered, acknowledged delivery.
+
+pub mod kafka;

@@ -1,0 +1,224 @@
+//! The real Apache Kafka test broker that `scripts/kafka.sh start` runs, found through the
+//! variables `scripts/kafka.sh env` exports (or its env file). A test that needs the broker
+//! and cannot find or reach it fails with the command that starts it; it never skips.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rskafka::client::Client;
+use tidb_changefeed::config::SaslMechanism;
+use tidb_changefeed::sink::kafka::{ConnectOptions, connect};
+
+const HOW: &str =
+    "start it with `scripts/kafka.sh start` (or run the whole suite with `scripts/test`)";
+
+/// Addresses and credentials of the test broker.
+#[derive(Debug, Clone)]
+pub struct KafkaEnv {
+    pub plaintext: String,
+    pub sasl_plaintext: String,
+    pub ssl: String,
+    pub sasl_ssl: String,
+    pub ca_file: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub admin_user: String,
+    pub admin_password: String,
+    pub user: String,
+    pub password: String,
+    pub libs: PathBuf,
+    pub it_dir: PathBuf,
+}
+
+fn read_env_file() -> HashMap<String, String> {
+    let dir = std::env::var("KAFKA_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-kafka".into());
+    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
+
+/// The broker's settings; panics with instructions when they are not there.
+pub fn kafka() -> &'static KafkaEnv {
+    static ENV: OnceLock<KafkaEnv> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let file = read_env_file();
+        let get = |k: &str| -> String {
+            std::env::var(k)
+                .ok()
+                .or_else(|| file.get(k).cloned())
+                .unwrap_or_else(|| {
+                    panic!("the Kafka test broker is not configured ({k} is unset): {HOW}")
+                })
+        };
+        let env = KafkaEnv {
+            plaintext: get("KAFKA_PLAINTEXT"),
+            sasl_plaintext: get("KAFKA_SASL_PLAINTEXT"),
+            ssl: get("KAFKA_SSL"),
+            sasl_ssl: get("KAFKA_SASL_SSL"),
+            ca_file: get("KAFKA_CA_FILE").into(),
+            client_cert: get("KAFKA_CLIENT_CERT").into(),
+            client_key: get("KAFKA_CLIENT_KEY").into(),
+            admin_user: get("KAFKA_ADMIN_USER"),
+            admin_password: get("KAFKA_ADMIN_PASSWORD"),
+            user: get("KAFKA_USER"),
+            password: get("KAFKA_PASSWORD"),
+            libs: get("KAFKA_LIBS").into(),
+            it_dir: get("KAFKA_IT_DIR").into(),
+        };
+        let reachable = std::net::TcpStream::connect_timeout(
+            &env.plaintext
+                .parse()
+                .unwrap_or_else(|e| panic!("bad KAFKA_PLAINTEXT: {e}")),
+            Duration::from_secs(3),
+        );
+        if let Err(e) = reachable {
+            panic!(
+                "the Kafka test broker at {} does not answer ({e}): {HOW}",
+                env.plaintext
+            );
+        }
+        env
+    })
+}
+
+/// The kcat binary; panics with instructions when it is missing.
+pub fn kcat() -> &'static str {
+    static OK: OnceLock<()> = OnceLock::new();
+    OK.get_or_init(|| {
+        let found = Command::new("kcat")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "kcat is not installed: `scripts/kafka.sh start` installs it (apt-get install kcat)"
+        );
+    });
+    "kcat"
+}
+
+/// An admin client on the PLAINTEXT listener (a super user there).
+pub async fn admin_client() -> Client {
+    let brokers = vec![kafka().plaintext.clone()];
+    connect(&ConnectOptions::plain(&brokers))
+        .await
+        .unwrap_or_else(|e| panic!("admin connection to the test broker failed: {e}"))
+}
+
+/// Creates `topic` with `partitions` partitions through the admin client.
+pub async fn create_topic(topic: &str, partitions: i32) {
+    let admin = admin_client().await;
+    admin
+        .controller_client()
+        .expect("controller client")
+        .create_topic(topic, partitions, 1, 10_000)
+        .await
+        .unwrap_or_else(|e| panic!("create topic {topic}: {e}"));
+}
+
+/// kcat's `-X` security settings for one listener.
+#[derive(Debug, Clone)]
+pub enum KcatAuth {
+    Plain,
+    Sasl {
+        protocol: &'static str,
+        mechanism: SaslMechanism,
+        user: String,
+        password: String,
+    },
+    Tls {
+        client_cert: bool,
+    },
+}
+
+impl KcatAuth {
+    fn args(&self) -> Vec<String> {
+        let env = kafka();
+        let x = |k: &str, v: &str| vec!["-X".to_string(), format!("{k}={v}")];
+        match self {
+            KcatAuth::Plain => vec![],
+            KcatAuth::Sasl {
+                protocol,
+                mechanism,
+                user,
+                password,
+            } => {
+                let mut a = x("security.protocol", protocol);
+                a.extend(x("sasl.mechanisms", mechanism.name()));
+                a.extend(x("sasl.username", user));
+                a.extend(x("sasl.password", password));
+                if protocol.ends_with("SSL") {
+                    a.extend(x("ssl.ca.location", &env.ca_file.display().to_string()));
+                }
+                a
+            }
+            KcatAuth::Tls { client_cert } => {
+                let mut a = x("security.protocol", "SSL");
+                a.extend(x("ssl.ca.location", &env.ca_file.display().to_string()));
+                if *client_cert {
+                    a.extend(x(
+                        "ssl.certificate.location",
+                        &env.client_cert.display().to_string(),
+                    ));
+                    a.extend(x("ssl.key.location", &env.client_key.display().to_string()));
+                }
+                a
+            }
+        }
+    }
+}
+
+/// One message as kcat's `-J` prints it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct KcatMessage {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<String>,
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub headers: Option<Vec<String>>,
+}
+
+/// Reads every message of `topic` (all partitions) with kcat through `broker`, expecting
+/// `count` of them.
+pub fn kcat_consume(broker: &str, auth: &KcatAuth, topic: &str, count: usize) -> Vec<KcatMessage> {
+    let out = Command::new(kcat())
+        .args([
+            "-C",
+            "-b",
+            broker,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-J",
+            "-q",
+        ])
+        .args(["-c", &count.to_string(), "-m", "15"])
+        .args(auth.args())
+        .output()
+        .expect("kcat runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kcat failed on {broker} ({auth:?}): {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("kcat line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
