@@ -4,12 +4,14 @@
 //! of retrying forever (rskafka's default).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rskafka::BackoffConfig;
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 
 use super::KafkaError;
+use super::preflight::{self, Preflight};
 use super::tls::{self, TlsOptions};
 use crate::config::{KafkaConfig, SaslMechanism};
 
@@ -94,16 +96,22 @@ pub fn backoff(deadline: Duration) -> BackoffConfig {
     }
 }
 
-/// Opens a client and fetches cluster metadata once.
+/// Checks the login on one bootstrap broker (so wrong credentials and certificate problems
+/// are reported exactly), then opens an rskafka client and fetches cluster metadata once.
 pub async fn connect(o: &ConnectOptions<'_>) -> Result<Client, KafkaError> {
     let brokers = o.brokers.join(",");
     let mut builder = ClientBuilder::new(o.brokers.to_vec())
         .client_id(o.client_id.clone())
         .backoff_config(backoff(o.dial_timeout));
-    if let Some(t) = &o.tls {
-        builder = builder.tls_config(tls::client_config(t)?);
+    let tls_config = match &o.tls {
+        Some(t) => Some(tls::client_config(t)?),
+        None => None,
+    };
+    if let Some(c) = &tls_config {
+        builder = builder.tls_config(Arc::clone(c));
     }
     let mut mechanism_user = None;
+    let mut preflight_sasl = None;
     if let Some((mechanism, user, password)) = o.sasl {
         let creds = Credentials::new(user.to_string(), password.to_string());
         let sasl = match mechanism {
@@ -117,9 +125,18 @@ pub async fn connect(o: &ConnectOptions<'_>) -> Result<Client, KafkaError> {
                 });
             }
         };
+        preflight_sasl = Some((sasl.clone(), mechanism.name(), user.to_string()));
         builder = builder.sasl_config(sasl);
         mechanism_user = Some((mechanism.name(), user.to_string()));
     }
+    preflight::check(&Preflight {
+        brokers: o.brokers,
+        client_id: &o.client_id,
+        tls: tls_config,
+        sasl: preflight_sasl,
+        timeout: o.dial_timeout,
+    })
+    .await?;
     // Past the backoff deadline plus one more attempt, so rskafka's own error (with its
     // cause) wins over this timeout.
     let limit = o.dial_timeout + MAX_BACKOFF + Duration::from_secs(3);

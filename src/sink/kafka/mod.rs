@@ -7,6 +7,7 @@
 
 mod connect;
 mod error;
+mod preflight;
 mod tls;
 
 pub use connect::{ConnectOptions, connect};
