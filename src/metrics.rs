@@ -6,7 +6,7 @@
 //! metrics (`process_*`: CPU seconds, resident memory, open descriptors, start time) are
 //! collected at each scrape.
 
-use metrics::{Unit, describe_counter, describe_gauge, gauge};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram, gauge};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::build_info;
@@ -29,6 +29,23 @@ pub const RESOLVED_LAG_SECONDS: &str = "tidb_changefeed_resolved_lag_seconds";
 pub const CHANGEFEED_ERRORS_TOTAL: &str = "tidb_changefeed_changefeed_errors_total";
 /// HTTP requests served by the status server; labels `path`, `status`.
 pub const HTTP_REQUESTS_TOTAL: &str = "tidb_changefeed_http_requests_total";
+
+/// Messages Kafka acknowledged; label `topic`.
+pub const KAFKA_MESSAGES_TOTAL: &str = "tidb_changefeed_kafka_messages_total";
+/// Bytes of acknowledged messages, before compression, framing counted; label `topic`.
+pub const KAFKA_BYTES_TOTAL: &str = "tidb_changefeed_kafka_bytes_total";
+/// Records per produce request.
+pub const KAFKA_BATCH_RECORDS: &str = "tidb_changefeed_kafka_batch_records";
+/// Bytes per produce request, before compression.
+pub const KAFKA_BATCH_BYTES: &str = "tidb_changefeed_kafka_batch_bytes";
+/// Duration of successful produce requests.
+pub const KAFKA_REQUEST_DURATION_SECONDS: &str = "tidb_changefeed_kafka_request_duration_seconds";
+/// Produce attempts that failed and were retried.
+pub const KAFKA_RETRIES_TOTAL: &str = "tidb_changefeed_kafka_retries_total";
+/// Failures that stopped a partition writer; label `kind`.
+pub const KAFKA_ERRORS_TOTAL: &str = "tidb_changefeed_kafka_errors_total";
+/// Produce requests in flight (at most one per partition).
+pub const KAFKA_IN_FLIGHT_REQUESTS: &str = "tidb_changefeed_kafka_in_flight_requests";
 
 /// Installs the global recorder, describes every metric and sets the build-info metric.
 /// Returns the handle `/metrics` renders from. Fails if a recorder is already installed.
@@ -91,6 +108,38 @@ fn describe() {
     describe_counter!(
         HTTP_REQUESTS_TOTAL,
         "HTTP requests served, by path and status."
+    );
+    describe_counter!(
+        KAFKA_MESSAGES_TOTAL,
+        "Messages Kafka acknowledged, by topic."
+    );
+    describe_counter!(
+        KAFKA_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of acknowledged messages before compression, by topic."
+    );
+    describe_histogram!(KAFKA_BATCH_RECORDS, "Records per produce request.");
+    describe_histogram!(
+        KAFKA_BATCH_BYTES,
+        Unit::Bytes,
+        "Bytes per produce request before compression."
+    );
+    describe_histogram!(
+        KAFKA_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of successful produce requests."
+    );
+    describe_counter!(
+        KAFKA_RETRIES_TOTAL,
+        "Produce attempts that failed and were retried."
+    );
+    describe_counter!(
+        KAFKA_ERRORS_TOTAL,
+        "Failures that stopped a partition writer, by kind."
+    );
+    describe_gauge!(
+        KAFKA_IN_FLIGHT_REQUESTS,
+        "Produce requests in flight (at most one per partition)."
     );
 }
 

@@ -11,7 +11,8 @@ use rskafka::BackoffConfig;
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 
 use super::KafkaError;
-use super::preflight::{self, Preflight};
+use super::admin::Admin;
+use super::broker::Login;
 use super::tls::{self, TlsOptions};
 use crate::config::{KafkaConfig, SaslMechanism};
 
@@ -96,9 +97,16 @@ pub fn backoff(deadline: Duration) -> BackoffConfig {
     }
 }
 
+/// A connected cluster: rskafka's client for producing, and direct admin connections.
+#[derive(Debug)]
+pub struct Kafka {
+    pub client: Client,
+    pub admin: Admin,
+}
+
 /// Checks the login on one bootstrap broker (so wrong credentials and certificate problems
 /// are reported exactly), then opens an rskafka client and fetches cluster metadata once.
-pub async fn connect(o: &ConnectOptions<'_>) -> Result<Client, KafkaError> {
+pub async fn connect(o: &ConnectOptions<'_>) -> Result<Kafka, KafkaError> {
     let brokers = o.brokers.join(",");
     let mut builder = ClientBuilder::new(o.brokers.to_vec())
         .client_id(o.client_id.clone())
@@ -129,19 +137,20 @@ pub async fn connect(o: &ConnectOptions<'_>) -> Result<Client, KafkaError> {
         builder = builder.sasl_config(sasl);
         mechanism_user = Some((mechanism.name(), user.to_string()));
     }
-    preflight::check(&Preflight {
-        brokers: o.brokers,
-        client_id: &o.client_id,
+    let login = Login {
+        client_id: o.client_id.clone(),
         tls: tls_config,
         sasl: preflight_sasl,
         timeout: o.dial_timeout,
-    })
-    .await?;
+    };
+    // The connection itself is dropped: it only proves the login works.
+    login.open_any(o.brokers).await?;
+    let admin = Admin::new(login, o.brokers.to_vec());
     // Past the backoff deadline plus one more attempt, so rskafka's own error (with its
     // cause) wins over this timeout.
     let limit = o.dial_timeout + MAX_BACKOFF + Duration::from_secs(3);
     match tokio::time::timeout(limit, builder.build()).await {
-        Ok(Ok(client)) => Ok(client),
+        Ok(Ok(client)) => Ok(Kafka { client, admin }),
         Ok(Err(e)) => Err(classify(
             &e.to_string(),
             &brokers,

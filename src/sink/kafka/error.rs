@@ -9,7 +9,7 @@ pub enum ErrorKind {
     Operator,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KafkaError {
     #[error("TLS setup failed: {0}")]
     TlsSetup(String),
@@ -37,14 +37,55 @@ pub enum KafkaError {
         request: &'static str,
         detail: String,
     },
+    #[error("Kafka denied {operation} on {resource} for {principal}: {remedy}")]
+    Denied {
+        operation: &'static str,
+        resource: String,
+        principal: String,
+        remedy: String,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error(
+        "topic {topic} does not exist and auto-create-topic = false: create it (with the partitions you want) or set auto-create-topic = true"
+    )]
+    TopicMissing { topic: String },
+    #[error(
+        "a message of {size} bytes for {topic}/{partition} exceeds the limit of {limit} bytes (max-message-bytes, lowered to the topic's or broker's limit)"
+    )]
+    MessageTooLarge {
+        topic: String,
+        partition: i32,
+        size: u64,
+        limit: u64,
+    },
 }
 
 impl KafkaError {
+    /// A short, bounded label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            KafkaError::TlsSetup(_) => "tls_setup",
+            KafkaError::Authentication { .. } => "authentication",
+            KafkaError::TlsHandshake { .. } => "tls_handshake",
+            KafkaError::Unreachable { .. } => "unreachable",
+            KafkaError::Request { .. } => "request",
+            KafkaError::Denied { .. } => "denied",
+            KafkaError::Config(_) => "config",
+            KafkaError::TopicMissing { .. } => "topic_missing",
+            KafkaError::MessageTooLarge { .. } => "message_too_large",
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             KafkaError::TlsSetup(_)
             | KafkaError::Authentication { .. }
-            | KafkaError::TlsHandshake { .. } => ErrorKind::Operator,
+            | KafkaError::TlsHandshake { .. }
+            | KafkaError::Denied { .. }
+            | KafkaError::Config(_)
+            | KafkaError::TopicMissing { .. }
+            | KafkaError::MessageTooLarge { .. } => ErrorKind::Operator,
             KafkaError::Unreachable { .. } | KafkaError::Request { .. } => ErrorKind::Retryable,
         }
     }

@@ -1,15 +1,24 @@
 //! The Kafka sink on rskafka. This module owns everything between an encoded message and
-//! a Kafka acknowledgement: connecting (TLS, SASL), topics, ordered per-partition sending.
+//! a Kafka acknowledgement: connecting (TLS, SASL), cluster facts (DescribeConfigs),
+//! topics, ordered per-partition sending.
 //!
 //! rskafka 0.6 has no connect or request timeouts and retries connection failures forever by
 //! default (so a wrong password would hang); every call here runs under a deadline and its
 //! failures are classified into [`KafkaError`] kinds an operator can act on.
 
+mod admin;
+mod broker;
 mod connect;
+mod describe_configs;
 mod error;
-mod preflight;
+mod producer;
 mod tls;
+mod topics;
 
-pub use connect::{ConnectOptions, connect};
+pub use admin::{Admin, ClusterInfo, Described};
+pub use broker::Login;
+pub use connect::{ConnectOptions, Kafka, connect};
 pub use error::{ErrorKind, KafkaError};
+pub use producer::{Health, Message, Producer, ProducerSettings};
 pub use tls::TlsOptions;
+pub use topics::{DEFAULT_PARTITION_NUM, TopicPolicy, Topics};

@@ -1,0 +1,161 @@
+//! Acknowledgement tracking: per table, the highest commit ts whose messages — and all
+//! messages before them — Kafka has acknowledged. The checkpoint is built on it.
+//!
+//! Contract: for each table, messages are submitted in commit-ts order (the sorter
+//! guarantees it), each submission returns a [`Ticket`] that is acked exactly once when
+//! Kafka confirms the message, and [`AckTracker::resolve`] says that every message with a
+//! commit ts at or below a bound has been submitted. A table's progress is then the bound,
+//! lowered to just below the oldest commit ts still waiting for Kafka.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A table's identity for progress tracking (TiDB's logical table id).
+pub type TableId = i64;
+
+/// Proof of one submitted message; ack it once Kafka confirmed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    pub table: TableId,
+    pub commit_ts: u64,
+}
+
+#[derive(Debug, Default)]
+struct TableProgress {
+    /// commit ts → messages submitted and not yet acknowledged.
+    pending: BTreeMap<u64, usize>,
+    /// Every message with commit ts ≤ this has been submitted.
+    resolved: u64,
+}
+
+/// Shared by the encoder (submit, resolve), the Kafka writers (ack) and the checkpoint
+/// (progress). Cloning shares the state.
+#[derive(Debug, Clone, Default)]
+pub struct AckTracker {
+    inner: Arc<Mutex<HashMap<TableId, TableProgress>>>,
+}
+
+impl AckTracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<TableId, TableProgress>> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Registers a table starting from `start_ts` (its checkpoint): progress is at least
+    /// that.
+    pub fn register(&self, table: TableId, start_ts: u64) {
+        let mut m = self.lock();
+        let t = m.entry(table).or_default();
+        t.resolved = t.resolved.max(start_ts);
+    }
+
+    /// Records one message about to be sent.
+    pub fn submit(&self, table: TableId, commit_ts: u64) -> Ticket {
+        *self
+            .lock()
+            .entry(table)
+            .or_default()
+            .pending
+            .entry(commit_ts)
+            .or_insert(0) += 1;
+        Ticket { table, commit_ts }
+    }
+
+    /// Kafka acknowledged the messages of `tickets`.
+    pub fn ack(&self, tickets: &[Ticket]) {
+        let mut m = self.lock();
+        for t in tickets {
+            if let Some(p) = m.get_mut(&t.table)
+                && let Some(n) = p.pending.get_mut(&t.commit_ts)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    p.pending.remove(&t.commit_ts);
+                }
+            }
+        }
+    }
+
+    /// Every message of `table` with commit ts ≤ `ts` has been submitted.
+    pub fn resolve(&self, table: TableId, ts: u64) {
+        let mut m = self.lock();
+        let t = m.entry(table).or_default();
+        t.resolved = t.resolved.max(ts);
+    }
+
+    /// The highest ts such that every message of `table` at or below it is acknowledged.
+    pub fn progress(&self, table: TableId) -> Option<u64> {
+        self.lock().get(&table).map(table_progress)
+    }
+
+    /// The least progress over every registered table (the changefeed checkpoint), or
+    /// `None` when no table is registered.
+    pub fn checkpoint(&self) -> Option<u64> {
+        self.lock().values().map(table_progress).min()
+    }
+
+    /// Messages submitted and not yet acknowledged, over all tables.
+    pub fn in_flight(&self) -> usize {
+        self.lock()
+            .values()
+            .map(|t| t.pending.values().sum::<usize>())
+            .sum()
+    }
+}
+
+fn table_progress(t: &TableProgress) -> u64 {
+    match t.pending.keys().next() {
+        Some(&oldest) => t.resolved.min(oldest.saturating_sub(1)),
+        None => t.resolved,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_waits_for_the_oldest_unacknowledged_message() {
+        let a = AckTracker::new();
+        a.register(1, 100);
+        assert_eq!(a.progress(1), Some(100));
+        let t1 = a.submit(1, 110);
+        let t2 = a.submit(1, 120);
+        let t3 = a.submit(1, 120);
+        a.resolve(1, 130);
+        assert_eq!(a.progress(1), Some(109));
+        a.ack(&[t2, t3]);
+        assert_eq!(a.progress(1), Some(109), "120 is acked but 110 is not");
+        a.ack(&[t1]);
+        assert_eq!(a.progress(1), Some(130));
+        assert_eq!(a.in_flight(), 0);
+    }
+
+    #[test]
+    fn progress_never_passes_what_was_submitted() {
+        let a = AckTracker::new();
+        a.register(7, 50);
+        let t = a.submit(7, 60);
+        a.ack(&[t]);
+        assert_eq!(a.progress(7), Some(50), "not resolved past 50 yet");
+        a.resolve(7, 60);
+        assert_eq!(a.progress(7), Some(60));
+    }
+
+    #[test]
+    fn checkpoint_is_the_slowest_table() {
+        let a = AckTracker::new();
+        a.register(1, 10);
+        a.register(2, 20);
+        let _pending = a.submit(2, 25);
+        a.resolve(1, 40);
+        a.resolve(2, 40);
+        assert_eq!(a.checkpoint(), Some(24));
+    }
+}
