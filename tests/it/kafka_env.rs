@@ -111,6 +111,7 @@ pub async fn admin_client() -> Client {
     connect(&ConnectOptions::plain(&brokers))
         .await
         .unwrap_or_else(|e| panic!("admin connection to the test broker failed: {e}"))
+        .client
 }
 
 /// Creates `topic` with `partitions` partitions through the admin client.

@@ -36,7 +36,8 @@ async fn round_trip(
     let broker = opts.brokers[0].clone();
     let client = connect(&opts)
         .await
-        .unwrap_or_else(|e| panic!("{tag}: connect failed: {e}"));
+        .unwrap_or_else(|e| panic!("{tag}: connect failed: {e}"))
+        .client;
     let partition = client
         .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
         .await

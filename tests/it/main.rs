@@ -6,4 +6,5 @@ mod cli;
 mod config_errors;
 mod kafka_env;
 mod kafka_listeners;
+mod kafka_sink;
 mod support;

@@ -165,9 +165,10 @@ impl Admin {
     }
 
     /// The largest message to send to `topic`: the configured limit, lowered to Kafka's
-    /// (topic `max.message.bytes`, else broker `message.max.bytes`) minus 128. When neither
-    /// can be read (no DescribeConfigs ACL), the configured value is kept and the reason is
-    /// returned as a warning.
+    /// (topic `max.message.bytes`, else broker `message.max.bytes`) minus 128. The topic's
+    /// configs may be hidden (TiDB Cloud's ACLs grant no DescribeConfigs on topics); the
+    /// broker's must be readable (DescribeConfigs on the Cluster). When the broker reports
+    /// no value, the configured one is kept and a warning returned.
     pub async fn effective_max_message_bytes(
         &self,
         topic: &str,
@@ -188,13 +189,14 @@ impl Admin {
                     "broker message.max.bytes",
                 ),
                 Described::Denied(why) => {
-                    return Ok((
-                        configured,
-                        Some(format!(
-                            "cannot read the broker's message.max.bytes ({why}); keeping max-message-bytes = {configured}. Grant DescribeConfigs on the Cluster to {} so the daemon can respect the broker's limit",
-                            self.login.principal()
-                        )),
-                    ));
+                    return Err(KafkaError::Denied {
+                        operation: "DescribeConfigs",
+                        resource: "the cluster".to_string(),
+                        principal: self.login.principal(),
+                        remedy: format!(
+                            "grant DescribeConfigs on the Cluster, which the daemon needs to read the broker's message.max.bytes and min.insync.replicas ({why})"
+                        ),
+                    });
                 }
                 _ => {
                     return Ok((

@@ -102,6 +102,17 @@ impl Topics {
         Ok(count)
     }
 
+    fn cannot_see(&self, topic: &str) -> KafkaError {
+        KafkaError::Denied {
+            operation: "Write",
+            resource: format!("topic {topic}"),
+            principal: self.admin.login().principal(),
+            remedy: format!(
+                "the topic exists but its metadata is hidden from this principal; grant Write on Topic {topic} (Write includes the Describe needed to see it)"
+            ),
+        }
+    }
+
     async fn create(&self, topic: &str) -> Result<i32, KafkaError> {
         let partitions = self.policy.partition_num.unwrap_or(DEFAULT_PARTITION_NUM);
         let controller = self
@@ -131,7 +142,12 @@ impl Topics {
             Err(RsError::ServerError {
                 protocol_error: ProtocolError::TopicAlreadyExists,
                 ..
-            }) => {}
+            }) => {
+                // It exists although the listing did not show it: a topic we may not see.
+                if !self.list().await?.contains_key(topic) {
+                    return Err(self.cannot_see(topic));
+                }
+            }
             Err(RsError::ServerError {
                 protocol_error:
                     ProtocolError::TopicAuthorizationFailed | ProtocolError::ClusterAuthorizationFailed,
@@ -172,9 +188,8 @@ impl Topics {
             }
             tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(5) + 1))).await;
         }
-        Err(KafkaError::Request {
-            request: "Metadata",
-            detail: format!("topic {topic} was created but never became visible"),
-        })
+        // Created (or already there) but not in the metadata we may see: the principal
+        // lacks Describe on the topic, which Write would include.
+        Err(self.cannot_see(topic))
     }
 }
