@@ -223,3 +223,123 @@ pub fn kcat_consume(broker: &str, auth: &KcatAuth, topic: &str, count: usize) ->
         })
         .collect()
 }
+
+/// Reads `count` messages of `topic` (all partitions) with the JVM's own Kafka consumer
+/// (`kafka-console-consumer`) through `broker`, with `client_properties` (security settings
+/// as a Java client takes them). Used where kcat cannot go: Debian's kcat (librdkafka 2.0.2)
+/// fails SCRAM against Kafka 4.x (fixed in librdkafka 2.6.1).
+pub fn jvm_consume(
+    broker: &str,
+    client_properties: &[(&str, String)],
+    topic: &str,
+    count: usize,
+) -> Vec<KcatMessage> {
+    let env = kafka();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = dir.path().join("client.properties");
+    let text: String = client_properties
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    std::fs::write(&props, text).expect("write client properties");
+    let out = Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}/*", env.libs.display()))
+        .arg("org.apache.kafka.tools.consumer.ConsoleConsumer")
+        .args([
+            "--bootstrap-server",
+            broker,
+            "--topic",
+            topic,
+            "--from-beginning",
+        ])
+        .args([
+            "--max-messages",
+            &count.to_string(),
+            "--timeout-ms",
+            "30000",
+        ])
+        .arg("--consumer.config")
+        .arg(&props)
+        .args([
+            "--property",
+            "print.partition=true",
+            "--property",
+            "print.offset=true",
+        ])
+        .args([
+            "--property",
+            "print.headers=true",
+            "--property",
+            "print.key=true",
+        ])
+        .output()
+        .expect("java runs the console consumer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the JVM consumer failed on {broker}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("Partition:"))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(5, '\t').collect();
+            assert_eq!(f.len(), 5, "unexpected console consumer line: {l}");
+            let num = |s: &str, p: &str| -> i64 {
+                s.strip_prefix(p)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("bad field {s:?} in {l}"))
+            };
+            let headers = if f[2] == "NO_HEADERS" {
+                None
+            } else {
+                Some(
+                    f[2].split(',')
+                        .flat_map(|h| h.splitn(2, ':'))
+                        .map(str::to_string)
+                        .collect(),
+                )
+            };
+            let text = |s: &str| (s != "null").then(|| s.to_string());
+            KcatMessage {
+                topic: topic.to_string(),
+                partition: i32::try_from(num(f[0], "Partition:")).unwrap_or(-1),
+                offset: num(f[1], "Offset:"),
+                key: text(f[3]),
+                payload: text(f[4]),
+                headers,
+            }
+        })
+        .collect()
+}
+
+/// Java client properties for a SASL login on the test broker.
+pub fn jvm_sasl_properties(
+    protocol: &str,
+    mechanism: SaslMechanism,
+    user: &str,
+    password: &str,
+) -> Vec<(&'static str, String)> {
+    let module = match mechanism {
+        SaslMechanism::Plain => "org.apache.kafka.common.security.plain.PlainLoginModule",
+        _ => "org.apache.kafka.common.security.scram.ScramLoginModule",
+    };
+    let mut p = vec![
+        ("security.protocol", protocol.to_string()),
+        ("sasl.mechanism", mechanism.name().to_string()),
+        (
+            "sasl.jaas.config",
+            format!("{module} required username=\"{user}\" password=\"{password}\";"),
+        ),
+    ];
+    if protocol.ends_with("SSL") {
+        p.push(("ssl.truststore.type", "PEM".to_string()));
+        p.push((
+            "ssl.truststore.location",
+            kafka().ca_file.display().to_string(),
+        ));
+    }
+    p
+}

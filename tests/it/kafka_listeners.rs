@@ -1,7 +1,9 @@
 //! rskafka through every listener of the real broker — plaintext, SASL PLAIN,
 //! SCRAM-SHA-256, SCRAM-SHA-512, TLS with the test CA, mutual TLS, SASL over TLS — with a
-//! different compression codec each time, read back by kcat as an independent consumer on
-//! the same listener. A wrong password must fail fast with an authentication error.
+//! different compression codec each time, read back by an independent consumer on the same
+//! listener: kcat, or the JVM's console consumer for SCRAM (Debian's kcat, on librdkafka
+//! 2.0.2, cannot log in with SCRAM to Kafka 4.x). A wrong password must fail fast with an
+//! authentication error.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -11,7 +13,9 @@ use rskafka::record::Record;
 use tidb_changefeed::config::SaslMechanism;
 use tidb_changefeed::sink::kafka::{ConnectOptions, ErrorKind, KafkaError, connect};
 
-use crate::kafka_env::{KcatAuth, create_topic, kafka, kcat_consume};
+use crate::kafka_env::{
+    KcatAuth, create_topic, jvm_consume, jvm_sasl_properties, kafka, kcat_consume,
+};
 use crate::support::unique;
 
 fn records(tag: &str) -> Vec<Record> {
@@ -25,12 +29,13 @@ fn records(tag: &str) -> Vec<Record> {
         .collect()
 }
 
-async fn round_trip(
-    tag: &str,
-    opts: ConnectOptions<'_>,
-    compression: Compression,
-    kcat_auth: KcatAuth,
-) {
+/// The independent consumer that reads a listener back.
+enum Reader {
+    Kcat(KcatAuth),
+    Jvm(Vec<(&'static str, String)>),
+}
+
+async fn round_trip(tag: &str, opts: ConnectOptions<'_>, compression: Compression, reader: Reader) {
     let topic = unique(&format!("it_listener_{tag}"));
     create_topic(&topic, 1).await;
     let broker = opts.brokers[0].clone();
@@ -48,8 +53,11 @@ async fn round_trip(
         .unwrap_or_else(|e| panic!("{tag}: produce failed: {e}"));
     assert_eq!(offsets, vec![0, 1, 2], "{tag}");
 
-    let got = kcat_consume(&broker, &kcat_auth, &topic, 3);
-    assert_eq!(got.len(), 3, "{tag}: kcat read {got:?}");
+    let got = match &reader {
+        Reader::Kcat(auth) => kcat_consume(&broker, auth, &topic, 3),
+        Reader::Jvm(props) => jvm_consume(&broker, props, &topic, 3),
+    };
+    assert_eq!(got.len(), 3, "{tag}: the consumer read {got:?}");
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.topic, topic);
         assert_eq!(m.offset, i as i64);
@@ -66,14 +74,26 @@ async fn round_trip(
     }
 }
 
-fn sasl_auth(protocol: &'static str, mechanism: SaslMechanism) -> KcatAuth {
+/// kcat as the admin user (PLAIN works with Debian's kcat; SCRAM does not).
+fn kcat_admin(protocol: &'static str, mechanism: SaslMechanism) -> Reader {
     let env = kafka();
-    KcatAuth::Sasl {
+    Reader::Kcat(KcatAuth::Sasl {
         protocol,
         mechanism,
         user: env.admin_user.clone(),
         password: env.admin_password.clone(),
-    }
+    })
+}
+
+/// The JVM's console consumer as the admin user.
+fn jvm_admin(protocol: &str, mechanism: SaslMechanism) -> Reader {
+    let env = kafka();
+    Reader::Jvm(jvm_sasl_properties(
+        protocol,
+        mechanism,
+        &env.admin_user,
+        &env.admin_password,
+    ))
 }
 
 #[tokio::test]
@@ -84,7 +104,7 @@ async fn plaintext() {
         "plaintext",
         ConnectOptions::plain(&brokers),
         Compression::NoCompression,
-        KcatAuth::Plain,
+        Reader::Kcat(KcatAuth::Plain),
     )
     .await;
 }
@@ -102,7 +122,7 @@ async fn sasl_plain() {
         "sasl_plain",
         opts,
         Compression::Gzip,
-        sasl_auth("SASL_PLAINTEXT", SaslMechanism::Plain),
+        kcat_admin("SASL_PLAINTEXT", SaslMechanism::Plain),
     )
     .await;
 }
@@ -120,7 +140,7 @@ async fn sasl_scram_sha_256() {
         "scram256",
         opts,
         Compression::Lz4,
-        sasl_auth("SASL_PLAINTEXT", SaslMechanism::ScramSha256),
+        jvm_admin("SASL_PLAINTEXT", SaslMechanism::ScramSha256),
     )
     .await;
 }
@@ -138,7 +158,7 @@ async fn sasl_scram_sha_512() {
         "scram512",
         opts,
         Compression::Snappy,
-        sasl_auth("SASL_PLAINTEXT", SaslMechanism::ScramSha512),
+        jvm_admin("SASL_PLAINTEXT", SaslMechanism::ScramSha512),
     )
     .await;
 }
@@ -152,7 +172,7 @@ async fn tls_with_the_test_ca() {
         "tls",
         opts,
         Compression::Zstd,
-        KcatAuth::Tls { client_cert: false },
+        Reader::Kcat(KcatAuth::Tls { client_cert: false }),
     )
     .await;
 }
@@ -168,7 +188,7 @@ async fn mutual_tls() {
         "mtls",
         opts,
         Compression::Gzip,
-        KcatAuth::Tls { client_cert: true },
+        Reader::Kcat(KcatAuth::Tls { client_cert: true }),
     )
     .await;
 }
@@ -188,7 +208,7 @@ async fn sasl_over_tls() {
         "sasl_ssl",
         opts,
         Compression::Lz4,
-        sasl_auth("SASL_SSL", SaslMechanism::ScramSha512),
+        jvm_admin("SASL_SSL", SaslMechanism::ScramSha512),
     )
     .await;
 }
@@ -251,7 +271,7 @@ async fn insecure_skip_verify_connects_without_the_ca() {
         "insecure",
         opts,
         Compression::NoCompression,
-        KcatAuth::Tls { client_cert: false },
+        Reader::Kcat(KcatAuth::Tls { client_cert: false }),
     )
     .await;
 }
