@@ -1,5 +1,6 @@
-//! `check`: what a configuration would run, printed for an operator, with secrets masked.
-//! Later stages add reachability (PD, Kafka), ACL and table checks here.
+//! `check`: what a configuration would run, printed for an operator, with secrets masked;
+//! then, unless `--offline`, what the live systems say: the Kafka login, limits, default
+//! topic and ACLs of each changefeed's sink. Later stages add PD and table checks here.
 
 use std::fmt::Write as _;
 
@@ -102,4 +103,32 @@ fn kafka_summary(out: &mut String, k: &KafkaConfig) {
 /// The effective configuration (defaults filled in) as TOML, secrets masked.
 pub fn effective_toml(c: &Config) -> String {
     toml::to_string_pretty(c).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}
+
+/// Probes every changefeed's Kafka sink. Returns the report and whether all passed.
+pub async fn probe_sinks(c: &Config) -> (String, bool) {
+    let mut out = String::new();
+    let mut ok = true;
+    for cf in &c.changefeeds {
+        let Some(k) = cf
+            .sink
+            .kafka_config
+            .as_ref()
+            .filter(|_| cf.sink.kind == SinkKind::Kafka)
+        else {
+            continue;
+        };
+        match crate::sink::kafka::probe(&cf.id, k).await {
+            Ok(lines) => {
+                for l in lines {
+                    let _ = writeln!(out, "{}: {l}", cf.id);
+                }
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: error: {e}", cf.id);
+            }
+        }
+    }
+    (out, ok)
 }

@@ -39,6 +39,9 @@ enum Command {
         /// Also print the effective configuration with every default filled in.
         #[arg(long)]
         print_config: bool,
+        /// Only validate the file; do not contact Kafka (for ExecStartPre and CI).
+        #[arg(long)]
+        offline: bool,
     },
     /// Print the version, git commit and build profile.
     Version,
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Check {
             config,
             print_config,
+            offline,
         } => match config::load(&config) {
             Ok(loaded) => {
                 print!("{}", check::summary(&loaded));
@@ -64,7 +68,21 @@ fn main() -> ExitCode {
                     println!("\n# effective configuration");
                     print!("{}", check::effective_toml(&loaded.config));
                 }
-                ExitCode::SUCCESS
+                if offline {
+                    return ExitCode::SUCCESS;
+                }
+                let rt = match runtime_for_cli() {
+                    Ok(rt) => rt,
+                    Err(code) => return code,
+                };
+                runtime::install_crypto_provider();
+                let (report, ok) = rt.block_on(check::probe_sinks(&loaded.config));
+                print!("{report}");
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_RUNTIME)
+                }
             }
             Err(e) => config_failure(&e),
         },
@@ -73,16 +91,9 @@ fn main() -> ExitCode {
                 Ok(l) => l,
                 Err(e) => return config_failure(&e),
             };
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("tidb-changefeed")
-                .build()
-            {
+            let rt = match runtime_for_cli() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(EXIT_RUNTIME);
-                }
+                Err(code) => return code,
             };
             match rt.block_on(runtime::run(loaded)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -94,6 +105,17 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn runtime_for_cli() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tidb-changefeed")
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        })
 }
 
 fn config_failure(e: &config::ConfigError) -> ExitCode {

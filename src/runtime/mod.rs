@@ -10,9 +10,10 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::build_info;
-use crate::config::{ChangefeedConfig, Loaded};
+use crate::config::{ChangefeedConfig, Loaded, SinkKind};
 use crate::metrics::{self, ProcessMetrics};
 use crate::server::{self, AppState};
+use crate::sink::kafka::ErrorKind;
 use crate::status::{ChangefeedState, StatusBoard};
 
 /// Why `run` ended with an error. Each kind maps to an exit status in `main`.
@@ -95,14 +96,60 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     Ok(())
 }
 
-/// One changefeed's task. The replication pipeline (upstream client, decoding, Kafka sink)
-/// is not part of this build yet, so the changefeed reports that it cannot start and waits
-/// for shutdown; `/readyz` says so.
+/// One changefeed's task. It verifies the Kafka sink (login, limits, default topic,
+/// ACLs), retrying while Kafka is unreachable and stopping with the named error when the
+/// operator must act. The replication pipeline (TiKV CDC client, decoding) is not part of
+/// this build yet, so the changefeed then reports that it cannot start and waits for
+/// shutdown; `/readyz` says so.
 async fn run_changefeed(cf: ChangefeedConfig, status: StatusBoard, shutdown: shutdown::Shutdown) {
-    let reason = "the replication pipeline (TiKV CDC client) is not built into this version yet";
-    tracing::warn!(changefeed = %cf.id, "{reason}");
-    status.set_state(&cf.id, ChangefeedState::Starting, Some(reason.to_string()));
-    shutdown.wait().await;
+    if let Some(k) = cf
+        .sink
+        .kafka_config
+        .as_ref()
+        .filter(|_| cf.sink.kind == SinkKind::Kafka)
+    {
+        let mut backoff = std::time::Duration::from_secs(1);
+        loop {
+            let attempt = tokio::select! {
+                r = crate::sink::kafka::probe(&cf.id, k) => r,
+                _ = shutdown.clone().wait() => break,
+            };
+            match attempt {
+                Ok(lines) => {
+                    for l in lines {
+                        tracing::info!("{l}");
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::Operator => {
+                    tracing::error!(error = %e, "the Kafka sink cannot be used; fix it and restart");
+                    ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "operator").increment(1);
+                    status.set_error(&cf.id, e.to_string());
+                    status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
+                    shutdown.wait().await;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "Kafka is not reachable yet");
+                    ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "retryable").increment(1);
+                    status.set_error(&cf.id, e.to_string());
+                    status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.clone().wait() => break,
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
+    }
+    if !shutdown.is_fired() {
+        let reason =
+            "the replication pipeline (TiKV CDC client) is not built into this version yet";
+        tracing::warn!("{reason}");
+        status.set_state(&cf.id, ChangefeedState::Starting, Some(reason.to_string()));
+        shutdown.clone().wait().await;
+    }
     status.set_state(
         &cf.id,
         ChangefeedState::Stopped,

@@ -40,7 +40,7 @@ fn usage_errors_exit_2() {
 }
 
 /// One HTTP/1.1 GET on loopback; returns (status code, body).
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(
@@ -89,7 +89,7 @@ fn run_serves_http_and_exits_cleanly_on_sigterm() {
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let metrics = loop {
-        match get(port, "/metrics") {
+        match http_get(port, "/metrics") {
             Ok((200, body)) => break body,
             _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
             other => panic!("/metrics never answered: {other:?}"),
@@ -112,14 +112,14 @@ fn run_serves_http_and_exits_cleanly_on_sigterm() {
     );
     assert!(metrics.contains("process_cpu_seconds_total"), "{metrics}");
 
-    assert_eq!(get(port, "/healthz").expect("healthz").0, 200);
-    let (code, body) = get(port, "/readyz").expect("readyz");
+    assert_eq!(http_get(port, "/healthz").expect("healthz").0, 200);
+    let (code, body) = http_get(port, "/readyz").expect("readyz");
     assert_eq!(
         code, 503,
         "no replication pipeline runs yet, so the daemon is not ready: {body}"
     );
     assert!(body.contains("changefeed cf-one: starting"), "{body}");
-    let (code, body) = get(port, "/api/v1/status").expect("status");
+    let (code, body) = http_get(port, "/api/v1/status").expect("status");
     assert_eq!(code, 200);
     let status: serde_json::Value = serde_json::from_str(&body).expect("status is JSON");
     assert_eq!(status["ready"], false);

@@ -126,6 +126,7 @@ fn secrets_are_masked_by_check() {
     let path = write_file(dir.path(), "ok.toml", &text);
     let out = daemon(&[
         "check",
+        "--offline",
         "--print-config",
         "--config",
         path.to_str().expect("utf-8 path"),
@@ -152,6 +153,7 @@ fn secrets_are_masked_by_check() {
     let path = write_file(dir.path(), "inline.toml", &inline);
     let out = daemon(&[
         "check",
+        "--offline",
         "--print-config",
         "--config",
         path.to_str().expect("utf-8 path"),
@@ -168,7 +170,7 @@ fn secrets_are_masked_by_check() {
 fn shipped_configurations_are_valid() {
     let root = env!("CARGO_MANIFEST_DIR");
     for file in ["config/changefeed.example.toml", "config/minimal.toml"] {
-        let out = daemon(&["check", "--config", &format!("{root}/{file}")]);
+        let out = daemon(&["check", "--offline", "--config", &format!("{root}/{file}")]);
         assert_eq!(
             out.status.code(),
             Some(0),

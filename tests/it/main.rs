@@ -4,6 +4,7 @@
 
 mod cli;
 mod config_errors;
+mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;
 mod kafka_sink;

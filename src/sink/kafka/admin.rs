@@ -240,6 +240,80 @@ impl Admin {
     }
 }
 
+/// What a validate-only CreateTopics says about a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateProbe {
+    /// The principal may create it.
+    Allowed,
+    /// It exists already.
+    Exists,
+}
+
+impl Admin {
+    /// Asks the cluster whether `topic` could be created (CreateTopics with
+    /// `validate_only`, so nothing is created): proves the Create ACL and the replication
+    /// factor without side effects.
+    pub async fn probe_create(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<CreateProbe, KafkaError> {
+        use rskafka::protocol::messages::{CreateTopicRequest, CreateTopicsRequest};
+        use rskafka::protocol::primitives::{Boolean, Int16, Int32, String_};
+        let conn = self.any().await?;
+        let timeout_ms = i32::try_from(self.login.timeout.as_millis()).unwrap_or(i32::MAX);
+        let req = CreateTopicsRequest {
+            topics: vec![CreateTopicRequest {
+                name: String_(topic.to_string()),
+                num_partitions: Int32(partitions),
+                replication_factor: Int16(replication_factor),
+                assignments: vec![],
+                configs: vec![],
+                tagged_fields: None,
+            }],
+            timeout_ms: Int32(timeout_ms),
+            validate_only: Some(Boolean(true)),
+            tagged_fields: None,
+        };
+        let resp = tokio::time::timeout(self.login.timeout, conn.request(req))
+            .await
+            .map_err(|_| request_timeout("CreateTopics", &self.login))?
+            .map_err(|e| KafkaError::Request {
+                request: "CreateTopics",
+                detail: e.to_string(),
+            })?;
+        let Some(t) = resp.topics.into_iter().next() else {
+            return Err(KafkaError::Request {
+                request: "CreateTopics",
+                detail: "the broker answered with no topic".to_string(),
+            });
+        };
+        let message = t.error_message.and_then(|m| m.0).unwrap_or_default();
+        match t.error {
+            None => Ok(CreateProbe::Allowed),
+            Some(ProtocolError::TopicAlreadyExists) => Ok(CreateProbe::Exists),
+            Some(
+                ProtocolError::TopicAuthorizationFailed | ProtocolError::ClusterAuthorizationFailed,
+            ) => Err(KafkaError::Denied {
+                operation: "Create",
+                resource: format!("topic {topic}"),
+                principal: self.login.principal(),
+                remedy: format!(
+                    "grant Create on Topic {topic}, or create the topic and set auto-create-topic = false"
+                ),
+            }),
+            Some(ProtocolError::InvalidReplicationFactor) => Err(KafkaError::Config(format!(
+                "topic {topic} cannot be created with replication-factor = {replication_factor}: {message}; lower replication-factor to the number of brokers"
+            ))),
+            Some(e) => Err(KafkaError::Request {
+                request: "CreateTopics",
+                detail: format!("{e:?} for topic {topic}: {message}"),
+            }),
+        }
+    }
+}
+
 fn request_timeout(request: &'static str, login: &Login) -> KafkaError {
     KafkaError::Request {
         request,

@@ -11,14 +11,16 @@ mod broker;
 mod connect;
 mod describe_configs;
 mod error;
+mod probe;
 mod producer;
 mod tls;
 mod topics;
 
-pub use admin::{Admin, ClusterInfo, Described};
+pub use admin::{Admin, ClusterInfo, CreateProbe, Described};
 pub use broker::Login;
 pub use connect::{ConnectOptions, Kafka, connect};
 pub use error::{ErrorKind, KafkaError};
+pub use probe::probe;
 pub use producer::{Health, Message, Producer, ProducerSettings};
 pub use tls::TlsOptions;
 pub use topics::{DEFAULT_PARTITION_NUM, TopicPolicy, Topics};
