@@ -9,6 +9,8 @@
 #            Does nothing if the broker is already running and answering.
 #   stop     Stops the broker by PID (SIGTERM, SIGKILL after 20 s). Succeeds if it is not running.
 #   restart  stop + start.
+#   kill     SIGKILL the broker, as a crash would; `KAFKA_KEEP_DATA=1 start` brings it back
+#            with its data (KAFKA_KEEP_DATA=1 skips formatting when the data dir exists).
 #   status   Exit 0 if the broker is running and answering on PLAINTEXT, 1 otherwise.
 #   env      Prints `export` lines (below) and writes them to $KAFKA_IT_DIR/env.
 #            Use: eval "$(scripts/kafka.sh env)"   or   . "$KAFKA_IT_DIR/env"
@@ -357,6 +359,10 @@ random_cluster_id() {
 }
 
 format_storage() {
+    if [[ ${KAFKA_KEEP_DATA:-0} == 1 && -f $DATA_DIR/meta.properties ]]; then
+        log "keeping the data in $DATA_DIR (KAFKA_KEEP_DATA=1)"
+        return 0
+    fi
     local cid u mech args=()
     cid=$(random_cluster_id)
     for u in "${USERS[@]}"; do
@@ -508,6 +514,18 @@ cmd_start() {
         "PLAINTEXT $HOST:$PORT_PLAINTEXT, env: $ENV_FILE"
 }
 
+# Kills the broker with SIGKILL, as a crash would (the data dir is left as it is).
+cmd_kill() {
+    local pid
+    pid=$(read_pid) || true
+    if [[ -n ${pid:-} ]] && alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        while alive "$pid"; do sleep 0.1; done
+        log "killed (pid $pid)"
+    fi
+    rm -f "$PID_FILE"
+}
+
 run_tool() {
     local class=$1
     shift
@@ -538,11 +556,12 @@ lock_run_dir() {
 main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
-    case $cmd in start | stop | restart) lock_run_dir ;; esac
+    case $cmd in start | stop | restart | kill) lock_run_dir ;; esac
     case $cmd in
         start) cmd_start ;;
         stop) cmd_stop ;;
         restart) cmd_stop && cmd_start ;;
+        kill) cmd_kill ;;
         status) cmd_status ;;
         env) cmd_env ;;
         acl) run_tool org.apache.kafka.tools.AclCommand "$@" ;;

@@ -7,5 +7,6 @@ mod config_errors;
 mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;
+mod kafka_restart;
 mod kafka_sink;
 mod support;
