@@ -320,3 +320,48 @@ async fn tidb_cloud_acls_suffice_and_each_missing_one_is_named() {
 
     revoke(&topic_ops, &on_topics);
 }
+
+#[tokio::test]
+async fn refresh_sees_partitions_added_to_a_topic() {
+    let env = kafka();
+    let brokers = vec![env.plaintext.clone()];
+    let Kafka { client, admin } = connect(&ConnectOptions::plain(&brokers))
+        .await
+        .expect("connect");
+    let topics = Arc::new(Topics::new(Arc::new(client), admin, policy()));
+    let topic = unique("it_sink_grow");
+    assert_eq!(topics.ensure(&topic).await.expect("create"), 3);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka.sh");
+    let out = Command::new("bash")
+        .args([
+            script,
+            "topics",
+            "--alter",
+            "--topic",
+            &topic,
+            "--partitions",
+            "5",
+        ])
+        .output()
+        .expect("kafka.sh topics runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        topics.ensure(&topic).await.expect("cached"),
+        3,
+        "cached until refreshed"
+    );
+    let refresher = topics.spawn_refresh(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while topics.ensure(&topic).await.expect("ensure") != 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the periodic refresh never saw 5 partitions"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    refresher.abort();
+}

@@ -23,4 +23,4 @@ pub use error::{ErrorKind, KafkaError};
 pub use probe::probe;
 pub use producer::{Health, Message, Producer, ProducerSettings};
 pub use tls::TlsOptions;
-pub use topics::{DEFAULT_PARTITION_NUM, TopicPolicy, Topics};
+pub use topics::{DEFAULT_PARTITION_NUM, METADATA_REFRESH_INTERVAL, TopicPolicy, Topics};

@@ -16,6 +16,9 @@ use tokio::sync::Mutex;
 use super::KafkaError;
 use super::admin::Admin;
 
+/// How often TiCDC re-reads topic metadata (`metaRefreshInterval`).
+pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
+
 /// TiCDC's partition count for topics it creates when `partition-num` is unset.
 pub const DEFAULT_PARTITION_NUM: i32 = 3;
 
@@ -71,7 +74,8 @@ impl Topics {
             .collect())
     }
 
-    /// Forgets cached partition counts (call periodically: partitions can be added).
+    /// Re-reads the partition count of every known topic (partitions can be added) and,
+    /// through the same all-topics Metadata request, refreshes rskafka's leader cache.
     pub async fn refresh(&self) -> Result<(), KafkaError> {
         let listed = self.list().await?;
         let mut known = self.known.lock().await;
@@ -81,6 +85,22 @@ impl Topics {
             }
         }
         Ok(())
+    }
+
+    /// Refreshes every `every` (TiCDC: 10 minutes) until the returned handle is aborted or
+    /// dropped with the runtime. Failures are logged and retried at the next tick.
+    pub fn spawn_refresh(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let topics = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = topics.refresh().await {
+                    tracing::warn!(error = %e, "Kafka metadata refresh failed; retrying at the next interval");
+                }
+            }
+        })
     }
 
     /// The partition count of `topic`, creating the topic if it is missing and allowed.
