@@ -217,8 +217,9 @@ def rows():
 # --------------------------------------------------------------------------------------------
 
 def datums():
+    # TiDB's file was read through the search index, which gives no line numbers: these cases
+    # name the test function and the column id inside it instead.
     src_base = f"pingcap/tidb@{TIDB_ROWCODEC_TEST_COMMIT[:10]}:pkg/util/rowcodec/rowcodec_test.go"
-    # Line numbers in TiDB's file as read through the search index (file version above).
     cases = [
         {"id": "tidb-timestamp6-packed", "source": f"{src_base}:TestTypesNewRowCodec (timestamp, col 5)",
          "type": {"Tp": 7, "Decimal": 6}, "text": "2011-11-10 11:11:11.999999",
@@ -243,9 +244,49 @@ def datums():
         {"id": "tidb-year-1999", "source": f"{src_base}:TestTypesNewRowCodec (year, col 12)",
          "type": {"Tp": 13}, "text": "1999", "expect": {"int": "1999"}},
     ]
+    dec = "components/tidb_query_datatype/src/codec/mysql/decimal.rs"
+    dsrc = tikv(dec, "fn test_codec()")
+    for n, (text, prec, frac, status, out) in enumerate([
+            ("-10.55", 4, 2, "ok", "-10.55"),
+            ("0.0123456789012345678912345", 30, 25, "ok", "0.0123456789012345678912345"),
+            ("12345", 5, 0, "ok", "12345"),
+            ("12345", 10, 3, "ok", "12345.000"),
+            ("123.45", 10, 3, "ok", "123.450"),
+            ("-123.45", 20, 10, "ok", "-123.4500000000"),
+            (".00012345000098765", 15, 14, "truncated", "0.00012345000098"),
+            (".00012345000098765", 22, 20, "ok", "0.00012345000098765000"),
+            (".12345000098765", 30, 20, "ok", "0.12345000098765000000"),
+            ("-.000000012345000098765", 30, 20, "truncated", "-0.00000001234500009876"),
+            ("1234500009876.5", 30, 5, "ok", "1234500009876.50000"),
+            ("111111111.11", 10, 2, "overflow", "11111111.11"),
+            ("000000000.01", 7, 3, "ok", "0.010"),
+            ("123.4", 10, 2, "ok", "123.40"),
+            ("1000", 3, 0, "overflow", "0"),
+            ("10000000000000000000.23", 23, 2, "ok", "10000000000000000000.23")]):
+        cases.append({"id": f"tikv-decimal-codec-{n}", "source": dsrc, "type": {"Tp": 0xf6, "Flen": prec, "Decimal": frac},
+                      "text": text, "expect": {"status": status, "decoded_string": out},
+                      "note": "written with (prec, frac) as a row/datum decimal, read back, printed"})
+    ser = "components/tidb_query_datatype/src/codec/mysql/json/serde.rs"
+    cases.append({"id": "tikv-json-text-object-order", "source": tikv(ser, "fn test_from_str_for_object"), "type": {"Tp": 0xf5},
+                  "text": '{"a": [1, "2", {"aa": "bb"}, 4.0, null], "c": null,"b": true}',
+                  "expect": {"string": '{"a": [1, "2", {"aa": "bb"}, 4.0, null], "b": true, "c": null}'}})
+    jsrc = tikv(ser, "fn test_to_str")
+    for n, (desc, out) in enumerate([
+            ('object {"key": "value"}', '{"key": "value"}'), ('array ["d1","d2"]', '["d1", "d2"]'),
+            ("int64 -3", "-3"), ("int64 3", "3"), ("float64 3.0", "3.0"), ("null", "null"),
+            ("true", "true"), ("false", "false"),
+            ("opaque, mysql type 253 (VarString), bytes abcd", '"base64:type253:q80="')]):
+        cases.append({"id": f"tikv-json-to-string-{n}", "source": jsrc, "type": {"Tp": 0xf5},
+                      "value_desc": desc, "expect": {"string": out}})
+    fsrc = tikv(ser, "fn test_from_str()")
+    for n, (text, kind) in enumerate([("9223372036854776000", "float64"), ("9223372036854775807", "int64"),
+                                      ("9223372036854775808", "uint64")]):
+        cases.append({"id": f"tikv-json-number-kind-{n}", "source": fsrc, "type": {"Tp": 0xf5},
+                      "text": text, "expect": {"json_number_kind": kind}})
     return envelope("datum", "Single TiDB values and the integer/string forms TiDB's row codec "
                     "gives them (packed time, duration nanoseconds, enum index, set bitmask, bit "
-                    "integer). No bytes: TiDB's tests assert round trips, not encodings.", cases)
+                    "integer), decimal round trips at a given precision/scale, and TiDB JSON text forms. No "
+                    "bytes: these tests assert round trips and printed forms, not encodings.", cases)
 
 
 # --------------------------------------------------------------------------------------------
