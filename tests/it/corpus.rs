@@ -28,6 +28,10 @@ const REPLAY: &[(&str, Replay)] = &[
         Replay::Pending("partition dispatchers: src/dispatch (not started)"),
     ),
     (
+        "dispatch-hash",
+        Replay::Pending("PositionInertia hash and value strings: src/dispatch (not started)"),
+    ),
+    (
         "canal-json-column-types",
         Replay::Pending("Canal-JSON encoder: src/codec (not started)"),
     ),

@@ -590,11 +590,49 @@ def avro_names():
                     "(input[0] = namespace prefix, input[1] = schema name).", cases)
 
 
+# --------------------------------------------------------------------------------------------
+# dispatch_hash.json: the hash under every hashing dispatcher, and the value strings it hashes
+# --------------------------------------------------------------------------------------------
+
+def dispatch_hash():
+    path = "pkg/hash/position_inertia_test.go"
+    seqs = [
+        ([("hello", "hash"), ("hello", "pingcap"), ("hello", "ticdc"), ("hello", "tools")], 0x914505a7),
+        ([("hello", "pingcap"), ("hello", "hash"), ("hello", "tools"), ("hello", "ticdc")], 0x914505a7),
+        ([("hello", "ticdc"), ("hello", "hash"), ("hello", "tools"), ("hello", "pingcap")], 0x914505a7),
+        ([("ticdc", "hello"), ("hello", "hash"), ("hello", "tools"), ("hello", "pingcap")], 0xf21b4f40),
+        ([("ticdc", "hello"), ("hello", "hash"), ("tools", "hello"), ("hello", "pingcap")], 0x7cd6194a),
+    ]
+    lines = upstream(TIFLOW_GIT, TIFLOW_REV, path)
+    asserts = [i + 1 for i, ln in enumerate(lines) if "require.Equal(t, uint32(" in ln]
+    assert len(asserts) == len(seqs), asserts
+    cases = []
+    for n, (writes, exp) in enumerate(seqs):
+        assert ("%#08x" % exp) in lines[asserts[n] - 1], (n, lines[asserts[n] - 1])
+        if crc_hash(writes) != exp:
+            print(f"WARNING hash-{n}: crc32-xor gives {crc_hash(writes):#x}, TiCDC's test says {exp:#x}")
+        cases.append({"id": f"position-inertia-{n}", "source": f"pingcap/tiflow@{TIFLOW_REV}:{path}:{asserts[n]}",
+                      "op": "position_inertia", "writes": [list(w) for w in writes], "expect_sum32": exp})
+    path = "cdc/model/sink_test.go"
+    for n, (go_value, exp) in enumerate([
+            ("interface{}(nil)", "null"), ("true", "1"), ("false", "0"), ("123", "123"), ("int8(-123)", "-123"),
+            ("int16(-123)", "-123"), ("int32(-123)", "-123"), ("int64(-123)", "-123"), ("uint8(123)", "123"),
+            ("uint16(123)", "123"), ("uint32(123)", "123"), ("uint64(123)", "123"), ("float32(123.01)", "123.01"),
+            ("float64(123.01)", "123.01"), ('"123.01"', "123.01"), ('[]byte("123.01")', "123.01")]):
+        cases.append({"id": f"value-string-{n}", "source": tiflow(path, "func TestColumnValueString"),
+                      "op": "column_value_string", "go_value": go_value, "expect": exp})
+    return envelope("dispatch-hash", "The hash every hashing dispatcher uses (TiCDC's "
+                    "PositionInertia: CRC-32/IEEE of each Write's concatenated arguments, XORed; "
+                    "`writes` are the arguments as text) and ColumnValueString, the text a column "
+                    "value is hashed as (`go_value` is the Go value TiCDC's test passes).", cases)
+
+
 def main():
     write("keys.json", keys())
     write("row_values.json", rows())
     write("datums.json", datums())
     write("dispatch.json", dispatch())
+    write("dispatch_hash.json", dispatch_hash())
     write("canal_json_types.json", canal_types())
     write("canal_values.json", canal_values())
     write("debezium.json", debezium())
