@@ -28,6 +28,10 @@ const REPLAY: &[(&str, Replay)] = &[
         Replay::Pending("partition dispatchers: src/dispatch (not started)"),
     ),
     (
+        "default-value",
+        Replay::Pending("missing-column defaults: src/mount (branch codec)"),
+    ),
+    (
         "dispatch-hash",
         Replay::Pending("PositionInertia hash and value strings: src/dispatch (not started)"),
     ),

@@ -627,10 +627,99 @@ def dispatch_hash():
                     "value is hashed as (`go_value` is the Go value TiCDC's test passes).", cases)
 
 
+# --------------------------------------------------------------------------------------------
+# default_values.json: what TiCDC's mounter fills in for a column absent from a row value
+# --------------------------------------------------------------------------------------------
+
+def default_values():
+    path = "cdc/entry/mounter_test.go"
+    NN, UN = 1, 32
+    I = lambda v: {"kind": "int", "value": str(v)}
+    U = lambda v: {"kind": "uint", "value": str(v)}
+    NULL = {"kind": "null"}
+    table = [
+        # (name in TiCDC's test, type, origin_default, expect)
+        ("mysql flag null", {"Tp": 0}, None, NULL),
+        ("mysql.TypeTiny + notnull + nodefault", {"Tp": 1, "Flag": NN}, None, I(0)),
+        ("mysql.TypeTiny + notnull + default", {"Tp": 1, "Flag": NN}, "-128", I(-128)),
+        ("mysql.TypeTiny + notnull + default + unsigned", {"Tp": 1, "Flag": NN | UN}, None, U(0)),
+        ("mysql.TypeTiny + notnull + unsigned", {"Tp": 1, "Flag": NN | UN}, "127", U(127)),
+        ("mysql.TypeTiny + null + default", {"Tp": 1}, "-128", I(-128)),
+        ("mysql.TypeTiny + null + nodefault", {"Tp": 1}, None, NULL),
+        ("mysql.TypeShort, others testCases same as tiny", {"Tp": 2, "Flag": NN}, None, I(0)),
+        ("mysql.TypeLong, others testCases same as tiny", {"Tp": 3, "Flag": NN}, None, I(0)),
+        ("mysql.TypeLonglong, others testCases same as tiny", {"Tp": 8, "Flag": NN}, None, I(0)),
+        ("mysql.TypeInt24, others testCases same as tiny", {"Tp": 9, "Flag": NN}, None, I(0)),
+        ("mysql.TypeFloat + notnull + nodefault", {"Tp": 4, "Flag": NN}, None, {"kind": "float32", "value": "0"}),
+        ("mysql.TypeFloat + notnull + default", {"Tp": 4, "Flag": NN}, {"go": "float32(-3.1415)"}, {"kind": "float32", "value": "-3.1415"}),
+        ("mysql.TypeFloat + notnull + default + unsigned", {"Tp": 4, "Flag": NN | UN}, {"go": "float32(3.1415)"}, {"kind": "float32", "value": "3.1415"}),
+        ("mysql.TypeFloat + notnull + unsigned", {"Tp": 4, "Flag": NN | UN}, None, {"kind": "float32", "value": "0"}),
+        ("mysql.TypeFloat + null + default", {"Tp": 4}, {"go": "float32(-3.1415)"}, {"kind": "float32", "value": "-3.1415"}),
+        ("mysql.TypeFloat + null + nodefault", {"Tp": 4}, None, NULL),
+        ("mysql.TypeDouble, other testCases same as float", {"Tp": 5, "Flag": NN}, None, {"kind": "float64", "value": "0"}),
+        ("mysql.TypeNewDecimal + notnull + nodefault", {"Tp": 246, "Flag": NN, "Flen": 5, "Decimal": 2}, None, {"kind": "decimal", "value": "0"}),
+        ("mysql.TypeNewDecimal + null + nodefault", {"Tp": 246, "Flen": 5, "Decimal": 2}, None, NULL),
+        ("mysql.TypeNull", {"Tp": 6}, None, NULL),
+        ("mysql.TypeTimestamp + notnull + nodefault", {"Tp": 7, "Flag": NN}, None, {"kind": "time", "value": "0000-00-00 00:00:00"}),
+        ("mysql.TypeDate, other testCases same as TypeTimestamp", {"Tp": 10, "Flag": NN}, None, {"kind": "time", "value": "0000-00-00"}),
+        ("mysql.TypeDuration, other testCases same as TypeTimestamp", {"Tp": 11, "Flag": NN}, None, {"kind": "duration", "value": "00:00:00"}),
+        ("mysql.TypeDatetime, other testCases same as TypeTimestamp", {"Tp": 12, "Flag": NN}, None, {"kind": "time", "value": "0000-00-00 00:00:00"}),
+        ("mysql.TypeYear + notnull + nodefault", {"Tp": 13, "Flag": NN}, None, I(0)),
+        ("mysql.TypeYear + notnull + default", {"Tp": 13, "Flag": NN}, "2021", I(2021)),
+        ("mysql.TypeNewDate", {"Tp": 14, "Flag": NN}, None, NULL),
+        ("mysql.TypeVarchar + notnull + nodefault", {"Tp": 15, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeVarchar + notnull + default", {"Tp": 15, "Flag": NN}, "e0", {"kind": "bytes", "hex": b"e0".hex()}),
+        ("mysql.TypeTinyBlob", {"Tp": 249, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeMediumBlob", {"Tp": 250, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeLongBlob", {"Tp": 251, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeBlob", {"Tp": 252, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeVarString", {"Tp": 253, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeString", {"Tp": 254, "Flag": NN}, None, {"kind": "bytes", "hex": ""}),
+        ("mysql.TypeBit", {"Tp": 16, "Flag": NN}, None, U(0)),
+        ("mysql.TypeJSON", {"Tp": 245, "Flag": NN}, None, {"kind": "json", "value": "null"}),
+        ("mysql.TypeEnum + notnull + nodefault", {"Tp": 247, "Flag": NN, "Elems": ["e0", "e1"]}, None, U(1)),
+        ("mysql.TypeEnum + null", {"Tp": 247}, None, NULL),
+        ("mysql.TypeSet + notnull", {"Tp": 248, "Flag": NN, "Elems": ["1", "e"]}, None, U(0)),
+        ("mysql.TypeGeometry", {"Tp": 255, "Flag": NN}, None, NULL),
+    ]
+    cases = []
+    for n, (name, tp, dflt, exp) in enumerate(table):
+        c = {"id": f"zero-{n}", "source": tiflow(path, f'"{name}"', after="func TestGetDefaultZeroValue"),
+             "name": name, "type": tp, "expect": exp}
+        if dflt is not None:
+            c["origin_default"] = dflt
+        cases.append(c)
+    tail = [
+        ("decimal-default", '"mysql.TypeNewDecimal + notnull + default"', {"Tp": 246, "Flag": NN, "Flen": 5, "Decimal": 2}, "-3.14",
+         {"kind": "decimal", "value": "-3.14"}, None),
+        ("timestamp-notnull-default", '"mysql.TypeTimestamp + notnull + default"', {"Tp": 7, "Flag": NN}, "2020-11-19 12:12:12",
+         {"kind": "time", "value": "2020-11-19 20:12:12"},
+         "origin_default of a TIMESTAMP is UTC; the value is shown in the server time zone, which in TiCDC's test is +08:00"),
+        ("timestamp-null-default", '"mysql.TypeTimestamp + null + default"', {"Tp": 7}, "2020-11-19 12:12:12",
+         {"kind": "time", "value": "2020-11-19 20:12:12"},
+         "as above: UTC origin default shown at +08:00"),
+        ("enum-default", '"mysql.TypeEnum + notnull + default"', {"Tp": 247, "Flag": NN, "Elems": ["e0", "e1"]}, "e1", U(2), None),
+        ("set-default", '"mysql.TypeSet + notnull + default"', {"Tp": 248, "Flag": NN, "Elems": ["1", "e"]}, "1,e", U(3), None),
+    ]
+    for cid, anchor, tp, dflt, exp, note in tail:
+        c = {"id": cid, "source": tiflow(path, anchor, after="func TestGetDefaultZeroValue"), "type": tp,
+             "origin_default": dflt, "expect": exp}
+        if note:
+            c["time_zone"] = "+08:00"
+            c["note"] = note
+        cases.append(c)
+    return envelope("default-value", "The value TiCDC's mounter gives a column that a row value "
+                    "does not contain (added later, or never written): `origin_default` converted to "
+                    "the column type, else NULL when nullable, else the type's zero value (ENUM: first "
+                    "element). `origin_default` {\"go\": ...} is a Go value rather than the usual "
+                    "string. The +08:00 cases' zone is inferred from the stated value.", cases)
+
+
 def main():
     write("keys.json", keys())
     write("row_values.json", rows())
     write("datums.json", datums())
+    write("default_values.json", default_values())
     write("dispatch.json", dispatch())
     write("dispatch_hash.json", dispatch_hash())
     write("canal_json_types.json", canal_types())
