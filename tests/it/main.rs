@@ -4,6 +4,7 @@
 
 mod cli;
 mod config_errors;
+mod corpus;
 mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;
