@@ -1,1 +1,3 @@
 //! tidb-changefeed
+pub mod mount;
+pub mod schema;
