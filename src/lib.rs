@@ -4,13 +4,16 @@
 //! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` (the `check` subcommand),
-//! `sink` (Kafka). The data flow is described in the project's DESIGN.md.
+//! `schema` (TiDB's TableInfo model), `mount` (TiDB's key and value encodings: raw KV →
+//! typed rows), `sink` (Kafka). The data flow is described in the project's DESIGN.md.
 
 pub mod build_info;
 pub mod check;
 pub mod config;
 pub mod metrics;
+pub mod mount;
 pub mod runtime;
+pub mod schema;
 pub mod server;
 pub mod sink;
 pub mod status;
