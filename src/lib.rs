@@ -10,6 +10,7 @@
 pub mod build_info;
 pub mod check;
 pub mod config;
+pub mod filter;
 pub mod metrics;
 pub mod mount;
 pub mod runtime;

@@ -195,6 +195,7 @@ fn changefeed(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Pat
             r.err(f.key("rules").index(i), "empty table-filter rule");
         }
     }
+    matchers(r, &f.key("rules"), &cf.filter.rules, cf.case_sensitive);
     for (i, ef) in cf.filter.event_filters.iter().enumerate() {
         let e = f.key("event-filters").index(i);
         if ef.matcher.is_empty() {
@@ -234,7 +235,41 @@ fn changefeed(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Pat
             }
         }
     }
-    sink(r, &p.key("sink"), cf, base);
+    let s = p.key("sink");
+    for (i, rule) in cf.sink.dispatchers.iter().enumerate() {
+        matchers(
+            r,
+            &s.key("dispatchers").index(i).key("matcher"),
+            &rule.matcher,
+            cf.case_sensitive,
+        );
+    }
+    for (i, sel) in cf.sink.column_selectors.iter().enumerate() {
+        let c = s.key("column-selectors").index(i);
+        matchers(r, &c.key("matcher"), &sel.matcher, cf.case_sensitive);
+        for (j, col) in sel.columns.iter().enumerate() {
+            let pat = col.trim().trim_start_matches('!');
+            match crate::filter::pattern::parse_pattern(pat, false, true) {
+                Ok((_, "")) => {}
+                Ok((_, rest)) => r.err(
+                    c.key("columns").index(j),
+                    format!("invalid column pattern {col:?}: stray characters {rest:?}"),
+                ),
+                Err(why) => r.err(
+                    c.key("columns").index(j),
+                    format!("invalid column pattern {col:?}: {why}"),
+                ),
+            }
+        }
+    }
+    sink(r, &s, cf, base);
+}
+
+/// Table-filter rules (filter rules, dispatcher and selector matchers) must parse.
+fn matchers(r: &mut Report, p: &KeyPath, rules: &[String], case_sensitive: bool) {
+    if let Err(e) = crate::filter::TableFilter::parse(rules, case_sensitive) {
+        r.err(p.index(e.index), e.to_string());
+    }
 }
 
 fn valid_time_zone(tz: &str) -> bool {

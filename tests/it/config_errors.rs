@@ -75,6 +75,8 @@ fn cases() -> Vec<Case> {
         Case { name: "bad listen address", text: format!("[server]\nlisten = \"localhost\"\n{BASE}"), line: 2, column: 10, key: "server.listen", message: "invalid socket address" },
         Case { name: "stdout sink with kafka-config", text: BASE.replace("protocol = \"canal-json\"", "protocol = \"canal-json\"\ntype = \"stdout\""), line: 11, column: 1, key: "changefeed[0].sink.kafka-config", message: "sink type is \"stdout\"" },
         Case { name: "unknown ignore-event kind", text: BASE.replace("[changefeed.sink]", "[[changefeed.filter.event-filters]]\nmatcher = [\"a.b\"]\nignore-event = [\"upsert\"]\n[changefeed.sink]"), line: 9, column: 17, key: "changefeed[0].filter.event-filters[0].ignore-event[0]", message: "unknown event kind \"upsert\"" },
+        Case { name: "table-filter rule without a dot", text: BASE.replace("[changefeed.sink]", "[changefeed.filter]\nrules = [\"*.*\", \"shop\"]\n[changefeed.sink]"), line: 8, column: 17, key: "changefeed[0].filter.rules[1]", message: "invalid table-filter rule \"shop\": syntax error: missing '.'" },
+        Case { name: "dispatcher matcher with a bad character", text: with("[[changefeed.sink.dispatchers]]\nmatcher = [\"shop.or-ders\"]\npartition = \"ts\""), line: 14, column: 12, key: "changefeed[0].sink.dispatchers[0].matcher[0]", message: "unexpected special character '-'" },
     ]
 }
 
