@@ -204,6 +204,14 @@ fn changefeed(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Pat
                 "an event filter needs at least one matcher",
             );
         }
+        for (j, re) in ef.ignore_sql.iter().enumerate() {
+            if let Err(why) = regex::Regex::new(re) {
+                r.err(
+                    e.key("ignore-sql").index(j),
+                    format!("invalid regular expression {re:?}: {why}"),
+                );
+            }
+        }
         for (j, kind) in ef.ignore_event.iter().enumerate() {
             if !known_event_kind(kind) {
                 r.err(

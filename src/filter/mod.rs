@@ -1,9 +1,13 @@
 //! Which tables, events and columns a changefeed replicates, with TiCDC's semantics:
-//! table-filter rules (`table`), and the pattern syntax they share with dispatcher matchers
-//! and column selectors (`pattern`). Event filters and column selectors build on these.
+//! table-filter rules (`table`), event filters (`event`), column selectors (`column`), and
+//! the pattern syntax they share with dispatcher matchers (`pattern`).
 
+pub mod column;
+pub mod event;
 pub mod pattern;
 pub mod table;
 
+pub use column::ColumnSelectors;
+pub use event::{DmlKind, EventFilters, EventRuleSpec};
 pub use pattern::Pattern;
 pub use table::{RuleError, TableFilter, is_system_schema};
