@@ -1,1 +1,4 @@
 //! tidb-changefeed
+
+pub mod emulator;
+pub mod proto;
