@@ -15,6 +15,8 @@ pub mod keyspace;
 pub mod kv_service;
 pub mod mvcc;
 pub mod pd_service;
+pub mod runner;
+pub mod scenario;
 pub mod server;
 pub mod topology;
 pub mod tso;

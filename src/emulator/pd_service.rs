@@ -101,8 +101,8 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetStoreResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
-        let m = self.cluster.lock();
         let mut header = self.header();
+        let m = self.cluster.lock();
         let store = m.topo.stores.get(&req.store_id).map(super::topology::StoreInfo::to_proto);
         if store.is_none() {
             if let Some(h) = header.as_mut() {
@@ -177,13 +177,14 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::ScanRegionsResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
+        let header = self.header();
         let m = self.cluster.lock();
         let mut rs = m.topo.regions_in_encoded(&req.start_key, &req.end_key);
         if req.limit > 0 {
             rs.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
         }
         let mut resp = pdpb::ScanRegionsResponse {
-            header: self.header(),
+            header,
             ..Default::default()
         };
         for r in rs {
@@ -205,6 +206,7 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::BatchScanRegionsResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
+        let header = self.header();
         let m = self.cluster.lock();
         let limit = if req.limit > 0 {
             usize::try_from(req.limit).unwrap_or(usize::MAX)
@@ -229,7 +231,7 @@ impl Pd for PdService {
             }
         }
         Ok(Response::new(pdpb::BatchScanRegionsResponse {
-            header: self.header(),
+            header,
             regions,
         }))
     }
