@@ -832,6 +832,9 @@ impl Model {
             .region_for_raw(key)
             .map(|r| r.id)
             .ok_or_else(|| TxnError::Unavailable(hexk(key)))?;
+        // A reader pushing the lock: min_commit_ts moves past a fresh ts.
+        let pushed = self.next_ts() + 1;
+        self.tso.observe(pushed);
         let d = self.mvcc.entry(key);
         let Some(lock) = d.lock.as_mut() else {
             return Err(TxnError::LockNotFound {
@@ -840,7 +843,7 @@ impl Model {
             });
         };
         lock.ttl += 3000;
-        lock.min_commit_ts += 1;
+        lock.min_commit_ts = lock.min_commit_ts.max(pushed);
         let lock = lock.clone();
         if lock.kind == LockKind::Delete {
             let old = d

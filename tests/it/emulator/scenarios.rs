@@ -25,7 +25,13 @@ async fn every_scenario_file_plays_to_the_end() {
     assert!(files.len() >= 10, "{files:?}");
     for path in files {
         let mut s = Scenario::load(&path).expect("scenario parses");
-        s.steps.retain(|st| !matches!(st, tidb_changefeed::emulator::scenario::Step::WaitSubscriptions { .. }));
+        s.steps.retain(|st| {
+            !matches!(
+                st,
+                tidb_changefeed::emulator::scenario::Step::WaitSubscriptions { .. }
+                    | tidb_changefeed::emulator::scenario::Step::Sleep { .. }
+            )
+        });
         s.cluster.tick_interval_ms = 0;
         let mut emu = runner::start(&s, "127.0.0.1:0".parse().expect("addr")).await.expect("starts");
         let mut r = Runner::default();
@@ -64,6 +70,13 @@ async fn binary_prints_pd_address_first_and_serves() {
         .expect("members")
         .into_inner();
     assert!(m.header.expect("header").cluster_id > 0);
-    child.start_kill().expect("kill");
-    let _ = child.wait().await;
+    // SIGTERM stops it cleanly.
+    let pid = child.id().expect("pid").to_string();
+    let st = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(st.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("status");
+    assert!(status.success(), "{status:?}");
 }
