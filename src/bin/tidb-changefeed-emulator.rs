@@ -51,7 +51,10 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    if rustls::crypto::ring::default_provider().install_default().is_err() {
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
         eprintln!("error: a rustls crypto provider was already installed");
         return ExitCode::from(1);
     }
@@ -77,7 +80,10 @@ async fn main() -> ExitCode {
         }
     };
     let mut out = std::io::stdout();
-    if writeln!(out, "{}", emu.pd_addr()).and_then(|()| out.flush()).is_err() {
+    if writeln!(out, "{}", emu.pd_addr())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         return ExitCode::from(1);
     }
     let mut runner = Runner::default();

@@ -33,7 +33,10 @@ impl CdcService {
 
     fn open(&self, input: Streaming<cdcpb::ChangeDataRequest>, multiplexing: bool) -> FeedStream {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let conn = self.cluster.lock().open_conn(self.store, tx.clone(), multiplexing);
+        let conn = self
+            .cluster
+            .lock()
+            .open_conn(self.store, tx.clone(), multiplexing);
         let cluster = self.cluster.clone();
         tokio::spawn(async move {
             let mut input = input;
@@ -88,11 +91,19 @@ impl ChangeData for CdcService {
             .get(&self.store)
             .is_some_and(|s| s.supports_v2);
         if !supports_v2 {
-            return Err(Status::unimplemented("unknown method EventFeedV2 for service cdcpb.ChangeData"));
+            return Err(Status::unimplemented(
+                "unknown method EventFeedV2 for service cdcpb.ChangeData",
+            ));
         }
-        let header = req.metadata().get("features").map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        let header = req
+            .metadata()
+            .get("features")
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
         let multiplexing = feed::parse_feature_header(header).map_err(|unknown| {
-            Status::unimplemented(format!("the cluster does not support features: {}", unknown.join(", ")))
+            Status::unimplemented(format!(
+                "the cluster does not support features: {}",
+                unknown.join(", ")
+            ))
         })?;
         Ok(Response::new(self.open(req.into_inner(), multiplexing)))
     }

@@ -127,6 +127,9 @@ struct Downstream {
     resolved_ts: u64,
 }
 
+/// Items grouped by the region holding their key.
+type ByRegion<T> = BTreeMap<u64, Vec<(Vec<u8>, T)>>;
+
 /// Key of a subscription: `(conn, request_id, region_id)`.
 type DsKey = (ConnId, u64, u64);
 
@@ -214,7 +217,9 @@ impl Cluster {
     /// Lock the model (a poisoned lock is recovered: the model has no invariants
     /// spanning a panic point).
     pub fn lock(&self) -> MutexGuard<'_, Model> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -350,19 +355,19 @@ impl Model {
             });
             return reject(self, err);
         }
-        if let Some((left, backoff)) = self.faults.busy.get_mut(&store) {
-            if *left > 0 {
-                *left -= 1;
-                let backoff_ms = *backoff;
-                let mut err = cdc_error();
-                err.server_is_busy = Some(errorpb::ServerIsBusy {
-                    reason: "too many pending incremental scans".into(),
-                    backoff_ms,
-                    estimated_wait_ms: 0,
-                    applied_index: 0,
-                });
-                return reject(self, err);
-            }
+        if let Some((left, backoff)) = self.faults.busy.get_mut(&store)
+            && *left > 0
+        {
+            *left -= 1;
+            let backoff_ms = *backoff;
+            let mut err = cdc_error();
+            err.server_is_busy = Some(errorpb::ServerIsBusy {
+                reason: "too many pending incremental scans".into(),
+                backoff_ms,
+                estimated_wait_ms: 0,
+                applied_index: 0,
+            });
+            return reject(self, err);
         }
         let region = match self.topo.regions.get(&req.region_id) {
             Some(r) if r.peer_on(store).is_some() => r.clone(),
@@ -462,7 +467,11 @@ impl Model {
         };
         ds.initialized = true;
         let mut events = feed::pack_entries(key.2, key.1, rows, feed::SCAN_BATCH_ROWS);
-        events.push(feed::entries_event(key.2, key.1, vec![feed::initialized_row()]));
+        events.push(feed::entries_event(
+            key.2,
+            key.1,
+            vec![feed::initialized_row()],
+        ));
         self.send_events(key.0, events);
     }
 
@@ -486,8 +495,8 @@ impl Model {
         }
     }
 
-    fn group_by_region<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<BTreeMap<u64, Vec<(Vec<u8>, T)>>, TxnError> {
-        let mut out: BTreeMap<u64, Vec<(Vec<u8>, T)>> = BTreeMap::new();
+    fn group_by_region<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<ByRegion<T>, TxnError> {
+        let mut out: ByRegion<T> = BTreeMap::new();
         for (k, t) in items {
             let r = self
                 .topo
@@ -503,18 +512,23 @@ impl Model {
 
     /// A fresh timestamp (transaction start ts or commit ts).
     pub fn next_ts(&mut self) -> u64 {
-        self.tso.next()
+        self.tso.next_ts()
     }
 
-    fn check_conflict(&self, key: &[u8], start_ts: u64, conflict_after: u64) -> Result<(), TxnError> {
+    fn check_conflict(
+        &self,
+        key: &[u8],
+        start_ts: u64,
+        conflict_after: u64,
+    ) -> Result<(), TxnError> {
         if let Some(d) = self.mvcc.get(key) {
-            if let Some(l) = &d.lock {
-                if l.start_ts != start_ts {
-                    return Err(TxnError::KeyIsLocked {
-                        key: hexk(key),
-                        start_ts: l.start_ts,
-                    });
-                }
+            if let Some(l) = &d.lock
+                && l.start_ts != start_ts
+            {
+                return Err(TxnError::KeyIsLocked {
+                    key: hexk(key),
+                    start_ts: l.start_ts,
+                });
             }
             if let Some(w) = d
                 .writes
@@ -637,7 +651,12 @@ impl Model {
 
     /// Commit keys of a prewritten transaction; each region's share is one
     /// command. Keys already committed by this transaction are skipped.
-    pub fn commit(&mut self, start_ts: u64, commit_ts: u64, keys: &[Vec<u8>]) -> Result<(), TxnError> {
+    pub fn commit(
+        &mut self,
+        start_ts: u64,
+        commit_ts: u64,
+        keys: &[Vec<u8>],
+    ) -> Result<(), TxnError> {
         if commit_ts <= start_ts {
             return Err(TxnError::BadCommitTs {
                 start_ts,
@@ -688,7 +707,11 @@ impl Model {
                 match kind {
                     WriteKind::Put | WriteKind::Delete => {
                         let v = lock.value.clone().unwrap_or_default();
-                        let short = if v.len() <= SHORT_VALUE_MAX_LEN { v } else { Vec::new() };
+                        let short = if v.len() <= SHORT_VALUE_MAX_LEN {
+                            v
+                        } else {
+                            Vec::new()
+                        };
                         rows.push(feed::commit_row(
                             &k,
                             start_ts,
@@ -770,7 +793,11 @@ impl Model {
     }
 
     /// Commit mutations in one phase: COMMITTED rows only. Returns `(start, commit)`.
-    pub fn one_pc(&mut self, mutations: &[Mutation], txn_source: u64) -> Result<(u64, u64), TxnError> {
+    pub fn one_pc(
+        &mut self,
+        mutations: &[Mutation],
+        txn_source: u64,
+    ) -> Result<(u64, u64), TxnError> {
         let start_ts = self.next_ts();
         for m in mutations {
             self.check_conflict(&m.key, start_ts, start_ts)?;
@@ -850,7 +877,14 @@ impl Model {
                 .visible(lock.start_ts.max(lock.for_update_ts))
                 .map(|x| x.0.to_vec())
                 .unwrap_or_default();
-            let rows = [feed::prewrite_row(key, lock.start_ts, true, Vec::new(), old, lock.txn_source)];
+            let rows = [feed::prewrite_row(
+                key,
+                lock.start_ts,
+                true,
+                Vec::new(),
+                old,
+                lock.txn_source,
+            )];
             self.emit(region, &rows);
         }
         Ok(())
@@ -924,7 +958,10 @@ impl Model {
             };
             let f = c.features.unwrap_or_default();
             if f.stream_multiplexing {
-                groups.entry((conn, request_id)).or_default().push((region, ts));
+                groups
+                    .entry((conn, request_id))
+                    .or_default()
+                    .push((region, ts));
             } else if f.batch_resolved_ts {
                 groups.entry((conn, 0)).or_default().push((region, ts));
             } else {
@@ -1002,7 +1039,12 @@ impl Model {
 
     /// Merge `source` into `target`; subscribers of both get `epoch_not_match`
     /// without regions (or the source's get `region_not_found`).
-    pub fn merge(&mut self, source: u64, target: u64, notice: RegionChangeNotice) -> Result<Region, TopologyError> {
+    pub fn merge(
+        &mut self,
+        source: u64,
+        target: u64,
+        notice: RegionChangeNotice,
+    ) -> Result<Region, TopologyError> {
         let merged = self.topo.merge(source, target)?;
         let mut enm = cdc_error();
         enm.epoch_not_match = Some(errorpb::EpochNotMatch {
@@ -1024,7 +1066,12 @@ impl Model {
     /// Move a region's leader; subscribers on the old leader get `not_leader`
     /// (with the new leader as hint unless `hint` is false, which also makes later
     /// registrations on followers answer without a hint until the next transfer).
-    pub fn transfer_leader(&mut self, region: u64, store: u64, hint: bool) -> Result<(), TopologyError> {
+    pub fn transfer_leader(
+        &mut self,
+        region: u64,
+        store: u64,
+        hint: bool,
+    ) -> Result<(), TopologyError> {
         let r = self.topo.transfer_leader(region, store)?;
         if hint {
             self.faults.hide_leader.remove(&region);
@@ -1041,7 +1088,12 @@ impl Model {
     }
 
     /// Add a peer (conf change: conf_ver + 1; subscriptions are unaffected).
-    pub fn add_peer(&mut self, region: u64, store: u64, learner: bool) -> Result<(), TopologyError> {
+    pub fn add_peer(
+        &mut self,
+        region: u64,
+        store: u64,
+        learner: bool,
+    ) -> Result<(), TopologyError> {
         self.topo.add_peer(region, store, learner).map(|_| ())
     }
 
@@ -1103,7 +1155,12 @@ impl Model {
     /// INITIALIZED) and stop holding.
     pub fn release_scan(&mut self, region: u64) {
         self.faults.hold_scan.remove(&region);
-        let keys: Vec<DsKey> = self.held_scans.keys().filter(|k| k.2 == region).copied().collect();
+        let keys: Vec<DsKey> = self
+            .held_scans
+            .keys()
+            .filter(|k| k.2 == region)
+            .copied()
+            .collect();
         for k in keys {
             if let Some(rows) = self.held_scans.remove(&k) {
                 self.finish_scan(k, rows);
@@ -1122,20 +1179,34 @@ impl Model {
 
     /// KV request region check: the region must exist, have its leader here and
     /// match the request's epoch (version and conf_ver).
-    pub fn kv_region(&self, store: u64, region_id: u64, epoch: Option<&metapb::RegionEpoch>) -> Result<Region, errorpb::Error> {
+    pub fn kv_region(
+        &self,
+        store: u64,
+        region_id: u64,
+        epoch: Option<&metapb::RegionEpoch>,
+    ) -> Result<Region, Box<errorpb::Error>> {
         let mut e = errorpb::Error::default();
-        let Some(r) = self.topo.regions.get(&region_id).filter(|r| r.peer_on(store).is_some()) else {
+        let Some(r) = self
+            .topo
+            .regions
+            .get(&region_id)
+            .filter(|r| r.peer_on(store).is_some())
+        else {
             e.message = format!("region {region_id} not found");
             e.region_not_found = Some(errorpb::RegionNotFound { region_id });
-            return Err(e);
+            return Err(Box::new(e));
         };
         if r.leader_store != store {
             e.message = format!("peer is not leader for region {region_id}");
             e.not_leader = Some(errorpb::NotLeader {
                 region_id,
-                leader: if self.faults.hide_leader.contains(&region_id) { None } else { r.leader() },
+                leader: if self.faults.hide_leader.contains(&region_id) {
+                    None
+                } else {
+                    r.leader()
+                },
             });
-            return Err(e);
+            return Err(Box::new(e));
         }
         let ep = epoch.copied().unwrap_or_default();
         if ep.version != r.version || ep.conf_ver != r.conf_ver {
@@ -1143,7 +1214,7 @@ impl Model {
             e.epoch_not_match = Some(errorpb::EpochNotMatch {
                 current_regions: vec![r.to_proto()],
             });
-            return Err(e);
+            return Err(Box::new(e));
         }
         Ok(r.clone())
     }
@@ -1185,7 +1256,12 @@ impl Model {
 
     /// PD `UpdateServiceGCSafePoint` (classic semantics): TTL ≤ 0 deletes; a safe
     /// point below the current minimum is refused; the answer carries the minimum.
-    pub fn update_service_safe_point(&mut self, service: &[u8], ttl: i64, safe_point: u64) -> GcUpdate {
+    pub fn update_service_safe_point(
+        &mut self,
+        service: &[u8],
+        ttl: i64,
+        safe_point: u64,
+    ) -> GcUpdate {
         self.live_service_safe_points();
         if ttl <= 0 {
             if service != GC_WORKER {

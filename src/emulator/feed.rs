@@ -83,6 +83,7 @@ pub fn parse_feature_header(value: Option<&str>) -> Result<bool, Vec<String>> {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // mirrors the Row message's fields one to one
 fn row(
     ty: event::LogType,
     op: event::row::OpType,
@@ -231,11 +232,25 @@ pub fn scan_key_rows(key: &[u8], d: &KeyData, checkpoint_ts: u64) -> Vec<event::
         match l.kind {
             LockKind::Put => {
                 if let Some(v) = &l.value {
-                    out.push(prewrite_row(key, l.start_ts, false, v.clone(), old, l.txn_source));
+                    out.push(prewrite_row(
+                        key,
+                        l.start_ts,
+                        false,
+                        v.clone(),
+                        old,
+                        l.txn_source,
+                    ));
                 }
             }
             LockKind::Delete => {
-                out.push(prewrite_row(key, l.start_ts, true, Vec::new(), old, l.txn_source));
+                out.push(prewrite_row(
+                    key,
+                    l.start_ts,
+                    true,
+                    Vec::new(),
+                    old,
+                    l.txn_source,
+                ));
             }
             LockKind::Pessimistic | LockKind::Lock => {}
         }
@@ -304,7 +319,11 @@ pub fn pack_entries(
     for r in rows {
         let s = row_size(&r);
         if !cur.is_empty() && (size + s > EVENT_MAX_BYTES || cur.len() >= max_rows) {
-            events.push(entries_event(region_id, request_id, std::mem::take(&mut cur)));
+            events.push(entries_event(
+                region_id,
+                request_id,
+                std::mem::take(&mut cur),
+            ));
             size = 0;
         }
         size += s;
@@ -401,7 +420,10 @@ mod tests {
         let f = features_for("4.0.8", true);
         assert!(f.batch_resolved_ts && !f.validate_cluster_id && f.stream_multiplexing);
         assert!(!features_for("4.0.7", false).batch_resolved_ts);
-        assert_eq!(parse_feature_header(Some(" stream-multiplexing ")), Ok(true));
+        assert_eq!(
+            parse_feature_header(Some(" stream-multiplexing ")),
+            Ok(true)
+        );
         assert_eq!(parse_feature_header(None), Ok(false));
         assert_eq!(
             parse_feature_header(Some("stream-multiplexing,x, y")),
@@ -413,8 +435,14 @@ mod tests {
     fn resolved_batches_grow_by_four() {
         let regions: Vec<(u64, u64)> = (1..=50).map(|i| (i, 1000 + i)).collect();
         let b = batch_resolved(regions, 0);
-        assert_eq!(b.iter().map(|r| r.regions.len()).collect::<Vec<_>>(), [8, 32, 10]);
-        assert_eq!(b.iter().map(|r| r.ts).collect::<Vec<_>>(), [1001, 1009, 1041]);
+        assert_eq!(
+            b.iter().map(|r| r.regions.len()).collect::<Vec<_>>(),
+            [8, 32, 10]
+        );
+        assert_eq!(
+            b.iter().map(|r| r.ts).collect::<Vec<_>>(),
+            [1001, 1009, 1041]
+        );
     }
 
     #[test]

@@ -89,7 +89,10 @@ mod tests {
 
     #[test]
     fn intersection() {
-        assert_eq!(intersect((b"a", b""), (b"b", b"c")), Some((b"b".to_vec(), b"c".to_vec())));
+        assert_eq!(
+            intersect((b"a", b""), (b"b", b"c")),
+            Some((b"b".to_vec(), b"c".to_vec()))
+        );
         assert_eq!(intersect((b"a", b"b"), (b"b", b"")), None);
         assert_eq!(intersect((b"", b""), (b"", b"")), Some((vec![], vec![])));
     }

@@ -27,7 +27,7 @@ impl KvService {
         Self { cluster, store }
     }
 
-    fn region(&self, ctx: Option<&kvrpcpb::Context>) -> Result<Region, errorpb::Error> {
+    fn region(&self, ctx: Option<&kvrpcpb::Context>) -> Result<Region, Box<errorpb::Error>> {
         let ctx = ctx.cloned().unwrap_or_default();
         self.cluster
             .lock()
@@ -86,7 +86,7 @@ impl Tikv for KvService {
         let region = match self.region(req.context.as_ref()) {
             Ok(r) => r,
             Err(e) => {
-                resp.region_error = Some(e);
+                resp.region_error = Some(*e);
                 return Ok(Response::new(resp));
             }
         };
@@ -114,7 +114,7 @@ impl Tikv for KvService {
         let region = match self.region(req.context.as_ref()) {
             Ok(r) => r,
             Err(e) => {
-                resp.region_error = Some(e);
+                resp.region_error = Some(*e);
                 return Ok(Response::new(resp));
             }
         };
@@ -169,7 +169,7 @@ impl Tikv for KvService {
         let region = match self.region(req.context.as_ref()) {
             Ok(r) => r,
             Err(e) => {
-                resp.region_error = Some(e);
+                resp.region_error = Some(*e);
                 return Ok(Response::new(resp));
             }
         };

@@ -21,7 +21,9 @@ pub mod server;
 pub mod topology;
 pub mod tso;
 
-pub use cluster::{Cluster, Model, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, TxnError};
+pub use cluster::{
+    Cluster, Model, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, TxnError,
+};
 pub use server::{Emulator, ServeOptions};
 pub use topology::{Region, StoreInfo, Topology, TopologyError};
 

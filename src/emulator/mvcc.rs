@@ -152,8 +152,7 @@ impl Mvcc {
         } else {
             Bound::Excluded(end.to_vec())
         };
-        self.keys
-            .range((Bound::Included(start.to_vec()), upper))
+        self.keys.range((Bound::Included(start.to_vec()), upper))
     }
 
     /// Snapshot read of one key at `ts`: value and commit ts, or the blocking lock.
@@ -233,12 +232,18 @@ mod tests {
         m.put_write(b"k", put(5, 6, b"c"));
         m.put_write(b"k", put(3, 4, b"b"));
         let d = m.get(b"k").expect("key");
-        assert_eq!(d.writes.iter().map(|w| w.commit_ts).collect::<Vec<_>>(), [6, 4, 2]);
+        assert_eq!(
+            d.writes.iter().map(|w| w.commit_ts).collect::<Vec<_>>(),
+            [6, 4, 2]
+        );
         assert_eq!(d.visible(5).map(|x| x.0), Some(&b"b"[..]));
         assert_eq!(d.visible(1), None);
         m.gc(5);
         let d = m.get(b"k").expect("key");
-        assert_eq!(d.writes.iter().map(|w| w.commit_ts).collect::<Vec<_>>(), [6, 4]);
+        assert_eq!(
+            d.writes.iter().map(|w| w.commit_ts).collect::<Vec<_>>(),
+            [6, 4]
+        );
     }
 
     #[test]
@@ -257,7 +262,10 @@ mod tests {
             txn_source: 0,
         });
         assert_eq!(m.read(b"k", 9), Ok(Some((b"a".to_vec(), 2))));
-        assert_eq!(m.read(b"k", 10).map(|_| ()).map_err(|e| e.lock.start_ts), Ok(()));
+        assert_eq!(
+            m.read(b"k", 10).map(|_| ()).map_err(|e| e.lock.start_ts),
+            Ok(())
+        );
         assert!(m.read(b"k", 11).is_err());
         m.entry(b"k").lock.as_mut().expect("lock").kind = LockKind::Pessimistic;
         assert!(m.read(b"k", 11).is_ok());

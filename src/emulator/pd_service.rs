@@ -63,7 +63,12 @@ impl PdService {
     }
 }
 
-fn region_pair(r: &Region) -> (crate::proto::metapb::Region, Option<crate::proto::metapb::Peer>) {
+fn region_pair(
+    r: &Region,
+) -> (
+    crate::proto::metapb::Region,
+    Option<crate::proto::metapb::Peer>,
+) {
     (r.to_proto(), r.leader())
 }
 
@@ -103,14 +108,18 @@ impl Pd for PdService {
         self.check(req.header.as_ref())?;
         let mut header = self.header();
         let m = self.cluster.lock();
-        let store = m.topo.stores.get(&req.store_id).map(super::topology::StoreInfo::to_proto);
-        if store.is_none() {
-            if let Some(h) = header.as_mut() {
-                h.error = Some(pdpb::Error {
-                    r#type: pdpb::ErrorType::Unknown as i32,
-                    message: format!("invalid store ID {}, not found", req.store_id),
-                });
-            }
+        let store = m
+            .topo
+            .stores
+            .get(&req.store_id)
+            .map(super::topology::StoreInfo::to_proto);
+        if store.is_none()
+            && let Some(h) = header.as_mut()
+        {
+            h.error = Some(pdpb::Error {
+                r#type: pdpb::ErrorType::Unknown as i32,
+                message: format!("invalid store ID {}, not found", req.store_id),
+            });
         }
         Ok(Response::new(pdpb::GetStoreResponse { header, store }))
     }
@@ -141,7 +150,12 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
-        let found = self.cluster.lock().topo.region_for_encoded(&req.region_key).map(region_pair);
+        let found = self
+            .cluster
+            .lock()
+            .topo
+            .region_for_encoded(&req.region_key)
+            .map(region_pair);
         let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
         Ok(Response::new(pdpb::GetRegionResponse {
             header: self.header(),
@@ -159,7 +173,13 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
-        let found = self.cluster.lock().topo.regions.get(&req.region_id).map(region_pair);
+        let found = self
+            .cluster
+            .lock()
+            .topo
+            .regions
+            .get(&req.region_id)
+            .map(region_pair);
         let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
         Ok(Response::new(pdpb::GetRegionResponse {
             header: self.header(),
@@ -190,7 +210,7 @@ impl Pd for PdService {
         for r in rs {
             let (meta, leader) = region_pair(r);
             resp.region_metas.push(meta.clone());
-            resp.leaders.push(leader.clone().unwrap_or_default());
+            resp.leaders.push(leader.unwrap_or_default());
             resp.regions.push(pdpb::Region {
                 region: Some(meta),
                 leader,
@@ -255,10 +275,10 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::UpdateServiceGcSafePointResponse>, Status> {
         let req = req.into_inner();
         self.check(req.header.as_ref())?;
-        let u = self
-            .cluster
-            .lock()
-            .update_service_safe_point(&req.service_id, req.ttl, req.safe_point);
+        let u =
+            self.cluster
+                .lock()
+                .update_service_safe_point(&req.service_id, req.ttl, req.safe_point);
         Ok(Response::new(pdpb::UpdateServiceGcSafePointResponse {
             header: self.header(),
             service_id: u.service_id,

@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::EmulatorError;
 use super::cluster::{Cluster, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice};
 use super::scenario::{NoticeSpec, RowSpec, Scenario, Step};
 use super::server::{Emulator, ServeOptions};
-use super::EmulatorError;
 
 /// Error of a run.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,8 @@ pub fn build_cluster(s: &Scenario) -> Result<Cluster, RunError> {
 /// Start serving a scenario (PD address from `pd_addr`).
 pub async fn start(s: &Scenario, pd_addr: std::net::SocketAddr) -> Result<Emulator, RunError> {
     let cluster = build_cluster(s)?;
-    let tick = (s.cluster.tick_interval_ms > 0).then(|| Duration::from_millis(s.cluster.tick_interval_ms));
+    let tick =
+        (s.cluster.tick_interval_ms > 0).then(|| Duration::from_millis(s.cluster.tick_interval_ms));
     Ok(Emulator::start(
         cluster,
         ServeOptions {
@@ -109,11 +110,13 @@ impl Runner {
     /// Run every step of `s` against `emu`.
     pub async fn play(&mut self, emu: &mut Emulator, s: &Scenario) -> Result<(), RunError> {
         for (index, step) in s.steps.iter().enumerate() {
-            self.step(emu, step).await.map_err(|message| RunError::Step {
-                index,
-                action: action_name(step),
-                message,
-            })?;
+            self.step(emu, step)
+                .await
+                .map_err(|message| RunError::Step {
+                    index,
+                    action: action_name(step),
+                    message,
+                })?;
         }
         Ok(())
     }
@@ -134,7 +137,9 @@ impl Runner {
                 let deadline = tokio::time::Instant::now() + Duration::from_millis(*timeout_ms);
                 while cluster.lock().subscription_count() < *count {
                     if tokio::time::Instant::now() > deadline {
-                        return Err(format!("fewer than {count} subscriptions after {timeout_ms} ms"));
+                        return Err(format!(
+                            "fewer than {count} subscriptions after {timeout_ms} ms"
+                        ));
                     }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -144,7 +149,10 @@ impl Runner {
             }
             Step::OnePc { rows, txn_source } => {
                 let muts: Vec<Mutation> = rows.iter().map(mutation).collect();
-                cluster.lock().one_pc(&muts, *txn_source).map_err(|x| e(&x))?;
+                cluster
+                    .lock()
+                    .one_pc(&muts, *txn_source)
+                    .map_err(|x| e(&x))?;
             }
             Step::Begin { txn } => {
                 let start_ts = cluster.lock().next_ts();
@@ -159,7 +167,10 @@ impl Runner {
             Step::PessimisticLock { txn, keys } => {
                 let t = self.txn(txn)?;
                 let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.0.clone()).collect();
-                let primary = t.primary.get_or_insert_with(|| keys.first().cloned().unwrap_or_default()).clone();
+                let primary = t
+                    .primary
+                    .get_or_insert_with(|| keys.first().cloned().unwrap_or_default())
+                    .clone();
                 let start_ts = t.start_ts;
                 let mut m = cluster.lock();
                 let for_update_ts = m.next_ts();
@@ -179,7 +190,9 @@ impl Runner {
                 }
                 let primary = t
                     .primary
-                    .get_or_insert_with(|| rows.first().map(|r| r.key.0.clone()).unwrap_or_default())
+                    .get_or_insert_with(|| {
+                        rows.first().map(|r| r.key.0.clone()).unwrap_or_default()
+                    })
                     .clone();
                 let muts: Vec<Mutation> = rows.iter().map(mutation).collect();
                 cluster
@@ -216,43 +229,86 @@ impl Runner {
                 } else {
                     keys.iter().map(|k| k.0.clone()).collect()
                 };
-                cluster.lock().rollback(t.start_ts, &keys).map_err(|x| e(&x))?;
+                cluster
+                    .lock()
+                    .rollback(t.start_ts, &keys)
+                    .map_err(|x| e(&x))?;
                 t.pending.retain(|k| !keys.contains(k));
             }
             Step::ResolveAsyncCommit { txn } => {
                 let t = self.txn(txn)?;
-                let c = cluster.lock().resolve_async_commit(t.start_ts).map_err(|x| e(&x))?;
+                let c = cluster
+                    .lock()
+                    .resolve_async_commit(t.start_ts)
+                    .map_err(|x| e(&x))?;
                 t.commit_ts = Some(c);
                 t.pending.clear();
             }
             Step::RewriteLock { key } => cluster.lock().rewrite_lock(&key.0).map_err(|x| e(&x))?,
-            Step::Split { region, key, notice: n } => {
-                cluster.lock().split(*region, &key.0, notice(*n)).map_err(|x| e(&x))?;
+            Step::Split {
+                region,
+                key,
+                notice: n,
+            } => {
+                cluster
+                    .lock()
+                    .split(*region, &key.0, notice(*n))
+                    .map_err(|x| e(&x))?;
             }
-            Step::Merge { source, target, notice: n } => {
-                cluster.lock().merge(*source, *target, notice(*n)).map_err(|x| e(&x))?;
+            Step::Merge {
+                source,
+                target,
+                notice: n,
+            } => {
+                cluster
+                    .lock()
+                    .merge(*source, *target, notice(*n))
+                    .map_err(|x| e(&x))?;
             }
-            Step::TransferLeader { region, store, hint } => cluster
+            Step::TransferLeader {
+                region,
+                store,
+                hint,
+            } => cluster
                 .lock()
                 .transfer_leader(*region, *store, *hint)
                 .map_err(|x| e(&x))?,
-            Step::AddPeer { region, store, learner } => cluster
+            Step::AddPeer {
+                region,
+                store,
+                learner,
+            } => cluster
                 .lock()
                 .add_peer(*region, *store, *learner)
                 .map_err(|x| e(&x))?,
             Step::RemovePeer { region, store } => {
-                cluster.lock().remove_peer(*region, *store).map_err(|x| e(&x))?;
+                cluster
+                    .lock()
+                    .remove_peer(*region, *store)
+                    .map_err(|x| e(&x))?;
             }
             Step::StopStore { store } => emu.stop_store(*store).await.map_err(|x| e(&x))?,
             Step::StartStore { store } => emu.start_store(*store).await.map_err(|x| e(&x))?,
-            Step::ServerIsBusy { store, count, backoff_ms } => {
-                cluster.lock().inject_server_busy(*store, *count, *backoff_ms);
+            Step::ServerIsBusy {
+                store,
+                count,
+                backoff_ms,
+            } => {
+                cluster
+                    .lock()
+                    .inject_server_busy(*store, *count, *backoff_ms);
             }
             Step::Congested { region } => cluster.lock().inject_congested(*region),
             Step::HoldScan { region } => cluster.lock().hold_scans(*region),
             Step::ReleaseScan { region } => cluster.lock().release_scan(*region),
-            Step::StallResolvedTs { store, stalled } => cluster.lock().stall_resolved_ts(*store, *stalled),
-            Step::ServiceSafePoint { service, ttl, safe_point } => {
+            Step::StallResolvedTs { store, stalled } => {
+                cluster.lock().stall_resolved_ts(*store, *stalled)
+            }
+            Step::ServiceSafePoint {
+                service,
+                ttl,
+                safe_point,
+            } => {
                 let mut m = cluster.lock();
                 let sp = match safe_point {
                     Some(sp) => *sp,

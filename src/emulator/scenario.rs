@@ -462,10 +462,13 @@ impl Scenario {
                 .leader
                 .or_else(|| r.peers.first().copied())
                 .ok_or_else(|| format!("region {} has no voter peer", r.id))?;
-            if let Some(s) = t.stores.get(&leader) {
-                if s.tiflash {
-                    return Err(format!("region {} cannot be led by TiFlash store {leader}", r.id));
-                }
+            if let Some(s) = t.stores.get(&leader)
+                && s.tiflash
+            {
+                return Err(format!(
+                    "region {} cannot be led by TiFlash store {leader}",
+                    r.id
+                ));
             }
             t.regions.insert(
                 r.id,

@@ -16,11 +16,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use super::EmulatorError;
 use super::cdc_service::CdcService;
 use super::cluster::Cluster;
 use super::kv_service::KvService;
 use super::pd_service::PdService;
-use super::EmulatorError;
 use crate::proto::cdcpb::change_data_server::ChangeDataServer;
 use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;
@@ -227,7 +227,8 @@ impl Emulator {
             }
         };
         self.cluster.lock().set_store_up(store, true);
-        self.stores.insert(store, serve_store(&self.cluster, store, tiflash, l));
+        self.stores
+            .insert(store, serve_store(&self.cluster, store, tiflash, l));
         Ok(())
     }
 

@@ -337,7 +337,12 @@ impl Topology {
     }
 
     /// Add a peer on `store` (conf_ver + 1).
-    pub fn add_peer(&mut self, region: u64, store: u64, learner: bool) -> Result<Region, TopologyError> {
+    pub fn add_peer(
+        &mut self,
+        region: u64,
+        store: u64,
+        learner: bool,
+    ) -> Result<Region, TopologyError> {
         if !self.stores.contains_key(&store) {
             return Err(TopologyError::NoStore(store));
         }
@@ -398,12 +403,18 @@ mod tests {
     fn split_then_merge() {
         let mut t = topo();
         let (l, r) = t.split(10, b"m").expect("split");
-        assert_eq!((l.start.as_slice(), l.end.as_slice(), l.version), (&b""[..], &b"m"[..], 2));
+        assert_eq!(
+            (l.start.as_slice(), l.end.as_slice(), l.version),
+            (&b""[..], &b"m"[..], 2)
+        );
         assert_eq!((r.id, r.start.as_slice(), r.version), (10, &b"m"[..], 2));
         assert_ne!(l.id, 10);
         t.validate().expect("valid");
         let m = t.merge(l.id, 10).expect("merge");
-        assert_eq!((m.start.as_slice(), m.end.as_slice(), m.version), (&b""[..], &b""[..], 3));
+        assert_eq!(
+            (m.start.as_slice(), m.end.as_slice(), m.version),
+            (&b""[..], &b""[..], 3)
+        );
         assert_eq!(t.regions.len(), 1);
     }
 

@@ -53,7 +53,7 @@ impl Tso {
     }
 
     /// One fresh timestamp.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_ts(&mut self) -> u64 {
         let (p, l) = self.allocate(1);
         compose(p, l)
     }
@@ -76,11 +76,11 @@ mod tests {
     #[test]
     fn monotonic_and_batched() {
         let mut t = Tso::default();
-        let a = t.next();
+        let a = t.next_ts();
         let (p, l) = t.allocate(10);
         let b = compose(p, l);
         assert!(b >= a + 10);
-        assert!(t.next() > b);
+        assert!(t.next_ts() > b);
         assert_eq!(compose(1_700_000_000_000, 5), 445_644_800_000_000_005);
     }
 }

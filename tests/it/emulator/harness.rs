@@ -9,7 +9,8 @@ use tidb_changefeed::emulator::runner;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::{Cluster, Emulator};
 use tidb_changefeed::proto::cdcpb::{
-    self, ChangeDataEvent, ChangeDataRequest, change_data_client::ChangeDataClient, change_data_request, event,
+    self, ChangeDataEvent, ChangeDataRequest, change_data_client::ChangeDataClient,
+    change_data_request, event,
 };
 use tidb_changefeed::proto::metapb;
 use tokio::sync::mpsc;
@@ -104,7 +105,9 @@ impl Env {
             end_key: Vec::new(),
             request_id,
             extra_op: 1,
-            request: Some(change_data_request::Request::Register(change_data_request::Register {})),
+            request: Some(change_data_request::Request::Register(
+                change_data_request::Register {},
+            )),
             kv_api: 0,
             filter_loop: false,
             scan_priority: 0,
@@ -112,7 +115,9 @@ impl Env {
     }
 
     pub async fn feed(&self, store: u64) -> Feed {
-        Feed::open(&self.addr(store), None).await.expect("EventFeed opens")
+        Feed::open(&self.addr(store), None)
+            .await
+            .expect("EventFeed opens")
     }
 
     pub async fn feed_v2(&self, store: u64) -> Feed {
@@ -146,7 +151,8 @@ impl Feed {
         let rx = match features {
             None => client.event_feed(req).await?.into_inner(),
             Some(f) => {
-                req.metadata_mut().insert("features", f.parse().expect("ascii"));
+                req.metadata_mut()
+                    .insert("features", f.parse().expect("ascii"));
                 client.event_feed_v2(req).await?.into_inner()
             }
         };
@@ -168,7 +174,11 @@ impl Feed {
     pub async fn lines(&mut self, n: usize) -> Vec<String> {
         let mut out = Vec::new();
         while out.len() < n {
-            let m = self.next().await.expect("stream ok").expect("stream not closed");
+            let m = self
+                .next()
+                .await
+                .expect("stream ok")
+                .expect("stream not closed");
             out.extend(render(&m));
         }
         assert_eq!(out.len(), n, "more lines than expected: {out:#?}");
@@ -196,8 +206,14 @@ pub fn render_row(r: &event::Row) -> String {
     if ty == "INITIALIZED" {
         return ty;
     }
-    let op = event::row::OpType::try_from(r.op_type).map_or("?".into(), |t| t.as_str_name().to_owned());
-    let mut s = format!("{ty} {op} {} s={} c={}", show(&r.key), r.start_ts, r.commit_ts);
+    let op =
+        event::row::OpType::try_from(r.op_type).map_or("?".into(), |t| t.as_str_name().to_owned());
+    let mut s = format!(
+        "{ty} {op} {} s={} c={}",
+        show(&r.key),
+        r.start_ts,
+        r.commit_ts
+    );
     if !r.value.is_empty() {
         s.push_str(&format!(" v={}", show(&r.value)));
     }
@@ -223,7 +239,13 @@ pub fn render_error(e: &cdcpb::Error) -> String {
             .iter()
             .map(|r| {
                 let ep = r.region_epoch.unwrap_or_default();
-                format!("{}[{},{})v{}", r.id, show(&r.start_key), show(&r.end_key), ep.version)
+                format!(
+                    "{}[{},{})v{}",
+                    r.id,
+                    show(&r.start_key),
+                    show(&r.end_key),
+                    ep.version
+                )
             })
             .collect();
         return format!("epoch_not_match({})", rs.join(" "));
@@ -238,7 +260,10 @@ pub fn render_error(e: &cdcpb::Error) -> String {
         return format!("compatibility({})", x.required_version);
     }
     if let Some(x) = &e.cluster_id_mismatch {
-        return format!("cluster_id_mismatch(current={} request={})", x.current, x.request);
+        return format!(
+            "cluster_id_mismatch(current={} request={})",
+            x.current, x.request
+        );
     }
     if let Some(x) = &e.server_is_busy {
         return format!("server_is_busy({}, backoff_ms={})", x.reason, x.backoff_ms);
@@ -272,7 +297,10 @@ pub fn render(m: &ChangeDataEvent) -> Vec<String> {
         out.push(format!("{head} {body}"));
     }
     if let Some(r) = &m.resolved_ts {
-        out.push(format!("resolved req={} ts={} regions={:?}", r.request_id, r.ts, r.regions));
+        out.push(format!(
+            "resolved req={} ts={} regions={:?}",
+            r.request_id, r.ts, r.regions
+        ));
     }
     out
 }

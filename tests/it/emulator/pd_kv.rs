@@ -18,7 +18,9 @@ fn hdr() -> Option<pdpb::RequestHeader> {
 }
 
 async fn pd(env: &super::harness::Env) -> PdClient<tonic::transport::Channel> {
-    PdClient::connect(format!("http://{}", env.emu.pd_addr())).await.expect("pd")
+    PdClient::connect(format!("http://{}", env.emu.pd_addr()))
+        .await
+        .expect("pd")
 }
 
 #[tokio::test]
@@ -32,15 +34,24 @@ async fn pd_members_stores_and_cluster_id_check() {
         .expect("members")
         .into_inner();
     assert_eq!(m.header.expect("header").cluster_id, CLUSTER_ID);
-    assert_eq!(m.leader.expect("leader").client_urls, [format!("http://{}", env.emu.pd_addr())]);
+    assert_eq!(
+        m.leader.expect("leader").client_urls,
+        [format!("http://{}", env.emu.pd_addr())]
+    );
     let e = c
-        .get_all_stores(pdpb::GetAllStoresRequest { header: None, exclude_tombstone_stores: true })
+        .get_all_stores(pdpb::GetAllStoresRequest {
+            header: None,
+            exclude_tombstone_stores: true,
+        })
         .await
         .expect_err("cluster id 0 refused");
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
     assert!(e.message().contains("mismatch cluster id"), "{e}");
     let stores = c
-        .get_all_stores(pdpb::GetAllStoresRequest { header: hdr(), exclude_tombstone_stores: true })
+        .get_all_stores(pdpb::GetAllStoresRequest {
+            header: hdr(),
+            exclude_tombstone_stores: true,
+        })
         .await
         .expect("stores")
         .into_inner()
@@ -48,12 +59,19 @@ async fn pd_members_stores_and_cluster_id_check() {
     assert_eq!(stores.len(), 4);
     let tiflash: Vec<u64> = stores
         .iter()
-        .filter(|s| s.labels.iter().any(|l| l.key == "engine" && l.value == "tiflash"))
+        .filter(|s| {
+            s.labels
+                .iter()
+                .any(|l| l.key == "engine" && l.value == "tiflash")
+        })
         .map(|s| s.id)
         .collect();
     assert_eq!(tiflash, [9]);
     let s1 = c
-        .get_store(pdpb::GetStoreRequest { header: hdr(), store_id: 1 })
+        .get_store(pdpb::GetStoreRequest {
+            header: hdr(),
+            store_id: 1,
+        })
         .await
         .expect("store")
         .into_inner()
@@ -74,9 +92,19 @@ async fn tso_returns_last_timestamp_of_batch() {
         .await
         .expect("tso")
         .into_inner();
-    tx.send(pdpb::TsoRequest { header: hdr(), count: 10, dc_location: String::new() }).expect("send");
+    tx.send(pdpb::TsoRequest {
+        header: hdr(),
+        count: 10,
+        dc_location: String::new(),
+    })
+    .expect("send");
     let a = out.message().await.expect("ok").expect("resp");
-    tx.send(pdpb::TsoRequest { header: hdr(), count: 1, dc_location: String::new() }).expect("send");
+    tx.send(pdpb::TsoRequest {
+        header: hdr(),
+        count: 1,
+        dc_location: String::new(),
+    })
+    .expect("send");
     let b = out.message().await.expect("ok").expect("resp");
     let (ta, tb) = (a.timestamp.expect("ts"), b.timestamp.expect("ts"));
     assert_eq!(a.count, 10);
@@ -110,7 +138,11 @@ peers = [1]
     let env = env(toml).await;
     let mut c = pd(&env).await;
     let r = c
-        .get_region(pdpb::GetRegionRequest { header: hdr(), region_key: encode_key(b"a"), need_buckets: false })
+        .get_region(pdpb::GetRegionRequest {
+            header: hdr(),
+            region_key: encode_key(b"a"),
+            need_buckets: false,
+        })
         .await
         .expect("get region")
         .into_inner();
@@ -118,27 +150,51 @@ peers = [1]
     assert_eq!((region.id, region.end_key.clone()), (10, encode_key(b"b")));
     assert_eq!(r.leader.expect("leader").store_id, 1);
     let r = c
-        .get_region(pdpb::GetRegionRequest { header: hdr(), region_key: encode_key(b"c"), need_buckets: false })
+        .get_region(pdpb::GetRegionRequest {
+            header: hdr(),
+            region_key: encode_key(b"c"),
+            need_buckets: false,
+        })
         .await
         .expect("ok for a hole")
         .into_inner();
     assert!(r.region.is_none() && r.header.expect("header").error.is_none());
     let s = c
-        .scan_regions(pdpb::ScanRegionsRequest { header: hdr(), start_key: Vec::new(), limit: 0, end_key: Vec::new() })
+        .scan_regions(pdpb::ScanRegionsRequest {
+            header: hdr(),
+            start_key: Vec::new(),
+            limit: 0,
+            end_key: Vec::new(),
+        })
         .await
         .expect("scan")
         .into_inner();
-    assert_eq!(s.region_metas.iter().map(|r| r.id).collect::<Vec<_>>(), [10, 30]);
+    assert_eq!(
+        s.region_metas.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [10, 30]
+    );
     assert_eq!(s.leaders.len(), 2);
-    assert_eq!(s.regions.iter().map(|r| r.region.as_ref().map(|x| x.id)).collect::<Vec<_>>(), [Some(10), Some(30)]);
+    assert_eq!(
+        s.regions
+            .iter()
+            .map(|r| r.region.as_ref().map(|x| x.id))
+            .collect::<Vec<_>>(),
+        [Some(10), Some(30)]
+    );
     assert_eq!(s.region_metas[1].start_key, encode_key(b"d"));
     let b = c
         .batch_scan_regions(pdpb::BatchScanRegionsRequest {
             header: hdr(),
             need_buckets: false,
             ranges: vec![
-                pdpb::KeyRange { start_key: encode_key(b"a"), end_key: encode_key(b"a1") },
-                pdpb::KeyRange { start_key: encode_key(b"e"), end_key: Vec::new() },
+                pdpb::KeyRange {
+                    start_key: encode_key(b"a"),
+                    end_key: encode_key(b"a1"),
+                },
+                pdpb::KeyRange {
+                    start_key: encode_key(b"e"),
+                    end_key: Vec::new(),
+                },
             ],
             limit: 0,
             contain_all_key_range: false,
@@ -146,9 +202,19 @@ peers = [1]
         .await
         .expect("batch scan")
         .into_inner();
-    assert_eq!(b.regions.iter().map(|r| r.region.as_ref().map(|x| x.id)).collect::<Vec<_>>(), [Some(10), Some(30)]);
+    assert_eq!(
+        b.regions
+            .iter()
+            .map(|r| r.region.as_ref().map(|x| x.id))
+            .collect::<Vec<_>>(),
+        [Some(10), Some(30)]
+    );
     let r = c
-        .get_region_by_id(pdpb::GetRegionByIdRequest { header: hdr(), region_id: 30, need_buckets: false })
+        .get_region_by_id(pdpb::GetRegionByIdRequest {
+            header: hdr(),
+            region_id: 30,
+            need_buckets: false,
+        })
         .await
         .expect("by id")
         .into_inner();
@@ -160,8 +226,16 @@ peers = [1]
 #[tokio::test]
 async fn gc_safe_point_rules() {
     let env = env(THREE_REGIONS).await;
-    let (_, c0) = env.cluster.lock().one_pc(&[put("a1", "v0")], 0).expect("1pc");
-    let (s1, c1) = env.cluster.lock().one_pc(&[put("a1", "v1")], 0).expect("1pc");
+    let (_, c0) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v0")], 0)
+        .expect("1pc");
+    let (s1, c1) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v1")], 0)
+        .expect("1pc");
     let mut c = pd(&env).await;
     let upd = |service: &str, ttl: i64, safe_point: u64| pdpb::UpdateServiceGcSafePointRequest {
         header: hdr(),
@@ -169,27 +243,54 @@ async fn gc_safe_point_rules() {
         ttl,
         safe_point,
     };
-    let r = c.update_service_gc_safe_point(upd("ticdc", 3600, c0)).await.expect("update").into_inner();
-    assert_eq!((r.service_id.as_slice(), r.min_safe_point), (&b"ticdc"[..], c0));
+    let r = c
+        .update_service_gc_safe_point(upd("ticdc", 3600, c0))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(
+        (r.service_id.as_slice(), r.min_safe_point),
+        (&b"ticdc"[..], c0)
+    );
     // GC is capped at the service safe point.
     let sp = env.cluster.lock().run_gc(u64::MAX - 1);
     assert_eq!(sp, c0);
-    let g = c.get_gc_safe_point(pdpb::GetGcSafePointRequest { header: hdr() }).await.expect("gc").into_inner();
+    let g = c
+        .get_gc_safe_point(pdpb::GetGcSafePointRequest { header: hdr() })
+        .await
+        .expect("gc")
+        .into_inner();
     assert_eq!(g.safe_point, c0);
     // Below the minimum: refused, the minimum is returned.
-    let r = c.update_service_gc_safe_point(upd("other", 3600, c0 - 1)).await.expect("update").into_inner();
+    let r = c
+        .update_service_gc_safe_point(upd("other", 3600, c0 - 1))
+        .await
+        .expect("update")
+        .into_inner();
     assert_eq!(r.min_safe_point, c0);
     // Delete ticdc (TTL 0), then GC past c1: only the newest version survives.
-    c.update_service_gc_safe_point(upd("ticdc", 0, u64::MAX)).await.expect("delete");
+    c.update_service_gc_safe_point(upd("ticdc", 0, u64::MAX))
+        .await
+        .expect("delete");
     let sp = env.cluster.lock().run_gc(c1 + 1);
     assert_eq!(sp, c1 + 1);
-    let r = c.update_service_gc_safe_point(upd("ticdc", 3600, c0)).await.expect("update").into_inner();
-    assert_eq!((r.service_id.as_slice(), r.min_safe_point), (&b"gc_worker"[..], c1 + 1));
+    let r = c
+        .update_service_gc_safe_point(upd("ticdc", 3600, c0))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(
+        (r.service_id.as_slice(), r.min_safe_point),
+        (&b"gc_worker"[..], c1 + 1)
+    );
     let mut f = env.feed(1).await;
     f.send(env.reg(10, 1, 0));
     assert_eq!(
         f.lines(2).await,
-        [format!("r10#1 [COMMITTED PUT a1 s={s1} c={c1} v=v1]"), "r10#1 [INITIALIZED]".into()]
+        [
+            format!("r10#1 [COMMITTED PUT a1 s={s1} c={c1} v=v1]"),
+            "r10#1 [INITIALIZED]".into()
+        ]
     );
 }
 
@@ -204,7 +305,11 @@ fn ctx(env: &super::harness::Env, region: u64) -> Option<kvrpcpb::Context> {
 #[tokio::test]
 async fn kv_reads_at_ts_with_key_is_locked_and_region_errors() {
     let env = env(THREE_REGIONS).await;
-    let (_, c1) = env.cluster.lock().one_pc(&[put("a1", "v1"), put("a2", "w")], 0).expect("1pc");
+    let (_, c1) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v1"), put("a2", "w")], 0)
+        .expect("1pc");
     let s2 = env.ts();
     env.cluster
         .lock()
@@ -212,19 +317,39 @@ async fn kv_reads_at_ts_with_key_is_locked_and_region_errors() {
         .expect("prewrite");
     let mut kv = TikvClient::connect(env.addr(1)).await.expect("kv");
     let g = kv
-        .kv_get(kvrpcpb::GetRequest { context: ctx(&env, 10), key: b"a1".to_vec(), version: c1, need_commit_ts: true })
+        .kv_get(kvrpcpb::GetRequest {
+            context: ctx(&env, 10),
+            key: b"a1".to_vec(),
+            version: c1,
+            need_commit_ts: true,
+        })
         .await
         .expect("get")
         .into_inner();
-    assert_eq!((g.value.as_slice(), g.commit_ts, g.not_found), (&b"v1"[..], c1, false));
+    assert_eq!(
+        (g.value.as_slice(), g.commit_ts, g.not_found),
+        (&b"v1"[..], c1, false)
+    );
     let t = env.ts();
     let g = kv
-        .kv_get(kvrpcpb::GetRequest { context: ctx(&env, 10), key: b"a1".to_vec(), version: t, need_commit_ts: false })
+        .kv_get(kvrpcpb::GetRequest {
+            context: ctx(&env, 10),
+            key: b"a1".to_vec(),
+            version: t,
+            need_commit_ts: false,
+        })
         .await
         .expect("get")
         .into_inner();
     let lock = g.error.and_then(|e| e.locked).expect("KeyIsLocked");
-    assert_eq!((lock.lock_version, lock.primary_lock.as_slice(), lock.key.as_slice()), (s2, &b"a1"[..], &b"a1"[..]));
+    assert_eq!(
+        (
+            lock.lock_version,
+            lock.primary_lock.as_slice(),
+            lock.key.as_slice()
+        ),
+        (s2, &b"a1"[..], &b"a1"[..])
+    );
     let s = kv
         .kv_scan(kvrpcpb::ScanRequest {
             context: ctx(&env, 10),
@@ -240,7 +365,12 @@ async fn kv_reads_at_ts_with_key_is_locked_and_region_errors() {
     let got: Vec<(String, bool)> = s
         .pairs
         .iter()
-        .map(|p| (String::from_utf8_lossy(&p.key).into_owned(), p.error.is_some()))
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p.key).into_owned(),
+                p.error.is_some(),
+            )
+        })
         .collect();
     assert_eq!(got, [("a1".to_owned(), true), ("a2".to_owned(), false)]);
     let b = kv
@@ -257,23 +387,44 @@ async fn kv_reads_at_ts_with_key_is_locked_and_region_errors() {
     // Region errors: follower, stale epoch, key outside region.
     let mut kv2 = TikvClient::connect(env.addr(2)).await.expect("kv");
     let g = kv2
-        .kv_get(kvrpcpb::GetRequest { context: ctx(&env, 10), key: b"a1".to_vec(), version: t, need_commit_ts: false })
+        .kv_get(kvrpcpb::GetRequest {
+            context: ctx(&env, 10),
+            key: b"a1".to_vec(),
+            version: t,
+            need_commit_ts: false,
+        })
         .await
         .expect("get")
         .into_inner();
-    assert_eq!(g.region_error.and_then(|e| e.not_leader).and_then(|n| n.leader).map(|p| p.store_id), Some(1));
+    assert_eq!(
+        g.region_error
+            .and_then(|e| e.not_leader)
+            .and_then(|n| n.leader)
+            .map(|p| p.store_id),
+        Some(1)
+    );
     let mut stale = ctx(&env, 10);
     if let Some(c) = stale.as_mut() {
         c.region_epoch = None;
     }
     let g = kv
-        .kv_get(kvrpcpb::GetRequest { context: stale, key: b"a1".to_vec(), version: t, need_commit_ts: false })
+        .kv_get(kvrpcpb::GetRequest {
+            context: stale,
+            key: b"a1".to_vec(),
+            version: t,
+            need_commit_ts: false,
+        })
         .await
         .expect("get")
         .into_inner();
     assert!(g.region_error.and_then(|e| e.epoch_not_match).is_some());
     let g = kv
-        .kv_get(kvrpcpb::GetRequest { context: ctx(&env, 10), key: b"z".to_vec(), version: t, need_commit_ts: false })
+        .kv_get(kvrpcpb::GetRequest {
+            context: ctx(&env, 10),
+            key: b"z".to_vec(),
+            version: t,
+            need_commit_ts: false,
+        })
         .await
         .expect("get")
         .into_inner();

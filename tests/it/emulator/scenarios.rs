@@ -33,7 +33,9 @@ async fn every_scenario_file_plays_to_the_end() {
             )
         });
         s.cluster.tick_interval_ms = 0;
-        let mut emu = runner::start(&s, "127.0.0.1:0".parse().expect("addr")).await.expect("starts");
+        let mut emu = runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("starts");
         let mut r = Runner::default();
         r.play(&mut emu, &s)
             .await
@@ -61,9 +63,10 @@ async fn binary_prints_pd_address_first_and_serves() {
         .expect("read")
         .expect("a line");
     let addr: std::net::SocketAddr = first.parse().expect("first line is host:port");
-    let mut pd = tidb_changefeed::proto::pdpb::pd_client::PdClient::connect(format!("http://{addr}"))
-        .await
-        .expect("pd reachable");
+    let mut pd =
+        tidb_changefeed::proto::pdpb::pd_client::PdClient::connect(format!("http://{addr}"))
+            .await
+            .expect("pd reachable");
     let m = pd
         .get_members(tidb_changefeed::proto::pdpb::GetMembersRequest { header: None })
         .await
@@ -72,7 +75,10 @@ async fn binary_prints_pd_address_first_and_serves() {
     assert!(m.header.expect("header").cluster_id > 0);
     // SIGTERM stops it cleanly.
     let pid = child.id().expect("pid").to_string();
-    let st = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     assert!(st.success());
     let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
         .await

@@ -9,14 +9,21 @@ use super::harness::{THREE_REGIONS, del, env, k, put};
 #[tokio::test]
 async fn plain_client_registers_regions_and_receives_rows_initialized_and_resolved_ts() {
     let env = env(THREE_REGIONS).await;
-    let (s0, c0) = env.cluster.lock().one_pc(&[put("a1", "x")], 0).expect("1pc");
+    let (s0, c0) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "x")], 0)
+        .expect("1pc");
     let mut f1 = env.feed(1).await;
     let mut f2 = env.feed(2).await;
     f1.send(env.reg(10, 7, 0));
     f2.send(env.reg(20, 8, 0));
     assert_eq!(
         f1.lines(2).await,
-        [format!("r10#7 [COMMITTED PUT a1 s={s0} c={c0} v=x]"), "r10#7 [INITIALIZED]".into()]
+        [
+            format!("r10#7 [COMMITTED PUT a1 s={s0} c={c0} v=x]"),
+            "r10#7 [INITIALIZED]".into()
+        ]
     );
     assert_eq!(f2.lines(1).await, ["r20#8 [INITIALIZED]"]);
 
@@ -24,18 +31,44 @@ async fn plain_client_registers_regions_and_receives_rows_initialized_and_resolv
     let s1 = env.ts();
     env.cluster
         .lock()
-        .prewrite(s1, b"a1", &[put("a1", "y"), put("b1", "z")], PrewriteOptions::default())
+        .prewrite(
+            s1,
+            b"a1",
+            &[put("a1", "y"), put("b1", "z")],
+            PrewriteOptions::default(),
+        )
         .expect("prewrite");
-    assert_eq!(f1.lines(1).await, [format!("r10#7 [PREWRITE PUT a1 s={s1} c=0 v=y old=x]")]);
-    assert_eq!(f2.lines(1).await, [format!("r20#8 [PREWRITE PUT b1 s={s1} c=0 v=z]")]);
+    assert_eq!(
+        f1.lines(1).await,
+        [format!("r10#7 [PREWRITE PUT a1 s={s1} c=0 v=y old=x]")]
+    );
+    assert_eq!(
+        f2.lines(1).await,
+        [format!("r20#8 [PREWRITE PUT b1 s={s1} c=0 v=z]")]
+    );
     let c1 = env.ts();
-    env.cluster.lock().commit(s1, c1, &[k("a1"), k("b1")]).expect("commit");
-    assert_eq!(f1.lines(1).await, [format!("r10#7 [COMMIT PUT a1 s={s1} c={c1} v=y]")]);
-    assert_eq!(f2.lines(1).await, [format!("r20#8 [COMMIT PUT b1 s={s1} c={c1} v=z]")]);
+    env.cluster
+        .lock()
+        .commit(s1, c1, &[k("a1"), k("b1")])
+        .expect("commit");
+    assert_eq!(
+        f1.lines(1).await,
+        [format!("r10#7 [COMMIT PUT a1 s={s1} c={c1} v=y]")]
+    );
+    assert_eq!(
+        f2.lines(1).await,
+        [format!("r20#8 [COMMIT PUT b1 s={s1} c={c1} v=z]")]
+    );
 
     let t = env.tick();
-    assert_eq!(f1.lines(1).await, [format!("resolved req=0 ts={t} regions=[10]")]);
-    assert_eq!(f2.lines(1).await, [format!("resolved req=0 ts={t} regions=[20]")]);
+    assert_eq!(
+        f1.lines(1).await,
+        [format!("resolved req=0 ts={t} regions=[10]")]
+    );
+    assert_eq!(
+        f2.lines(1).await,
+        [format!("resolved req=0 ts={t} regions=[20]")]
+    );
 }
 
 /// TiKV `test_cdc_scan_impl`: lock first, then versions newest first; a second
@@ -43,7 +76,11 @@ async fn plain_client_registers_regions_and_receives_rows_initialized_and_resolv
 #[tokio::test]
 async fn scan_emits_lock_then_versions_newest_first() {
     let env = env(THREE_REGIONS).await;
-    let (s1, c1) = env.cluster.lock().one_pc(&[put("a1", "v1")], 0).expect("1pc");
+    let (s1, c1) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v1")], 0)
+        .expect("1pc");
     let s2 = env.ts();
     env.cluster
         .lock()
@@ -54,12 +91,17 @@ async fn scan_emits_lock_then_versions_newest_first() {
     assert_eq!(
         f.lines(2).await,
         [
-            format!("r10#1 [PREWRITE PUT a1 s={s2} c=0 v=v2 old=v1, COMMITTED PUT a1 s={s1} c={c1} v=v1]"),
+            format!(
+                "r10#1 [PREWRITE PUT a1 s={s2} c=0 v=v2 old=v1, COMMITTED PUT a1 s={s1} c={c1} v=v1]"
+            ),
             "r10#1 [INITIALIZED]".into()
         ]
     );
     let c2 = env.ts();
-    env.cluster.lock().commit(s2, c2, &[k("a1")]).expect("commit");
+    env.cluster
+        .lock()
+        .commit(s2, c2, &[k("a1")])
+        .expect("commit");
     let s3 = env.ts();
     env.cluster
         .lock()
@@ -76,7 +118,9 @@ async fn scan_emits_lock_then_versions_newest_first() {
     assert_eq!(
         f.lines(2).await,
         [
-            format!("r10#2 [PREWRITE DELETE a1 s={s3} c=0 old=v2, COMMITTED PUT a1 s={s2} c={c2} v=v2 old=v1]"),
+            format!(
+                "r10#2 [PREWRITE DELETE a1 s={s3} c=0 old=v2, COMMITTED PUT a1 s={s2} c={c2} v=v2 old=v1]"
+            ),
             "r10#2 [INITIALIZED]".into()
         ]
     );
@@ -99,26 +143,54 @@ async fn live_commit_has_no_old_value_and_only_short_values() {
     let mut f = env.feed(1).await;
     f.send(env.reg(10, 1, 0));
     assert_eq!(f.lines(1).await, ["r10#1 [INITIALIZED]"]);
-    let (s0, c0) = env.cluster.lock().one_pc(&[put("a1", "old")], 0).expect("1pc");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [COMMITTED PUT a1 s={s0} c={c0} v=old]")]);
-    let (s1, c1) = env.cluster.lock().one_pc(&[put("a1", "new")], 0).expect("1pc");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [COMMITTED PUT a1 s={s1} c={c1} v=new old=old]")]);
+    let (s0, c0) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "old")], 0)
+        .expect("1pc");
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#1 [COMMITTED PUT a1 s={s0} c={c0} v=old]")]
+    );
+    let (s1, c1) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "new")], 0)
+        .expect("1pc");
+    assert_eq!(
+        f.lines(1).await,
+        [format!(
+            "r10#1 [COMMITTED PUT a1 s={s1} c={c1} v=new old=old]"
+        )]
+    );
 
     let long = "L".repeat(256);
     let s2 = env.ts();
     env.cluster
         .lock()
-        .prewrite(s2, b"a1", &[put("a1", &long), put("a2", "short")], PrewriteOptions::default())
+        .prewrite(
+            s2,
+            b"a1",
+            &[put("a1", &long), put("a2", "short")],
+            PrewriteOptions::default(),
+        )
         .expect("prewrite");
     assert_eq!(
         f.lines(1).await,
-        [format!("r10#1 [PREWRITE PUT a1 s={s2} c=0 v={long} old=new, PREWRITE PUT a2 s={s2} c=0 v=short]")]
+        [format!(
+            "r10#1 [PREWRITE PUT a1 s={s2} c=0 v={long} old=new, PREWRITE PUT a2 s={s2} c=0 v=short]"
+        )]
     );
     let c2 = env.ts();
-    env.cluster.lock().commit(s2, c2, &[k("a1"), k("a2")]).expect("commit");
+    env.cluster
+        .lock()
+        .commit(s2, c2, &[k("a1"), k("a2")])
+        .expect("commit");
     assert_eq!(
         f.lines(1).await,
-        [format!("r10#1 [COMMIT PUT a1 s={s2} c={c2}, COMMIT PUT a2 s={s2} c={c2} v=short]")]
+        [format!(
+            "r10#1 [COMMIT PUT a1 s={s2} c={c2}, COMMIT PUT a2 s={s2} c={c2} v=short]"
+        )]
     );
 }
 
@@ -136,7 +208,10 @@ async fn scan_resends_locks_older_than_checkpoint() {
     f.send(env.reg(10, 1, checkpoint));
     assert_eq!(
         f.lines(2).await,
-        [format!("r10#1 [PREWRITE PUT a1 s={s1} c=0 v=v]"), "r10#1 [INITIALIZED]".into()]
+        [
+            format!("r10#1 [PREWRITE PUT a1 s={s1} c=0 v=v]"),
+            "r10#1 [INITIALIZED]".into()
+        ]
     );
 }
 
@@ -152,7 +227,10 @@ async fn rollback_is_sent_live_but_skipped_by_scan() {
         .lock()
         .prewrite(s1, b"a1", &[put("a1", "v")], PrewriteOptions::default())
         .expect("prewrite");
-    env.cluster.lock().rollback(s1, &[k("a1")]).expect("rollback");
+    env.cluster
+        .lock()
+        .rollback(s1, &[k("a1")])
+        .expect("rollback");
     assert_eq!(
         f.lines(2).await,
         [
@@ -174,29 +252,52 @@ async fn pessimistic_and_lock_locks_are_invisible() {
     assert_eq!(f.lines(1).await, ["r10#1 [INITIALIZED]"]);
     let s1 = env.ts();
     let fu = env.ts();
-    env.cluster.lock().pessimistic_lock(s1, fu, b"a1", &[k("a1")]).expect("lock");
+    env.cluster
+        .lock()
+        .pessimistic_lock(s1, fu, b"a1", &[k("a1")])
+        .expect("lock");
     let s2 = env.ts();
     env.cluster
         .lock()
         .prewrite(
             s2,
             b"a2",
-            &[tidb_changefeed::emulator::Mutation { key: k("a2"), op: MutationOp::Lock }],
+            &[tidb_changefeed::emulator::Mutation {
+                key: k("a2"),
+                op: MutationOp::Lock,
+            }],
             PrewriteOptions::default(),
         )
         .expect("prewrite lock");
     f.silent().await;
     let t = env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={t} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={t} regions=[10]")]
+    );
     let c2 = env.ts();
-    env.cluster.lock().commit(s2, c2, &[k("a2")]).expect("commit lock");
+    env.cluster
+        .lock()
+        .commit(s2, c2, &[k("a2")])
+        .expect("commit lock");
     f.silent().await;
     // A pessimistic lock turned into a real prewrite becomes visible.
     env.cluster
         .lock()
-        .prewrite(s1, b"a1", &[put("a1", "v")], PrewriteOptions { for_update_ts: fu, ..Default::default() })
+        .prewrite(
+            s1,
+            b"a1",
+            &[put("a1", "v")],
+            PrewriteOptions {
+                for_update_ts: fu,
+                ..Default::default()
+            },
+        )
         .expect("prewrite");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [PREWRITE PUT a1 s={s1} c=0 v=v]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#1 [PREWRITE PUT a1 s={s1} c=0 v=v]")]
+    );
 }
 
 /// Trap 3: no resolved ts before INITIALIZED; it only moves forward and is
@@ -214,22 +315,40 @@ async fn resolved_ts_waits_for_initialized_and_is_held_by_locks() {
     env.cluster.lock().release_scan(10);
     assert_eq!(f.lines(1).await, ["r10#1 [INITIALIZED]"]);
     let t1 = env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={t1} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={t1} regions=[10]")]
+    );
     let s = env.ts();
     env.cluster
         .lock()
         .prewrite(s, b"a1", &[put("a1", "v")], PrewriteOptions::default())
         .expect("prewrite");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [PREWRITE PUT a1 s={s} c=0 v=v]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#1 [PREWRITE PUT a1 s={s} c=0 v=v]")]
+    );
     env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={s} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={s} regions=[10]")]
+    );
     env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={s} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={s} regions=[10]")]
+    );
     let c = env.ts();
     env.cluster.lock().commit(s, c, &[k("a1")]).expect("commit");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [COMMIT PUT a1 s={s} c={c} v=v]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#1 [COMMIT PUT a1 s={s} c={c} v=v]")]
+    );
     let t4 = env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={t4} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={t4} regions=[10]")]
+    );
 }
 
 const TEN_REGIONS: &str = r#"
@@ -304,8 +423,10 @@ async fn batched_resolved_ts_pops_slowest_eight_first() {
     let sb = env.ts();
     {
         let mut m = env.cluster.lock();
-        m.prewrite(sa, b"k2x", &[put("k2x", "a")], PrewriteOptions::default()).expect("prewrite");
-        m.prewrite(sb, b"k6x", &[put("k6x", "b")], PrewriteOptions::default()).expect("prewrite");
+        m.prewrite(sa, b"k2x", &[put("k2x", "a")], PrewriteOptions::default())
+            .expect("prewrite");
+        m.prewrite(sb, b"k6x", &[put("k6x", "b")], PrewriteOptions::default())
+            .expect("prewrite");
     }
     f.lines(2).await;
     let t = env.tick();
@@ -333,7 +454,10 @@ async fn multiplexed_resolved_ts_is_grouped_per_request_id() {
     got.sort();
     assert_eq!(
         got,
-        [format!("resolved req=7 ts={t} regions=[1, 2]"), format!("resolved req=9 ts={t} regions=[3]")]
+        [
+            format!("resolved req=7 ts={t} regions=[1, 2]"),
+            format!("resolved req=9 ts={t} regions=[3]")
+        ]
     );
 }
 
@@ -351,7 +475,13 @@ async fn old_clients_get_per_region_resolved_ts_events() {
     let t = env.tick();
     let mut got = f.lines(2).await;
     got.sort();
-    assert_eq!(got, [format!("r1#1 resolved_ts {t}"), format!("r2#2 resolved_ts {t}")]);
+    assert_eq!(
+        got,
+        [
+            format!("r1#1 resolved_ts {t}"),
+            format!("r2#2 resolved_ts {t}")
+        ]
+    );
 }
 
 /// Trap 11: one region under several request ids; `duplicate_request` only for
@@ -362,13 +492,23 @@ async fn same_region_under_two_request_ids_and_duplicate_request() {
     let mut f = env.feed(1).await;
     f.send(env.reg(10, 1, 0));
     f.send(env.reg(10, 2, 0));
-    assert_eq!(f.lines(2).await, ["r10#1 [INITIALIZED]", "r10#2 [INITIALIZED]"]);
-    f.send(env.reg(10, 1, 0));
-    assert_eq!(f.lines(1).await, ["r10#1 error duplicate_request(10)"]);
-    let (s, c) = env.cluster.lock().one_pc(&[put("a1", "v")], 0).expect("1pc");
     assert_eq!(
         f.lines(2).await,
-        [format!("r10#1 [COMMITTED PUT a1 s={s} c={c} v=v]"), format!("r10#2 [COMMITTED PUT a1 s={s} c={c} v=v]")]
+        ["r10#1 [INITIALIZED]", "r10#2 [INITIALIZED]"]
+    );
+    f.send(env.reg(10, 1, 0));
+    assert_eq!(f.lines(1).await, ["r10#1 error duplicate_request(10)"]);
+    let (s, c) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v")], 0)
+        .expect("1pc");
+    assert_eq!(
+        f.lines(2).await,
+        [
+            format!("r10#1 [COMMITTED PUT a1 s={s} c={c} v=v]"),
+            format!("r10#2 [COMMITTED PUT a1 s={s} c={c} v=v]")
+        ]
     );
 }
 
@@ -381,17 +521,31 @@ async fn deregister_answers_region_not_found_then_silence() {
     f.send(env.reg(10, 2, 0));
     f.lines(2).await;
     let mut d = env.reg(10, 1, 0);
-    d.request = Some(change_data_request::Request::Deregister(change_data_request::Deregister {}));
+    d.request = Some(change_data_request::Request::Deregister(
+        change_data_request::Deregister {},
+    ));
     f.send(d);
     assert_eq!(f.lines(1).await, ["r10#1 error region_not_found(10)"]);
-    let (s, c) = env.cluster.lock().one_pc(&[put("a1", "v")], 0).expect("1pc");
-    assert_eq!(f.lines(1).await, [format!("r10#2 [COMMITTED PUT a1 s={s} c={c} v=v]")]);
+    let (s, c) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "v")], 0)
+        .expect("1pc");
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#2 [COMMITTED PUT a1 s={s} c={c} v=v]")]
+    );
     let mut d = env.reg(0, 2, 0);
     d.region_id = 0;
-    d.request = Some(change_data_request::Request::Deregister(change_data_request::Deregister {}));
+    d.request = Some(change_data_request::Request::Deregister(
+        change_data_request::Deregister {},
+    ));
     f.send(d);
     assert_eq!(f.lines(1).await, ["r10#2 error region_not_found(10)"]);
-    env.cluster.lock().one_pc(&[put("a1", "w")], 0).expect("1pc");
+    env.cluster
+        .lock()
+        .one_pc(&[put("a1", "w")], 0)
+        .expect("1pc");
     env.tick();
     f.silent().await;
 }
@@ -404,7 +558,9 @@ async fn notify_txn_status_fails_the_stream() {
     let mut f = env.feed(1).await;
     let mut r = env.reg(10, 1, 0);
     r.request = Some(change_data_request::Request::NotifyTxnStatus(
-        change_data_request::NotifyTxnStatus { txn_status: Vec::new() },
+        change_data_request::NotifyTxnStatus {
+            txn_status: Vec::new(),
+        },
     ));
     f.send(r);
     let e = f.next().await.expect_err("stream fails");
@@ -435,7 +591,10 @@ async fn conf_ver_is_ignored_by_register_and_conf_change() {
     env.cluster.lock().add_peer(10, 4, false).expect("add peer");
     f.silent().await;
     let t = env.tick();
-    assert_eq!(f.lines(1).await, [format!("resolved req=0 ts={t} regions=[10]")]);
+    assert_eq!(
+        f.lines(1).await,
+        [format!("resolved req=0 ts={t} regions=[10]")]
+    );
 }
 
 /// Trap 13: rows packed ≤ 32 KiB per Event; events never mixed with resolved ts.
@@ -448,7 +607,8 @@ async fn scan_rows_are_packed_in_32k_events() {
             let key = format!("a{i:03}");
             m.one_pc(&[put(&key, &"v".repeat(1000))], 0).expect("1pc");
         }
-        m.one_pc(&[put("a999", &"h".repeat(40 * 1024))], 0).expect("huge row");
+        m.one_pc(&[put("a999", &"h".repeat(40 * 1024))], 0)
+            .expect("huge row");
     }
     let mut f = env.feed(1).await;
     f.send(env.reg(10, 1, 0));
@@ -462,8 +622,16 @@ async fn scan_rows_are_packed_in_32k_events() {
             let Some(event::Event::Entries(en)) = e.event else {
                 panic!("unexpected event");
             };
-            let size: usize = en.entries.iter().map(|r| r.key.len() + r.value.len() + r.old_value.len()).sum();
-            if en.entries.iter().any(|r| r.r#type == event::LogType::Initialized as i32) {
+            let size: usize = en
+                .entries
+                .iter()
+                .map(|r| r.key.len() + r.value.len() + r.old_value.len())
+                .sum();
+            if en
+                .entries
+                .iter()
+                .any(|r| r.r#type == event::LogType::Initialized as i32)
+            {
                 assert_eq!(en.entries.len(), 1);
                 done = true;
             } else {
@@ -493,8 +661,18 @@ async fn txn_source_filtering() {
     f.send(env.reg(10, 1, 0));
     f.send(r);
     f.lines(2).await;
-    let (s, c) = env.cluster.lock().one_pc(&[put("a1", "cdc")], 1).expect("1pc");
-    assert_eq!(f.lines(1).await, [format!("r10#1 [COMMITTED PUT a1 s={s} c={c} v=cdc src=1]")]);
-    env.cluster.lock().one_pc(&[put("a1", "ddl")], 1 << 8).expect("1pc");
+    let (s, c) = env
+        .cluster
+        .lock()
+        .one_pc(&[put("a1", "cdc")], 1)
+        .expect("1pc");
+    assert_eq!(
+        f.lines(1).await,
+        [format!("r10#1 [COMMITTED PUT a1 s={s} c={c} v=cdc src=1]")]
+    );
+    env.cluster
+        .lock()
+        .one_pc(&[put("a1", "ddl")], 1 << 8)
+        .expect("1pc");
     f.silent().await;
 }
