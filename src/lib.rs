@@ -1,4 +1,6 @@
 //! tidb-changefeed
 
 pub mod emulator;
+pub mod mount;
 pub mod proto;
+pub mod schema;
