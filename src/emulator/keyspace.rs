@@ -5,28 +5,13 @@
 //! ts suffix), events and KV reads use *raw* keys. Guarantees that range checks are
 //! done in encoded space, so a client-supplied encoded bound never needs decoding.
 //!
-//! The encoder here is an emulator-private stand-in: the production memcomparable
-//! codec lives in `src/mount/` (branch `codec`); once merged the emulator should call
-//! that one instead.
+//! The memcomparable codec itself is [`crate::mount::bytes`].
 
-const GROUP: usize = 8;
-const MARKER: u8 = 0xFF;
-
-/// Memcomparable `EncodeBytes` of a raw key (8-byte groups, pad marker `0xFF - pad`).
+/// Memcomparable `EncodeBytes` of a raw key (the codec of [`crate::mount::bytes`]).
 #[must_use]
 pub fn encode_key(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity((raw.len() / GROUP + 1) * (GROUP + 1));
-    let mut chunks = raw.chunks_exact(GROUP);
-    for c in &mut chunks {
-        out.extend_from_slice(c);
-        out.push(MARKER);
-    }
-    let rem = chunks.remainder();
-    let pad = GROUP - rem.len();
-    out.extend_from_slice(rem);
-    out.extend(std::iter::repeat_n(0u8, pad));
-    // pad is at most 8, so the marker never underflows.
-    out.push(MARKER - u8::try_from(pad).unwrap_or(8));
+    let mut out = Vec::with_capacity((raw.len() / 8 + 1) * 9);
+    crate::mount::bytes::encode_bytes(&mut out, raw);
     out
 }
 

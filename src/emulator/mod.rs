@@ -18,6 +18,7 @@ pub mod pd_service;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod tidb;
 pub mod topology;
 pub mod tso;
 
