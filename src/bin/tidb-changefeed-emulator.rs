@@ -72,6 +72,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut runner = match Runner::new(&scenario) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut emu = match runner::start(&scenario, args.pd_addr).await {
         Ok(e) => e,
         Err(e) => {
@@ -86,7 +93,6 @@ async fn main() -> ExitCode {
     {
         return ExitCode::from(1);
     }
-    let mut runner = Runner::default();
     let code = tokio::select! {
         r = runner.play(&mut emu, &scenario) => match r {
             Ok(()) => {

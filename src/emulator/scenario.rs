@@ -141,12 +141,24 @@ fn one() -> u64 {
 }
 
 /// One row change: a put (`value`), a delete (`delete = true`) or a lock-only
-/// mutation (`lock = true`).
+/// mutation (`lock = true`). The key/value are either raw hex (`key`, `value`) or
+/// typed (`table` + `values` by column name, `handle` for `_tidb_rowid` tables),
+/// encoded as TiDB would.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RowSpec {
     /// Raw key (hex).
-    pub key: HexBytes,
+    #[serde(default)]
+    pub key: Option<HexBytes>,
+    /// Table id of a typed row.
+    #[serde(default)]
+    pub table: Option<i64>,
+    /// Typed column values by column name (for deletes: at least the key columns).
+    #[serde(default)]
+    pub values: Option<BTreeMap<String, toml::Value>>,
+    /// `_tidb_rowid` of a typed row of a table without a clustered primary key.
+    #[serde(default)]
+    pub handle: Option<i64>,
     /// Raw value (hex) for a put.
     #[serde(default)]
     pub value: Option<HexBytes>,
@@ -352,6 +364,27 @@ pub enum Step {
         #[serde(default)]
         safe_point: Option<u64>,
     },
+    /// Apply a finished DDL job as TiDB does: in one transaction update the table's
+    /// meta key (or delete it for a drop), bump `SchemaVersionKey` and write the job
+    /// row (state done) into `mysql.tidb_ddl_job`; then delete the job row.
+    Ddl {
+        /// Job id.
+        job_id: i64,
+        /// Database id.
+        db: i64,
+        /// ActionType (3 create table, 4 drop table, 5 add column, 6 drop column, …).
+        #[serde(rename = "type")]
+        action: i64,
+        /// SQL text.
+        #[serde(default)]
+        query: String,
+        /// TableInfo JSON after the job (absent for a drop).
+        #[serde(default)]
+        table: Option<String>,
+        /// Table id for a drop.
+        #[serde(default)]
+        table_id: Option<i64>,
+    },
     /// Run GC up to `safe_point` (absent = current TSO), capped by service safe points.
     Gc {
         /// Target safe point.
@@ -365,6 +398,26 @@ fn default_wait() -> u64 {
 }
 fn one_u32() -> u32 {
     1
+}
+
+/// A database (schema) declared in meta keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    /// Database id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+}
+
+/// A table declared in meta keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// Database id.
+    pub db: i64,
+    /// TiDB TableInfo JSON.
+    pub info: String,
 }
 
 /// A parsed scenario.
@@ -381,6 +434,12 @@ pub struct Scenario {
     pub stores: Vec<StoreSpec>,
     /// Regions (must not overlap; holes are allowed).
     pub regions: Vec<RegionSpec>,
+    /// Databases written to meta keys at start (with `mysql`, id 1, implied).
+    #[serde(default)]
+    pub databases: Vec<DatabaseSpec>,
+    /// Tables written to meta keys at start (with `mysql.tidb_ddl_job` implied).
+    #[serde(default)]
+    pub tables: Vec<TableSpec>,
     /// Rows committed (1PC, one transaction per entry) before serving starts.
     #[serde(default)]
     pub data: Vec<RowSpec>,
@@ -404,6 +463,12 @@ impl Scenario {
             path: origin.into(),
             message,
         })?;
+        for t in &s.tables {
+            super::tidb::parse_table_info(&t.info).map_err(|e| ScenarioError::Invalid {
+                path: origin.into(),
+                message: e.to_string(),
+            })?;
+        }
         Ok(s)
     }
 

@@ -88,9 +88,15 @@ pub fn to_value(col: &ColumnInfo, v: &toml::Value) -> Result<Value, TidbDataErro
     Ok(match ft.tp {
         tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG | tp::YEAR => {
             if ft.has_flag(flag::UNSIGNED) {
-                Value::Uint(s.parse().map_err(|_| bad(col, format!("{s:?} is not an unsigned integer")))?)
+                Value::Uint(
+                    s.parse()
+                        .map_err(|_| bad(col, format!("{s:?} is not an unsigned integer")))?,
+                )
             } else {
-                Value::Int(s.parse().map_err(|_| bad(col, format!("{s:?} is not an integer")))?)
+                Value::Int(
+                    s.parse()
+                        .map_err(|_| bad(col, format!("{s:?} is not an integer")))?,
+                )
             }
         }
         tp::FLOAT => Value::Float32(s.parse().map_err(|_| bad(col, "not a float"))?),
@@ -100,11 +106,22 @@ pub fn to_value(col: &ColumnInfo, v: &toml::Value) -> Result<Value, TidbDataErro
             let f = u8::try_from(ft.decimal.max(0)).unwrap_or(0);
             Value::Decimal(Decimal::parse(&s, p, f).map_err(|e| bad(col, e.to_string()))?)
         }
-        tp::VARCHAR | tp::VAR_STRING | tp::STRING | tp::TINY_BLOB | tp::MEDIUM_BLOB | tp::LONG_BLOB
+        tp::VARCHAR
+        | tp::VAR_STRING
+        | tp::STRING
+        | tp::TINY_BLOB
+        | tp::MEDIUM_BLOB
+        | tp::LONG_BLOB
         | tp::BLOB => Value::Bytes(s.into_bytes()),
-        tp::DATE | tp::NEWDATE => Value::Time(parse_time(&s, TimeType::Date, 0).map_err(|e| bad(col, e))?),
-        tp::DATETIME => Value::Time(parse_time(&s, TimeType::Datetime, fsp).map_err(|e| bad(col, e))?),
-        tp::TIMESTAMP => Value::Time(parse_time(&s, TimeType::Timestamp, fsp).map_err(|e| bad(col, e))?),
+        tp::DATE | tp::NEWDATE => {
+            Value::Time(parse_time(&s, TimeType::Date, 0).map_err(|e| bad(col, e))?)
+        }
+        tp::DATETIME => {
+            Value::Time(parse_time(&s, TimeType::Datetime, fsp).map_err(|e| bad(col, e))?)
+        }
+        tp::TIMESTAMP => {
+            Value::Time(parse_time(&s, TimeType::Timestamp, fsp).map_err(|e| bad(col, e))?)
+        }
         tp::DURATION => Value::Duration(parse_duration(&s, fsp).map_err(|e| bad(col, e))?),
         tp::JSON => Value::Json(s),
         tp::ENUM => {
@@ -116,7 +133,12 @@ pub fn to_value(col: &ColumnInfo, v: &toml::Value) -> Result<Value, TidbDataErro
                 .ok_or_else(|| bad(col, format!("{s:?} is not an ENUM element")))?;
             Value::Enum { index, name: s }
         }
-        other => return Err(bad(col, format!("type {other:#x} is not supported in scenario values"))),
+        other => {
+            return Err(bad(
+                col,
+                format!("type {other:#x} is not supported in scenario values"),
+            ));
+        }
     })
 }
 
@@ -160,20 +182,26 @@ pub fn encode_row(
     } else {
         Handle::Int(handle.ok_or_else(|| TidbDataError::NoHandle(table.name.o.clone()))?)
     };
-    let key = encode_record_key(table.id, &handle).map_err(|e| TidbDataError::NoHandle(e.to_string()))?;
+    let key =
+        encode_record_key(table.id, &handle).map_err(|e| TidbDataError::NoHandle(e.to_string()))?;
     let mut cols: Vec<(i64, Option<Vec<u8>>)> = Vec::new();
     for (id, v) in &typed {
         if Some(*id) == pk_handle_col {
             continue;
         }
-        let col = table.column_by_id(*id).ok_or_else(|| TidbDataError::UnknownColumn {
-            table: table.name.o.clone(),
-            column: id.to_string(),
-        })?;
+        let col = table
+            .column_by_id(*id)
+            .ok_or_else(|| TidbDataError::UnknownColumn {
+                table: table.name.o.clone(),
+                column: id.to_string(),
+            })?;
         if v.is_null() {
             cols.push((*id, None));
         } else {
-            cols.push((*id, Some(encode_v2_value(v, &tz).map_err(|e| bad(col, e.to_string()))?)));
+            cols.push((
+                *id,
+                Some(encode_v2_value(v, &tz).map_err(|e| bad(col, e.to_string()))?),
+            ));
         }
     }
     let refs: Vec<(i64, Option<&[u8]>)> = cols.iter().map(|(i, v)| (*i, v.as_deref())).collect();
@@ -183,7 +211,11 @@ pub fn encode_row(
 /// Meta key of the `DBs` hash field `DB:<db_id>` (value: DBInfo JSON).
 #[must_use]
 pub fn db_meta_key(db_id: i64) -> Vec<u8> {
-    encode_meta_key(b"DBs", meta_type::HASH_DATA, format!("DB:{db_id}").as_bytes())
+    encode_meta_key(
+        b"DBs",
+        meta_type::HASH_DATA,
+        format!("DB:{db_id}").as_bytes(),
+    )
 }
 
 /// Meta key of the `DB:<db_id>` hash field `Table:<table_id>` (value: TableInfo JSON).
@@ -215,7 +247,15 @@ pub fn db_info_json(db_id: i64, name: &str) -> String {
     .to_string()
 }
 
-fn col_json(id: i64, name: &str, tp: u8, flag: u32, flen: i64, charset: &str, collate: &str) -> serde_json::Value {
+fn col_json(
+    id: i64,
+    name: &str,
+    tp: u8,
+    flag: u32,
+    flen: i64,
+    charset: &str,
+    collate: &str,
+) -> serde_json::Value {
     json!({
         "id": id,
         "name": {"O": name, "L": name},
@@ -331,8 +371,14 @@ pub fn ddl_job_row(job: &DdlJob) -> Result<(Vec<u8>, Vec<u8>), TidbDataError> {
     let mut values = BTreeMap::new();
     values.insert("job_id".to_owned(), toml::Value::Integer(job.id));
     values.insert("reorg".to_owned(), toml::Value::Integer(0));
-    values.insert("schema_ids".to_owned(), toml::Value::String(job.schema_id.to_string()));
-    values.insert("table_ids".to_owned(), toml::Value::String(job.table_id.to_string()));
+    values.insert(
+        "schema_ids".to_owned(),
+        toml::Value::String(job.schema_id.to_string()),
+    );
+    values.insert(
+        "table_ids".to_owned(),
+        toml::Value::String(job.table_id.to_string()),
+    );
     values.insert("job_meta".to_owned(), toml::Value::String(job_json(job)));
     values.insert("type".to_owned(), toml::Value::Integer(job.action));
     values.insert("processing".to_owned(), toml::Value::Integer(0));
@@ -373,10 +419,20 @@ mod tests {
         assert_eq!(hex::encode(k), "748000fffffffffffe5f728000000000000005");
         let t = parse_table_info(&ddl_job_table(i64::from(i32::MAX))).expect("table info");
         let row = crate::mount::row_v2::RowV2::parse(&v).expect("row v2");
-        let meta = row.values().find(|c| c.0 == 5).map(|c| c.1).expect("job_meta present");
+        let meta = row
+            .values()
+            .find(|c| c.0 == 5)
+            .map(|c| c.1)
+            .expect("job_meta present");
         let j: serde_json::Value = serde_json::from_slice(meta).expect("json");
-        assert_eq!((j["id"].as_i64(), j["state"].as_i64()), (Some(5), Some(JOB_STATE_DONE)));
-        assert!(row.values().all(|c| c.0 != 1), "pk handle column is not stored");
+        assert_eq!(
+            (j["id"].as_i64(), j["state"].as_i64()),
+            (Some(5), Some(JOB_STATE_DONE))
+        );
+        assert!(
+            row.values().all(|c| c.0 != 1),
+            "pk handle column is not stored"
+        );
         assert!(t.pk_is_handle);
     }
 

@@ -6,4 +6,5 @@ mod harness;
 mod pd_kv;
 mod scenarios;
 mod stream;
+mod tidb_data;
 mod traps;

@@ -36,7 +36,7 @@ async fn every_scenario_file_plays_to_the_end() {
         let mut emu = runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("starts");
-        let mut r = Runner::default();
+        let mut r = Runner::new(&s).expect("runner");
         r.play(&mut emu, &s)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
