@@ -192,10 +192,8 @@ impl ColumnInfo {
     /// Origin default as TiDB's `GetOriginDefaultValue` sees it: BIT columns take the bytes of
     /// `origin_default_bit` when present. `None` = no origin default (JSON null or absent).
     pub fn origin_default_value(&self) -> Option<DefaultValue<'_>> {
-        if self.field_type.tp == tp::BIT {
-            if let Some(b) = &self.origin_default_bit {
-                return Some(DefaultValue::Bytes(b));
-            }
+        if let (tp::BIT, Some(b)) = (self.field_type.tp, &self.origin_default_bit) {
+            return Some(DefaultValue::Bytes(b));
         }
         match &self.origin_default {
             None | Some(serde_json::Value::Null) => None,
