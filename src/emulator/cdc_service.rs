@@ -102,7 +102,7 @@ impl ChangeData for CdcService {
         let multiplexing = feed::parse_feature_header(header).map_err(|unknown| {
             Status::unimplemented(format!(
                 "the cluster does not support features: {}",
-                unknown.join(", ")
+                unknown.join(",")
             ))
         })?;
         Ok(Response::new(self.open(req.into_inner(), multiplexing)))

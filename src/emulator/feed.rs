@@ -69,7 +69,8 @@ pub fn parse_feature_header(value: Option<&str>) -> Result<bool, Vec<String>> {
     };
     let mut multiplexing = false;
     let mut unknown = Vec::new();
-    for f in value.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+    // As TiKV: every comma-separated entry counts, so an empty entry is unknown.
+    for f in value.split(',').map(str::trim) {
         if f == FEATURE_STREAM_MULTIPLEXING {
             multiplexing = true;
         } else {
@@ -425,6 +426,7 @@ mod tests {
             Ok(true)
         );
         assert_eq!(parse_feature_header(None), Ok(false));
+        assert_eq!(parse_feature_header(Some("")), Err(vec![String::new()]));
         assert_eq!(
             parse_feature_header(Some("stream-multiplexing,x, y")),
             Err(vec!["x".to_owned(), "y".to_owned()])
