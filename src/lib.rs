@@ -4,15 +4,20 @@
 //! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` (the `check` subcommand),
-//! `schema` (TiDB's TableInfo model), `mount` (TiDB's key and value encodings: raw KV →
-//! typed rows), `sink` (Kafka). The data flow is described in the project's DESIGN.md.
+//! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
+//! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `sink` (Kafka),
+//! `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated TiDB
+//! upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production path
+//! uses it. The data flow is described in the project's DESIGN.md.
 
 pub mod build_info;
 pub mod check;
 pub mod config;
+pub mod emulator;
 pub mod filter;
 pub mod metrics;
 pub mod mount;
+pub mod proto;
 pub mod runtime;
 pub mod schema;
 pub mod server;

@@ -5,6 +5,7 @@
 mod cli;
 mod config_errors;
 mod corpus;
+mod emulator;
 mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;

@@ -1,0 +1,54 @@
+//! Emulated TiDB upstream (PD + TiKV CDC) for tests and demos; never on the
+//! production path.
+//!
+//! Owns a model of a TiKV cluster (stores, regions, an MVCC store of writes and
+//! locks, EventFeed subscriptions) and real tonic servers on loopback that serve
+//! it: one PD and one gRPC server per store. Events are derived from the model;
+//! faults (splits, merges, leader transfers, outages, region errors, held scans,
+//! stalls) are injected through [`cluster::Model`] and [`server::Emulator`], or
+//! scripted in scenario files ([`scenario`], [`runner`]).
+
+pub mod cdc_service;
+pub mod cluster;
+pub mod feed;
+pub mod keyspace;
+pub mod kv_service;
+pub mod mvcc;
+pub mod pd_service;
+pub mod runner;
+pub mod scenario;
+pub mod server;
+pub mod tidb;
+pub mod topology;
+pub mod tso;
+
+pub use cluster::{
+    Cluster, Model, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, TxnError,
+};
+pub use server::{Emulator, ServeOptions};
+pub use topology::{Region, StoreInfo, Topology, TopologyError};
+
+/// Errors of the emulator as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// A listener could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: std::net::SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Other I/O failure.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A store id that does not exist.
+    #[error("store {0} does not exist")]
+    UnknownStore(u64),
+    /// Invalid topology operation.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// Failed transaction step.
+    #[error(transparent)]
+    Txn(#[from] TxnError),
+}

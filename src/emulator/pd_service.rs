@@ -1,0 +1,321 @@
+//! The emulated PD gRPC service (`pdpb.PD`).
+//!
+//! Owns the translation from the model to PD answers. Guarantees: every RPC but
+//! `GetMembers` refuses a header cluster id different from the cluster's with
+//! `FailedPrecondition` ("mismatch cluster id"); regions and keys are encoded; a key
+//! with no region gets an OK header and no region; TSO answers carry the largest
+//! timestamp of the batch; `ScanRegions` fills both legacy and new fields.
+
+use std::pin::Pin;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::cluster::Cluster;
+use super::topology::Region;
+use crate::proto::pdpb::{self, pd_server::Pd};
+
+/// PD service state.
+#[derive(Debug, Clone)]
+pub struct PdService {
+    cluster: Cluster,
+    addr: String,
+}
+
+impl PdService {
+    /// A PD serving `cluster`, advertising `addr` as its client URL.
+    #[must_use]
+    pub fn new(cluster: Cluster, addr: String) -> Self {
+        Self { cluster, addr }
+    }
+
+    fn header(&self) -> Option<pdpb::ResponseHeader> {
+        Some(pdpb::ResponseHeader {
+            cluster_id: self.cluster.lock().cluster_id,
+            error: None,
+        })
+    }
+
+    fn check(&self, h: Option<&pdpb::RequestHeader>) -> Result<(), Status> {
+        let want = self.cluster.lock().cluster_id;
+        let got = h.map_or(0, |h| h.cluster_id);
+        if got == want {
+            Ok(())
+        } else {
+            Err(Status::failed_precondition(format!(
+                "mismatch cluster id, need {want} but got {got}"
+            )))
+        }
+    }
+
+    fn member(&self) -> pdpb::Member {
+        pdpb::Member {
+            name: "pd-emulator".into(),
+            member_id: 1,
+            peer_urls: vec![format!("http://{}", self.addr)],
+            client_urls: vec![format!("http://{}", self.addr)],
+            leader_priority: 0,
+            deploy_path: String::new(),
+            binary_version: "8.5.0".into(),
+            git_hash: String::new(),
+            dc_location: String::new(),
+        }
+    }
+}
+
+fn region_pair(
+    r: &Region,
+) -> (
+    crate::proto::metapb::Region,
+    Option<crate::proto::metapb::Peer>,
+) {
+    (r.to_proto(), r.leader())
+}
+
+type TsoStream = Pin<Box<dyn Stream<Item = Result<pdpb::TsoResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Pd for PdService {
+    async fn get_members(
+        &self,
+        _req: Request<pdpb::GetMembersRequest>,
+    ) -> Result<Response<pdpb::GetMembersResponse>, Status> {
+        let m = self.member();
+        Ok(Response::new(pdpb::GetMembersResponse {
+            header: self.header(),
+            members: vec![m.clone()],
+            leader: Some(m.clone()),
+            etcd_leader: Some(m),
+            tso_allocator_leaders: Default::default(),
+        }))
+    }
+
+    type TsoStream = TsoStream;
+
+    async fn tso(
+        &self,
+        req: Request<Streaming<pdpb::TsoRequest>>,
+    ) -> Result<Response<Self::TsoStream>, Status> {
+        let me = self.clone();
+        Ok(Response::new(tso_stream(req.into_inner(), me)))
+    }
+
+    async fn get_store(
+        &self,
+        req: Request<pdpb::GetStoreRequest>,
+    ) -> Result<Response<pdpb::GetStoreResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let mut header = self.header();
+        let m = self.cluster.lock();
+        let store = m
+            .topo
+            .stores
+            .get(&req.store_id)
+            .map(super::topology::StoreInfo::to_proto);
+        if store.is_none()
+            && let Some(h) = header.as_mut()
+        {
+            h.error = Some(pdpb::Error {
+                r#type: pdpb::ErrorType::Unknown as i32,
+                message: format!("invalid store ID {}, not found", req.store_id),
+            });
+        }
+        Ok(Response::new(pdpb::GetStoreResponse { header, store }))
+    }
+
+    async fn get_all_stores(
+        &self,
+        req: Request<pdpb::GetAllStoresRequest>,
+    ) -> Result<Response<pdpb::GetAllStoresResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let stores = self
+            .cluster
+            .lock()
+            .topo
+            .stores
+            .values()
+            .map(super::topology::StoreInfo::to_proto)
+            .collect();
+        Ok(Response::new(pdpb::GetAllStoresResponse {
+            header: self.header(),
+            stores,
+        }))
+    }
+
+    async fn get_region(
+        &self,
+        req: Request<pdpb::GetRegionRequest>,
+    ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let found = self
+            .cluster
+            .lock()
+            .topo
+            .region_for_encoded(&req.region_key)
+            .map(region_pair);
+        let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
+        Ok(Response::new(pdpb::GetRegionResponse {
+            header: self.header(),
+            region,
+            leader,
+            down_peers: Vec::new(),
+            pending_peers: Vec::new(),
+            buckets: None,
+        }))
+    }
+
+    async fn get_region_by_id(
+        &self,
+        req: Request<pdpb::GetRegionByIdRequest>,
+    ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let found = self
+            .cluster
+            .lock()
+            .topo
+            .regions
+            .get(&req.region_id)
+            .map(region_pair);
+        let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
+        Ok(Response::new(pdpb::GetRegionResponse {
+            header: self.header(),
+            region,
+            leader,
+            down_peers: Vec::new(),
+            pending_peers: Vec::new(),
+            buckets: None,
+        }))
+    }
+
+    async fn scan_regions(
+        &self,
+        req: Request<pdpb::ScanRegionsRequest>,
+    ) -> Result<Response<pdpb::ScanRegionsResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let header = self.header();
+        let m = self.cluster.lock();
+        let mut rs = m.topo.regions_in_encoded(&req.start_key, &req.end_key);
+        if req.limit > 0 {
+            rs.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
+        }
+        let mut resp = pdpb::ScanRegionsResponse {
+            header,
+            ..Default::default()
+        };
+        for r in rs {
+            let (meta, leader) = region_pair(r);
+            resp.region_metas.push(meta.clone());
+            resp.leaders.push(leader.unwrap_or_default());
+            resp.regions.push(pdpb::Region {
+                region: Some(meta),
+                leader,
+                ..Default::default()
+            });
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn batch_scan_regions(
+        &self,
+        req: Request<pdpb::BatchScanRegionsRequest>,
+    ) -> Result<Response<pdpb::BatchScanRegionsResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let header = self.header();
+        let m = self.cluster.lock();
+        let limit = if req.limit > 0 {
+            usize::try_from(req.limit).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut regions = Vec::new();
+        for kr in &req.ranges {
+            for r in m.topo.regions_in_encoded(&kr.start_key, &kr.end_key) {
+                if regions.len() >= limit {
+                    break;
+                }
+                if seen.insert(r.id) {
+                    let (meta, leader) = region_pair(r);
+                    regions.push(pdpb::Region {
+                        region: Some(meta),
+                        leader,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        Ok(Response::new(pdpb::BatchScanRegionsResponse {
+            header,
+            regions,
+        }))
+    }
+
+    async fn get_gc_safe_point(
+        &self,
+        req: Request<pdpb::GetGcSafePointRequest>,
+    ) -> Result<Response<pdpb::GetGcSafePointResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let safe_point = self.cluster.lock().gc_safe_point();
+        Ok(Response::new(pdpb::GetGcSafePointResponse {
+            header: self.header(),
+            safe_point,
+        }))
+    }
+
+    async fn update_service_gc_safe_point(
+        &self,
+        req: Request<pdpb::UpdateServiceGcSafePointRequest>,
+    ) -> Result<Response<pdpb::UpdateServiceGcSafePointResponse>, Status> {
+        let req = req.into_inner();
+        self.check(req.header.as_ref())?;
+        let u =
+            self.cluster
+                .lock()
+                .update_service_safe_point(&req.service_id, req.ttl, req.safe_point);
+        Ok(Response::new(pdpb::UpdateServiceGcSafePointResponse {
+            header: self.header(),
+            service_id: u.service_id,
+            ttl: u.ttl,
+            min_safe_point: u.min_safe_point,
+        }))
+    }
+}
+
+/// Turn the request stream into a response stream: one answer per request.
+fn tso_stream(mut input: Streaming<pdpb::TsoRequest>, pd: PdService) -> TsoStream {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(item) = input.next().await {
+            let resp = match item {
+                Ok(req) => pd.check(req.header.as_ref()).and_then(|()| {
+                    if req.count == 0 {
+                        return Err(Status::invalid_argument("tso count should be positive"));
+                    }
+                    let (physical, logical) = pd.cluster.lock().tso.allocate(req.count);
+                    Ok(pdpb::TsoResponse {
+                        header: pd.header(),
+                        count: req.count,
+                        timestamp: Some(pdpb::Timestamp {
+                            physical,
+                            logical,
+                            suffix_bits: 0,
+                        }),
+                    })
+                }),
+                Err(s) => Err(s),
+            };
+            let failed = resp.is_err();
+            if tx.send(resp).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(rx))
+}

@@ -1,0 +1,268 @@
+//! Runs the emulated cluster on loopback: one PD server and one gRPC server per
+//! store (CDC + KV services; TiFlash stores serve KV only), plus the optional
+//! resolved-ts ticker; store outages and restarts.
+//!
+//! Guarantees: each store listens on its own address, the one PD reports; a
+//! stopped store breaks its streams with `UNAVAILABLE`, closes its listener
+//! (connections are refused) and stays listed by PD; a restarted store listens on
+//! the same address with the same regions and data.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use super::EmulatorError;
+use super::cdc_service::CdcService;
+use super::cluster::Cluster;
+use super::kv_service::KvService;
+use super::pd_service::PdService;
+use crate::proto::cdcpb::change_data_server::ChangeDataServer;
+use crate::proto::pdpb::pd_server::PdServer;
+use crate::proto::tikvpb::tikv_server::TikvServer;
+
+/// Runtime options.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// PD listen address (`127.0.0.1:0` picks a port).
+    pub pd_addr: SocketAddr,
+    /// Resolved-ts tick interval (TiKV `cdc.min-ts-interval`, 1 s); `None` = only
+    /// manual ticks (deterministic tests).
+    pub tick_interval: Option<Duration>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            pd_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tick_interval: Some(Duration::from_secs(1)),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+/// A running emulated cluster.
+#[derive(Debug)]
+pub struct Emulator {
+    cluster: Cluster,
+    pd_addr: SocketAddr,
+    pd: Option<Running>,
+    stores: HashMap<u64, Running>,
+    store_addrs: HashMap<u64, SocketAddr>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| EmulatorError::Bind { addr, source })
+}
+
+fn serve_store(cluster: &Cluster, store: u64, tiflash: bool, listener: TcpListener) -> Running {
+    let (tx, rx) = oneshot::channel::<()>();
+    let kv = TikvServer::new(KvService::new(cluster.clone(), store));
+    let cdc = (!tiflash).then(|| ChangeDataServer::new(CdcService::new(cluster.clone(), store)));
+    let task = tokio::spawn(async move {
+        let r = tonic::transport::Server::builder()
+            .add_service(kv)
+            .add_optional_service(cdc)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(store, error = %e, "emulated store server failed");
+        }
+    });
+    Running {
+        shutdown: Some(tx),
+        task,
+    }
+}
+
+impl Emulator {
+    /// Bind every store and PD on loopback and start serving `cluster`.
+    pub async fn start(cluster: Cluster, opts: ServeOptions) -> Result<Self, EmulatorError> {
+        let store_ids: Vec<(u64, bool)> = cluster
+            .lock()
+            .topo
+            .stores
+            .values()
+            .map(|s| (s.id, s.tiflash))
+            .collect();
+        let mut stores = HashMap::new();
+        let mut store_addrs = HashMap::new();
+        for (id, tiflash) in store_ids {
+            let l = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            let addr = l.local_addr()?;
+            if let Some(s) = cluster.lock().topo.stores.get_mut(&id) {
+                s.address = addr.to_string();
+                s.up = true;
+            }
+            store_addrs.insert(id, addr);
+            stores.insert(id, serve_store(&cluster, id, tiflash, l));
+        }
+        let l = bind(opts.pd_addr).await?;
+        let pd_addr = l.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let pd = PdServer::new(PdService::new(cluster.clone(), pd_addr.to_string()));
+        let task = tokio::spawn(async move {
+            let r = tonic::transport::Server::builder()
+                .add_service(pd)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "emulated PD server failed");
+            }
+        });
+        let ticker = opts.tick_interval.map(|every| {
+            let c = cluster.clone();
+            tokio::spawn(async move {
+                let mut iv = tokio::time::interval(every);
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    iv.tick().await;
+                    c.lock().tick_resolved_ts();
+                }
+            })
+        });
+        Ok(Self {
+            cluster,
+            pd_addr,
+            pd: Some(Running {
+                shutdown: Some(tx),
+                task,
+            }),
+            stores,
+            store_addrs,
+            ticker,
+        })
+    }
+
+    /// The shared model.
+    #[must_use]
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// PD address (`host:port`).
+    #[must_use]
+    pub fn pd_addr(&self) -> SocketAddr {
+        self.pd_addr
+    }
+
+    /// Address of a store.
+    #[must_use]
+    pub fn store_addr(&self, store: u64) -> Option<SocketAddr> {
+        self.store_addrs.get(&store).copied()
+    }
+
+    /// Crash a store: break its streams with `UNAVAILABLE` and stop listening.
+    pub async fn stop_store(&mut self, store: u64) -> Result<(), EmulatorError> {
+        let running = self
+            .stores
+            .remove(&store)
+            .ok_or(EmulatorError::UnknownStore(store))?;
+        {
+            let mut m = self.cluster.lock();
+            m.set_store_up(store, false);
+            m.break_store_streams(store, &tonic::Status::unavailable("store is down"));
+        }
+        running.stop().await;
+        Ok(())
+    }
+
+    /// Bring a stopped store back on its old address.
+    pub async fn start_store(&mut self, store: u64) -> Result<(), EmulatorError> {
+        if self.stores.contains_key(&store) {
+            return Ok(());
+        }
+        let addr = self
+            .store_addrs
+            .get(&store)
+            .copied()
+            .ok_or(EmulatorError::UnknownStore(store))?;
+        let tiflash = self
+            .cluster
+            .lock()
+            .topo
+            .stores
+            .get(&store)
+            .is_some_and(|s| s.tiflash);
+        let mut tries = 0;
+        let l = loop {
+            match bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tries >= 50 => return Err(e),
+                Err(_) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        self.cluster.lock().set_store_up(store, true);
+        self.stores
+            .insert(store, serve_store(&self.cluster, store, tiflash, l));
+        Ok(())
+    }
+
+    /// Stop every server and the ticker.
+    pub async fn shutdown(mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        let ids: Vec<u64> = self.stores.keys().copied().collect();
+        for id in ids {
+            let _ = self.stop_store(id).await;
+        }
+        if let Some(pd) = self.pd.take() {
+            pd.stop().await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        for (_, mut r) in self.stores.drain() {
+            if let Some(tx) = r.shutdown.take() {
+                let _ = tx.send(());
+            }
+            r.task.abort();
+        }
+        if let Some(mut pd) = self.pd.take() {
+            if let Some(tx) = pd.shutdown.take() {
+                let _ = tx.send(());
+            }
+            pd.task.abort();
+        }
+    }
+}
