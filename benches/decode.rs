@@ -14,7 +14,7 @@ use tidb_changefeed::mount::time::{TimeType, parse_duration, parse_time};
 use tidb_changefeed::mount::{Decimal, Handle, RowDecoder, TimeZone, Value, encode_v2_value};
 use tidb_changefeed::schema::{CIStr, ColumnInfo, FieldType, SchemaState, TableInfo, flag, tp};
 
-fn col(id: i64, tp: u8, flag: u32, flen: i32, decimal: i32, elems: &[&str]) -> ColumnInfo {
+fn col(id: i64, tp: u8, flag: u32, flen: i64, decimal: i32, elems: &[&str]) -> ColumnInfo {
     ColumnInfo {
         id,
         name: CIStr::new(&format!("c{id}")),

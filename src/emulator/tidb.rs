@@ -365,9 +365,7 @@ pub fn job_json(job: &DdlJob) -> String {
 
 /// The `tidb_ddl_job` row for a job: `(raw key, row v2 value)`.
 pub fn ddl_job_row(job: &DdlJob) -> Result<(Vec<u8>, Vec<u8>), TidbDataError> {
-    // `schema::FieldType::flen` is an i32 and cannot hold TiDB's LONGBLOB width;
-    // the width does not affect encoding, so encode with a clamped copy.
-    let table = parse_table_info(&ddl_job_table(i64::from(i32::MAX)))?;
+    let table = parse_table_info(&ddl_job_table(LONGBLOB_FLEN))?;
     let mut values = BTreeMap::new();
     values.insert("job_id".to_owned(), toml::Value::Integer(job.id));
     values.insert("reorg".to_owned(), toml::Value::Integer(0));
@@ -417,7 +415,7 @@ mod tests {
         };
         let (k, v) = ddl_job_row(&job).expect("row");
         assert_eq!(hex::encode(k), "748000fffffffffffe5f728000000000000005");
-        let t = parse_table_info(&ddl_job_table(i64::from(i32::MAX))).expect("table info");
+        let t = parse_table_info(&ddl_job_table(LONGBLOB_FLEN)).expect("table info");
         let row = crate::mount::row_v2::RowV2::parse(&v).expect("row v2");
         let meta = row
             .values()

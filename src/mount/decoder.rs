@@ -312,7 +312,7 @@ mod tests {
             .collect()
     }
 
-    fn column(id: i64, tp: u8, flag: u32, flen: i32, decimal: i32) -> ColumnInfo {
+    fn column(id: i64, tp: u8, flag: u32, flen: i64, decimal: i32) -> ColumnInfo {
         ColumnInfo {
             id,
             name: CIStr::new(&format!("c{id}")),

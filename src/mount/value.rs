@@ -67,7 +67,7 @@ impl Value {
 
 /// BIT bytes for `value` with `(flen + 7) / 8` bytes (TiDB `NewBinaryLiteralFromUint`,
 /// width clamped to 1..=8).
-pub fn bit_bytes(value: u64, flen: i32) -> Vec<u8> {
+pub fn bit_bytes(value: u64, flen: i64) -> Vec<u8> {
     let width = usize::try_from((flen + 7) >> 3).unwrap_or(1).clamp(1, 8);
     value.to_be_bytes()[8 - width..].to_vec()
 }

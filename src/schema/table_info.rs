@@ -103,7 +103,7 @@ pub struct FieldType {
     #[serde(rename = "Flag", default)]
     pub flag: u32,
     #[serde(rename = "Flen", default)]
-    pub flen: i32,
+    pub flen: i64,
     #[serde(rename = "Decimal", default)]
     pub decimal: i32,
     #[serde(rename = "Charset", default, deserialize_with = "null_default")]
