@@ -1,3 +1,5 @@
 //! tidb-changefeed
+pub mod codec;
+pub mod dispatch;
 pub mod mount;
 pub mod schema;

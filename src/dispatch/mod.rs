@@ -1,0 +1,1 @@
+//! Dispatch: which topic and partition each event goes to.
