@@ -52,8 +52,13 @@ pub(crate) fn kind_of(ft: &FieldType) -> Kind {
         tp::YEAR => Kind::Year,
         tp::FLOAT => Kind::Float32,
         tp::DOUBLE => Kind::Float64,
-        tp::VARCHAR | tp::VAR_STRING | tp::STRING | tp::BLOB | tp::TINY_BLOB
-        | tp::MEDIUM_BLOB | tp::LONG_BLOB => Kind::Bytes,
+        tp::VARCHAR
+        | tp::VAR_STRING
+        | tp::STRING
+        | tp::BLOB
+        | tp::TINY_BLOB
+        | tp::MEDIUM_BLOB
+        | tp::LONG_BLOB => Kind::Bytes,
         tp::NEWDECIMAL => Kind::Decimal,
         tp::DATE | tp::NEWDATE => Kind::Time(TimeType::Date),
         tp::DATETIME => Kind::Time(TimeType::Datetime),
@@ -150,7 +155,10 @@ pub(crate) fn decode_v2(
         Kind::Json => Value::Json(BinaryJson::from_row_bytes(data)?.to_text()?),
         Kind::Vector => Value::Vector(VectorFloat32::decode(&mut Reader::new(data))?),
         Kind::Unsupported => {
-            return Err(inv("column type", format!("type code {} not supported", ft.tp)));
+            return Err(inv(
+                "column type",
+                format!("type code {} not supported", ft.tp),
+            ));
         }
     })
 }

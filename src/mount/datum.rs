@@ -11,8 +11,8 @@ use super::decimal::Decimal;
 use super::error::{DecodeError, EncodeError};
 use super::json::BinaryJson;
 use super::number::{
-    decode_float, decode_int, decode_uint, decode_uvarint, decode_varint, encode_float,
-    encode_int, encode_uint, encode_uvarint, encode_varint,
+    decode_float, decode_int, decode_uint, decode_uvarint, decode_varint, encode_float, encode_int,
+    encode_uint, encode_uvarint, encode_varint,
 };
 use super::reader::Reader;
 use super::vector::VectorFloat32;
@@ -221,8 +221,11 @@ mod tests {
                 let p = 7 + f;
                 Datum::Decimal(Decimal::parse(&format!("-{v}"), p, f).unwrap())
             }),
-            "[a-z]{0,5}".prop_map(|s| Datum::Json(BinaryJson::parse(&format!("{{\"k\":\"{s}\"}}")).unwrap())),
-            proptest::collection::vec(-1e6f32..1e6, 0..5).prop_map(|v| Datum::VectorFloat32(VectorFloat32(v))),
+            "[a-z]{0,5}".prop_map(|s| Datum::Json(
+                BinaryJson::parse(&format!("{{\"k\":\"{s}\"}}")).unwrap()
+            )),
+            proptest::collection::vec(-1e6f32..1e6, 0..5)
+                .prop_map(|v| Datum::VectorFloat32(VectorFloat32(v))),
             Just(Datum::Max),
         ]
     }

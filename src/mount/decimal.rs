@@ -98,11 +98,7 @@ impl Decimal {
     pub fn from_bin(r: &mut Reader<'_>, precision: u8, frac: u8) -> Result<Self, DecodeError> {
         let at = r.pos();
         let size = bin_size(precision, frac).ok_or_else(|| {
-            DecodeError::invalid(
-                "decimal",
-                at,
-                format!("precision {precision} frac {frac}"),
-            )
+            DecodeError::invalid("decimal", at, format!("precision {precision} frac {frac}"))
         })?;
         let raw = r.read_bytes(size, "decimal")?;
         let mut b = [0u8; MAX_WORDS * WORD_SIZE];
@@ -181,7 +177,10 @@ impl Decimal {
         digits.extend(std::iter::repeat_n('0', intg - self.int_digits.len()));
         digits.push_str(&self.int_digits);
         digits.push_str(&self.frac_digits);
-        digits.extend(std::iter::repeat_n('0', f.saturating_sub(self.frac_digits.len())));
+        digits.extend(std::iter::repeat_n(
+            '0',
+            f.saturating_sub(self.frac_digits.len()),
+        ));
         let d = digits.as_bytes();
         let start = buf.len();
         let mut put = |s: &[u8], len: usize| {
@@ -280,8 +279,8 @@ impl Decimal {
         let (_, int, fr) = split_decimal_text(text)?;
         let int_len = int.trim_start_matches('0').len();
         let frac = u8::try_from(fr.len()).map_err(|_| does_not_fit("decimal", text))?;
-        let precision = u8::try_from((int_len + fr.len()).max(1))
-            .map_err(|_| does_not_fit("decimal", text))?;
+        let precision =
+            u8::try_from((int_len + fr.len()).max(1)).map_err(|_| does_not_fit("decimal", text))?;
         Self::parse(text, precision, frac)
     }
 }
@@ -379,7 +378,10 @@ mod tests {
         assert_eq!(z.to_string(), "-0.00");
         assert_eq!(Decimal::parse("0.5", 3, 2).unwrap().to_string(), "0.50");
         assert_eq!(Decimal::parse("1.005", 5, 2).unwrap().to_string(), "1.01");
-        assert_eq!(Decimal::parse("-9.995", 5, 2).unwrap().to_string(), "-10.00");
+        assert_eq!(
+            Decimal::parse("-9.995", 5, 2).unwrap().to_string(),
+            "-10.00"
+        );
         assert!(Decimal::parse("123", 3, 1).is_err());
         assert!(Decimal::parse("1e3", 5, 0).is_err());
         assert_eq!(Decimal::parse_natural("00120.50").unwrap().precision(), 5);

@@ -214,8 +214,7 @@ impl RowDecoder {
             }),
             (Handle::Common(ds), _, Some(i)) => match ds.get(i) {
                 Some(d) => Some(
-                    from_datum(p.kind, &p.ft, d.clone(), &self.tz)
-                        .map_err(|e| col_err(p, 0, e))?,
+                    from_datum(p.kind, &p.ft, d.clone(), &self.tz).map_err(|e| col_err(p, 0, e))?,
                 ),
                 None => None,
             },
@@ -301,7 +300,9 @@ mod tests {
     use super::super::time::{Duration, Time, TimeType};
     use super::super::vector::VectorFloat32;
     use super::*;
-    use crate::schema::{CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, flag, tp};
+    use crate::schema::{
+        CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, flag, tp,
+    };
     use proptest::prelude::*;
 
     fn unhex(s: &str) -> Vec<u8> {
@@ -390,7 +391,8 @@ mod tests {
             .columns
             .iter()
             .map(|c| {
-                let v = (!c.value.is_null()).then(|| encode_v2_value(&c.value, &TimeZone::Utc).unwrap());
+                let v = (!c.value.is_null())
+                    .then(|| encode_v2_value(&c.value, &TimeZone::Utc).unwrap());
                 (c.id, v)
             })
             .collect();
@@ -407,7 +409,10 @@ mod tests {
         ]);
         let d = RowDecoder::new(&t, TimeZone::Utc);
         let cols = d
-            .decode_value(&Handle::Int(1), &unhex("800002000000010208000900ffffffffffffffffff"))
+            .decode_value(
+                &Handle::Int(1),
+                &unhex("800002000000010208000900ffffffffffffffffff"),
+            )
             .unwrap();
         assert_eq!(cols[0].value, Value::Uint(u64::MAX));
         assert_eq!(cols[1].value, Value::Int(-1));
@@ -420,7 +425,10 @@ mod tests {
         t.id = 307;
         let d = RowDecoder::new(&t, TimeZone::Utc);
         let row = d
-            .decode_row(&unhex("7480000000000001335f728000000000000001"), &unhex("0802020241"))
+            .decode_row(
+                &unhex("7480000000000001335f728000000000000001"),
+                &unhex("0802020241"),
+            )
             .unwrap();
         assert_eq!(row.handle, Handle::Int(1));
         assert_eq!(row.columns[0].value, Value::Bytes(b"A".to_vec()));
@@ -428,7 +436,13 @@ mod tests {
 
     #[test]
     fn handle_defaults_and_virtual_columns() {
-        let mut id = column(1, tp::LONGLONG, flag::PRI_KEY | flag::NOT_NULL | flag::UNSIGNED, 20, 0);
+        let mut id = column(
+            1,
+            tp::LONGLONG,
+            flag::PRI_KEY | flag::NOT_NULL | flag::UNSIGNED,
+            20,
+            0,
+        );
         id.offset = 0;
         let mut virt = column(2, tp::LONGLONG, 0, 20, 0);
         virt.generated_expr_string = "`c1` + 1".into();
@@ -436,15 +450,24 @@ mod tests {
         added.origin_default = Some(serde_json::json!("dflt"));
         let mut writing = column(4, tp::LONGLONG, 0, 20, 0);
         writing.state = SchemaState::WRITE_ONLY;
-        let mut t = table(vec![id, virt, added, writing, column(5, tp::LONGLONG, 0, 20, 0)]);
+        let mut t = table(vec![
+            id,
+            virt,
+            added,
+            writing,
+            column(5, tp::LONGLONG, 0, 20, 0),
+        ]);
         t.pk_is_handle = true;
         let d = RowDecoder::new(&t, TimeZone::Utc);
         // row written with only column 5 (= 7) and a write-only column 4
         let v = encode_row_v2(&[(5, Some(&[7][..])), (4, Some(&[9][..]))]);
         let key = encode_record_key(104, &Handle::Int(-2)).unwrap();
         let row = d.decode_row(&key, &v).unwrap();
-        let got: Vec<(i64, Value, ValueOrigin)> =
-            row.columns.into_iter().map(|c| (c.id, c.value, c.origin)).collect();
+        let got: Vec<(i64, Value, ValueOrigin)> = row
+            .columns
+            .into_iter()
+            .map(|c| (c.id, c.value, c.origin))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -465,8 +488,16 @@ mod tests {
             id: 1,
             name: CIStr::new("PRIMARY"),
             columns: vec![
-                IndexColumn { name: CIStr::new("c1"), offset: 0, length: -1 },
-                IndexColumn { name: CIStr::new("c2"), offset: 1, length: -1 },
+                IndexColumn {
+                    name: CIStr::new("c1"),
+                    offset: 0,
+                    length: -1,
+                },
+                IndexColumn {
+                    name: CIStr::new("c2"),
+                    offset: 1,
+                    length: -1,
+                },
             ],
             primary: true,
             unique: true,
@@ -474,7 +505,10 @@ mod tests {
         }];
         t.partition = Some(crate::schema::PartitionInfo {
             enable: true,
-            definitions: vec![crate::schema::PartitionDefinition { id: 105, name: CIStr::new("p0") }],
+            definitions: vec![crate::schema::PartitionDefinition {
+                id: 105,
+                name: CIStr::new("p0"),
+            }],
             ..Default::default()
         });
         let d = RowDecoder::new(&t, TimeZone::Utc);
@@ -490,7 +524,10 @@ mod tests {
         assert_eq!(row.columns[1].origin, ValueOrigin::Stored);
         assert_eq!(row.columns[2].value, Value::Null);
         let other = encode_record_key(999, &h).unwrap();
-        assert!(matches!(d.decode_row(&other, &v), Err(DecodeError::ForeignKey { .. })));
+        assert!(matches!(
+            d.decode_row(&other, &v),
+            Err(DecodeError::ForeignKey { .. })
+        ));
     }
 
     #[test]
@@ -514,11 +551,16 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_column() {
-        let t = table(vec![column(1, tp::LONGLONG, 0, 20, 0), column(2, tp::NEWDECIMAL, 0, 10, 2)]);
+        let t = table(vec![
+            column(1, tp::LONGLONG, 0, 20, 0),
+            column(2, tp::NEWDECIMAL, 0, 10, 2),
+        ]);
         let d = RowDecoder::new(&t, TimeZone::Utc);
         let v = encode_row_v2(&[(1, Some(&[5][..])), (2, Some(&[10, 2, 0x80][..]))]);
         match d.decode_value(&Handle::Int(1), &v) {
-            Err(DecodeError::Column { id, name, offset, .. }) => {
+            Err(DecodeError::Column {
+                id, name, offset, ..
+            }) => {
                 assert_eq!((id, name.as_str(), offset), (2, "c2", 13));
             }
             other => panic!("{other:?}"),

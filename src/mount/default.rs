@@ -17,7 +17,11 @@ use super::vector::VectorFloat32;
 use crate::schema::{ColumnInfo, DefaultValue, tp};
 
 /// The value a row without this column takes.
-pub(crate) fn missing_value(col: &ColumnInfo, kind: Kind, tz: &TimeZone) -> Result<Value, DecodeError> {
+pub(crate) fn missing_value(
+    col: &ColumnInfo,
+    kind: Kind,
+    tz: &TimeZone,
+) -> Result<Value, DecodeError> {
     let ft = &col.field_type;
     if let Some(d) = col.origin_default_value() {
         let text: Vec<u8> = match d {
@@ -239,7 +243,10 @@ mod tests {
             missing(&col(tp::DATETIME, nn, None)).to_string(),
             "0000-00-00 00:00:00"
         );
-        assert_eq!(missing(&col(tp::DURATION, nn, None)).to_string(), "00:00:00");
+        assert_eq!(
+            missing(&col(tp::DURATION, nn, None)).to_string(),
+            "00:00:00"
+        );
         assert_eq!(
             missing(&col(tp::ENUM, nn, None)),
             Value::Enum {

@@ -62,9 +62,8 @@ impl BinaryJson {
 
     /// Parses JSON text and builds its binary form (TiDB `ParseBinaryJSONFromString`).
     pub fn parse(text: &str) -> Result<Self, EncodeError> {
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            super::error::enc_invalid("JSON text", format!("{text:?}: {e}"))
-        })?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| super::error::enc_invalid("JSON text", format!("{text:?}: {e}")))?;
         Self::from_serde(&v)
     }
 
@@ -106,12 +105,14 @@ pub fn body_len(type_code: u8, data: &[u8]) -> Result<usize, DecodeError> {
         DURATION => 12,
         STRING => {
             let len = decode_uvarint(&mut r)?;
-            r.pos().saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            r.pos()
+                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
         }
         OPAQUE => {
             r.read_u8("JSON opaque type")?;
             let len = decode_uvarint(&mut r)?;
-            r.pos().saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
+            r.pos()
+                .saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
         }
         other => {
             return Err(DecodeError::invalid(
@@ -199,10 +200,7 @@ fn render_into(
         STRING => {
             let len = decode_uvarint(&mut r).map_err(err_at)?;
             let s = r
-                .read_bytes(
-                    usize::try_from(len).unwrap_or(usize::MAX),
-                    "JSON string",
-                )
+                .read_bytes(usize::try_from(len).unwrap_or(usize::MAX), "JSON string")
                 .map_err(err_at)?;
             quote(out, s);
         }
@@ -210,10 +208,7 @@ fn render_into(
             let t = r.read_u8("JSON opaque type").map_err(err_at)?;
             let len = decode_uvarint(&mut r).map_err(err_at)?;
             let b = r
-                .read_bytes(
-                    usize::try_from(len).unwrap_or(usize::MAX),
-                    "JSON opaque",
-                )
+                .read_bytes(usize::try_from(len).unwrap_or(usize::MAX), "JSON opaque")
                 .map_err(err_at)?;
             out.push_str("\"base64:type");
             out.push_str(&t.to_string());
@@ -262,15 +257,19 @@ fn render_into(
                     out.push_str(", ");
                 }
                 if is_obj {
-                    let ke = slice(doc, HEADER + i * KEY_ENTRY, KEY_ENTRY, "JSON key entry", base)?;
+                    let ke = slice(
+                        doc,
+                        HEADER + i * KEY_ENTRY,
+                        KEY_ENTRY,
+                        "JSON key entry",
+                        base,
+                    )?;
                     let koff = u32::from_le_bytes([ke[0], ke[1], ke[2], ke[3]]) as usize;
                     let klen = usize::from(u16::from_le_bytes([ke[4], ke[5]]));
                     quote(out, slice(doc, koff, klen, "JSON key", base)?);
                     out.push_str(": ");
                 }
-                let voff = HEADER
-                    + if is_obj { count * KEY_ENTRY } else { 0 }
-                    + i * VALUE_ENTRY;
+                let voff = HEADER + if is_obj { count * KEY_ENTRY } else { 0 } + i * VALUE_ENTRY;
                 let ve = slice(doc, voff, VALUE_ENTRY, "JSON value entry", base)?;
                 let vt = ve[0];
                 if vt == LITERAL {
@@ -348,7 +347,11 @@ fn quote(out: &mut String, s: &[u8]) {
         match decode_rune(&s[i..]) {
             Some((c, n)) => {
                 if c == '\u{2028}' || c == '\u{2029}' {
-                    out.push_str(if c == '\u{2028}' { "\\u2028" } else { "\\u2029" });
+                    out.push_str(if c == '\u{2028}' {
+                        "\\u2028"
+                    } else {
+                        "\\u2029"
+                    });
                 } else {
                     out.push(c);
                 }
@@ -385,7 +388,11 @@ fn decode_rune(s: &[u8]) -> Option<(char, usize)> {
             return None;
         }
     }
-    std::str::from_utf8(&s[..n]).ok()?.chars().next().map(|c| (c, n))
+    std::str::from_utf8(&s[..n])
+        .ok()?
+        .chars()
+        .next()
+        .map(|c| (c, n))
 }
 
 fn append_value(buf: &mut Vec<u8>, v: &serde_json::Value, depth: usize) -> Result<u8, EncodeError> {
@@ -572,7 +579,10 @@ mod tests {
     #[test]
     fn string_escapes_like_tidb() {
         let mut s = String::new();
-        quote(&mut s, b"a\"b\\c\n\t\x08\x0c\x01<>&\x7f\xe2\x80\xa8\xff\xe4\xb8");
+        quote(
+            &mut s,
+            b"a\"b\\c\n\t\x08\x0c\x01<>&\x7f\xe2\x80\xa8\xff\xe4\xb8",
+        );
         assert_eq!(
             s,
             "\"a\\\"b\\\\c\\n\\t\\b\\f\\u0001<>&\u{7f}\\u2028\\ufffd\\ufffd\\ufffd\""
@@ -586,12 +596,8 @@ mod tests {
             render(type_code::OPAQUE, &[0xfd, 2, 0x01, 0x02]).unwrap(),
             r#""base64:type253:AQI=""#
         );
-        let t = super::super::time::parse_time(
-            "2024-01-02 03:04:05.5",
-            TimeType::Datetime,
-            6,
-        )
-        .unwrap();
+        let t =
+            super::super::time::parse_time("2024-01-02 03:04:05.5", TimeType::Datetime, 6).unwrap();
         let body = t.to_core_time().to_le_bytes();
         assert_eq!(
             render(type_code::DATETIME, &body).unwrap(),

@@ -53,8 +53,15 @@ pub struct MetaKey {
 /// What a raw key is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
-    Record { table_id: i64, handle: Handle },
-    Index { table_id: i64, index_id: i64, values: Vec<u8> },
+    Record {
+        table_id: i64,
+        handle: Handle,
+    },
+    Index {
+        table_id: i64,
+        index_id: i64,
+        values: Vec<u8>,
+    },
     Meta(MetaKey),
     Other,
 }
@@ -180,7 +187,11 @@ pub fn decode_handle(data: &[u8]) -> Result<Handle, DecodeError> {
 pub fn decode_meta_key(key: &[u8]) -> Result<MetaKey, DecodeError> {
     let mut r = Reader::new(key);
     if r.read_u8("meta prefix")? != META_PREFIX {
-        return Err(DecodeError::invalid("meta key", 0, "does not start with 'm'"));
+        return Err(DecodeError::invalid(
+            "meta key",
+            0,
+            "does not start with 'm'",
+        ));
     }
     let k = decode_bytes(&mut r)?;
     let at = r.pos();
@@ -236,10 +247,7 @@ mod tests {
                 decode_record_key(&unhex(hex)).unwrap(),
                 (tid, Handle::Int(h))
             );
-            assert_eq!(
-                encode_record_key(tid, &Handle::Int(h)).unwrap(),
-                unhex(hex)
-            );
+            assert_eq!(encode_record_key(tid, &Handle::Int(h)).unwrap(), unhex(hex));
         }
     }
 
@@ -285,11 +293,12 @@ mod tests {
             }
         );
         assert_eq!(encode_meta_key(b"DBs", b'h', b"DB:1"), k);
-        let k = unhex(
-            "6d44423a3200000000fb00000000000000685461626c653a3130ff3400000000000000f8",
-        );
+        let k = unhex("6d44423a3200000000fb00000000000000685461626c653a3130ff3400000000000000f8");
         let m = decode_meta_key(&k).unwrap();
-        assert_eq!((m.key.as_slice(), m.field.as_slice()), (&b"DB:2"[..], &b"Table:104"[..]));
+        assert_eq!(
+            (m.key.as_slice(), m.field.as_slice()),
+            (&b"DB:2"[..], &b"Table:104"[..])
+        );
         assert_eq!(encode_meta_key(b"DB:2", b'h', b"Table:104"), k);
         let s = encode_meta_key(b"SchemaVersionKey", b's', b"");
         assert_eq!(decode_meta_key(&s).unwrap().kind, b's');

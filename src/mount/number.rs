@@ -73,7 +73,11 @@ pub fn decode_uvarint(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
         }
         v |= u64::from(b & 0x7f) << (7 * i);
     }
-    Err(DecodeError::invalid("uvarint", start, "longer than 10 bytes"))
+    Err(DecodeError::invalid(
+        "uvarint",
+        start,
+        "longer than 10 bytes",
+    ))
 }
 
 /// Appends zig-zag LEB128 (Go `binary.PutVarint`).
@@ -98,7 +102,11 @@ pub fn encode_float(buf: &mut Vec<u8>, f: f64) {
 /// Reads a comparable float.
 pub fn decode_float(r: &mut Reader<'_>) -> Result<f64, DecodeError> {
     let u = u64::from_be_bytes(r.read_array("comparable float")?);
-    let bits = if u & SIGN_MASK != 0 { u & !SIGN_MASK } else { !u };
+    let bits = if u & SIGN_MASK != 0 {
+        u & !SIGN_MASK
+    } else {
+        !u
+    };
     Ok(f64::from_bits(bits))
 }
 
@@ -192,7 +200,13 @@ mod tests {
     fn varint_matches_go() {
         // Go binary.PutVarint: 1 -> 02, -1 -> 01, 300 -> d804, compact bytes length 5 -> 0a
         // (TIKV components/codec/src/byte.rs test_write_compact_bytes_for_file: "hello" -> 0a...).
-        for (v, h) in [(1i64, "02"), (-1, "01"), (300, "d804"), (5, "0a"), (0, "00")] {
+        for (v, h) in [
+            (1i64, "02"),
+            (-1, "01"),
+            (300, "d804"),
+            (5, "0a"),
+            (0, "00"),
+        ] {
             let mut b = Vec::new();
             encode_varint(&mut b, v);
             assert_eq!(hex(&b), h);

@@ -177,7 +177,10 @@ impl<'a> RowV2<'a> {
         if let Some(i) = self.search(0, self.not_null, id) {
             return self.value_at(i);
         }
-        if self.search(self.not_null, self.not_null + self.null, id).is_some() {
+        if self
+            .search(self.not_null, self.not_null + self.null, id)
+            .is_some()
+        {
             return Lookup::Null;
         }
         Lookup::Missing
@@ -222,7 +225,11 @@ pub fn encode_row_v2(cols: &[(i64, Option<&[u8]>)]) -> Vec<u8> {
     not_null.sort_by_key(|c| c.0);
     null.sort_unstable();
     let data_len: usize = not_null.iter().map(|c| c.1.len()).sum();
-    let large = not_null.iter().map(|c| c.0).chain(null.iter().copied()).any(|id| id > 255)
+    let large = not_null
+        .iter()
+        .map(|c| c.0)
+        .chain(null.iter().copied())
+        .any(|id| id > 255)
         || data_len > usize::from(u16::MAX);
     let mut out = Vec::with_capacity(6 + cols.len() * 6 + data_len);
     out.push(CODEC_VERSION);
@@ -278,7 +285,13 @@ mod tests {
         assert_eq!(row.null_ids().collect::<Vec<_>>(), vec![335]);
         assert_eq!(row.get(335), Lookup::Null);
         assert_eq!(row.get(2), Lookup::Missing);
-        assert!(matches!(row.get(8), Lookup::Value { data: [0xff, 0x7f], .. }));
+        assert!(matches!(
+            row.get(8),
+            Lookup::Value {
+                data: [0xff, 0x7f],
+                ..
+            }
+        ));
         let cols: Vec<(i64, Option<Vec<u8>>)> = vec![
             (1, Some(vec![0xe8, 0x03])),
             (3, Some(vec![3])),
@@ -297,7 +310,9 @@ mod tests {
         assert_eq!(row.get(1), Lookup::Missing);
         assert_eq!(encode_row_v2(&[]), vec![0x80, 0, 0, 0, 0, 0]);
         // one column (id 1 = 7) with a version-1 checksum trailer
-        let v = [0x80, 0x02, 1, 0, 0, 0, 1, 1, 0, 7, 0x01, 0xaa, 0xbb, 0xcc, 0xdd];
+        let v = [
+            0x80, 0x02, 1, 0, 0, 0, 1, 1, 0, 7, 0x01, 0xaa, 0xbb, 0xcc, 0xdd,
+        ];
         let row = RowV2::parse(&v).unwrap();
         assert_eq!(row.checksum().unwrap().value, 0xddccbbaa);
         // unknown checksum version
@@ -312,13 +327,13 @@ mod tests {
             "",
             "80",
             "7f0000000000",
-            "8000010000",              // truncated counts
-            "80000100000105",           // missing offsets
-            "800001000001050000",       // offset beyond data
-            "800002000000020103000400aabbccdd", // ids not ascending
+            "8000010000",                         // truncated counts
+            "80000100000105",                     // missing offsets
+            "800001000001050000",                 // offset beyond data
+            "800002000000020103000400aabbccdd",   // ids not ascending
             "8000020000000102050004001122334455", // offsets decrease
             "8002000000",
-            "800200000000",             // checksum flag without trailer
+            "800200000000", // checksum flag without trailer
         ] {
             assert!(RowV2::parse(&unhex(hex)).is_err(), "{hex}");
         }

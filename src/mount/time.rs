@@ -80,9 +80,8 @@ impl Time {
     /// Packs like TiDB's `ToPackedUint`.
     pub fn to_packed(&self) -> u64 {
         let ymd = ((u64::from(self.year) * 13 + u64::from(self.month)) << 5) | u64::from(self.day);
-        let hms = (u64::from(self.hour) << 12)
-            | (u64::from(self.minute) << 6)
-            | u64::from(self.second);
+        let hms =
+            (u64::from(self.hour) << 12) | (u64::from(self.minute) << 6) | u64::from(self.second);
         (((ymd << 17) | hms) << 24) | u64::from(self.microsecond)
     }
 

@@ -33,9 +33,15 @@ pub enum Value {
     /// TIME.
     Duration(Duration),
     /// ENUM: 1-based index and element name; index 0 (name "") for the empty / invalid value.
-    Enum { index: u64, name: String },
+    Enum {
+        index: u64,
+        name: String,
+    },
     /// SET: bitmask and the selected element names joined by ','.
-    Set { bits: u64, names: String },
+    Set {
+        bits: u64,
+        names: String,
+    },
     /// BIT(n): big-endian bytes, `(n + 7) / 8` of them.
     Bit(Vec<u8>),
     /// JSON rendered as TiDB renders it.
