@@ -112,7 +112,7 @@ mod tests {
     /// `strconv/ftoa_test.go` documents the shortest-digit rule; values derived by hand).
     #[test]
     fn floats_like_go_format_float_f_minus_one() {
-        assert_eq!(s(&Value::Float32(3.14)), "3.14");
+        assert_eq!(s(&Value::Float32(3.15)), "3.15");
         assert_eq!(s(&Value::Float32(0.1)), "0.1");
         assert_eq!(s(&Value::Float32(1e-7)), "0.0000001");
         assert_eq!(s(&Value::Float32(16777216.0)), "16777216");

@@ -190,7 +190,7 @@ impl EventRouter {
                 out.push(topic);
             }
         }
-        if !out.iter().any(|t| *t == self.default_topic) {
+        if !out.contains(&self.default_topic) {
             out.push(self.default_topic.clone());
         }
         out

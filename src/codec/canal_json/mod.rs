@@ -254,13 +254,11 @@ fn fill_columns(
         if !c.selected {
             continue;
         }
-        if let Some(new) = compare {
-            if new
-                .get(i)
-                .is_some_and(|n| super::value_text::values_equal(n, v))
-            {
-                continue;
-            }
+        let unchanged = compare
+            .and_then(|new| new.get(i))
+            .is_some_and(|n| super::value_text::values_equal(n, v));
+        if unchanged {
+            continue;
         }
         if only_handle_key && !c.flags.is_handle_key() {
             continue;

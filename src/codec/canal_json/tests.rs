@@ -88,7 +88,7 @@ fn all_types() -> (Arc<TableMeta>, Vec<Value>) {
             ft(tp::LONGLONG, un, 20, 0, b),
             Value::Uint(u64::MAX),
         ),
-        ("c_float", ft(tp::FLOAT, 0, 12, -1, b), Value::Float32(3.14)),
+        ("c_float", ft(tp::FLOAT, 0, 12, -1, b), Value::Float32(3.15)),
         (
             "c_double",
             ft(tp::DOUBLE, 0, 22, -1, b),
@@ -250,7 +250,7 @@ fn insert_every_type() {
         r#","old":null,"data":[{"id":"1","c_tinyint":"-128","c_smallint":"32767","#,
         r#""c_mediumint":"-8388608","c_bigint":"9223372036854775807","c_tinyint_u":"255","#,
         r#""c_smallint_u":"65535","c_int_u":"4294967295","c_bigint_u":"18446744073709551615","#,
-        r#""c_float":"3.14","c_double":"100000000000000000000","c_decimal":"12.50","#,
+        r#""c_float":"3.15","c_double":"100000000000000000000","c_decimal":"12.50","#,
         r#""c_date":"2024-01-02","c_datetime":"2024-01-02 03:04:05.678","#,
         r#""c_timestamp":"2024-01-02 03:04:05","c_time":"-838:59:59","c_year":"2024","#,
         r#""c_char":"abc","c_varchar":"中文\u003c\u0026\u003e\"\\\n","c_text":"text","#,
