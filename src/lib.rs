@@ -5,14 +5,17 @@
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` (the `check` subcommand),
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
-//! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `sink` (Kafka),
-//! `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated TiDB
-//! upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production path
-//! uses it. The data flow is described in the project's DESIGN.md.
+//! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
+//! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
+//! (Kafka), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
+//! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
+//! path uses it. The data flow is described in the project's DESIGN.md.
 
 pub mod build_info;
 pub mod check;
+pub mod codec;
 pub mod config;
+pub mod dispatch;
 pub mod emulator;
 pub mod filter;
 pub mod metrics;

@@ -1,0 +1,164 @@
+//! JSON string escaping exactly as TiCDC's canal-json writers do it.
+//!
+//! Owns [`write_json_string`] and [`write_latin1_json_string`]. TiCDC writes DML messages with
+//! mailru/easyjson `jwriter.Writer.String` (HTML escaping on) and DDL/watermark messages with
+//! goccy/go-json `Marshal` (HTML escaping on); both escape identically:
+//! `"` → `\"`, `\` → `\\`, `\n` `\r` `\t` as such, every other byte below 0x20 and `<` `>` `&`
+//! as `\u00XX` with lowercase hex, U+2028/U+2029 as `\u2028`/`\u2029`, each byte that does not
+//! start a valid UTF-8 sequence (Go `utf8.DecodeRune` rules: no overlongs, no surrogates, at
+//! most U+10FFFF) as `\ufffd`; everything else, including 0x7F, is copied.
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[inline]
+fn ascii_needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\' || c == b'<' || c == b'>' || c == b'&'
+}
+
+#[inline]
+fn write_ascii_escape(out: &mut Vec<u8>, c: u8) {
+    match c {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(c >> 4)],
+            HEX[usize::from(c & 0xf)],
+        ]),
+    }
+}
+
+/// Decodes one UTF-8 sequence at the start of `b` (non-empty, first byte ≥ 0x80) with Go's
+/// rules; `None` when Go would return `(RuneError, 1)`.
+#[inline]
+fn decode_multibyte(b: &[u8]) -> Option<(u32, usize)> {
+    let b0 = b[0];
+    let (len, min, init) = match b0 {
+        0xC2..=0xDF => (2, 0x80, u32::from(b0 & 0x1F)),
+        0xE0..=0xEF => (3, 0x800, u32::from(b0 & 0x0F)),
+        0xF0..=0xF4 => (4, 0x1_0000, u32::from(b0 & 0x07)),
+        _ => return None,
+    };
+    if b.len() < len {
+        return None;
+    }
+    let mut cp = init;
+    for &c in &b[1..len] {
+        if c & 0xC0 != 0x80 {
+            return None;
+        }
+        cp = (cp << 6) | u32::from(c & 0x3F);
+    }
+    if cp < min || cp > 0x10_FFFF || (0xD800..=0xDFFF).contains(&cp) {
+        return None;
+    }
+    Some((cp, len))
+}
+
+/// Appends `s` (arbitrary bytes, meant as UTF-8) as a quoted, escaped JSON string.
+pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if c < 0x80 {
+            if ascii_needs_escape(c) {
+                out.extend_from_slice(&s[start..i]);
+                write_ascii_escape(out, c);
+                start = i + 1;
+            }
+            i += 1;
+            continue;
+        }
+        match decode_multibyte(&s[i..]) {
+            None => {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(b"\\ufffd");
+                i += 1;
+                start = i;
+            }
+            Some((0x2028, n)) | Some((0x2029, n)) => {
+                out.extend_from_slice(&s[start..i]);
+                out.extend_from_slice(if s[i + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += n;
+                start = i;
+            }
+            Some((_, n)) => i += n,
+        }
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// Appends the ISO-8859-1 decoding of `bytes` (byte b → U+00b) as an escaped JSON string:
+/// what TiCDC does with values of `binary`-charset columns.
+pub fn write_latin1_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        if b < 0x80 {
+            if ascii_needs_escape(b) {
+                write_ascii_escape(out, b);
+            } else {
+                out.push(b);
+            }
+        } else {
+            out.push(0xC0 | (b >> 6));
+            out.push(0x80 | (b & 0x3F));
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &[u8]) -> String {
+        let mut v = Vec::new();
+        write_json_string(&mut v, s);
+        String::from_utf8(v).unwrap()
+    }
+
+    /// Expectations derived from mailru/easyjson `jwriter/writer.go` `String` (HTML escaping
+    /// on) and goccy/go-json `internal/encoder/string.go` `AppendString`.
+    #[test]
+    fn easyjson_escaping() {
+        assert_eq!(esc(b"plain"), r#""plain""#);
+        assert_eq!(esc(b"a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(esc(b"\n\r\t"), r#""\n\r\t""#);
+        assert_eq!(esc(b"\x00\x08\x0c\x1f"), r#""\u0000\u0008\u000c\u001f""#);
+        assert_eq!(
+            esc(b"<a href='x'>&</a>"),
+            r#""\u003ca href='x'\u003e\u0026\u003c/a\u003e""#
+        );
+        assert_eq!(esc(b"\x7f/"), "\"\x7f/\"");
+        assert_eq!(esc("中文é".as_bytes()), "\"中文é\"");
+        assert_eq!(esc("a\u{2028}b\u{2029}".as_bytes()), r#""a\u2028b\u2029""#);
+        assert_eq!(esc("😀".as_bytes()), "\"😀\"");
+        // Invalid UTF-8: one \ufffd per offending byte (Go DecodeRune returns width 1).
+        assert_eq!(esc(b"a\xffb"), r#""a\ufffdb""#);
+        assert_eq!(esc(b"\xe4\xb8"), r#""\ufffd\ufffd""#);
+        assert_eq!(esc(b"\xc0\x80"), r#""\ufffd\ufffd""#); // overlong
+        assert_eq!(esc(b"\xed\xa0\x80"), r#""\ufffd\ufffd\ufffd""#); // surrogate
+        assert_eq!(esc(b"\xf4\x90\x80\x80"), r#""\ufffd\ufffd\ufffd\ufffd""#); // > U+10FFFF
+    }
+
+    #[test]
+    fn latin1() {
+        let mut v = Vec::new();
+        write_latin1_json_string(&mut v, &[0x41, 0x00, 0x22, 0xe9, 0xff, 0x3c]);
+        assert_eq!(String::from_utf8(v).unwrap(), "\"A\\u0000\\\"éÿ\\u003c\"");
+    }
+}

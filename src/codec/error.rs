@@ -1,0 +1,28 @@
+//! Errors of the codec layer.
+//!
+//! Owns [`CodecError`]. Every variant names the table (or event) and what was wrong. None is
+//! retryable: an encoding error stops the changefeed at that row, before its checkpoint.
+
+use thiserror::Error;
+
+/// An event could not be encoded.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CodecError {
+    /// The row does not fit its table metadata (wrong number or ids of columns).
+    #[error("table {table}: row does not match the table metadata: {reason}")]
+    ColumnMismatch { table: String, reason: String },
+    /// A value has a kind the column type cannot hold (TiCDC `ErrCanalEncodeFailed`).
+    #[error("table {table}, column {column}: unexpected value for the column type: {reason}")]
+    UnexpectedValue {
+        table: String,
+        column: String,
+        reason: String,
+    },
+    /// The protocol cannot produce this message (e.g. a reduced row for a protocol without
+    /// large-message handling).
+    #[error("{protocol}: {what} is not supported")]
+    Unsupported {
+        protocol: &'static str,
+        what: &'static str,
+    },
+}
