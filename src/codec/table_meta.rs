@@ -391,11 +391,7 @@ fn output_format(e: &str, out: &mut String) {
 pub fn type_desc(ft: &FieldType) -> String {
     let mut s = base_type_name(ft).to_owned();
     let (dflen, ddec) = default_flen_decimal(ft.tp);
-    let flen = if ft.flen == -1 {
-        dflen
-    } else {
-        ft.flen
-    };
+    let flen = if ft.flen == -1 { dflen } else { ft.flen };
     let dec = if ft.decimal == -1 { ddec } else { ft.decimal };
     let decimal_not_default = ft.decimal != ddec && ft.decimal != 0 && ft.decimal != -1;
     // `write!` into a String cannot fail.
