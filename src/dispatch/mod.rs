@@ -3,7 +3,7 @@
 //! Owns [`EventRouter`] (tiflow `cdc/sink/dmlsink/mq/dispatcher/event_router.go`) built from
 //! TiCDC-style `[[sink.dispatchers]]` rules ([`DispatchRule`]), the topic expressions
 //! ([`topic`]), the partition dispatchers ([`partition`]) with TiCDC's hash ([`hash`]) and the
-//! small table matcher the rules use ([`matcher`]).
+//! table-filter matchers the rules use ([`crate::filter::TableFilter`]).
 //!
 //! Guarantees: rules are tried in order and the first whose matcher accepts the table wins; an
 //! implicit last rule `{matcher = ["*.*"], partition = "default", topic = ""}` catches the
@@ -12,15 +12,14 @@
 //! topic; partitions are identical to TiCDC classic v8.5 for the same partition count.
 
 pub mod hash;
-pub mod matcher;
 pub mod partition;
 pub mod topic;
 
 use thiserror::Error;
 
 use crate::codec::{DdlEvent, RowEvent, TableMeta};
+use crate::filter::TableFilter;
 pub use hash::PositionInertia;
-pub use matcher::TableMatcher;
 pub use partition::PartitionDispatcher;
 pub use topic::TopicDispatcher;
 
@@ -71,9 +70,17 @@ pub struct DispatchRule {
 
 #[derive(Debug, Clone)]
 struct Route {
-    matcher: TableMatcher,
+    matcher: TableFilter,
     topic: TopicDispatcher,
     partition: PartitionDispatcher,
+}
+
+/// A rule's matcher, in the table-filter syntax shared with `[filter] rules`.
+fn matcher(rules: &[String], case_sensitive: bool) -> Result<TableFilter, DispatchError> {
+    TableFilter::parse(rules, case_sensitive).map_err(|e| DispatchError::InvalidMatcher {
+        rule: e.rule,
+        reason: e.reason,
+    })
 }
 
 /// Routes events to topics and partitions.
@@ -108,7 +115,7 @@ impl EventRouter {
                 unknown.push(r.partition.clone());
             }
             routes.push(Route {
-                matcher: TableMatcher::parse(&r.matcher, case_sensitive)?,
+                matcher: matcher(&r.matcher, case_sensitive)?,
                 topic: TopicDispatcher::new(&r.topic, default_topic, avro)?,
                 partition,
             });
@@ -117,7 +124,7 @@ impl EventRouter {
             default_topic: default_topic.to_owned(),
             routes,
             implicit: Route {
-                matcher: TableMatcher::parse(&["*.*"], case_sensitive)?,
+                matcher: matcher(&["*.*".to_string()], case_sensitive)?,
                 topic: TopicDispatcher::Static(default_topic.to_owned()),
                 partition: PartitionDispatcher::Default,
             },
