@@ -3,7 +3,7 @@
 //!
 //! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
-//! lifecycle: logging, signals, changefeed tasks), `check` (the `check` subcommand),
+//! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
 //! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
 //! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
@@ -15,6 +15,7 @@ pub mod build_info;
 pub mod check;
 pub mod codec;
 pub mod config;
+pub mod decode;
 pub mod dispatch;
 pub mod emulator;
 pub mod filter;

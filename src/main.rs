@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidb_changefeed::{build_info, check, config, runtime};
+use tidb_changefeed::{build_info, check, config, decode, runtime};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,6 +43,22 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Decode one TiKV row (key and optionally value, in hex) with a table's TiDB TableInfo
+    /// JSON; prints the table id, handle and each column as Canal-JSON renders it.
+    Decode {
+        /// File with the table's TableInfo JSON (as TiDB stores it in its meta keys).
+        #[arg(long, value_name = "FILE")]
+        table_info: PathBuf,
+        /// Time zone TIMESTAMP values are rendered in: UTC, +08:00, or a name such as Asia/Shanghai.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+        /// The row key in hex, as TiKV stores it (`t{table id}_r{handle}`).
+        #[arg(long)]
+        key: String,
+        /// The row value in hex; without it only the key is decoded.
+        #[arg(long)]
+        value: Option<String>,
+    },
     /// Print the version, git commit and build profile.
     Version,
 }
@@ -53,6 +69,34 @@ const EXIT_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Decode {
+            table_info,
+            time_zone,
+            key,
+            value,
+        } => {
+            let json = match std::fs::read(&table_info) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", table_info.display());
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            match decode::decode(&json, &time_zone, &key, value.as_deref()) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e @ decode::DecodeCliError::Input(_)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
         Command::Version => {
             println!("{}", build_info::describe());
             ExitCode::SUCCESS

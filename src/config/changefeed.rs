@@ -30,7 +30,8 @@ pub struct ChangefeedConfig {
     /// Replicate tables that have neither a primary key nor a NOT NULL unique key.
     #[serde(default)]
     pub force_replicate: bool,
-    /// Time zone TIMESTAMP values are rendered in: `System`, `UTC` or an offset `+08:00`.
+    /// Time zone TIMESTAMP values are rendered in: `System`, `UTC`, an offset `+08:00` or an
+    /// IANA name `Asia/Shanghai`.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     #[serde(default)]

@@ -5,6 +5,7 @@
 mod cli;
 mod config_errors;
 mod corpus;
+mod decode_cli;
 mod emulator;
 mod kafka_check;
 mod kafka_env;

@@ -275,7 +275,7 @@ fn fill_columns(
 }
 
 /// One value as canal-json writes it (`formatValue` then `jwriter.String`, or `null`).
-fn write_value(out: &mut Vec<u8>, c: &ColumnMeta, v: &Value) {
+pub(crate) fn write_value(out: &mut Vec<u8>, c: &ColumnMeta, v: &Value) {
     // Numbers, decimals, dates and vectors never contain characters that need escaping, so
     // they are written between quotes directly.
     let _ = match v {
