@@ -3,3 +3,4 @@
 
 pub mod ack;
 pub mod kafka;
+pub mod large_message;

@@ -12,4 +12,5 @@ mod kafka_env;
 mod kafka_listeners;
 mod kafka_restart;
 mod kafka_sink;
+mod large_messages;
 mod support;
