@@ -44,6 +44,9 @@ pub const KAFKA_REQUEST_DURATION_SECONDS: &str = "tidb_changefeed_kafka_request_
 pub const KAFKA_RETRIES_TOTAL: &str = "tidb_changefeed_kafka_retries_total";
 /// Failures that stopped a partition writer; label `kind`.
 pub const KAFKA_ERRORS_TOTAL: &str = "tidb_changefeed_kafka_errors_total";
+/// Uncompressed over compressed size of sampled produce batches (1 in 16; only when
+/// compression is on).
+pub const KAFKA_COMPRESSION_RATIO: &str = "tidb_changefeed_kafka_compression_ratio";
 /// Produce requests in flight (at most one per partition).
 pub const KAFKA_IN_FLIGHT_REQUESTS: &str = "tidb_changefeed_kafka_in_flight_requests";
 
@@ -136,6 +139,10 @@ fn describe() {
     describe_counter!(
         KAFKA_ERRORS_TOTAL,
         "Failures that stopped a partition writer, by kind."
+    );
+    describe_histogram!(
+        KAFKA_COMPRESSION_RATIO,
+        "Uncompressed over compressed size of sampled produce batches (1 in 16, compression on)."
     );
     describe_gauge!(
         KAFKA_IN_FLIGHT_REQUESTS,
