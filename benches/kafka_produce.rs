@@ -78,6 +78,7 @@ async fn ours(broker: &str, topic: &str, n: usize) -> Duration {
             max_retry: 5,
             request_timeout: Duration::from_secs(30),
             queue_len: 8192,
+            linger: Duration::ZERO,
         },
         tracker,
     );

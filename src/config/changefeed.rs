@@ -295,6 +295,10 @@ pub struct KafkaConfig {
     pub read_timeout: HumanDuration,
     #[serde(default = "default_kafka_timeout")]
     pub write_timeout: HumanDuration,
+    /// How long a batch waits for more messages before it is sent (not a TiCDC setting;
+    /// TiCDC sends at once, which `0s` keeps).
+    #[serde(default = "default_linger")]
+    pub linger: HumanDuration,
     /// Only `-1` (all in-sync replicas): nothing less keeps the no-loss promise.
     #[serde(default = "default_required_acks")]
     pub required_acks: i16,
@@ -345,6 +349,10 @@ fn default_max_retry() -> u32 {
 
 fn default_kafka_timeout() -> HumanDuration {
     HumanDuration::secs(10)
+}
+
+fn default_linger() -> HumanDuration {
+    HumanDuration::millis(0)
 }
 
 fn default_required_acks() -> i16 {

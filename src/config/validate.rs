@@ -564,6 +564,12 @@ fn kafka(
             r.err(p.key(key), "must be greater than 0");
         }
     }
+    if k.linger.get() > std::time::Duration::from_secs(10) {
+        r.err(
+            p.key("linger"),
+            format!("must be at most 10s, got {}", k.linger),
+        );
+    }
     match k.required_acks {
         -1 => {}
         0 | 1 => r.unsupported(

@@ -95,6 +95,7 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
             max_retry: 3,
             request_timeout: Duration::from_secs(5),
             queue_len: 64,
+            linger: Duration::ZERO,
         },
         tracker.clone(),
     ));

@@ -26,6 +26,7 @@ fn settings() -> ProducerSettings {
         max_retry: 5,
         request_timeout: Duration::from_secs(10),
         queue_len: 1024,
+        linger: Duration::from_millis(5),
     }
 }
 

@@ -87,6 +87,7 @@ async fn sink() -> (Topics, Producer, String) {
             max_retry: 3,
             request_timeout: Duration::from_secs(10),
             queue_len: 16,
+            linger: Duration::ZERO,
         },
         AckTracker::new(),
     );

@@ -5,9 +5,10 @@
 //! for good before the next one is sent, so retries never reorder records within a
 //! partition (TiCDC gets the same guarantee from sarama's `MaxOpenRequests = 1`).
 //!
-//! Batching needs no timer: while a request is in flight, later messages queue up, and the
-//! next request takes everything queued up to the byte budget (Kafka's record-batch framing
-//! counted), so an idle partition sends at once and a busy one sends large batches. Each
+//! Batching: while a request is in flight, later messages queue up, and the next request
+//! takes everything queued up to the byte budget (Kafka's record-batch framing counted), so
+//! a busy partition sends large batches; with `linger` > 0 a batch also waits that long for
+//! more messages (default 0: an idle partition sends at once, as TiCDC does). Each
 //! writer's queue is bounded, so a slow broker pushes back on the caller.
 //!
 //! Transient failures (broker restart, leader change, NotEnoughReplicas, RequestTimedOut,
@@ -74,6 +75,9 @@ pub struct ProducerSettings {
     pub request_timeout: Duration,
     /// Messages queued per partition before `send` waits.
     pub queue_len: usize,
+    /// How long a batch waits for more messages before it is sent (`linger`; 0 = send at
+    /// once, as TiCDC does). Batches still grow while a request is in flight.
+    pub linger: Duration,
 }
 
 type Reply = oneshot::Sender<Result<(), KafkaError>>;
@@ -296,6 +300,7 @@ impl PartitionWriter {
             let mut flushes: Vec<Reply> = Vec::new();
             let mut bytes = RECORD_BATCH_OVERHEAD;
             let mut next = Some(first);
+            let mut linger_until: Option<tokio::time::Instant> = None;
             while let Some(cmd) = next.take() {
                 match cmd {
                     Command::Flush(r) => flushes.push(r),
@@ -313,7 +318,19 @@ impl PartitionWriter {
                     // A flush closes the batch: it is answered once everything before it is acked.
                     break;
                 }
-                next = rx.try_recv().ok();
+                next = match rx.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(_) if self.settings.linger.is_zero() => None,
+                    Err(_) => {
+                        let deadline = *linger_until.get_or_insert_with(|| {
+                            tokio::time::Instant::now() + self.settings.linger
+                        });
+                        tokio::time::timeout_at(deadline, rx.recv())
+                            .await
+                            .ok()
+                            .flatten()
+                    }
+                };
             }
             let result = if batch.is_empty() {
                 Ok(())
