@@ -1,4 +1,5 @@
-//! A broker killed (SIGKILL) and restarted in the middle of a stream: the producer retries
+//! A broker killed (SIGKILL) and restarted in the middle of a stream (the stream runs until
+//! the broker is back, then a little longer): the producer retries
 //! without reordering, nothing acknowledged is lost, and each partition, read back by kcat,
 //! holds every message in order (a batch resent after the crash may repeat, as
 //! at-least-once allows). Runs on a broker of its own, so the shared one stays up.
@@ -100,13 +101,22 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
         tracker.clone(),
     ));
 
-    let per_partition: u64 = 600;
+    // The stream keeps going until the broker is back, then sends `AFTER` more rows, so the
+    // crash always falls mid-stream whatever the machine's speed.
+    const AFTER: u64 = 300;
+    let restarted = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sender = {
         let producer = Arc::clone(&producer);
         let tracker = tracker.clone();
         let topic = topic.clone();
+        let restarted = Arc::clone(&restarted);
         tokio::spawn(async move {
-            for i in 0..per_partition {
+            let mut i: u64 = 0;
+            let mut stop_at = u64::MAX;
+            while i < stop_at {
+                if stop_at == u64::MAX && restarted.load(std::sync::atomic::Ordering::SeqCst) {
+                    stop_at = i + AFTER;
+                }
                 for p in 0..3 {
                     let m = Message {
                         key: Some(format!("k{p}").into_bytes()),
@@ -119,32 +129,32 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
                         .await
                         .expect("send (retries hide the crash)");
                 }
-                if i % 20 == 0 {
+                // Every message with commit ts <= i + 1 is submitted.
+                tracker.resolve(1, i + 1);
+                if i.is_multiple_of(20) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
+                i += 1;
             }
-            tracker.resolve(1, per_partition);
+            tracker.resolve(1, i);
             producer
                 .flush()
                 .await
                 .expect("flush after the broker came back");
+            i
         })
     };
 
     // Let part of the stream through, then crash the broker and bring it back.
     let started = std::time::Instant::now();
-    while tracker.progress(1).unwrap_or(0) < per_partition / 4 {
+    while tracker.progress(1).unwrap_or(0) < 150 {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "no progress before the crash"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let acked_before = tracker.progress(1).unwrap_or(0);
-    assert!(
-        acked_before < per_partition,
-        "the crash must fall mid-stream"
-    );
+
     tokio::task::spawn_blocking({
         let dir = broker.dir.clone();
         move || {
@@ -157,11 +167,13 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
     })
     .await
     .expect("restart");
+    restarted.store(true, std::sync::atomic::Ordering::SeqCst);
 
-    tokio::time::timeout(Duration::from_secs(120), sender)
+    let per_partition = tokio::time::timeout(Duration::from_secs(120), sender)
         .await
         .expect("the stream finishes after the restart")
         .expect("sender task");
+    assert!(per_partition > 150 + AFTER, "the stream spans the crash");
     assert_eq!(
         tracker.progress(1),
         Some(per_partition),

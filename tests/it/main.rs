@@ -5,6 +5,7 @@
 mod cli;
 mod config_errors;
 mod corpus;
+mod corpus_replay;
 mod decode_cli;
 mod emulator;
 mod kafka_check;
