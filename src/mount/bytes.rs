@@ -78,12 +78,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::mount::unhex;
 
     /// V7: TIKV components/codec/src/byte.rs `test_read_bytes`.
     #[test]

@@ -171,12 +171,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::mount::unhex;
 
     /// V3: TIDB docs/tidb_http_api.md short_value `CAICAkE=` = 08 02 | 02 02 41
     /// (column id 1 as Varint, "A" as CompactBytes).

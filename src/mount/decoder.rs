@@ -305,12 +305,7 @@ mod tests {
     };
     use proptest::prelude::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::mount::unhex;
 
     fn column(id: i64, tp: u8, flag: u32, flen: i64, decimal: i32) -> ColumnInfo {
         ColumnInfo {

@@ -227,12 +227,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::mount::unhex;
 
     /// V1: TIFLOW cdc/entry/codec_test.go TestDecodeTableID; V2: TIDB docs/tidb_http_api.md.
     #[test]

@@ -41,3 +41,9 @@ pub use reader::Reader;
 pub use time::{Duration, Time, TimeType, TimeZone};
 pub use value::Value;
 pub use vector::VectorFloat32;
+
+/// Hex test vectors to bytes (tests only).
+#[cfg(test)]
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s).expect("test vectors are valid hex")
+}

@@ -264,12 +264,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::mount::unhex;
 
     /// V5: TIKV components/tidb_query_datatype/src/codec/row/v2/encoder_for_test.rs
     /// `test_encode_big`.
