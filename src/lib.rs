@@ -7,7 +7,7 @@
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
 //! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
 //! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
-//! (Kafka), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
+//! (Kafka), `sorter` (per-table ordering until the frontier passes, with spill), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
 //! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
 //! path uses it. The data flow is described in the project's DESIGN.md.
 
@@ -26,4 +26,5 @@ pub mod runtime;
 pub mod schema;
 pub mod server;
 pub mod sink;
+pub mod sorter;
 pub mod status;
