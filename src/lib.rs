@@ -5,7 +5,7 @@
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
-//! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
+//! model), `checkpoint` (durable checkpoints and where a changefeed starts), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
 //! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
 //! (Kafka), `sorter` (per-table ordering until the frontier passes, with spill), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
 //! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
@@ -13,6 +13,7 @@
 
 pub mod build_info;
 pub mod check;
+pub mod checkpoint;
 pub mod codec;
 pub mod config;
 pub mod decode;
