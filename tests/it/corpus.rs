@@ -17,7 +17,7 @@ const REPLAY: &[(&str, Replay)] = &[
     ),
     (
         "row-value",
-        Replay::Pending("row format v2 decoder: src/mount (branch codec)"),
+        Replay::Replayed("corpus_replay::row_value_vectors_replay"),
     ),
     (
         "datum",
