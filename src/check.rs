@@ -62,14 +62,14 @@ fn kafka_summary(out: &mut String, k: &KafkaConfig) {
     let _ = writeln!(out, "    kafka: {} topic {}", k.brokers.join(","), k.topic);
     let _ = writeln!(
         out,
-        "    partitions: {}, replication factor {}, max message {}, compression {:?}",
+        "    partitions: {}, replication factor {}, max message {}, compression {}",
         k.partition_num.map_or_else(
             || "topic's own (3 when created)".to_string(),
             |n| n.to_string()
         ),
         k.replication_factor,
         k.max_message_bytes,
-        k.compression
+        setting_name(&k.compression)
     );
     let auth = match (&k.sasl_mechanism, &k.sasl_user, &k.sasl_password) {
         (Some(m), Some(u), Some(p)) => format!("SASL {} user {u} password {p}", m.name()),
@@ -93,11 +93,20 @@ fn kafka_summary(out: &mut String, k: &KafkaConfig) {
     let _ = writeln!(out, "    authentication: {auth}; TLS: {tls}");
     let _ = writeln!(
         out,
-        "    tidb extension: {}, auto-create topics: {}, large messages: {:?}",
+        "    tidb extension: {}, auto-create topics: {}, large messages: {}",
         k.codec_config.enable_tidb_extension,
         k.auto_create_topic,
-        k.large_message_handle.large_message_handle_option
+        setting_name(&k.large_message_handle.large_message_handle_option)
     );
+}
+
+/// A setting's value as written in the file (its kebab-case name).
+fn setting_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".to_string(),
+    }
 }
 
 /// The effective configuration (defaults filled in) as TOML, secrets masked.
