@@ -6,7 +6,7 @@
 //! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
 //! model), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
-//! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
+//! formats: Canal-JSON), `upstream` (PD and TiKV CDC EventFeed client), `dispatch` (topics and partitions as TiCDC picks them), `sink`
 //! (Kafka), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
 //! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
 //! path uses it. The data flow is described in the project's DESIGN.md.
@@ -27,3 +27,4 @@ pub mod schema;
 pub mod server;
 pub mod sink;
 pub mod status;
+pub mod upstream;
