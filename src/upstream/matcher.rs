@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use crate::proto::cdcpb::event::{LogType, Row, row::OpType};
 
 /// Put (insert/update) or delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RowOp {
     Put,
     Delete,

@@ -297,7 +297,15 @@ impl PdClient {
             .await
             .map_err(|s| self.rpc_err("GetStore", s))?
             .into_inner();
-        check_header("GetStore", resp.header.as_ref())?;
+        // PD answers an unknown id with error UNKNOWN "invalid store ID N, not found".
+        match check_header("GetStore", resp.header.as_ref()) {
+            Err(UpstreamError::PdResponse { message, .. })
+                if resp.store.is_none() && message.contains("not found") =>
+            {
+                return Err(UpstreamError::StoreNotFound { store_id });
+            }
+            r => r?,
+        }
         match resp.store {
             Some(s) if s.id != 0 && !is_tiflash(&s) => Ok(s),
             _ => Err(UpstreamError::StoreNotFound { store_id }),
