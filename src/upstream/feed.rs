@@ -467,25 +467,7 @@ impl Feed {
     ) -> Result<(), UpstreamError> {
         let kind = error_kind(&err);
         metrics::counter!(m::UPSTREAM_REGION_ERRORS_TOTAL, "kind" => kind).increment(1);
-        if let Some(e) = err.cluster_id_mismatch {
-            return Err(UpstreamError::ClusterIdMismatch {
-                store_id,
-                current: e.current,
-                requested: e.request,
-            });
-        }
-        if let Some(e) = err.compatibility {
-            return Err(UpstreamError::Compatibility {
-                store_id,
-                required_version: e.required_version,
-            });
-        }
-        if err.duplicate_request.is_some() {
-            return Err(UpstreamError::DuplicateRequest {
-                store_id,
-                region_id,
-            });
-        }
+        let action = classify(store_id, region_id, &err)?;
         // Errors for subscriptions already dropped or moved are stale.
         let current = self
             .regions
@@ -504,57 +486,91 @@ impl Feed {
             .unwrap_or(self.cfg.start_ts);
         let a = self.bump(region_id);
         tracing::info!(region_id, store_id, kind, ts, "region error");
-        match kind {
-            "not_leader" => {
-                let hint = err
-                    .not_leader
-                    .and_then(|n| n.leader)
-                    .map(|p| p.store_id)
-                    .filter(|s| *s != 0 && *s != store_id);
-                match hint {
-                    Some(leader) => {
-                        let tx = self.msg_tx.clone();
-                        let region = r.region;
-                        // Register at once on the hinted leader.
-                        let _ = tx.send(Msg::RetryRegion(
-                            metapb::Region {
-                                peers: vec![metapb::Peer {
-                                    store_id: leader,
-                                    ..Default::default()
-                                }],
-                                ..region
-                            },
-                            ts,
-                        ));
-                    }
-                    None => self.schedule(
-                        backoff(a),
-                        Msg::Relocate(r.region.start_key, r.region.end_key, ts),
-                    ),
-                }
+        let on_store = |region: metapb::Region, store: u64| metapb::Region {
+            peers: vec![metapb::Peer {
+                store_id: store,
+                ..Default::default()
+            }],
+            ..region
+        };
+        match action {
+            RegionAction::RetryOn(leader) => {
+                let _ = self
+                    .msg_tx
+                    .send(Msg::RetryRegion(on_store(r.region, leader), ts));
             }
-            "server_is_busy" | "congested" => {
-                let mut d = backoff(a);
-                if let Some(b) = err.server_is_busy.as_ref().filter(|b| b.backoff_ms > 0) {
-                    d = d.max(Duration::from_millis(b.backoff_ms.min(10_000)));
-                }
-                // Retry the region on the same store.
-                let region = metapb::Region {
-                    peers: vec![metapb::Peer {
-                        store_id,
-                        ..Default::default()
-                    }],
-                    ..r.region
-                };
-                self.schedule(d, Msg::RetryRegion(region, ts));
+            RegionAction::Backoff(min) => {
+                let d = backoff(a).max(min);
+                self.schedule(d, Msg::RetryRegion(on_store(r.region, store_id), ts));
             }
-            _ => self.schedule(
+            RegionAction::Relocate => self.schedule(
                 backoff(a.saturating_sub(1)),
                 Msg::Relocate(r.region.start_key, r.region.end_key, ts),
             ),
         }
         Ok(())
     }
+}
+
+/// What to do about a region error that is not fatal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegionAction {
+    /// Register the same region on this store at once (leader hint).
+    RetryOn(u64),
+    /// Register the same region on the same store after at least this long.
+    Backoff(Duration),
+    /// Drop the region, find the regions of its range through PD, register them.
+    Relocate,
+}
+
+/// Maps a region error to an action, or to the fatal error it is.
+fn classify(
+    store_id: u64,
+    region_id: u64,
+    err: &cdcpb::Error,
+) -> Result<RegionAction, UpstreamError> {
+    if let Some(e) = &err.cluster_id_mismatch {
+        return Err(UpstreamError::ClusterIdMismatch {
+            store_id,
+            current: e.current,
+            requested: e.request,
+        });
+    }
+    if let Some(e) = &err.compatibility {
+        return Err(UpstreamError::Compatibility {
+            store_id,
+            required_version: e.required_version.clone(),
+        });
+    }
+    if err.duplicate_request.is_some() {
+        return Err(UpstreamError::DuplicateRequest {
+            store_id,
+            region_id,
+        });
+    }
+    if let Some(n) = &err.not_leader {
+        return Ok(
+            match n
+                .leader
+                .as_ref()
+                .map(|p| p.store_id)
+                .filter(|s| *s != 0 && *s != store_id)
+            {
+                Some(leader) => RegionAction::RetryOn(leader),
+                None => RegionAction::Relocate,
+            },
+        );
+    }
+    if let Some(b) = &err.server_is_busy {
+        return Ok(RegionAction::Backoff(Duration::from_millis(
+            b.backoff_ms.min(10_000),
+        )));
+    }
+    if err.congested.is_some() {
+        return Ok(RegionAction::Backoff(Duration::ZERO));
+    }
+    // epoch_not_match, region_not_found, unknown.
+    Ok(RegionAction::Relocate)
 }
 
 fn error_kind(e: &cdcpb::Error) -> &'static str {
@@ -596,5 +612,79 @@ mod tests {
         for a in 0..40 {
             assert!(backoff(a) <= Duration::from_millis(2000));
         }
+    }
+
+    #[test]
+    fn upstream_region_errors_classified() {
+        use crate::proto::{cdcpb, errorpb, metapb};
+        use crate::upstream::ErrorKind;
+        let e = |f: &dyn Fn(&mut cdcpb::Error)| {
+            let mut x = cdcpb::Error::default();
+            f(&mut x);
+            classify(2, 10, &x)
+        };
+        let fatal = |r: Result<RegionAction, UpstreamError>| r.expect_err("fatal").kind();
+        assert_eq!(
+            fatal(e(&|x| x.cluster_id_mismatch =
+                Some(cdcpb::ClusterIdMismatch {
+                    current: 1,
+                    request: 2
+                }))),
+            ErrorKind::Fatal
+        );
+        assert!(matches!(
+            e(&|x| x.compatibility = Some(cdcpb::Compatibility {
+                required_version: "6.2.0".into()
+            })),
+            Err(UpstreamError::Compatibility { store_id: 2, .. })
+        ));
+        assert!(matches!(
+            e(&|x| x.duplicate_request = Some(cdcpb::DuplicateRequest { region_id: 10 })),
+            Err(UpstreamError::DuplicateRequest {
+                store_id: 2,
+                region_id: 10
+            })
+        ));
+        let leader = |s| metapb::Peer {
+            store_id: s,
+            ..Default::default()
+        };
+        assert_eq!(
+            e(&|x| x.not_leader = Some(errorpb::NotLeader {
+                region_id: 10,
+                leader: Some(leader(3))
+            }))
+            .ok(),
+            Some(RegionAction::RetryOn(3))
+        );
+        assert_eq!(
+            e(&|x| x.not_leader = Some(errorpb::NotLeader {
+                region_id: 10,
+                leader: None
+            }))
+            .ok(),
+            Some(RegionAction::Relocate)
+        );
+        assert_eq!(
+            e(&|x| x.epoch_not_match = Some(errorpb::EpochNotMatch::default())).ok(),
+            Some(RegionAction::Relocate)
+        );
+        assert_eq!(
+            e(&|x| x.region_not_found = Some(errorpb::RegionNotFound { region_id: 10 })).ok(),
+            Some(RegionAction::Relocate)
+        );
+        assert_eq!(
+            e(&|x| x.server_is_busy = Some(errorpb::ServerIsBusy {
+                backoff_ms: 20,
+                ..Default::default()
+            }))
+            .ok(),
+            Some(RegionAction::Backoff(Duration::from_millis(20)))
+        );
+        assert_eq!(
+            e(&|x| x.congested = Some(cdcpb::Congested { region_id: 10 })).ok(),
+            Some(RegionAction::Backoff(Duration::ZERO))
+        );
+        assert_eq!(e(&|_| {}).ok(), Some(RegionAction::Relocate));
     }
 }

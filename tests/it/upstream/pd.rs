@@ -41,14 +41,19 @@ async fn upstream_pd_discovers_leader_scans_regions_and_guards_gc() {
         .await
         .expect("safe point set");
     assert!(min <= t1);
-    let gc = pd.get_gc_safe_point().await.expect("gc safe point");
+    // GC runs up to our service safe point t1; asking for anything below it is fatal.
     emu.cluster().lock().run_gc(t2);
-    let err = pd
-        .update_service_gc_safe_point("other-service", 60, gc)
-        .await;
-    // Whatever the emulator's minimum is now, asking below it must be fatal when it is above.
-    if let Err(e) = err {
-        assert_eq!(e.kind(), ErrorKind::Fatal);
-        assert!(matches!(e, UpstreamError::SafePointBehindGc { .. }), "{e}");
-    }
+    assert_eq!(pd.get_gc_safe_point().await.expect("gc safe point"), t1);
+    let e = pd
+        .update_service_gc_safe_point("other-service", 60, t1 - 1)
+        .await
+        .expect_err("below the cluster's GC safe point");
+    assert_eq!(e.kind(), ErrorKind::Fatal);
+    assert!(
+        matches!(e, UpstreamError::SafePointBehindGc { requested, min_safe_point } if requested == t1 - 1 && min_safe_point == t1),
+        "{e}"
+    );
+    pd.update_service_gc_safe_point("tidb-changefeed-test", 60, t2)
+        .await
+        .expect("moving forward is fine");
 }
