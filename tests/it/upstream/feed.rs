@@ -254,3 +254,59 @@ async fn upstream_feed_store_restart_delivers_every_row() {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
 }
+
+#[tokio::test]
+async fn upstream_feed_server_busy_and_congested_are_retried() {
+    let mut t = start(THREE_REGIONS).await;
+    {
+        let mut m = t.emu.cluster().lock();
+        m.inject_server_busy(2, 2, 30);
+        m.split(
+            20,
+            b"c",
+            tidb_changefeed::emulator::RegionChangeNotice::RegionNotFound,
+        )
+        .expect("split");
+        m.inject_congested(30);
+    }
+    let c1 = t.put("b", "1");
+    let c2 = t.put("cc", "2");
+    let c3 = t.put("e", "3");
+    t.until_frontier(c3).await;
+    for r in [
+        row("b", "1", RowOp::Put, c1),
+        row("cc", "2", RowOp::Put, c2),
+        row("e", "3", RowOp::Put, c3),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
+}
+
+#[tokio::test]
+async fn upstream_feed_cluster_id_mismatch_surfaces_as_fatal_error() {
+    let t = start(THREE_REGIONS).await;
+    {
+        let mut m = t.emu.cluster().lock();
+        // The stores now answer as another cluster; a leader change makes the feed
+        // re-register region 30 on store 1 with the cluster id PD gave it (42).
+        m.cluster_id = 7;
+        m.transfer_leader(30, 1, true).expect("transfer");
+    }
+    let res = tokio::time::timeout(Duration::from_secs(10), t.task)
+        .await
+        .expect("feed stops")
+        .expect("task joins");
+    let e = res.expect_err("fatal");
+    assert!(
+        matches!(
+            e,
+            UpstreamError::ClusterIdMismatch {
+                current: 7,
+                requested: 42,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.kind(), tidb_changefeed::upstream::ErrorKind::Fatal);
+}
