@@ -5,9 +5,12 @@
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
 //! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
-//! model), `checkpoint` (durable checkpoints and where a changefeed starts), `mount` (TiDB's key and value encodings: raw KV → typed rows), `codec` (output
-//! formats: Canal-JSON), `dispatch` (topics and partitions as TiCDC picks them), `sink`
-//! (Kafka), `sorter` (per-table ordering until the frontier passes, with spill), `proto` (our minimal kvproto-compatible gRPC types). `emulator` is the emulated
+//! model), `checkpoint` (durable checkpoints and where a changefeed starts), `mount`
+//! (TiDB's key and value encodings: raw KV → typed rows), `upstream` (PD and TiKV CDC
+//! EventFeed client), `codec` (output formats: Canal-JSON), `dispatch` (topics and
+//! partitions as TiCDC picks them), `sorter` (per-table ordering until the frontier passes,
+//! with spill), `sink` (Kafka), `proto` (our minimal kvproto-compatible gRPC types).
+//! `emulator` is the emulated
 //! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
 //! path uses it. The data flow is described in the project's DESIGN.md.
 
@@ -29,3 +32,4 @@ pub mod server;
 pub mod sink;
 pub mod sorter;
 pub mod status;
+pub mod upstream;

@@ -50,6 +50,24 @@ pub const KAFKA_COMPRESSION_RATIO: &str = "tidb_changefeed_kafka_compression_rat
 /// Produce requests in flight (at most one per partition).
 pub const KAFKA_IN_FLIGHT_REQUESTS: &str = "tidb_changefeed_kafka_in_flight_requests";
 
+/// Region subscriptions currently open on TiKV EventFeed streams.
+pub const UPSTREAM_REGIONS_SUBSCRIBED: &str = "tidb_changefeed_upstream_regions_subscribed";
+/// Region errors received from TiKV; label `kind` (not_leader, epoch_not_match,
+/// region_not_found, server_is_busy, congested, duplicate_request, compatibility,
+/// cluster_id_mismatch, unknown).
+pub const UPSTREAM_REGION_ERRORS_TOTAL: &str = "tidb_changefeed_upstream_region_errors_total";
+/// Row events received from TiKV; label `type` (prewrite, commit, committed, rollback,
+/// initialized).
+pub const UPSTREAM_EVENTS_TOTAL: &str = "tidb_changefeed_upstream_events_total";
+/// Bytes of keys and values received in row events.
+pub const UPSTREAM_RECEIVED_BYTES_TOTAL: &str = "tidb_changefeed_upstream_received_bytes_total";
+/// EventFeed streams re-opened after a failure; label `store`.
+pub const UPSTREAM_STREAM_RECONNECTS_TOTAL: &str =
+    "tidb_changefeed_upstream_stream_reconnects_total";
+/// Time from a region's registration to its INITIALIZED event.
+pub const UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS: &str =
+    "tidb_changefeed_upstream_incremental_scan_duration_seconds";
+
 /// Installs the global recorder, describes every metric and sets the build-info metric.
 /// Returns the handle `/metrics` renders from. Fails if a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
@@ -143,6 +161,32 @@ fn describe() {
     describe_histogram!(
         KAFKA_COMPRESSION_RATIO,
         "Uncompressed over compressed size of sampled produce batches (1 in 16, compression on)."
+    );
+    describe_gauge!(
+        UPSTREAM_REGIONS_SUBSCRIBED,
+        "Region subscriptions currently open on TiKV EventFeed streams."
+    );
+    describe_counter!(
+        UPSTREAM_REGION_ERRORS_TOTAL,
+        "Region errors received from TiKV, by kind."
+    );
+    describe_counter!(
+        UPSTREAM_EVENTS_TOTAL,
+        "Row events received from TiKV, by type."
+    );
+    describe_counter!(
+        UPSTREAM_RECEIVED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of keys and values received in row events."
+    );
+    describe_counter!(
+        UPSTREAM_STREAM_RECONNECTS_TOTAL,
+        "EventFeed streams re-opened after a failure, by store."
+    );
+    describe_histogram!(
+        UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time from a region's registration to its INITIALIZED event."
     );
     describe_gauge!(
         KAFKA_IN_FLIGHT_REQUESTS,

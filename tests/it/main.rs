@@ -15,3 +15,4 @@ mod kafka_restart;
 mod kafka_sink;
 mod large_messages;
 mod support;
+mod upstream;

@@ -1,0 +1,444 @@
+//! Prewrite/commit matching for one region subscription, as TiCDC's matcher does
+//! (reference/upstream.md §1.11).
+//!
+//! Owns the PREWRITE rows not yet committed or rolled back, keyed by `(start_ts, key)`, and,
+//! before the region is `INITIALIZED`, the COMMIT and ROLLBACK rows that could not be applied
+//! yet. Guarantees:
+//! - a `COMMIT` becomes a [`CommittedRow`] carrying the value and old value of its `PREWRITE`;
+//! - a `COMMITTED` row (1PC, incremental scan) becomes a [`CommittedRow`] as is;
+//! - a `ROLLBACK` drops its `PREWRITE` and emits nothing;
+//! - before `INITIALIZED`, a `COMMIT` whose `PREWRITE` has not arrived (or arrived with an empty
+//!   value, which may be a fake prewrite) is cached and matched at `INITIALIZED`; one still
+//!   unmatched then is dropped, because TiKV's scan already sent that change as `COMMITTED`;
+//! - after `INITIALIZED`, a `COMMIT` without its `PREWRITE` is the fatal
+//!   [`MatchError::PrewriteNotMatch`]: TiKV broke the protocol and data could be lost.
+//!
+//! A later PREWRITE never replaces an earlier one with a value by one with an empty value
+//! (fake prewrite after a lock rewrite) or a lower `generation` (pipelined DML).
+
+use std::collections::HashMap;
+
+use crate::proto::cdcpb::event::{LogType, Row, row::OpType};
+
+/// Put (insert/update) or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RowOp {
+    Put,
+    Delete,
+}
+
+/// One committed change of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedRow {
+    /// Raw TiDB key (not memcomparable-encoded).
+    pub key: Vec<u8>,
+    /// Row value; empty for deletes.
+    pub value: Vec<u8>,
+    /// Previous row value; empty when there was none.
+    pub old_value: Vec<u8>,
+    pub op: RowOp,
+    pub start_ts: u64,
+    pub commit_ts: u64,
+    /// Region the change came from.
+    pub region_id: u64,
+}
+
+/// A protocol violation the matcher cannot recover from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    #[error(
+        "COMMIT of key {} at start ts {start_ts} has no matching PREWRITE",
+        hex::encode(key)
+    )]
+    PrewriteNotMatch { key: Vec<u8>, start_ts: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct Prewrite {
+    value: Vec<u8>,
+    old_value: Vec<u8>,
+    op: Option<RowOp>,
+    generation: u64,
+}
+
+/// Matching state of one region subscription.
+#[derive(Debug, Default)]
+pub struct Matcher {
+    region_id: u64,
+    initialized: bool,
+    prewrites: HashMap<(u64, Vec<u8>), Prewrite>,
+    cached_commits: Vec<Row>,
+    cached_rollbacks: Vec<(u64, Vec<u8>)>,
+}
+
+fn op_of(row: &Row) -> Option<RowOp> {
+    match OpType::try_from(row.op_type) {
+        Ok(OpType::Put) => Some(RowOp::Put),
+        Ok(OpType::Delete) => Some(RowOp::Delete),
+        _ => None,
+    }
+}
+
+impl Matcher {
+    pub fn new(region_id: u64) -> Self {
+        Matcher {
+            region_id,
+            ..Default::default()
+        }
+    }
+
+    /// Whether `INITIALIZED` was seen.
+    pub fn initialized(&self) -> bool {
+        self.initialized
+    }
+
+    /// PREWRITEs waiting for their COMMIT or ROLLBACK.
+    pub fn pending_prewrites(&self) -> usize {
+        self.prewrites.len()
+    }
+
+    /// Applies one row; committed rows are appended to `out`. Rows of unknown type are
+    /// ignored (TiKV sends none).
+    pub fn apply(&mut self, row: Row, out: &mut Vec<CommittedRow>) -> Result<(), MatchError> {
+        match LogType::try_from(row.r#type) {
+            Ok(LogType::Prewrite) => {
+                let k = (row.start_ts, row.key);
+                let new = Prewrite {
+                    op: op_of_raw(row.op_type),
+                    value: row.value,
+                    old_value: row.old_value,
+                    generation: row.generation,
+                };
+                match self.prewrites.get(&k) {
+                    Some(old)
+                        if !old.value.is_empty()
+                            && (new.value.is_empty() || new.generation < old.generation) => {}
+                    _ => {
+                        self.prewrites.insert(k, new);
+                    }
+                }
+            }
+            Ok(LogType::Commit) => {
+                if let Some(r) = self.match_commit(&row) {
+                    out.push(r);
+                } else if !self.initialized {
+                    self.cached_commits.push(row);
+                } else {
+                    return Err(MatchError::PrewriteNotMatch {
+                        key: row.key,
+                        start_ts: row.start_ts,
+                    });
+                }
+            }
+            Ok(LogType::Committed) => {
+                let op = op_of(&row).unwrap_or(if row.value.is_empty() {
+                    RowOp::Delete
+                } else {
+                    RowOp::Put
+                });
+                out.push(CommittedRow {
+                    key: row.key,
+                    value: row.value,
+                    old_value: row.old_value,
+                    op,
+                    start_ts: row.start_ts,
+                    commit_ts: row.commit_ts,
+                    region_id: self.region_id,
+                });
+            }
+            Ok(LogType::Rollback) => {
+                let k = (row.start_ts, row.key);
+                if self.initialized {
+                    self.prewrites.remove(&k);
+                } else {
+                    self.cached_rollbacks.push(k);
+                }
+            }
+            Ok(LogType::Initialized) => {
+                self.initialized = true;
+                for c in std::mem::take(&mut self.cached_commits) {
+                    match self.match_commit(&c) {
+                        Some(r) => out.push(r),
+                        None => tracing::debug!(
+                            region = self.region_id,
+                            start_ts = c.start_ts,
+                            commit_ts = c.commit_ts,
+                            "dropping a cached COMMIT without PREWRITE: the scan sent it as COMMITTED"
+                        ),
+                    }
+                }
+                for k in std::mem::take(&mut self.cached_rollbacks) {
+                    self.prewrites.remove(&k);
+                }
+            }
+            Ok(LogType::Unknown) | Err(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Takes the matching PREWRITE for a COMMIT row, if usable now.
+    fn match_commit(&mut self, row: &Row) -> Option<CommittedRow> {
+        let k = (row.start_ts, row.key.clone());
+        let p = self.prewrites.get(&k)?;
+        // Before INITIALIZED an empty-valued PREWRITE may be a fake one sent out of order.
+        if !self.initialized && (p.value.is_empty() || p.generation > 0) {
+            return None;
+        }
+        let p = self.prewrites.remove(&k)?;
+        let op = op_of(row).or(p.op).unwrap_or(if p.value.is_empty() {
+            RowOp::Delete
+        } else {
+            RowOp::Put
+        });
+        Some(CommittedRow {
+            key: row.key.clone(),
+            value: if op == RowOp::Delete {
+                Vec::new()
+            } else {
+                p.value
+            },
+            old_value: p.old_value,
+            op,
+            start_ts: row.start_ts,
+            commit_ts: row.commit_ts,
+            region_id: self.region_id,
+        })
+    }
+}
+
+fn op_of_raw(op_type: i32) -> Option<RowOp> {
+    match OpType::try_from(op_type) {
+        Ok(OpType::Put) => Some(RowOp::Put),
+        Ok(OpType::Delete) => Some(RowOp::Delete),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(t: LogType, op: OpType, key: &str, start: u64, commit: u64, v: &str, old: &str) -> Row {
+        Row {
+            start_ts: start,
+            commit_ts: commit,
+            r#type: t as i32,
+            op_type: op as i32,
+            key: key.as_bytes().to_vec(),
+            value: v.as_bytes().to_vec(),
+            old_value: old.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+    fn init() -> Row {
+        row(LogType::Initialized, OpType::Unknown, "", 0, 0, "", "")
+    }
+    fn run(m: &mut Matcher, rows: Vec<Row>) -> Vec<CommittedRow> {
+        let mut out = Vec::new();
+        for r in rows {
+            m.apply(r, &mut out).expect("no protocol error");
+        }
+        out
+    }
+    fn brief(rs: &[CommittedRow]) -> Vec<(String, String, String, RowOp, u64, u64)> {
+        rs.iter()
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(&r.key).into_owned(),
+                    String::from_utf8_lossy(&r.value).into_owned(),
+                    String::from_utf8_lossy(&r.old_value).into_owned(),
+                    r.op,
+                    r.start_ts,
+                    r.commit_ts,
+                )
+            })
+            .collect()
+    }
+    fn b(
+        k: &str,
+        v: &str,
+        o: &str,
+        op: RowOp,
+        s: u64,
+        c: u64,
+    ) -> (String, String, String, RowOp, u64, u64) {
+        (k.into(), v.into(), o.into(), op, s, c)
+    }
+
+    #[test]
+    fn upstream_matcher_prewrite_then_commit_carries_value_and_old_value() {
+        let mut m = Matcher::new(7);
+        let out = run(
+            &mut m,
+            vec![
+                init(),
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v2", "v1"),
+                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+            ],
+        );
+        assert_eq!(brief(&out), vec![b("k", "v2", "v1", RowOp::Put, 10, 11)]);
+        assert_eq!(out[0].region_id, 7);
+        assert_eq!(m.pending_prewrites(), 0);
+    }
+
+    #[test]
+    fn upstream_matcher_committed_is_emitted_directly() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                row(LogType::Committed, OpType::Put, "a", 5, 6, "x", ""),
+                init(),
+                row(LogType::Committed, OpType::Delete, "a", 7, 8, "", "x"),
+            ],
+        );
+        assert_eq!(
+            brief(&out),
+            vec![
+                b("a", "x", "", RowOp::Put, 5, 6),
+                b("a", "", "x", RowOp::Delete, 7, 8)
+            ]
+        );
+    }
+
+    #[test]
+    fn upstream_matcher_rollback_drops_prewrite() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                init(),
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", ""),
+                row(LogType::Rollback, OpType::Unknown, "k", 10, 0, "", ""),
+            ],
+        );
+        assert!(out.is_empty());
+        assert_eq!(m.pending_prewrites(), 0);
+        let mut out = Vec::new();
+        let err = m
+            .apply(
+                row(LogType::Commit, OpType::Put, "k", 10, 12, "", ""),
+                &mut out,
+            )
+            .expect_err("commit after rollback has no prewrite");
+        assert!(matches!(
+            err,
+            MatchError::PrewriteNotMatch { start_ts: 10, .. }
+        ));
+    }
+
+    #[test]
+    fn upstream_matcher_prewrite_in_scan_commit_live() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "old"),
+                init(),
+                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+            ],
+        );
+        assert_eq!(brief(&out), vec![b("k", "v", "old", RowOp::Put, 10, 11)]);
+    }
+
+    #[test]
+    fn upstream_matcher_commit_before_its_prewrite_before_initialized() {
+        let mut m = Matcher::new(1);
+        let mut out = Vec::new();
+        m.apply(
+            row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+            &mut out,
+        )
+        .expect("cached");
+        assert!(out.is_empty(), "kept until its prewrite arrives");
+        m.apply(
+            row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "o"),
+            &mut out,
+        )
+        .expect("prewrite");
+        assert!(out.is_empty());
+        m.apply(init(), &mut out).expect("init");
+        assert_eq!(brief(&out), vec![b("k", "v", "o", RowOp::Put, 10, 11)]);
+        assert_eq!(m.pending_prewrites(), 0);
+    }
+
+    #[test]
+    fn upstream_matcher_delete_commit_before_empty_prewrite_before_initialized() {
+        // A delete's prewrite has an empty value: before INITIALIZED it is not used, at
+        // INITIALIZED it is.
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                row(LogType::Prewrite, OpType::Delete, "k", 10, 0, "", "o"),
+                row(LogType::Commit, OpType::Delete, "k", 10, 11, "", ""),
+                init(),
+            ],
+        );
+        assert_eq!(brief(&out), vec![b("k", "", "o", RowOp::Delete, 10, 11)]);
+    }
+
+    #[test]
+    fn upstream_matcher_cached_commit_without_prewrite_is_dropped_at_initialized() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                row(LogType::Committed, OpType::Put, "k", 10, 11, "v", ""),
+                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                init(),
+            ],
+        );
+        assert_eq!(brief(&out), vec![b("k", "v", "", RowOp::Put, 10, 11)]);
+    }
+
+    #[test]
+    fn upstream_matcher_cached_rollback_applies_at_initialized() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                row(LogType::Rollback, OpType::Unknown, "k", 10, 0, "", ""),
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", ""),
+                init(),
+            ],
+        );
+        assert!(out.is_empty());
+        assert_eq!(m.pending_prewrites(), 0);
+    }
+
+    #[test]
+    fn upstream_matcher_fake_prewrite_does_not_replace_real_one() {
+        let mut m = Matcher::new(1);
+        let out = run(
+            &mut m,
+            vec![
+                init(),
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "o"),
+                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "", ""),
+                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+            ],
+        );
+        assert_eq!(brief(&out), vec![b("k", "v", "o", RowOp::Put, 10, 11)]);
+    }
+
+    #[test]
+    fn upstream_matcher_commit_without_prewrite_after_initialized_is_fatal() {
+        let mut m = Matcher::new(1);
+        let mut out = Vec::new();
+        m.apply(init(), &mut out).expect("init");
+        let e = m
+            .apply(
+                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                &mut out,
+            )
+            .expect_err("fatal");
+        assert_eq!(
+            e,
+            MatchError::PrewriteNotMatch {
+                key: b"k".to_vec(),
+                start_ts: 10
+            }
+        );
+    }
+}

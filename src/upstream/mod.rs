@@ -1,0 +1,15 @@
+//! The upstream client: PD (regions, stores, TSO, GC safe point) and TiKV's CDC EventFeed.
+//!
+//! Owns everything that talks to the TiDB cluster's storage layer and turns its change
+//! stream into committed row changes and per-span resolved timestamps. Nothing downstream
+//! sees a PREWRITE, a region or a gRPC status. Modules: `error` (typed errors with a
+//! retry/fatal kind), `pd` (PD client), `matcher` (prewrite/commit matching per region),
+//! `frontier` (min resolved ts over a span's regions), `feed` (one span's EventFeed client).
+
+pub mod error;
+pub mod feed;
+pub mod frontier;
+pub mod matcher;
+pub mod pd;
+
+pub use error::{ErrorKind, UpstreamError};

@@ -1,0 +1,312 @@
+//! The span feed against the emulator: exact committed rows, rising frontier, and region
+//! errors (split, leader transfer, store restart, fatal kinds).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tidb_changefeed::emulator::scenario::Scenario;
+use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
+use tidb_changefeed::upstream::UpstreamError;
+use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
+use tidb_changefeed::upstream::matcher::RowOp;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Three stores, three regions [-inf,"b") led by 1, ["b","d") led by 2, ["d",+inf) led by 3.
+pub const THREE_REGIONS: &str = r#"
+[cluster]
+cluster_id = 42
+tick_interval_ms = 0
+[[stores]]
+id = 1
+[[stores]]
+id = 2
+[[stores]]
+id = 3
+[[regions]]
+id = 10
+end = "62"
+peers = [1, 2, 3]
+[[regions]]
+id = 20
+start = "62"
+end = "64"
+peers = [2, 3, 1]
+[[regions]]
+id = 30
+start = "64"
+peers = [3, 1, 2]
+"#;
+
+type Row = (String, String, RowOp, u64);
+
+struct T {
+    emu: Emulator,
+    rx: mpsc::Receiver<UpstreamEvent>,
+    task: JoinHandle<Result<(), UpstreamError>>,
+    rows: BTreeSet<Row>,
+    frontier: u64,
+}
+
+async fn start(toml: &str) -> T {
+    let s = Scenario::parse(toml, "inline").expect("scenario");
+    let emu = runner::start(&s, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("emulator");
+    let start_ts = emu.cluster().lock().next_ts();
+    let (tx, rx) = mpsc::channel(1024);
+    let cfg = FeedConfig {
+        pd_endpoints: vec![emu.pd_addr().to_string()],
+        span: Span {
+            start: Vec::new(),
+            end: Vec::new(),
+        },
+        start_ts,
+    };
+    let task = tokio::spawn(feed::run(cfg, tx));
+    let t = T {
+        emu,
+        rx,
+        task,
+        rows: BTreeSet::new(),
+        frontier: start_ts,
+    };
+    t.wait_subs(3).await;
+    t
+}
+
+impl T {
+    async fn wait_subs(&self, n: usize) {
+        for _ in 0..500 {
+            if self.emu.cluster().lock().subscription_count() == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("subscription count never reached {n}");
+    }
+
+    fn put(&self, key: &str, value: &str) -> u64 {
+        let mut m = self.emu.cluster().lock();
+        let s = m.next_ts();
+        let muts = [Mutation {
+            key: key.as_bytes().to_vec(),
+            op: MutationOp::Put(value.as_bytes().to_vec()),
+        }];
+        m.prewrite(s, key.as_bytes(), &muts, PrewriteOptions::default())
+            .expect("prewrite");
+        let c = m.next_ts();
+        m.commit(s, c, &[key.as_bytes().to_vec()]).expect("commit");
+        c
+    }
+
+    fn delete(&self, key: &str) -> u64 {
+        let mut m = self.emu.cluster().lock();
+        let s = m.next_ts();
+        let muts = [Mutation {
+            key: key.as_bytes().to_vec(),
+            op: MutationOp::Delete,
+        }];
+        m.prewrite(s, key.as_bytes(), &muts, PrewriteOptions::default())
+            .expect("prewrite");
+        let c = m.next_ts();
+        m.commit(s, c, &[key.as_bytes().to_vec()]).expect("commit");
+        c
+    }
+
+    fn one_pc(&self, key: &str, value: &str) -> u64 {
+        let mut m = self.emu.cluster().lock();
+        let (_, c) = m
+            .one_pc(
+                &[Mutation {
+                    key: key.as_bytes().to_vec(),
+                    op: MutationOp::Put(value.as_bytes().to_vec()),
+                }],
+                0,
+            )
+            .expect("1pc");
+        c
+    }
+
+    /// Ticks resolved ts and collects events until the frontier passes `ts`.
+    async fn until_frontier(&mut self, ts: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.frontier < ts {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "frontier stuck at {} < {ts}; rows {:?}",
+                self.frontier,
+                self.rows
+            );
+            self.emu.cluster().lock().tick_resolved_ts();
+            let until = tokio::time::Instant::now() + Duration::from_millis(50);
+            while let Ok(Some(ev)) = tokio::time::timeout_at(until, self.rx.recv()).await {
+                match ev {
+                    UpstreamEvent::Row(r) => {
+                        self.rows.insert((
+                            String::from_utf8_lossy(&r.key).into_owned(),
+                            String::from_utf8_lossy(&r.value).into_owned(),
+                            r.op,
+                            r.commit_ts,
+                        ));
+                    }
+                    UpstreamEvent::Resolved { ts, .. } => {
+                        assert!(
+                            ts > self.frontier,
+                            "frontier went from {} to {ts}",
+                            self.frontier
+                        );
+                        self.frontier = ts;
+                    }
+                }
+            }
+            assert!(!self.task.is_finished(), "feed ended early");
+        }
+    }
+}
+
+fn row(k: &str, v: &str, op: RowOp, c: u64) -> Row {
+    (k.into(), v.into(), op, c)
+}
+
+#[tokio::test]
+async fn upstream_feed_plain_dml_yields_exactly_the_committed_rows() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("a", "1");
+    let c2 = t.put("c", "2");
+    let c3 = t.one_pc("e", "3");
+    let c4 = t.delete("a");
+    t.until_frontier(c4).await;
+    let f1 = t.frontier;
+    let want: BTreeSet<Row> = [
+        row("a", "1", RowOp::Put, c1),
+        row("c", "2", RowOp::Put, c2),
+        row("e", "3", RowOp::Put, c3),
+        row("a", "", RowOp::Delete, c4),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(t.rows, want);
+    // The frontier keeps rising with no writes.
+    let now = t.emu.cluster().lock().next_ts();
+    t.until_frontier(now).await;
+    assert!(t.frontier > f1);
+}
+
+#[tokio::test]
+async fn upstream_feed_split_and_leader_transfer_deliver_every_row() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    t.emu
+        .cluster()
+        .lock()
+        .split(
+            20,
+            b"c",
+            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+        )
+        .expect("split");
+    let c2 = t.put("b", "2");
+    let c3 = t.put("cc", "3");
+    t.emu
+        .cluster()
+        .lock()
+        .transfer_leader(30, 1, true)
+        .expect("transfer");
+    let c4 = t.put("e", "4");
+    t.emu
+        .cluster()
+        .lock()
+        .transfer_leader(10, 2, false)
+        .expect("transfer");
+    let c5 = t.put("a", "5");
+    t.until_frontier(c5).await;
+    for r in [
+        row("c", "1", RowOp::Put, c1),
+        row("b", "2", RowOp::Put, c2),
+        row("cc", "3", RowOp::Put, c3),
+        row("e", "4", RowOp::Put, c4),
+        row("a", "5", RowOp::Put, c5),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
+}
+
+#[tokio::test]
+async fn upstream_feed_store_restart_delivers_every_row() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    t.emu.stop_store(2).await.expect("stop");
+    // Region 20 (led by store 2) takes no writes while its store is down; region 10 does.
+    let c2 = t.put("a", "2");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.emu.start_store(2).await.expect("start");
+    let c3 = t.put("c", "3");
+    t.until_frontier(c3).await;
+    for r in [
+        row("c", "1", RowOp::Put, c1),
+        row("a", "2", RowOp::Put, c2),
+        row("c", "3", RowOp::Put, c3),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
+}
+
+#[tokio::test]
+async fn upstream_feed_server_busy_and_congested_are_retried() {
+    let mut t = start(THREE_REGIONS).await;
+    {
+        let mut m = t.emu.cluster().lock();
+        m.inject_server_busy(2, 2, 30);
+        m.split(
+            20,
+            b"c",
+            tidb_changefeed::emulator::RegionChangeNotice::RegionNotFound,
+        )
+        .expect("split");
+        m.inject_congested(30);
+    }
+    let c1 = t.put("b", "1");
+    let c2 = t.put("cc", "2");
+    let c3 = t.put("e", "3");
+    t.until_frontier(c3).await;
+    for r in [
+        row("b", "1", RowOp::Put, c1),
+        row("cc", "2", RowOp::Put, c2),
+        row("e", "3", RowOp::Put, c3),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
+}
+
+#[tokio::test]
+async fn upstream_feed_cluster_id_mismatch_surfaces_as_fatal_error() {
+    let t = start(THREE_REGIONS).await;
+    {
+        let mut m = t.emu.cluster().lock();
+        // The stores now answer as another cluster; a leader change makes the feed
+        // re-register region 30 on store 1 with the cluster id PD gave it (42).
+        m.cluster_id = 7;
+        m.transfer_leader(30, 1, true).expect("transfer");
+    }
+    let res = tokio::time::timeout(Duration::from_secs(10), t.task)
+        .await
+        .expect("feed stops")
+        .expect("task joins");
+    let e = res.expect_err("fatal");
+    assert!(
+        matches!(
+            e,
+            UpstreamError::ClusterIdMismatch {
+                current: 7,
+                requested: 42,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.kind(), tidb_changefeed::upstream::ErrorKind::Fatal);
+}

@@ -1,0 +1,5 @@
+//! The upstream client (`tidb_changefeed::upstream`) against the emulator: PD helpers and
+//! the span feed delivering committed rows and a rising frontier, through region errors.
+
+mod feed;
+mod pd;
