@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tidb_changefeed::emulator::mvcc::WriteKind;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tidb_changefeed::upstream::UpstreamError;
@@ -46,6 +47,7 @@ struct T {
     rx: mpsc::Receiver<UpstreamEvent>,
     task: JoinHandle<Result<(), UpstreamError>>,
     rows: BTreeSet<Row>,
+    start_ts: u64,
     frontier: u64,
 }
 
@@ -70,6 +72,7 @@ async fn start(toml: &str) -> T {
         rx,
         task,
         rows: BTreeSet::new(),
+        start_ts,
         frontier: start_ts,
     };
     t.wait_subs(3).await;
@@ -77,6 +80,31 @@ async fn start(toml: &str) -> T {
 }
 
 impl T {
+    /// The emulator's MVCC truth for `keys`: every Put/Delete committed after the feed's
+    /// start ts and at or below its frontier.
+    fn truth(&self, keys: &[&str]) -> BTreeSet<Row> {
+        let m = self.emu.cluster().lock();
+        let mut out = BTreeSet::new();
+        for k in keys {
+            let Some(d) = m.key_data(k.as_bytes()) else {
+                continue;
+            };
+            for w in &d.writes {
+                if w.commit_ts <= self.start_ts || w.commit_ts > self.frontier {
+                    continue;
+                }
+                let op = match w.kind {
+                    WriteKind::Put => RowOp::Put,
+                    WriteKind::Delete => RowOp::Delete,
+                    WriteKind::Rollback | WriteKind::Lock => continue,
+                };
+                let v = w.value.clone().unwrap_or_default();
+                out.insert(row(k, &String::from_utf8_lossy(&v), op, w.commit_ts));
+            }
+        }
+        out
+    }
+
     async fn wait_subs(&self, n: usize) {
         for _ in 0..500 {
             if self.emu.cluster().lock().subscription_count() == n {
@@ -188,6 +216,11 @@ async fn upstream_feed_plain_dml_yields_exactly_the_committed_rows() {
     .into_iter()
     .collect();
     assert_eq!(t.rows, want);
+    assert_eq!(
+        t.truth(&["a", "c", "e"]),
+        want,
+        "the emulator's MVCC agrees"
+    );
     // The frontier keeps rising with no writes.
     let now = t.emu.cluster().lock().next_ts();
     t.until_frontier(now).await;
@@ -232,6 +265,12 @@ async fn upstream_feed_split_and_leader_transfer_deliver_every_row() {
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
+    let truth = t.truth(&["a", "b", "c", "cc", "e"]);
+    assert!(
+        truth.is_subset(&t.rows),
+        "MVCC {truth:?} vs rows {:?}",
+        t.rows
+    );
 }
 
 #[tokio::test]
