@@ -349,3 +349,29 @@ async fn upstream_feed_cluster_id_mismatch_surfaces_as_fatal_error() {
     );
     assert_eq!(e.kind(), tidb_changefeed::upstream::ErrorKind::Fatal);
 }
+
+#[tokio::test]
+async fn upstream_feed_merge_keeps_the_frontier_moving() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    t.emu
+        .cluster()
+        .lock()
+        .merge(
+            20,
+            30,
+            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+        )
+        .expect("merge");
+    let c2 = t.put("c", "2");
+    let c3 = t.put("e", "3");
+    t.until_frontier(c3).await;
+    let truth = t.truth(&["c", "e"]);
+    assert!(
+        truth.is_subset(&t.rows),
+        "MVCC {truth:?} vs rows {:?}",
+        t.rows
+    );
+    assert!(t.rows.contains(&row("c", "2", RowOp::Put, c2)));
+}
