@@ -375,3 +375,30 @@ async fn upstream_feed_merge_keeps_the_frontier_moving() {
     );
     assert!(t.rows.contains(&row("c", "2", RowOp::Put, c2)));
 }
+
+#[tokio::test]
+async fn upstream_feed_falls_back_to_eventfeed_v1_and_skips_tiflash() {
+    let toml = THREE_REGIONS.replace(
+        "[[stores]]\nid = 2\n",
+        "[[stores]]\nid = 2\neventfeed_v2 = false\n",
+    ) + "[[stores]]\nid = 4\ntiflash = true\n";
+    let mut t = start(&toml).await;
+    let stores = tidb_changefeed::upstream::pd::PdClient::connect(&[t.emu.pd_addr().to_string()])
+        .await
+        .expect("pd")
+        .get_all_stores()
+        .await
+        .expect("stores");
+    assert_eq!(
+        stores.iter().map(|s| s.id).collect::<BTreeSet<_>>(),
+        [1, 2, 3].into_iter().collect(),
+        "the TiFlash store is skipped"
+    );
+    let c1 = t.put("c", "1");
+    let c2 = t.put("a", "2");
+    t.until_frontier(c1.max(c2)).await;
+    let want: BTreeSet<Row> = [row("c", "1", RowOp::Put, c1), row("a", "2", RowOp::Put, c2)]
+        .into_iter()
+        .collect();
+    assert_eq!(t.rows, want);
+}
