@@ -75,7 +75,8 @@ struct RegionState {
 
 enum Msg {
     Event(u64, ChangeDataEvent),
-    StreamEnd(u64, String),
+    /// Store id, stream generation, detail.
+    StreamEnd(u64, u64, String),
     RetryRegion(metapb::Region, u64),
     Relocate(Vec<u8>, Vec<u8>, u64),
 }
@@ -94,6 +95,7 @@ pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(),
         regions: HashMap::new(),
         attempts: HashMap::new(),
         next_request_id: 1,
+        stream_gen: 0,
     };
     let (s, e) = (f.cfg.span.start.clone(), f.cfg.span.end.clone());
     let ts = f.cfg.start_ts;
@@ -101,8 +103,11 @@ pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(),
     while let Some(msg) = msg_rx.recv().await {
         let alive = match msg {
             Msg::Event(store, ev) => f.on_event(store, ev).await?,
-            Msg::StreamEnd(store, detail) => {
-                f.on_stream_end(store, &detail);
+            Msg::StreamEnd(store, generation, detail) => {
+                // The end of a stream already replaced says nothing about the current one.
+                if f.streams.get(&store).is_some_and(|(g, _)| *g == generation) {
+                    f.on_stream_end(store, &detail);
+                }
                 true
             }
             Msg::RetryRegion(region, ts) => {
@@ -126,7 +131,9 @@ struct Feed {
     pd: PdClient,
     tx: mpsc::Sender<UpstreamEvent>,
     msg_tx: mpsc::UnboundedSender<Msg>,
-    streams: HashMap<u64, mpsc::UnboundedSender<ChangeDataRequest>>,
+    /// Store id → (stream generation, request sender).
+    streams: HashMap<u64, (u64, mpsc::UnboundedSender<ChangeDataRequest>)>,
+    stream_gen: u64,
     regions: HashMap<u64, RegionState>,
     frontier: SpanFrontier,
     attempts: HashMap<u64, u32>,
@@ -232,7 +239,7 @@ impl Feed {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         if let Some(old) = self.regions.get(&region.id)
-            && let Some(tx) = self.streams.get(&old.store_id)
+            && let Some((_, tx)) = self.streams.get(&old.store_id)
         {
             let _ = tx.send(ChangeDataRequest {
                 header: Some(cdcpb::Header {
@@ -300,7 +307,7 @@ impl Feed {
         &mut self,
         store_id: u64,
     ) -> Result<mpsc::UnboundedSender<ChangeDataRequest>, UpstreamError> {
-        if let Some(s) = self.streams.get(&store_id)
+        if let Some((_, s)) = self.streams.get(&store_id)
             && !s.is_closed()
         {
             return Ok(s.clone());
@@ -333,18 +340,27 @@ impl Feed {
                     .event_feed(UnboundedReceiverStream::new(req_rx))
                     .await
                     .map_err(|s| err(format!("EventFeed: {s}")))?;
-                self.spawn_reader(store_id, r.into_inner());
-                self.streams.insert(store_id, req_tx.clone());
+                self.stream_gen += 1;
+                self.spawn_reader(store_id, self.stream_gen, r.into_inner());
+                self.streams
+                    .insert(store_id, (self.stream_gen, req_tx.clone()));
                 return Ok(req_tx);
             }
             Err(s) => return Err(err(format!("EventFeedV2: {s}"))),
         };
-        self.spawn_reader(store_id, resp.into_inner());
-        self.streams.insert(store_id, req_tx.clone());
+        self.stream_gen += 1;
+        self.spawn_reader(store_id, self.stream_gen, resp.into_inner());
+        self.streams
+            .insert(store_id, (self.stream_gen, req_tx.clone()));
         Ok(req_tx)
     }
 
-    fn spawn_reader(&self, store_id: u64, mut stream: tonic::Streaming<ChangeDataEvent>) {
+    fn spawn_reader(
+        &self,
+        store_id: u64,
+        generation: u64,
+        mut stream: tonic::Streaming<ChangeDataEvent>,
+    ) {
         let tx = self.msg_tx.clone();
         tokio::spawn(async move {
             loop {
@@ -355,11 +371,12 @@ impl Feed {
                         }
                     }
                     Ok(None) => {
-                        let _ = tx.send(Msg::StreamEnd(store_id, "stream closed".into()));
+                        let _ =
+                            tx.send(Msg::StreamEnd(store_id, generation, "stream closed".into()));
                         return;
                     }
                     Err(s) => {
-                        let _ = tx.send(Msg::StreamEnd(store_id, s.to_string()));
+                        let _ = tx.send(Msg::StreamEnd(store_id, generation, s.to_string()));
                         return;
                     }
                 }
