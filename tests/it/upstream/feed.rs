@@ -402,3 +402,35 @@ async fn upstream_feed_falls_back_to_eventfeed_v1_and_skips_tiflash() {
         .collect();
     assert_eq!(t.rows, want);
 }
+
+#[tokio::test]
+async fn upstream_feed_live_commits_during_a_held_incremental_scan_are_delivered() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    // Re-subscribe region 20 (split) with its scans held: live PREWRITE/COMMIT rows arrive
+    // before INITIALIZED and go through the matcher's pre-initialization path.
+    {
+        let mut m = t.emu.cluster().lock();
+        m.hold_scans(20);
+        m.split(
+            20,
+            b"c",
+            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+        )
+        .expect("split");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c2 = t.put("cc", "2");
+    let c3 = t.put("c", "3");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.emu.cluster().lock().release_scan(20);
+    t.until_frontier(c3).await;
+    for r in [
+        row("c", "1", RowOp::Put, c1),
+        row("cc", "2", RowOp::Put, c2),
+        row("c", "3", RowOp::Put, c3),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
+}
