@@ -40,8 +40,6 @@ use super::pd::{PdClient, RegionInfo, normalize_url};
 
 /// Version sent in the request header (≥ 5.3.0: batched resolved ts, cluster-id check).
 pub const CLIENT_VERSION: &str = "8.5.0";
-/// The single request id of this span's registrations.
-const REQUEST_ID: u64 = 1;
 
 /// An encoded (memcomparable) key range; empty end = +inf.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -68,6 +66,8 @@ pub struct FeedConfig {
 
 struct RegionState {
     region: metapb::Region,
+    /// Request id of the live registration; events with another id are stale.
+    request_id: u64,
     store_id: u64,
     matcher: Matcher,
     registered_at: Instant,
@@ -75,7 +75,8 @@ struct RegionState {
 
 enum Msg {
     Event(u64, ChangeDataEvent),
-    StreamEnd(u64, String),
+    /// Store id, stream generation, detail.
+    StreamEnd(u64, u64, String),
     RetryRegion(metapb::Region, u64),
     Relocate(Vec<u8>, Vec<u8>, u64),
 }
@@ -93,6 +94,8 @@ pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(),
         streams: HashMap::new(),
         regions: HashMap::new(),
         attempts: HashMap::new(),
+        next_request_id: 1,
+        stream_gen: 0,
     };
     let (s, e) = (f.cfg.span.start.clone(), f.cfg.span.end.clone());
     let ts = f.cfg.start_ts;
@@ -100,8 +103,11 @@ pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(),
     while let Some(msg) = msg_rx.recv().await {
         let alive = match msg {
             Msg::Event(store, ev) => f.on_event(store, ev).await?,
-            Msg::StreamEnd(store, detail) => {
-                f.on_stream_end(store, &detail);
+            Msg::StreamEnd(store, generation, detail) => {
+                // The end of a stream already replaced says nothing about the current one.
+                if f.streams.get(&store).is_some_and(|(g, _)| *g == generation) {
+                    f.on_stream_end(store, &detail);
+                }
                 true
             }
             Msg::RetryRegion(region, ts) => {
@@ -125,10 +131,13 @@ struct Feed {
     pd: PdClient,
     tx: mpsc::Sender<UpstreamEvent>,
     msg_tx: mpsc::UnboundedSender<Msg>,
-    streams: HashMap<u64, mpsc::UnboundedSender<ChangeDataRequest>>,
+    /// Store id → (stream generation, request sender).
+    streams: HashMap<u64, (u64, mpsc::UnboundedSender<ChangeDataRequest>)>,
+    stream_gen: u64,
     regions: HashMap<u64, RegionState>,
     frontier: SpanFrontier,
     attempts: HashMap<u64, u32>,
+    next_request_id: u64,
 }
 
 /// `max(a, b)` of encoded starts.
@@ -178,11 +187,13 @@ impl Feed {
                 return Ok(());
             }
         };
+        // Whatever covered this range before (a split parent, merge sources, a region
+        // waiting for a retry) is replaced; resume from the oldest of their resolved ts.
+        let ts = self
+            .frontier
+            .take_overlapping(&start, &end)
+            .map_or(ts, |t| t.min(ts));
         for RegionInfo { region, leader } in regions {
-            // Replacing regions that overlap: drop any old subscription of the same id.
-            if self.regions.remove(&region.id).is_some() {
-                metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).decrement(1.0);
-            }
             self.register(region, leader.map(|p| p.store_id), ts)
                 .await?;
         }
@@ -222,6 +233,27 @@ impl Feed {
                 return Ok(());
             }
         };
+        // Each registration has its own request id, so a registration never collides
+        // with an older one of the same region still alive on TiKV (`duplicate_request`);
+        // that older one is deregistered and whatever it still sends is ignored.
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        if let Some(old) = self.regions.get(&region.id)
+            && let Some((_, tx)) = self.streams.get(&old.store_id)
+        {
+            let _ = tx.send(ChangeDataRequest {
+                header: Some(cdcpb::Header {
+                    cluster_id: self.pd.cluster_id(),
+                    ticdc_version: CLIENT_VERSION.into(),
+                }),
+                region_id: region.id,
+                request_id: old.request_id,
+                request: Some(change_data_request::Request::Deregister(
+                    change_data_request::Deregister {},
+                )),
+                ..Default::default()
+            });
+        }
         let req = ChangeDataRequest {
             header: Some(cdcpb::Header {
                 cluster_id: self.pd.cluster_id(),
@@ -232,7 +264,7 @@ impl Feed {
             checkpoint_ts: ts,
             start_key: s.clone(),
             end_key: e.clone(),
-            request_id: REQUEST_ID,
+            request_id,
             extra_op: kvrpcpb::ExtraOp::ReadOldValue as i32,
             request: Some(change_data_request::Request::Register(
                 change_data_request::Register {},
@@ -251,6 +283,7 @@ impl Feed {
                 region.id,
                 RegionState {
                     matcher: Matcher::new(region.id),
+                    request_id,
                     region,
                     store_id,
                     registered_at: Instant::now(),
@@ -274,7 +307,7 @@ impl Feed {
         &mut self,
         store_id: u64,
     ) -> Result<mpsc::UnboundedSender<ChangeDataRequest>, UpstreamError> {
-        if let Some(s) = self.streams.get(&store_id)
+        if let Some((_, s)) = self.streams.get(&store_id)
             && !s.is_closed()
         {
             return Ok(s.clone());
@@ -307,18 +340,27 @@ impl Feed {
                     .event_feed(UnboundedReceiverStream::new(req_rx))
                     .await
                     .map_err(|s| err(format!("EventFeed: {s}")))?;
-                self.spawn_reader(store_id, r.into_inner());
-                self.streams.insert(store_id, req_tx.clone());
+                self.stream_gen += 1;
+                self.spawn_reader(store_id, self.stream_gen, r.into_inner());
+                self.streams
+                    .insert(store_id, (self.stream_gen, req_tx.clone()));
                 return Ok(req_tx);
             }
             Err(s) => return Err(err(format!("EventFeedV2: {s}"))),
         };
-        self.spawn_reader(store_id, resp.into_inner());
-        self.streams.insert(store_id, req_tx.clone());
+        self.stream_gen += 1;
+        self.spawn_reader(store_id, self.stream_gen, resp.into_inner());
+        self.streams
+            .insert(store_id, (self.stream_gen, req_tx.clone()));
         Ok(req_tx)
     }
 
-    fn spawn_reader(&self, store_id: u64, mut stream: tonic::Streaming<ChangeDataEvent>) {
+    fn spawn_reader(
+        &self,
+        store_id: u64,
+        generation: u64,
+        mut stream: tonic::Streaming<ChangeDataEvent>,
+    ) {
         let tx = self.msg_tx.clone();
         tokio::spawn(async move {
             loop {
@@ -329,11 +371,12 @@ impl Feed {
                         }
                     }
                     Ok(None) => {
-                        let _ = tx.send(Msg::StreamEnd(store_id, "stream closed".into()));
+                        let _ =
+                            tx.send(Msg::StreamEnd(store_id, generation, "stream closed".into()));
                         return;
                     }
                     Err(s) => {
-                        let _ = tx.send(Msg::StreamEnd(store_id, s.to_string()));
+                        let _ = tx.send(Msg::StreamEnd(store_id, generation, s.to_string()));
                         return;
                     }
                 }
@@ -377,7 +420,10 @@ impl Feed {
     ) -> Result<bool, UpstreamError> {
         if let Some(rts) = ev.resolved_ts {
             for region_id in rts.regions {
-                if !self.resolve(store_id, region_id, rts.ts).await {
+                if !self
+                    .resolve(store_id, rts.request_id, region_id, rts.ts)
+                    .await
+                {
                     return Ok(false);
                 }
             }
@@ -390,7 +436,7 @@ impl Feed {
                     let Some(r) = self.regions.get_mut(&region_id) else {
                         continue;
                     };
-                    if r.store_id != store_id {
+                    if r.store_id != store_id || r.request_id != e.request_id {
                         continue;
                     }
                     for row in entries.entries {
@@ -428,11 +474,13 @@ impl Feed {
                 }
                 #[allow(deprecated)]
                 Some(event::Event::ResolvedTs(ts))
-                    if !self.resolve(store_id, region_id, ts).await =>
+                    if !self.resolve(store_id, e.request_id, region_id, ts).await =>
                 {
                     return Ok(false);
                 }
-                Some(event::Event::Error(err)) => self.on_region_error(store_id, region_id, err)?,
+                Some(event::Event::Error(err)) => {
+                    self.on_region_error(store_id, e.request_id, region_id, err)?;
+                }
                 _ => {}
             }
         }
@@ -440,11 +488,13 @@ impl Feed {
     }
 
     /// Applies a region's resolved ts; false when the consumer is gone.
-    async fn resolve(&mut self, store_id: u64, region_id: u64, ts: u64) -> bool {
-        let ready = self
-            .regions
-            .get(&region_id)
-            .is_some_and(|r| r.store_id == store_id && r.matcher.initialized());
+    /// `request_id` 0 (resolved ts batched per connection) matches any registration.
+    async fn resolve(&mut self, store_id: u64, request_id: u64, region_id: u64, ts: u64) -> bool {
+        let ready = self.regions.get(&region_id).is_some_and(|r| {
+            r.store_id == store_id
+                && (request_id == 0 || r.request_id == request_id)
+                && r.matcher.initialized()
+        });
         if !ready {
             return true;
         }
@@ -462,17 +512,22 @@ impl Feed {
     fn on_region_error(
         &mut self,
         store_id: u64,
+        request_id: u64,
         region_id: u64,
         err: cdcpb::Error,
     ) -> Result<(), UpstreamError> {
         let kind = error_kind(&err);
         metrics::counter!(m::UPSTREAM_REGION_ERRORS_TOTAL, "kind" => kind).increment(1);
-        let action = classify(store_id, region_id, &err)?;
-        // Errors for subscriptions already dropped or moved are stale.
+        // Errors for subscriptions already dropped, moved or replaced are stale (TiKV also
+        // answers our own Deregister with region_not_found).
         let current = self
             .regions
             .get(&region_id)
-            .is_some_and(|r| r.store_id == store_id);
+            .is_some_and(|r| r.store_id == store_id && r.request_id == request_id);
+        if !current && err.cluster_id_mismatch.is_none() && err.compatibility.is_none() {
+            return Ok(());
+        }
+        let action = classify(store_id, region_id, &err)?;
         if !current {
             return Ok(());
         }

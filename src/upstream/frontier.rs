@@ -42,6 +42,21 @@ impl SpanFrontier {
         self.regions.remove(&region_id).map(|r| r.2)
     }
 
+    /// Removes every region overlapping encoded `[start, end)` (empty end = +inf); returns
+    /// the smallest resolved ts among them, the point from which the range must be
+    /// re-subscribed so nothing is skipped.
+    pub fn take_overlapping(&mut self, start: &[u8], end: &[u8]) -> Option<u64> {
+        let overlaps =
+            |s: &[u8], e: &[u8]| (end.is_empty() || s < end) && (e.is_empty() || e > start);
+        let ids: Vec<u64> = self
+            .regions
+            .iter()
+            .filter(|(_, (s, e, _))| overlaps(s, e))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.into_iter().filter_map(|id| self.remove(id)).min()
+    }
+
     /// The resolved ts of a region, if subscribed.
     pub fn region_ts(&self, region_id: u64) -> Option<u64> {
         self.regions.get(&region_id).map(|r| r.2)
@@ -185,5 +200,18 @@ mod tests {
         let mut f = SpanFrontier::new(k("c"), k("d"), 0);
         f.insert(1, Vec::new(), Vec::new(), 0);
         assert_eq!(f.advance(1, 3), Some(3));
+    }
+
+    #[test]
+    fn upstream_frontier_take_overlapping_returns_min_ts() {
+        let mut f = SpanFrontier::new(Vec::new(), Vec::new(), 0);
+        f.insert(1, Vec::new(), k("m"), 7);
+        f.insert(2, k("m"), k("t"), 5);
+        f.insert(3, k("t"), Vec::new(), 9);
+        assert_eq!(f.take_overlapping(b"a", b"n"), Some(5));
+        assert_eq!(f.region_ts(3), Some(9));
+        assert_eq!(f.region_ts(1), None);
+        assert_eq!(f.take_overlapping(b"a", b"n"), None);
+        assert_eq!(f.take_overlapping(b"u", b""), Some(9));
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tidb_changefeed::emulator::mvcc::WriteKind;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tidb_changefeed::upstream::UpstreamError;
@@ -46,6 +47,7 @@ struct T {
     rx: mpsc::Receiver<UpstreamEvent>,
     task: JoinHandle<Result<(), UpstreamError>>,
     rows: BTreeSet<Row>,
+    start_ts: u64,
     frontier: u64,
 }
 
@@ -70,6 +72,7 @@ async fn start(toml: &str) -> T {
         rx,
         task,
         rows: BTreeSet::new(),
+        start_ts,
         frontier: start_ts,
     };
     t.wait_subs(3).await;
@@ -77,6 +80,31 @@ async fn start(toml: &str) -> T {
 }
 
 impl T {
+    /// The emulator's MVCC truth for `keys`: every Put/Delete committed after the feed's
+    /// start ts and at or below its frontier.
+    fn truth(&self, keys: &[&str]) -> BTreeSet<Row> {
+        let m = self.emu.cluster().lock();
+        let mut out = BTreeSet::new();
+        for k in keys {
+            let Some(d) = m.key_data(k.as_bytes()) else {
+                continue;
+            };
+            for w in &d.writes {
+                if w.commit_ts <= self.start_ts || w.commit_ts > self.frontier {
+                    continue;
+                }
+                let op = match w.kind {
+                    WriteKind::Put => RowOp::Put,
+                    WriteKind::Delete => RowOp::Delete,
+                    WriteKind::Rollback | WriteKind::Lock => continue,
+                };
+                let v = w.value.clone().unwrap_or_default();
+                out.insert(row(k, &String::from_utf8_lossy(&v), op, w.commit_ts));
+            }
+        }
+        out
+    }
+
     async fn wait_subs(&self, n: usize) {
         for _ in 0..500 {
             if self.emu.cluster().lock().subscription_count() == n {
@@ -188,6 +216,11 @@ async fn upstream_feed_plain_dml_yields_exactly_the_committed_rows() {
     .into_iter()
     .collect();
     assert_eq!(t.rows, want);
+    assert_eq!(
+        t.truth(&["a", "c", "e"]),
+        want,
+        "the emulator's MVCC agrees"
+    );
     // The frontier keeps rising with no writes.
     let now = t.emu.cluster().lock().next_ts();
     t.until_frontier(now).await;
@@ -232,6 +265,12 @@ async fn upstream_feed_split_and_leader_transfer_deliver_every_row() {
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
+    let truth = t.truth(&["a", "b", "c", "cc", "e"]);
+    assert!(
+        truth.is_subset(&t.rows),
+        "MVCC {truth:?} vs rows {:?}",
+        t.rows
+    );
 }
 
 #[tokio::test]
@@ -309,4 +348,89 @@ async fn upstream_feed_cluster_id_mismatch_surfaces_as_fatal_error() {
         "{e}"
     );
     assert_eq!(e.kind(), tidb_changefeed::upstream::ErrorKind::Fatal);
+}
+
+#[tokio::test]
+async fn upstream_feed_merge_keeps_the_frontier_moving() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    t.emu
+        .cluster()
+        .lock()
+        .merge(
+            20,
+            30,
+            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+        )
+        .expect("merge");
+    let c2 = t.put("c", "2");
+    let c3 = t.put("e", "3");
+    t.until_frontier(c3).await;
+    let truth = t.truth(&["c", "e"]);
+    assert!(
+        truth.is_subset(&t.rows),
+        "MVCC {truth:?} vs rows {:?}",
+        t.rows
+    );
+    assert!(t.rows.contains(&row("c", "2", RowOp::Put, c2)));
+}
+
+#[tokio::test]
+async fn upstream_feed_falls_back_to_eventfeed_v1_and_skips_tiflash() {
+    let toml = THREE_REGIONS.replace(
+        "[[stores]]\nid = 2\n",
+        "[[stores]]\nid = 2\neventfeed_v2 = false\n",
+    ) + "[[stores]]\nid = 4\ntiflash = true\n";
+    let mut t = start(&toml).await;
+    let stores = tidb_changefeed::upstream::pd::PdClient::connect(&[t.emu.pd_addr().to_string()])
+        .await
+        .expect("pd")
+        .get_all_stores()
+        .await
+        .expect("stores");
+    assert_eq!(
+        stores.iter().map(|s| s.id).collect::<BTreeSet<_>>(),
+        [1, 2, 3].into_iter().collect(),
+        "the TiFlash store is skipped"
+    );
+    let c1 = t.put("c", "1");
+    let c2 = t.put("a", "2");
+    t.until_frontier(c1.max(c2)).await;
+    let want: BTreeSet<Row> = [row("c", "1", RowOp::Put, c1), row("a", "2", RowOp::Put, c2)]
+        .into_iter()
+        .collect();
+    assert_eq!(t.rows, want);
+}
+
+#[tokio::test]
+async fn upstream_feed_live_commits_during_a_held_incremental_scan_are_delivered() {
+    let mut t = start(THREE_REGIONS).await;
+    let c1 = t.put("c", "1");
+    t.until_frontier(c1).await;
+    // Re-subscribe region 20 (split) with its scans held: live PREWRITE/COMMIT rows arrive
+    // before INITIALIZED and go through the matcher's pre-initialization path.
+    {
+        let mut m = t.emu.cluster().lock();
+        m.hold_scans(20);
+        m.split(
+            20,
+            b"c",
+            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+        )
+        .expect("split");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c2 = t.put("cc", "2");
+    let c3 = t.put("c", "3");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.emu.cluster().lock().release_scan(20);
+    t.until_frontier(c3).await;
+    for r in [
+        row("c", "1", RowOp::Put, c1),
+        row("cc", "2", RowOp::Put, c2),
+        row("c", "3", RowOp::Put, c3),
+    ] {
+        assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
+    }
 }
