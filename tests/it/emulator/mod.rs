@@ -2,7 +2,7 @@
 //! exact message sequences per behaviour and trap of reference/upstream.md §5.
 
 mod faults;
-mod harness;
+pub(crate) mod harness;
 mod pd_kv;
 mod scenarios;
 mod stream;

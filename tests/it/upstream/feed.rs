@@ -14,31 +14,8 @@ use tidb_changefeed::upstream::matcher::RowOp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Three stores, three regions [-inf,"b") led by 1, ["b","d") led by 2, ["d",+inf) led by 3.
-pub const THREE_REGIONS: &str = r#"
-[cluster]
-cluster_id = 42
-tick_interval_ms = 0
-[[stores]]
-id = 1
-[[stores]]
-id = 2
-[[stores]]
-id = 3
-[[regions]]
-id = 10
-end = "62"
-peers = [1, 2, 3]
-[[regions]]
-id = 20
-start = "62"
-end = "64"
-peers = [2, 3, 1]
-[[regions]]
-id = 30
-start = "64"
-peers = [3, 1, 2]
-"#;
+/// The emulator tests' three-store, three-region cluster.
+pub use crate::emulator::harness::THREE_REGIONS;
 
 type Row = (String, String, RowOp, u64);
 
