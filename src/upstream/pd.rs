@@ -229,16 +229,7 @@ impl PdClient {
                 Ok(resp) => {
                     let resp = resp.into_inner();
                     check_header("BatchScanRegions", resp.header.as_ref())?;
-                    return Ok(resp
-                        .regions
-                        .into_iter()
-                        .filter_map(|r| {
-                            r.region.map(|region| RegionInfo {
-                                region,
-                                leader: r.leader.filter(|p| p.store_id != 0),
-                            })
-                        })
-                        .collect());
+                    return Ok(region_infos(resp.regions));
                 }
                 Err(s) if s.code() == tonic::Code::Unimplemented => {
                     tracing::info!(pd = %self.leader_url, "PD has no BatchScanRegions; using ScanRegions");
@@ -262,16 +253,7 @@ impl PdClient {
             .into_inner();
         check_header("ScanRegions", resp.header.as_ref())?;
         if !resp.regions.is_empty() {
-            return Ok(resp
-                .regions
-                .into_iter()
-                .filter_map(|r| {
-                    r.region.map(|region| RegionInfo {
-                        region,
-                        leader: r.leader.filter(|p| p.store_id != 0),
-                    })
-                })
-                .collect());
+            return Ok(region_infos(resp.regions));
         }
         let mut leaders = resp.leaders.into_iter();
         Ok(resp
@@ -442,6 +424,19 @@ async fn discover(endpoints: &[String]) -> Result<(String, u64, PdGrpc<Channel>)
         endpoints: endpoints.join(","),
         detail: errors.join("; "),
     })
+}
+
+/// Regions with their leaders (a leader on store 0 means none is known).
+fn region_infos(regions: Vec<pdpb::Region>) -> Vec<RegionInfo> {
+    regions
+        .into_iter()
+        .filter_map(|r| {
+            r.region.map(|region| RegionInfo {
+                region,
+                leader: r.leader.filter(|p| p.store_id != 0),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
