@@ -9,7 +9,8 @@
 //! (TiDB's key and value encodings: raw KV → typed rows), `upstream` (PD and TiKV CDC
 //! EventFeed client), `codec` (output formats: Canal-JSON), `dispatch` (topics and
 //! partitions as TiCDC picks them), `sorter` (per-table ordering until the frontier passes,
-//! with spill), `sink` (Kafka), `proto` (our minimal kvproto-compatible gRPC types).
+//! with spill), `sink` (Kafka), `pipeline` (one changefeed's stages joined: upstream →
+//! decode → filter → sorter → dispatch → codec → output → checkpoint), `proto` (our minimal kvproto-compatible gRPC types).
 //! `emulator` is the emulated
 //! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
 //! path uses it. The data flow is described in the project's DESIGN.md.
@@ -25,6 +26,7 @@ pub mod emulator;
 pub mod filter;
 pub mod metrics;
 pub mod mount;
+pub mod pipeline;
 pub mod proto;
 pub mod runtime;
 pub mod schema;

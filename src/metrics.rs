@@ -30,6 +30,11 @@ pub const CHANGEFEED_ERRORS_TOTAL: &str = "tidb_changefeed_changefeed_errors_tot
 /// HTTP requests served by the status server; labels `path`, `status`.
 pub const HTTP_REQUESTS_TOTAL: &str = "tidb_changefeed_http_requests_total";
 
+/// Row messages handed to the output; label `changefeed`.
+pub const ROWS_SENT_TOTAL: &str = "tidb_changefeed_rows_sent_total";
+/// Bytes of changes the sorters hold in memory; label `changefeed`.
+pub const SORTER_MEMORY_BYTES: &str = "tidb_changefeed_sorter_memory_bytes";
+
 /// Messages Kafka acknowledged; label `topic`.
 pub const KAFKA_MESSAGES_TOTAL: &str = "tidb_changefeed_kafka_messages_total";
 /// Bytes of acknowledged messages, before compression, framing counted; label `topic`.
@@ -125,6 +130,15 @@ fn describe() {
     describe_counter!(
         CHANGEFEED_ERRORS_TOTAL,
         "Errors that interrupted a changefeed, by kind."
+    );
+    describe_counter!(
+        ROWS_SENT_TOTAL,
+        "Row messages handed to the output, by changefeed."
+    );
+    describe_gauge!(
+        SORTER_MEMORY_BYTES,
+        Unit::Bytes,
+        "Bytes of received changes the sorters hold in memory (beyond the quota they spill to disk)."
     );
     describe_counter!(
         HTTP_REQUESTS_TOTAL,

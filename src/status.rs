@@ -58,7 +58,15 @@ pub struct ChangefeedStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub checkpoint_ts: Option<u64>,
+    /// The checkpoint's physical time, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_time: Option<String>,
     pub resolved_ts: Option<u64>,
+    /// Seconds between now and the checkpoint's physical time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<f64>,
+    /// Rows sent per second over the last checkpoint interval.
+    pub rows_per_second: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
@@ -84,7 +92,10 @@ impl StatusBoard {
                     state: ChangefeedState::Starting,
                     reason: Some("starting".to_string()),
                     checkpoint_ts: None,
+                    checkpoint_time: None,
                     resolved_ts: None,
+                    lag_seconds: None,
+                    rows_per_second: 0.0,
                     last_error: None,
                 },
             );
@@ -101,6 +112,31 @@ impl StatusBoard {
             }
         });
         publish_state(id, state);
+    }
+
+    /// Records progress: the checkpoint (acknowledged) and resolved (received) ts.
+    pub fn set_progress(&self, id: &str, checkpoint_ts: u64, resolved_ts: u64) {
+        let ms = i64::try_from(checkpoint_ts >> 18).unwrap_or(i64::MAX);
+        let time = chrono::DateTime::from_timestamp_millis(ms);
+        let now = chrono::Utc::now().timestamp_millis();
+        self.write(|m| {
+            if let Some(s) = m.get_mut(id) {
+                s.checkpoint_ts = Some(checkpoint_ts);
+                s.checkpoint_time =
+                    time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                s.resolved_ts = Some(resolved_ts);
+                s.lag_seconds = Some(((now - ms).max(0)) as f64 / 1000.0);
+            }
+        });
+    }
+
+    /// Records the row rate.
+    pub fn set_rate(&self, id: &str, rows_per_second: f64) {
+        self.write(|m| {
+            if let Some(s) = m.get_mut(id) {
+                s.rows_per_second = rows_per_second;
+            }
+        });
     }
 
     /// Records the error that interrupted a changefeed.

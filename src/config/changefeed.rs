@@ -27,9 +27,11 @@ pub struct ChangefeedConfig {
     /// Match schema, table, dispatcher and selector names case-sensitively.
     #[serde(default)]
     pub case_sensitive: bool,
-    /// Replicate tables that have neither a primary key nor a NOT NULL unique key.
-    #[serde(default)]
-    pub force_replicate: bool,
+    /// Tables with neither a primary key nor a NOT NULL unique key: unset = replicated with
+    /// a warning (as TiDB Cloud does); `true` = replicated; `false` = skipped with a warning
+    /// (TiCDC's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_replicate: Option<bool>,
     /// Time zone TIMESTAMP values are rendered in: `System`, `UTC`, an offset `+08:00` or an
     /// IANA name `Asia/Shanghai`.
     #[serde(default = "default_time_zone")]

@@ -378,7 +378,7 @@ fn sink(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Path) {
             &p.key("kafka-config"),
             k,
             s.protocol,
-            cf.force_replicate,
+            cf.force_replicate == Some(true),
             base,
         ),
         (SinkKind::Stdout, Some(_)) => r.err(

@@ -82,6 +82,12 @@ impl AckTracker {
         }
     }
 
+    /// Stops tracking `table` (dropped or no longer replicated); its acknowledged progress
+    /// no longer holds the checkpoint back.
+    pub fn remove(&self, table: TableId) {
+        self.lock().remove(&table);
+    }
+
     /// Every message of `table` with commit ts ≤ `ts` has been submitted.
     pub fn resolve(&self, table: TableId, ts: u64) {
         let mut m = self.lock();

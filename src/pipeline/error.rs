@@ -1,0 +1,99 @@
+//! Why a changefeed's pipeline stopped, and what that means for the operator.
+
+use crate::codec::CodecError;
+use crate::dispatch::DispatchError;
+use crate::mount::DecodeError;
+use crate::sink::kafka::{ErrorKind as KafkaErrorKind, KafkaError};
+use crate::sink::large_message::LargeMessageError;
+use crate::sorter::SorterError;
+use crate::upstream::{ErrorKind as UpstreamErrorKind, UpstreamError};
+
+/// What the changefeed does after an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Restart the pipeline from the saved checkpoint after a backoff (PD, TiKV or Kafka
+    /// unreachable for a while).
+    Retryable,
+    /// Stop the changefeed until the operator fixes something (config, ACL, schema, data);
+    /// the checkpoint stays before the failing event.
+    Operator,
+}
+
+impl ErrorKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Operator => "operator",
+        }
+    }
+}
+
+/// A pipeline error: the stage and the reason, naming the table and key where a row is at
+/// fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("upstream: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error(
+        "cannot decode the row of {table} (physical table id {physical_id}) with key {key} committed at {commit_ts}: {source}; the changefeed stops before this row (inspect it with `tidb-changefeed decode`)"
+    )]
+    Decode {
+        table: String,
+        physical_id: i64,
+        key: String,
+        commit_ts: u64,
+        #[source]
+        source: DecodeError,
+    },
+    #[error(
+        "no schema for physical table id {physical_id} at ts {ts} (row key {key}): the table is unknown to the schema tracker"
+    )]
+    UnknownTable {
+        physical_id: i64,
+        ts: u64,
+        key: String,
+    },
+    #[error("encoding {table}: {source}")]
+    Codec {
+        table: String,
+        #[source]
+        source: CodecError,
+    },
+    #[error("dispatching {table}: {source}")]
+    Dispatch {
+        table: String,
+        #[source]
+        source: DispatchError,
+    },
+    #[error(transparent)]
+    LargeMessage(#[from] LargeMessageError),
+    #[error(transparent)]
+    Sorter(#[from] SorterError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    #[error("stdout sink: {0}")]
+    Stdout(#[source] std::io::Error),
+    #[error("the upstream feed stopped without an error")]
+    FeedEnded,
+}
+
+impl PipelineError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PipelineError::Upstream(e) => match e.kind() {
+                UpstreamErrorKind::Retryable => ErrorKind::Retryable,
+                _ => ErrorKind::Operator,
+            },
+            PipelineError::Kafka(e) => match e.kind() {
+                KafkaErrorKind::Retryable => ErrorKind::Retryable,
+                _ => ErrorKind::Operator,
+            },
+            PipelineError::FeedEnded => ErrorKind::Retryable,
+            _ => ErrorKind::Operator,
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What the pipeline needs from schema tracking, as a trait so the processor can be driven
+//! by the real tracker (meta snapshot + DDL job stream) or by a fixed set of tables in
+//! tests and benchmarks.
+
+use std::sync::Arc;
+
+use crate::schema::TableInfo;
+use crate::upstream::matcher::CommittedRow;
+
+/// One version of one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableView {
+    pub schema: Arc<str>,
+    pub table: Arc<str>,
+    /// Logical table id.
+    pub table_id: i64,
+    /// The table id, or its partitions' ids for a partitioned table.
+    pub physical_ids: Vec<i64>,
+    pub info: Arc<TableInfo>,
+    /// Finished ts of the DDL that produced this version (the snapshot ts for the first).
+    pub version_ts: u64,
+}
+
+/// One finished DDL as it concerns one table (multi-table DDLs arrive split).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DdlChange {
+    pub job_id: i64,
+    pub finished_ts: u64,
+    pub start_ts: u64,
+    /// TiDB's `ActionType` number.
+    pub action: u8,
+    pub query: String,
+    pub schema: String,
+    /// Empty for schema-level DDLs.
+    pub table: String,
+    pub pre_schema: Option<String>,
+    pub pre_table: Option<String>,
+    pub table_after: Option<Arc<TableView>>,
+    /// Physical tables that exist from `finished_ts` on (create, truncate, add partition).
+    pub added_physical: Vec<i64>,
+    /// Physical tables that no longer exist after `finished_ts` (drop, truncate, drop partition).
+    pub removed_physical: Vec<i64>,
+}
+
+/// A DDL job read from `mysql.tidb_ddl_job`, reduced to what ordering needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JobOrder {
+    pub finished_ts: u64,
+    pub job_id: i64,
+}
+
+/// Schema tracking as the processor uses it.
+pub trait Schemas: Send {
+    type Job: Send + std::fmt::Debug;
+
+    /// The DDL job a committed row of the job table carries, when it is a finished job.
+    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, Self::Job)>, String>;
+
+    /// The table `physical_id` belongs to as of `ts` (callers pass `commit_ts - 1`).
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>>;
+
+    /// Every table at the latest applied version.
+    fn tables(&self) -> Vec<Arc<TableView>>;
+
+    /// Applies one finished job, in finished-ts order.
+    fn apply(&mut self, job: &Self::Job) -> Result<Vec<DdlChange>, String>;
+
+    /// Forgets versions no reader at or above `below_ts` needs.
+    fn gc(&mut self, below_ts: u64);
+}

@@ -1,0 +1,469 @@
+//! Processor tests with fixed schemas and the memory output: release order, the DDL
+//! barrier, subscriptions following DDLs, filters and progress.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::output::{Output, Sent};
+use super::processor::{DDL_JOB_TABLE_ID, Outputs, Processor, Settings};
+use super::schemas::{DdlChange, JobOrder, Schemas, TableView};
+use super::source::{Subscriptions, table_span};
+use crate::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
+use crate::codec::{FixedClock, TableMeta};
+use crate::dispatch::{DispatchRule, EventRouter};
+use crate::emulator::tidb::encode_row;
+use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
+use crate::mount::TimeZone;
+use crate::mount::key::encode_record_key;
+use crate::schema::TableInfo;
+use crate::sink::ack::AckTracker;
+use crate::sink::large_message::LargeMessagePolicy;
+use crate::upstream::feed::{Span, UpstreamEvent};
+use crate::upstream::matcher::{CommittedRow, RowOp};
+
+const T1: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin",
+ "cols":[
+  {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"origin_default":null,
+   "type":{"Tp":8,"Flag":515,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
+  {"id":2,"name":{"O":"name","L":"name"},"offset":1,"state":5,"origin_default":null,
+   "type":{"Tp":15,"Flag":0,"Flen":32,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}}],
+ "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":2,"version":5}"#;
+
+fn with_age(id: i64, name: &str) -> TableInfo {
+    let mut t = TableInfo::from_json(T1.as_bytes()).unwrap();
+    t.id = id;
+    t.name.o = name.to_string();
+    t.name.l = name.to_string();
+    let mut age = t.columns[1].clone();
+    age.id = 3;
+    age.offset = 2;
+    age.name.o = "age".into();
+    age.name.l = "age".into();
+    age.field_type.tp = 3;
+    age.field_type.flen = 11;
+    age.field_type.charset = "binary".into();
+    age.field_type.collate = "binary".into();
+    t.columns.push(age);
+    t.max_col_id = 3;
+    t
+}
+
+fn table(id: i64, name: &str) -> TableInfo {
+    let mut t = TableInfo::from_json(T1.as_bytes()).unwrap();
+    t.id = id;
+    t.name.o = name.to_string();
+    t.name.l = name.to_string();
+    t
+}
+
+fn view(info: TableInfo, ts: u64) -> Arc<TableView> {
+    Arc::new(TableView {
+        schema: Arc::from("test"),
+        table: Arc::from(info.name.o.as_str()),
+        table_id: info.id,
+        physical_ids: vec![info.id],
+        info: Arc::new(info),
+        version_ts: ts,
+    })
+}
+
+/// Fixed schemas: versions per physical id; a job row's value is `job id` as text and the
+/// job's changes are given up front.
+#[derive(Debug, Default)]
+struct Fixed {
+    versions: BTreeMap<i64, Vec<Arc<TableView>>>,
+    jobs: BTreeMap<i64, (u64, Vec<DdlChange>)>,
+}
+
+impl Schemas for Fixed {
+    type Job = i64;
+    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, i64)>, String> {
+        let id: i64 = std::str::from_utf8(&row.value)
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())?;
+        let (ts, _) = self.jobs.get(&id).ok_or("unknown job")?;
+        Ok(Some((
+            JobOrder {
+                finished_ts: *ts,
+                job_id: id,
+            },
+            id,
+        )))
+    }
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>> {
+        self.versions
+            .get(&physical_id)?
+            .iter()
+            .rev()
+            .find(|v| v.version_ts <= ts)
+            .cloned()
+    }
+    fn tables(&self) -> Vec<Arc<TableView>> {
+        self.versions
+            .values()
+            .filter_map(|v| v.first().filter(|v| v.version_ts <= 100).cloned())
+            .collect()
+    }
+    fn apply(&mut self, job: &i64) -> Result<Vec<DdlChange>, String> {
+        Ok(self
+            .jobs
+            .get(job)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default())
+    }
+    fn gc(&mut self, _below_ts: u64) {}
+}
+
+#[derive(Debug, Clone, Default)]
+struct Subs(Arc<Mutex<Vec<(bool, Span, u64)>>>);
+
+impl Subscriptions for Subs {
+    fn add(&mut self, span: Span, start_ts: u64) {
+        self.0.lock().unwrap().push((true, span, start_ts));
+    }
+    fn remove(&mut self, span: &Span) {
+        self.0.lock().unwrap().push((false, span.clone(), 0));
+    }
+}
+
+struct H {
+    p: Processor<Fixed>,
+    out: Arc<Output>,
+    subs: Subs,
+    tracker: AckTracker,
+    _dir: tempfile::TempDir,
+}
+
+fn settings(dir: PathBuf, filter: &[&str], events: Vec<EventRuleSpec>) -> Settings {
+    let rules: Vec<String> = filter.iter().map(|s| s.to_string()).collect();
+    Settings {
+        changefeed: "cf".into(),
+        start_ts: 100,
+        time_zone: TimeZone::Utc,
+        table_filter: TableFilter::parse(&rules, false).unwrap(),
+        event_filters: EventFilters::parse(&events, false).unwrap(),
+        column_selectors: ColumnSelectors::default(),
+        ignore_txn_start_ts: HashSet::from([77]),
+        force_replicate: None,
+        output_raw_change_event: false,
+        spill_dir: dir,
+        memory_quota: 1 << 20,
+    }
+}
+
+fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = AckTracker::new();
+    let out = Arc::new(Output::memory(tracker.clone(), 2));
+    let subs = Subs::default();
+    let rules = vec![DispatchRule {
+        matcher: vec!["test.*".into()],
+        partition: "index-value".into(),
+        topic: "cdc_{schema}_{table}".into(),
+        ..DispatchRule::default()
+    }];
+    let outputs = Outputs {
+        output: Arc::clone(&out),
+        encoder: Arc::new(CanalJsonEncoder::with_clock(
+            CanalJsonConfig {
+                enable_tidb_extension: true,
+                ..CanalJsonConfig::default()
+            },
+            Arc::new(FixedClock(1_700_000_000_000)),
+        )),
+        router: EventRouter::new(&rules, "ddl", false, false).unwrap(),
+        large_messages: LargeMessagePolicy::Fail,
+        tracker: tracker.clone(),
+    };
+    let mut p = Processor::new(
+        settings(dir.path().to_path_buf(), filter, events),
+        schemas,
+        Box::new(subs.clone()),
+        outputs,
+    );
+    p.start();
+    H {
+        p,
+        out,
+        subs,
+        tracker,
+        _dir: dir,
+    }
+}
+
+fn row(
+    info: &TableInfo,
+    id: i64,
+    name: &str,
+    age: Option<i64>,
+    start: u64,
+    commit: u64,
+) -> UpstreamEvent {
+    let mut v = BTreeMap::new();
+    v.insert("id".to_string(), toml::Value::Integer(id));
+    v.insert("name".to_string(), toml::Value::String(name.into()));
+    if let Some(a) = age {
+        v.insert("age".to_string(), toml::Value::Integer(a));
+    }
+    let (key, value) = encode_row(info, &v, None).unwrap();
+    UpstreamEvent::Row(CommittedRow {
+        key,
+        value,
+        old_value: Vec::new(),
+        op: RowOp::Put,
+        start_ts: start,
+        commit_ts: commit,
+        region_id: 2,
+    })
+}
+
+fn job_row(job: i64, commit: u64) -> UpstreamEvent {
+    let key = encode_record_key(DDL_JOB_TABLE_ID, &crate::mount::Handle::Int(job)).unwrap();
+    UpstreamEvent::Row(CommittedRow {
+        key,
+        value: job.to_string().into_bytes(),
+        old_value: Vec::new(),
+        op: RowOp::Put,
+        start_ts: commit - 1,
+        commit_ts: commit,
+        region_id: 2,
+    })
+}
+
+fn resolved(physical: i64, ts: u64) -> UpstreamEvent {
+    UpstreamEvent::Resolved {
+        span: table_span(physical),
+        ts,
+    }
+}
+
+fn text(s: &Sent) -> String {
+    String::from_utf8(s.value.clone().unwrap()).unwrap()
+}
+
+fn field<'a>(s: &'a str, name: &str) -> &'a str {
+    let at = s.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+    let end = s[at..].find([',', '}']).unwrap();
+    &s[at..at + end]
+}
+
+#[tokio::test]
+async fn rows_wait_for_both_frontiers_and_come_out_in_commit_order() {
+    let t = table(104, "t");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+    let mut h = harness(schemas, &["*.*"], Vec::new());
+    let subs = h.subs.0.lock().unwrap().clone();
+    assert_eq!(subs.len(), 2, "DDL job span and table 104: {subs:?}");
+    assert!(subs.iter().all(|(add, _, ts)| *add && *ts == 100));
+
+    h.p.handle(row(&t, 2, "b", None, 110, 120)).await.unwrap();
+    h.p.handle(row(&t, 1, "a", None, 101, 105)).await.unwrap();
+    h.p.handle(resolved(104, 130)).await.unwrap();
+    assert!(
+        h.out.sent().is_empty(),
+        "the DDL stream has not passed 105 yet"
+    );
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 112)).await.unwrap();
+    let sent = h.out.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        text(&sent[0]).contains(r#""data":[{"id":"1","name":"a"}]"#),
+        "{}",
+        text(&sent[0])
+    );
+    assert_eq!(sent[0].topic, "cdc_test_t");
+    assert_eq!(h.p.checkpoint(), 112);
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 200)).await.unwrap();
+    let sent = h.out.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(field(&text(&sent[1]), "commitTs"), "120");
+    assert_eq!(h.p.checkpoint(), 130);
+    assert_eq!(h.p.resolved_ts(), 130);
+    // A duplicate after re-subscription is dropped.
+    h.p.handle(row(&t, 2, "b", None, 110, 120)).await.unwrap();
+    h.p.handle(resolved(104, 210)).await.unwrap();
+    assert_eq!(h.out.sent().len(), 2);
+    assert_eq!(h.tracker.checkpoint(), Some(200));
+}
+
+#[tokio::test]
+async fn a_ddl_splits_rows_by_schema_and_comes_between_them() {
+    let t = table(104, "t");
+    let t2 = with_age(104, "t");
+    let mut schemas = Fixed::default();
+    schemas
+        .versions
+        .insert(104, vec![view(t.clone(), 90), view(t2.clone(), 150)]);
+    schemas.jobs.insert(
+        5,
+        (
+            150,
+            vec![DdlChange {
+                job_id: 5,
+                finished_ts: 150,
+                start_ts: 149,
+                action: 5,
+                query: "alter table t add column age int".into(),
+                schema: "test".into(),
+                table: "t".into(),
+                pre_schema: Some("test".into()),
+                pre_table: Some("t".into()),
+                table_after: Some(view(t2.clone(), 150)),
+                added_physical: Vec::new(),
+                removed_physical: Vec::new(),
+            }],
+        ),
+    );
+    let mut h = harness(schemas, &["*.*"], Vec::new());
+    h.p.handle(row(&t, 1, "a", None, 101, 140)).await.unwrap();
+    h.p.handle(job_row(5, 152)).await.unwrap();
+    h.p.handle(row(&t2, 2, "b", Some(30), 155, 160))
+        .await
+        .unwrap();
+    h.p.handle(resolved(104, 170)).await.unwrap();
+    // DDL frontier below the job row: nothing may pass the DDL's finished ts.
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 151)).await.unwrap();
+    let sent = h.out.sent();
+    assert_eq!(sent.len(), 1, "only the row before the DDL");
+    assert_eq!(h.p.checkpoint(), 149);
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 170)).await.unwrap();
+    let sent = h.out.sent();
+    let kinds: Vec<String> = sent
+        .iter()
+        .map(|s| field(&text(s), "type").to_string())
+        .collect();
+    assert_eq!(kinds, ["\"INSERT\"", "\"ALTER\"", "\"INSERT\""], "{sent:?}");
+    assert_eq!(sent[1].topic, "cdc_test_t");
+    assert_eq!(sent[1].partition, 0);
+    assert!(text(&sent[2]).contains(r#""data":[{"id":"2","name":"b","age":"30"}]"#));
+    assert_eq!(h.p.checkpoint(), 170);
+}
+
+#[tokio::test]
+async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
+    let t = table(104, "t");
+    let n = table(110, "n");
+    let skipped = table(111, "skip_me");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+    schemas.versions.insert(110, vec![view(n.clone(), 150)]);
+    schemas
+        .versions
+        .insert(111, vec![view(skipped.clone(), 160)]);
+    let create = |id: i64, ts: u64, info: &TableInfo| DdlChange {
+        job_id: id,
+        finished_ts: ts,
+        start_ts: ts - 1,
+        action: 3,
+        query: format!(
+            "create table {} (id bigint primary key, name varchar(32))",
+            info.name.o
+        ),
+        schema: "test".into(),
+        table: info.name.o.clone(),
+        pre_schema: None,
+        pre_table: None,
+        table_after: Some(view(info.clone(), ts)),
+        added_physical: vec![info.id],
+        removed_physical: Vec::new(),
+    };
+    schemas.jobs.insert(6, (150, vec![create(6, 150, &n)]));
+    schemas
+        .jobs
+        .insert(7, (160, vec![create(7, 160, &skipped)]));
+    schemas.jobs.insert(
+        8,
+        (
+            170,
+            vec![DdlChange {
+                job_id: 8,
+                finished_ts: 170,
+                start_ts: 169,
+                action: 4,
+                query: "drop table t".into(),
+                schema: "test".into(),
+                table: "t".into(),
+                pre_schema: Some("test".into()),
+                pre_table: Some("t".into()),
+                table_after: None,
+                added_physical: Vec::new(),
+                removed_physical: vec![104],
+            }],
+        ),
+    );
+    let mut h = harness(schemas, &["test.*", "!test.skip_*"], Vec::new());
+    for (job, ts) in [(6, 151), (7, 161), (8, 171)] {
+        h.p.handle(job_row(job, ts)).await.unwrap();
+    }
+    h.p.handle(resolved(104, 300)).await.unwrap();
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 300)).await.unwrap();
+    // The created table holds the checkpoint until its own span reports.
+    assert_eq!(h.p.checkpoint(), 150);
+    h.p.handle(row(&n, 1, "x", None, 180, 181)).await.unwrap();
+    h.p.handle(resolved(110, 300)).await.unwrap();
+    let subs = h.subs.0.lock().unwrap().clone();
+    assert!(subs.contains(&(true, table_span(110), 150)), "{subs:?}");
+    assert!(
+        !subs.iter().any(|(_, s, _)| *s == table_span(111)),
+        "filtered out: {subs:?}"
+    );
+    assert!(subs.contains(&(false, table_span(104), 0)), "{subs:?}");
+    let sent = h.out.sent();
+    let kinds: Vec<String> = sent
+        .iter()
+        .map(|s| field(&text(s), "type").to_string())
+        .collect();
+    assert_eq!(kinds, ["\"CREATE\"", "\"ERASE\"", "\"INSERT\""], "{sent:?}");
+    assert_eq!(h.p.checkpoint(), 300);
+    assert_eq!(h.p.table_count(), 1);
+}
+
+#[tokio::test]
+async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
+    let t = table(104, "t");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+    let events = vec![EventRuleSpec {
+        matcher: vec!["test.t".into()],
+        ignore_event: vec!["delete".into()],
+        ignore_sql: Vec::new(),
+    }];
+    let mut h = harness(schemas, &["*.*"], events);
+    h.p.handle(row(&t, 1, "a", None, 77, 105)).await.unwrap();
+    h.p.handle(row(&t, 2, "b", None, 106, 107)).await.unwrap();
+    let key = encode_record_key(104, &crate::mount::Handle::Int(2)).unwrap();
+    let (_, old) = match row(&t, 2, "b", None, 0, 1) {
+        UpstreamEvent::Row(r) => (r.key, r.value),
+        UpstreamEvent::Resolved { .. } => unreachable!(),
+    };
+    h.p.handle(UpstreamEvent::Row(CommittedRow {
+        key,
+        value: Vec::new(),
+        old_value: old,
+        op: RowOp::Delete,
+        start_ts: 108,
+        commit_ts: 109,
+        region_id: 2,
+    }))
+    .await
+    .unwrap();
+    h.p.handle(resolved(104, 120)).await.unwrap();
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 120)).await.unwrap();
+    let sent = h.out.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(text(&sent[0]).contains(r#""id":"2""#));
+    assert_eq!(h.p.checkpoint(), 120);
+}
+
+#[test]
+fn keyless_tables_are_eligible_only_when_allowed() {
+    let mut t = table(104, "t");
+    t.pk_is_handle = false;
+    t.columns[0].field_type.flag = 0;
+    assert!(!TableMeta::new(&t).is_eligible());
+}
