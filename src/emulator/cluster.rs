@@ -264,6 +264,12 @@ impl Model {
         self.conns.contains_key(&conn)
     }
 
+    /// Number of open EventFeed connections on `store` (for tests and diagnostics).
+    #[must_use]
+    pub fn conn_count(&self, store: u64) -> usize {
+        self.conns.values().filter(|c| c.store == store).count()
+    }
+
     /// Number of live subscriptions (for tests and diagnostics).
     #[must_use]
     pub fn subscription_count(&self) -> usize {

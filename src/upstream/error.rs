@@ -75,6 +75,10 @@ pub enum UpstreamError {
         key: String,
         start_ts: u64,
     },
+    #[error(
+        "TLS to PD and TiKV ([upstream.tls]) is not supported by the upstream client yet; remove [upstream.tls] or use a plain-text cluster"
+    )]
+    TlsUnsupported,
     #[error("the table span's regions could not be resolved after {attempts} attempts: {detail}")]
     RegionsUnresolved { attempts: u32, detail: String },
 }
@@ -95,7 +99,8 @@ impl UpstreamError {
             | UpstreamError::ClusterIdMismatch { .. }
             | UpstreamError::Compatibility { .. }
             | UpstreamError::DuplicateRequest { .. }
-            | UpstreamError::PrewriteNotMatch { .. } => ErrorKind::Fatal,
+            | UpstreamError::PrewriteNotMatch { .. }
+            | UpstreamError::TlsUnsupported => ErrorKind::Fatal,
         }
     }
 }

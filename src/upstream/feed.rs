@@ -1,31 +1,43 @@
-//! CDC client for one table span: PD region discovery, one EventFeed stream per TiKV store,
-//! one registration per region, and the region lifecycle (errors, re-location, reconnects).
+//! CDC client for many table spans: PD region discovery, **one** EventFeed stream per TiKV
+//! store shared by every span (EventFeedV2 with `stream-multiplexing`; one EventFeed V1
+//! stream per store and span on a TiKV without V2), one registration per (span, region), and
+//! the region lifecycle (errors, re-location, reconnects). Spans are added and removed while
+//! the feed runs ([`Feed::add_span`], [`Feed::remove_span`]); [`run`] is the one-span form.
 //!
-//! Owns the span's region subscriptions, their matchers (prewrite/commit) and the span
-//! frontier. Output contract of [`run`] on its channel:
+//! Owns the spans' region subscriptions, their matchers (prewrite/commit) and one frontier
+//! per span. Output contract on the channel given to [`Feed::start`]:
 //! - [`UpstreamEvent::Row`]: a committed change (key, value, old value, op, start/commit ts)
-//!   with `commit_ts > start_ts` of the feed;
-//! - [`UpstreamEvent::Resolved`]: the span's resolved ts. It is strictly increasing, and every
-//!   row with `commit_ts ≤ ts` was sent on the channel before it;
+//!   of a span, with `commit_ts >` the `start_ts` the span was added with;
+//! - [`UpstreamEvent::Resolved`]: a span's resolved ts. Per span it is strictly increasing,
+//!   and every row of that span with `commit_ts ≤ ts` was sent on the channel before it;
 //! - rows are **not** sorted: within a region live commits of a key come in commit order, but
 //!   TiKV's incremental scan sends a key's versions newest first and regions are independent,
 //!   so consumers sort by `commit_ts` up to the resolved ts (as TiCDC does);
 //! - **duplicates are possible** after any re-subscription (the scan re-sends commits above
-//!   the region's resolved ts); delivery is at-least-once.
+//!   the region's resolved ts); delivery is at-least-once. Overlapping spans each receive
+//!   the rows of their overlap;
+//! - after [`Feed::remove_span`] returns, nothing more is sent for that span once the
+//!   command is processed (its registrations are deregistered on TiKV);
+//! - the output channel is the only back-pressure: while it is full the feed waits, and the
+//!   store streams wait behind a small bounded queue (memory stays bounded).
 //!
 //! Region errors: `epoch_not_match`, `region_not_found` and unknown ones re-locate the
 //! region's range through PD and register the regions found from the region's own resolved
 //! ts; `not_leader` retries on the hinted leader (or re-locates without a hint);
 //! `server_is_busy`/`congested` retry the region after a bounded jittered backoff; a broken
-//! store stream re-locates every region of that store after a backoff; `cluster_id_mismatch`,
-//! `compatibility` and `duplicate_request` end [`run`] with the matching fatal error.
+//! store stream re-locates every region of that stream after a backoff; a PD region scan that
+//! leaves a hole in the range (regions moving during a split) is retried after a backoff
+//! until the range is covered; `cluster_id_mismatch`, `compatibility` and `duplicate_request`
+//! end the feed with the matching fatal error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::config::UpstreamTls;
 use crate::metrics as m;
 use crate::proto::cdcpb::{
     self, ChangeDataEvent, ChangeDataRequest, change_data_client::ChangeDataClient,
@@ -41,6 +53,9 @@ use super::pd::{PdClient, RegionInfo, normalize_url};
 /// Version sent in the request header (≥ 5.3.0: batched resolved ts, cluster-id check).
 pub const CLIENT_VERSION: &str = "8.5.0";
 
+/// Store-stream messages queued for the feed before the streams wait (back-pressure).
+const STREAM_QUEUE: usize = 16;
+
 /// An encoded (memcomparable) key range; empty end = +inf.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Span {
@@ -55,7 +70,7 @@ pub enum UpstreamEvent {
     Resolved { span: Span, ts: u64 },
 }
 
-/// Settings of one feed.
+/// Settings of one single-span feed ([`run`]).
 #[derive(Debug, Clone)]
 pub struct FeedConfig {
     pub pd_endpoints: Vec<String>,
@@ -64,80 +79,165 @@ pub struct FeedConfig {
     pub start_ts: u64,
 }
 
+/// Settings of a multi-span [`Feed`].
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    pub pd_endpoints: Vec<String>,
+    /// TLS to PD and TiKV (`[upstream.tls]`). Not implemented yet: `Some` makes
+    /// [`Feed::start`] fail with [`UpstreamError::TlsUnsupported`] rather than connect in
+    /// plain text.
+    pub tls: Option<UpstreamTls>,
+    /// How long one attempt to open a TiKV store connection may take.
+    pub connect_timeout: Duration,
+}
+
+impl FeedOptions {
+    /// Plain-text options for these PD endpoints, 10 s connect timeout (the config default).
+    pub fn new(pd_endpoints: Vec<String>) -> Self {
+        FeedOptions {
+            pd_endpoints,
+            tls: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+enum Command {
+    Add(Span, u64),
+    Remove(Span),
+}
+
+/// Handle of a running multi-span feed. Cheap to clone; the feed stops when every handle
+/// is dropped, when the output receiver is dropped, or on a fatal error (the join handle
+/// returned by [`Feed::start`] then yields it).
+#[derive(Debug, Clone)]
+pub struct Feed {
+    cmd: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Add(s, ts) => write!(f, "Add({s:?}, {ts})"),
+            Command::Remove(s) => write!(f, "Remove({s:?})"),
+        }
+    }
+}
+
+impl Feed {
+    /// Connects to PD and starts the feed task with no span. Fails only when PD cannot be
+    /// reached (or TLS is asked for, see [`FeedOptions::tls`]).
+    pub async fn start(
+        opts: FeedOptions,
+        tx: mpsc::Sender<UpstreamEvent>,
+    ) -> Result<(Feed, JoinHandle<Result<(), UpstreamError>>), UpstreamError> {
+        if opts.tls.is_some() {
+            return Err(UpstreamError::TlsUnsupported);
+        }
+        let pd = PdClient::connect(&opts.pd_endpoints).await?;
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(STREAM_QUEUE);
+        let driver = Driver {
+            pd,
+            opts,
+            out: tx,
+            ctl_tx,
+            ev_tx,
+            spans: HashMap::new(),
+            span_ids: HashMap::new(),
+            next_span_id: 1,
+            regions: HashMap::new(),
+            by_request: HashMap::new(),
+            streams: HashMap::new(),
+            v1_stores: HashSet::new(),
+            attempts: HashMap::new(),
+            next_request_id: 1,
+            stream_gen: 0,
+        };
+        let handle = tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx));
+        Ok((Feed { cmd: cmd_tx }, handle))
+    }
+
+    /// Starts replicating `span` (encoded keys): rows with `commit_ts > start_ts`, and its
+    /// resolved ts from `start_ts` on. Adding a span already present is ignored.
+    pub fn add_span(&self, span: Span, start_ts: u64) {
+        let _ = self.cmd.send(Command::Add(span, start_ts));
+    }
+
+    /// Stops replicating `span`: its registrations are deregistered on TiKV and nothing
+    /// more is sent for it. Unknown spans are ignored.
+    pub fn remove_span(&self, span: &Span) {
+        let _ = self.cmd.send(Command::Remove(span.clone()));
+    }
+}
+
+/// Runs a feed of one span until the receiver is dropped (Ok) or a fatal error.
+pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(), UpstreamError> {
+    let (feed, handle) = Feed::start(FeedOptions::new(cfg.pd_endpoints), tx).await?;
+    feed.add_span(cfg.span, cfg.start_ts);
+    let res = handle.await;
+    drop(feed);
+    match res {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// A store stream: the store, and the span owning it for a V1 stream (0 = shared V2).
+type StreamKey = (u64, u64);
+
+struct SpanState {
+    span: Span,
+    start_ts: u64,
+    frontier: SpanFrontier,
+}
+
 struct RegionState {
     region: metapb::Region,
     /// Request id of the live registration; events with another id are stale.
     request_id: u64,
-    store_id: u64,
+    stream: StreamKey,
     matcher: Matcher,
     registered_at: Instant,
 }
 
-enum Msg {
-    Event(u64, ChangeDataEvent),
-    /// Store id, stream generation, detail.
-    StreamEnd(u64, u64, String),
-    RetryRegion(metapb::Region, u64),
-    Relocate(Vec<u8>, Vec<u8>, u64),
+/// Control messages the feed sends itself (retries after a delay).
+enum Ctl {
+    /// Span id, region, resolved ts.
+    RetryRegion(u64, metapb::Region, u64),
+    /// Span id, encoded range, resolved ts.
+    Relocate(u64, Vec<u8>, Vec<u8>, u64),
 }
 
-/// Runs the feed until the receiver is dropped (Ok) or a fatal error.
-pub async fn run(cfg: FeedConfig, tx: mpsc::Sender<UpstreamEvent>) -> Result<(), UpstreamError> {
-    let pd = PdClient::connect(&cfg.pd_endpoints).await?;
-    let (msg_tx, mut msg_rx) = mpsc::unbounded_channel();
-    let mut f = Feed {
-        frontier: SpanFrontier::new(cfg.span.start.clone(), cfg.span.end.clone(), cfg.start_ts),
-        cfg,
-        pd,
-        tx,
-        msg_tx,
-        streams: HashMap::new(),
-        regions: HashMap::new(),
-        attempts: HashMap::new(),
-        next_request_id: 1,
-        stream_gen: 0,
-    };
-    let (s, e) = (f.cfg.span.start.clone(), f.cfg.span.end.clone());
-    let ts = f.cfg.start_ts;
-    f.relocate(&s, &e, ts).await?;
-    while let Some(msg) = msg_rx.recv().await {
-        let alive = match msg {
-            Msg::Event(store, ev) => f.on_event(store, ev).await?,
-            Msg::StreamEnd(store, generation, detail) => {
-                // The end of a stream already replaced says nothing about the current one.
-                if f.streams.get(&store).is_some_and(|(g, _)| *g == generation) {
-                    f.on_stream_end(store, &detail);
-                }
-                true
-            }
-            Msg::RetryRegion(region, ts) => {
-                f.register(region, None, ts).await?;
-                true
-            }
-            Msg::Relocate(s, e, ts) => {
-                f.relocate(&s, &e, ts).await?;
-                true
-            }
-        };
-        if !alive {
-            return Ok(());
-        }
-    }
-    Ok(())
+/// Messages of the store streams, in stream order.
+enum StreamMsg {
+    Event(StreamKey, ChangeDataEvent),
+    /// Stream, generation, detail.
+    End(StreamKey, u64, String),
 }
 
-struct Feed {
-    cfg: FeedConfig,
+struct Driver {
     pd: PdClient,
-    tx: mpsc::Sender<UpstreamEvent>,
-    msg_tx: mpsc::UnboundedSender<Msg>,
-    /// Store id → (stream generation, request sender).
-    streams: HashMap<u64, (u64, mpsc::UnboundedSender<ChangeDataRequest>)>,
-    stream_gen: u64,
-    regions: HashMap<u64, RegionState>,
-    frontier: SpanFrontier,
-    attempts: HashMap<u64, u32>,
+    opts: FeedOptions,
+    out: mpsc::Sender<UpstreamEvent>,
+    ctl_tx: mpsc::UnboundedSender<Ctl>,
+    ev_tx: mpsc::Sender<StreamMsg>,
+    spans: HashMap<u64, SpanState>,
+    span_ids: HashMap<Span, u64>,
+    next_span_id: u64,
+    /// (span id, region id) → registration.
+    regions: HashMap<(u64, u64), RegionState>,
+    /// request id → (span id, region id) of the live registration.
+    by_request: HashMap<u64, (u64, u64)>,
+    /// Stream → (generation, request sender).
+    streams: HashMap<StreamKey, (u64, mpsc::UnboundedSender<ChangeDataRequest>)>,
+    /// Stores answering EventFeedV2 with `Unimplemented`.
+    v1_stores: HashSet<u64>,
+    attempts: HashMap<(u64, u64), u32>,
     next_request_id: u64,
+    stream_gen: u64,
 }
 
 /// `max(a, b)` of encoded starts.
@@ -154,6 +254,26 @@ fn min_end(a: &[u8], b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Whether `regions` (in key order) cover encoded `[start, end)` without a hole.
+fn covers(regions: &[RegionInfo], start: &[u8], end: &[u8]) -> bool {
+    let mut cursor = start.to_vec();
+    for r in regions {
+        if r.region.start_key.as_slice() > cursor.as_slice() {
+            return false;
+        }
+        if r.region.end_key.is_empty() {
+            return true;
+        }
+        if r.region.end_key > cursor {
+            cursor = r.region.end_key.clone();
+        }
+        if !end.is_empty() && cursor.as_slice() >= end {
+            return true;
+        }
+    }
+    false
+}
+
 /// Jittered exponential backoff: 50 ms doubling to 2 s (TiCDC's region recovery delay).
 fn backoff(attempt: u32) -> Duration {
     let base = 50u64.saturating_mul(1 << attempt.min(6)).min(2000);
@@ -165,70 +285,215 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base / 2 + nanos % (base / 2 + 1))
 }
 
-impl Feed {
-    fn schedule(&self, delay: Duration, msg: Msg) {
-        let tx = self.msg_tx.clone();
+fn header(cluster_id: u64) -> Option<cdcpb::Header> {
+    Some(cdcpb::Header {
+        cluster_id,
+        ticdc_version: CLIENT_VERSION.into(),
+    })
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+        mut ctl_rx: mpsc::UnboundedReceiver<Ctl>,
+        mut ev_rx: mpsc::Receiver<StreamMsg>,
+    ) -> Result<(), UpstreamError> {
+        let out = self.out.clone();
+        loop {
+            let alive = tokio::select! {
+                biased;
+                () = out.closed() => false,
+                cmd = cmd_rx.recv() => match cmd {
+                    None => false,
+                    Some(Command::Add(span, ts)) => {
+                        self.add_span(span, ts).await?;
+                        true
+                    }
+                    Some(Command::Remove(span)) => {
+                        self.remove_span(&span);
+                        true
+                    }
+                },
+                Some(ctl) = ctl_rx.recv() => {
+                    match ctl {
+                        Ctl::RetryRegion(span, region, ts) => self.register(span, region, None, ts).await?,
+                        Ctl::Relocate(span, s, e, ts) => self.relocate(span, &s, &e, ts).await?,
+                    }
+                    true
+                }
+                Some(msg) = ev_rx.recv() => match msg {
+                    StreamMsg::Event(key, ev) => self.on_event(key, ev).await?,
+                    StreamMsg::End(key, generation, detail) => {
+                        // The end of a stream already replaced says nothing about the current one.
+                        if self.streams.get(&key).is_some_and(|(g, _)| *g == generation) {
+                            self.on_stream_end(key, &detail);
+                        }
+                        true
+                    }
+                },
+            };
+            if !alive {
+                return Ok(());
+            }
+        }
+    }
+
+    fn schedule(&self, delay: Duration, msg: Ctl) {
+        let tx = self.ctl_tx.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _ = tx.send(msg);
         });
     }
 
+    async fn add_span(&mut self, span: Span, start_ts: u64) -> Result<(), UpstreamError> {
+        if self.span_ids.contains_key(&span) {
+            tracing::warn!(?span, "span added twice; ignored");
+            return Ok(());
+        }
+        let id = self.next_span_id;
+        self.next_span_id += 1;
+        self.span_ids.insert(span.clone(), id);
+        self.spans.insert(
+            id,
+            SpanState {
+                frontier: SpanFrontier::new(span.start.clone(), span.end.clone(), start_ts),
+                span: span.clone(),
+                start_ts,
+            },
+        );
+        self.relocate(id, &span.start, &span.end, start_ts).await
+    }
+
+    fn remove_span(&mut self, span: &Span) {
+        let Some(id) = self.span_ids.remove(span) else {
+            return;
+        };
+        self.spans.remove(&id);
+        let keys: Vec<(u64, u64)> = self.regions.keys().filter(|k| k.0 == id).copied().collect();
+        for k in keys {
+            if let Some(r) = self.regions.remove(&k) {
+                metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).decrement(1.0);
+                self.deregister(&r, k.1);
+            }
+            self.attempts.remove(&k);
+        }
+        // The span's own V1 streams end with their request half (TiKV drops the connection).
+        self.streams.retain(|k, _| k.1 != id);
+        tracing::info!(?span, "span removed");
+    }
+
+    /// Sends `Deregister` for a registration on its stream and forgets its request id.
+    fn deregister(&mut self, r: &RegionState, region_id: u64) {
+        self.by_request.remove(&r.request_id);
+        if let Some((_, tx)) = self.streams.get(&r.stream) {
+            let _ = tx.send(ChangeDataRequest {
+                header: header(self.pd.cluster_id()),
+                region_id,
+                request_id: r.request_id,
+                request: Some(change_data_request::Request::Deregister(
+                    change_data_request::Deregister {},
+                )),
+                ..Default::default()
+            });
+        }
+    }
+
     /// Scans PD for the regions of `[start, end)` ∩ span and registers each from `ts`.
-    async fn relocate(&mut self, start: &[u8], end: &[u8], ts: u64) -> Result<(), UpstreamError> {
-        let start = max_start(start, &self.cfg.span.start);
-        let end = min_end(end, &self.cfg.span.end);
+    async fn relocate(
+        &mut self,
+        span_id: u64,
+        start: &[u8],
+        end: &[u8],
+        ts: u64,
+    ) -> Result<(), UpstreamError> {
+        let Some(sp) = self.spans.get(&span_id) else {
+            return Ok(());
+        };
+        let start = max_start(start, &sp.span.start);
+        let end = min_end(end, &sp.span.end);
         let regions = match self.pd.scan_regions(&start, &end).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "region scan failed; retrying");
                 let _ = self.pd.reconnect().await;
-                self.schedule(backoff(3), Msg::Relocate(start, end, ts));
+                self.schedule(backoff(3), Ctl::Relocate(span_id, start, end, ts));
                 return Ok(());
             }
         };
+        if !covers(&regions, &start, &end) {
+            // Regions with holes (a split or merge in flight in PD): whatever covered the
+            // range keeps holding the frontier; try again until PD covers it.
+            tracing::info!(
+                start = %hex::encode(&start),
+                end = %hex::encode(&end),
+                "region scan has holes; retrying"
+            );
+            metrics::counter!(m::UPSTREAM_REGION_ERRORS_TOTAL, "kind" => "region_holes")
+                .increment(1);
+            self.schedule(backoff(3), Ctl::Relocate(span_id, start, end, ts));
+            return Ok(());
+        }
         // Whatever covered this range before (a split parent, merge sources, a region
         // waiting for a retry) is replaced; resume from the oldest of their resolved ts.
         let ts = self
-            .frontier
-            .take_overlapping(&start, &end)
+            .spans
+            .get_mut(&span_id)
+            .and_then(|s| s.frontier.take_overlapping(&start, &end))
             .map_or(ts, |t| t.min(ts));
         for RegionInfo { region, leader } in regions {
-            self.register(region, leader.map(|p| p.store_id), ts)
+            self.register(span_id, region, leader.map(|p| p.store_id), ts)
                 .await?;
         }
         Ok(())
     }
 
-    /// Registers one region on its leader's store (or `store`).
+    /// Registers one region of a span on its leader's store (or `store`).
     async fn register(
         &mut self,
+        span_id: u64,
         region: metapb::Region,
         store: Option<u64>,
         ts: u64,
     ) -> Result<(), UpstreamError> {
+        let Some(sp) = self.spans.get(&span_id) else {
+            return Ok(());
+        };
+        let s = max_start(&region.start_key, &sp.span.start);
+        let e = min_end(&region.end_key, &sp.span.end);
         let store_id = match store.or_else(|| region.peers.first().map(|p| p.store_id)) {
             Some(s) => s,
             None => {
                 self.schedule(
                     backoff(3),
-                    Msg::Relocate(region.start_key.clone(), region.end_key.clone(), ts),
+                    Ctl::Relocate(
+                        span_id,
+                        region.start_key.clone(),
+                        region.end_key.clone(),
+                        ts,
+                    ),
                 );
                 return Ok(());
             }
         };
-        let s = max_start(&region.start_key, &self.cfg.span.start);
-        let e = min_end(&region.end_key, &self.cfg.span.end);
-        let sender = match self.stream(store_id).await {
+        let (key, sender) = match self.stream(store_id, span_id).await {
             Ok(s) => s,
             Err(err) => {
                 tracing::warn!(store_id, error = %err, "cannot open EventFeed; re-locating later");
-                self.frontier.remove(region.id);
-                self.frontier.insert(region.id, s.clone(), e.clone(), ts);
-                let a = self.bump(region.id);
+                if let Some(sp) = self.spans.get_mut(&span_id) {
+                    sp.frontier.remove(region.id);
+                    sp.frontier.insert(region.id, s.clone(), e.clone(), ts);
+                }
+                let a = self.bump((span_id, region.id));
                 self.schedule(
                     backoff(a),
-                    Msg::Relocate(region.start_key.clone(), region.end_key.clone(), ts),
+                    Ctl::Relocate(
+                        span_id,
+                        region.start_key.clone(),
+                        region.end_key.clone(),
+                        ts,
+                    ),
                 );
                 return Ok(());
             }
@@ -238,27 +503,12 @@ impl Feed {
         // that older one is deregistered and whatever it still sends is ignored.
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        if let Some(old) = self.regions.get(&region.id)
-            && let Some((_, tx)) = self.streams.get(&old.store_id)
-        {
-            let _ = tx.send(ChangeDataRequest {
-                header: Some(cdcpb::Header {
-                    cluster_id: self.pd.cluster_id(),
-                    ticdc_version: CLIENT_VERSION.into(),
-                }),
-                region_id: region.id,
-                request_id: old.request_id,
-                request: Some(change_data_request::Request::Deregister(
-                    change_data_request::Deregister {},
-                )),
-                ..Default::default()
-            });
+        let old = self.regions.remove(&(span_id, region.id));
+        if let Some(old) = &old {
+            self.deregister(old, region.id);
         }
         let req = ChangeDataRequest {
-            header: Some(cdcpb::Header {
-                cluster_id: self.pd.cluster_id(),
-                ticdc_version: CLIENT_VERSION.into(),
-            }),
+            header: header(self.pd.cluster_id()),
             region_id: region.id,
             region_epoch: region.region_epoch,
             checkpoint_ts: ts,
@@ -271,46 +521,56 @@ impl Feed {
             )),
             ..Default::default()
         };
-        self.frontier.insert(region.id, s, e, ts);
+        if let Some(sp) = self.spans.get_mut(&span_id) {
+            sp.frontier.insert(region.id, s, e, ts);
+        }
         if sender.send(req).is_err() {
-            self.streams.remove(&store_id);
-            self.schedule(backoff(1), Msg::RetryRegion(region, ts));
+            if old.is_some() {
+                metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).decrement(1.0);
+            }
+            self.streams.remove(&key);
+            self.schedule(backoff(1), Ctl::RetryRegion(span_id, region, ts));
             return Ok(());
         }
-        if self
-            .regions
-            .insert(
-                region.id,
-                RegionState {
-                    matcher: Matcher::new(region.id),
-                    request_id,
-                    region,
-                    store_id,
-                    registered_at: Instant::now(),
-                },
-            )
-            .is_none()
-        {
+        self.by_request.insert(request_id, (span_id, region.id));
+        self.regions.insert(
+            (span_id, region.id),
+            RegionState {
+                matcher: Matcher::new(region.id),
+                request_id,
+                region,
+                stream: key,
+                registered_at: Instant::now(),
+            },
+        );
+        if old.is_none() {
             metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).increment(1.0);
         }
         Ok(())
     }
 
-    fn bump(&mut self, region: u64) -> u32 {
-        let a = self.attempts.entry(region).or_insert(0);
+    fn bump(&mut self, key: (u64, u64)) -> u32 {
+        let a = self.attempts.entry(key).or_insert(0);
         *a = a.saturating_add(1);
         *a
     }
 
-    /// The request sender of the store's stream, opening it if needed.
+    /// The stream a region of `span_id` on `store_id` goes to, opening it if needed: the
+    /// store's shared EventFeedV2 stream, or the span's own V1 stream on a store without V2.
     async fn stream(
         &mut self,
         store_id: u64,
-    ) -> Result<mpsc::UnboundedSender<ChangeDataRequest>, UpstreamError> {
-        if let Some((_, s)) = self.streams.get(&store_id)
+        span_id: u64,
+    ) -> Result<(StreamKey, mpsc::UnboundedSender<ChangeDataRequest>), UpstreamError> {
+        let mut key = if self.v1_stores.contains(&store_id) {
+            (store_id, span_id)
+        } else {
+            (store_id, 0)
+        };
+        if let Some((_, s)) = self.streams.get(&key)
             && !s.is_closed()
         {
-            return Ok(s.clone());
+            return Ok((key, s.clone()));
         }
         let store = self.pd.get_store(store_id).await?;
         let addr = normalize_url(&store.address);
@@ -321,70 +581,72 @@ impl Feed {
         };
         let channel = tonic::transport::Endpoint::from_shared(addr.clone())
             .map_err(|e| err(e.to_string()))?
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(self.opts.connect_timeout)
             .connect()
             .await
             .map_err(|e| err(e.to_string()))?;
         let mut client = ChangeDataClient::new(channel).max_decoding_message_size(256 << 20);
         let (req_tx, req_rx) = mpsc::unbounded_channel();
-        let mut v2 = tonic::Request::new(UnboundedReceiverStream::new(req_rx));
-        v2.metadata_mut().insert(
-            "features",
-            tonic::metadata::MetadataValue::from_static("stream-multiplexing"),
-        );
-        let resp = match client.event_feed_v2(v2).await {
-            Ok(r) => r,
-            Err(s) if s.code() == tonic::Code::Unimplemented => {
+        let resp = if key.1 == 0 {
+            let mut v2 = tonic::Request::new(UnboundedReceiverStream::new(req_rx));
+            v2.metadata_mut().insert(
+                "features",
+                tonic::metadata::MetadataValue::from_static("stream-multiplexing"),
+            );
+            match client.event_feed_v2(v2).await {
+                Ok(r) => Some(r),
+                Err(s) if s.code() == tonic::Code::Unimplemented => {
+                    tracing::info!(store_id, "store has no EventFeedV2; one EventFeed per span");
+                    self.v1_stores.insert(store_id);
+                    key = (store_id, span_id);
+                    None
+                }
+                Err(s) => return Err(err(format!("EventFeedV2: {s}"))),
+            }
+        } else {
+            None
+        };
+        let (resp, req_tx) = match resp {
+            Some(r) => (r, req_tx),
+            None => {
                 let (req_tx, req_rx) = mpsc::unbounded_channel();
                 let r = client
                     .event_feed(UnboundedReceiverStream::new(req_rx))
                     .await
                     .map_err(|s| err(format!("EventFeed: {s}")))?;
-                self.stream_gen += 1;
-                self.spawn_reader(store_id, self.stream_gen, r.into_inner());
-                self.streams
-                    .insert(store_id, (self.stream_gen, req_tx.clone()));
-                return Ok(req_tx);
+                (r, req_tx)
             }
-            Err(s) => return Err(err(format!("EventFeedV2: {s}"))),
         };
         self.stream_gen += 1;
-        self.spawn_reader(store_id, self.stream_gen, resp.into_inner());
-        self.streams
-            .insert(store_id, (self.stream_gen, req_tx.clone()));
-        Ok(req_tx)
+        self.spawn_reader(key, self.stream_gen, resp.into_inner());
+        self.streams.insert(key, (self.stream_gen, req_tx.clone()));
+        Ok((key, req_tx))
     }
 
     fn spawn_reader(
         &self,
-        store_id: u64,
+        key: StreamKey,
         generation: u64,
         mut stream: tonic::Streaming<ChangeDataEvent>,
     ) {
-        let tx = self.msg_tx.clone();
+        let tx = self.ev_tx.clone();
         tokio::spawn(async move {
             loop {
-                match stream.message().await {
-                    Ok(Some(ev)) => {
-                        if tx.send(Msg::Event(store_id, ev)).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        let _ =
-                            tx.send(Msg::StreamEnd(store_id, generation, "stream closed".into()));
-                        return;
-                    }
-                    Err(s) => {
-                        let _ = tx.send(Msg::StreamEnd(store_id, generation, s.to_string()));
-                        return;
-                    }
+                let msg = match stream.message().await {
+                    Ok(Some(ev)) => StreamMsg::Event(key, ev),
+                    Ok(None) => StreamMsg::End(key, generation, "stream closed".into()),
+                    Err(s) => StreamMsg::End(key, generation, s.to_string()),
+                };
+                let end = matches!(msg, StreamMsg::End(..));
+                if tx.send(msg).await.is_err() || end {
+                    return;
                 }
             }
         });
     }
 
-    fn on_stream_end(&mut self, store_id: u64, detail: &str) {
+    fn on_stream_end(&mut self, key: StreamKey, detail: &str) {
+        let store_id = key.0;
         tracing::warn!(
             store_id,
             detail,
@@ -392,36 +654,59 @@ impl Feed {
         );
         metrics::counter!(m::UPSTREAM_STREAM_RECONNECTS_TOTAL, "store" => store_id.to_string())
             .increment(1);
-        self.streams.remove(&store_id);
-        let ids: Vec<u64> = self
+        self.streams.remove(&key);
+        let ids: Vec<(u64, u64)> = self
             .regions
             .iter()
-            .filter(|(_, r)| r.store_id == store_id)
+            .filter(|(_, r)| r.stream == key)
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
             if let Some(r) = self.regions.remove(&id) {
+                self.by_request.remove(&r.request_id);
                 metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).decrement(1.0);
-                let ts = self.frontier.region_ts(id).unwrap_or(self.cfg.start_ts);
+                let Some(sp) = self.spans.get(&id.0) else {
+                    continue;
+                };
+                let ts = sp.frontier.region_ts(id.1).unwrap_or(sp.start_ts);
                 let a = self.bump(id);
                 self.schedule(
                     backoff(a).max(Duration::from_millis(500)),
-                    Msg::Relocate(r.region.start_key, r.region.end_key, ts),
+                    Ctl::Relocate(id.0, r.region.start_key, r.region.end_key, ts),
                 );
             }
         }
     }
 
+    /// The live registration an event of `stream` belongs to: by its request id, or (a
+    /// resolved ts batched per connection, `request_id` 0) by the region alone when exactly
+    /// one registration of it lives on the stream.
+    fn owner(&self, stream: StreamKey, request_id: u64, region_id: u64) -> Option<(u64, u64)> {
+        if request_id != 0 {
+            let k = *self.by_request.get(&request_id)?;
+            let r = self.regions.get(&k)?;
+            return (k.1 == region_id && r.stream == stream && r.request_id == request_id)
+                .then_some(k);
+        }
+        let mut found = self
+            .regions
+            .iter()
+            .filter(|(k, r)| k.1 == region_id && r.stream == stream)
+            .map(|(k, _)| *k);
+        let k = found.next()?;
+        found.next().is_none().then_some(k)
+    }
+
     /// Handles one message of a store stream; false when the consumer is gone.
     async fn on_event(
         &mut self,
-        store_id: u64,
+        stream: StreamKey,
         ev: ChangeDataEvent,
     ) -> Result<bool, UpstreamError> {
         if let Some(rts) = ev.resolved_ts {
             for region_id in rts.regions {
                 if !self
-                    .resolve(store_id, rts.request_id, region_id, rts.ts)
+                    .resolve(stream, rts.request_id, region_id, rts.ts)
                     .await
                 {
                     return Ok(false);
@@ -432,13 +717,13 @@ impl Feed {
             let region_id = e.region_id;
             match e.event {
                 Some(event::Event::Entries(entries)) => {
-                    let mut out = Vec::new();
-                    let Some(r) = self.regions.get_mut(&region_id) else {
+                    let Some(k) = self.owner(stream, e.request_id, region_id) else {
                         continue;
                     };
-                    if r.store_id != store_id || r.request_id != e.request_id {
+                    let Some(r) = self.regions.get_mut(&k) else {
                         continue;
-                    }
+                    };
+                    let mut out = Vec::new();
                     for row in entries.entries {
                         let ty = event::LogType::try_from(row.r#type)
                             .map_or("unknown", |t| t.as_str_name());
@@ -460,26 +745,27 @@ impl Feed {
                         if init {
                             metrics::histogram!(m::UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS)
                                 .record(r.registered_at.elapsed().as_secs_f64());
-                            self.attempts.remove(&region_id);
+                            self.attempts.remove(&k);
                         }
                     }
+                    let start_ts = self.spans.get(&k.0).map_or(u64::MAX, |s| s.start_ts);
                     for row in out {
-                        if row.commit_ts <= self.cfg.start_ts {
+                        if row.commit_ts <= start_ts {
                             continue;
                         }
-                        if self.tx.send(UpstreamEvent::Row(row)).await.is_err() {
+                        if self.out.send(UpstreamEvent::Row(row)).await.is_err() {
                             return Ok(false);
                         }
                     }
                 }
                 #[allow(deprecated)]
                 Some(event::Event::ResolvedTs(ts))
-                    if !self.resolve(store_id, e.request_id, region_id, ts).await =>
+                    if !self.resolve(stream, e.request_id, region_id, ts).await =>
                 {
                     return Ok(false);
                 }
                 Some(event::Event::Error(err)) => {
-                    self.on_region_error(store_id, e.request_id, region_id, err)?;
+                    self.on_region_error(stream, e.request_id, region_id, err)?;
                 }
                 _ => {}
             }
@@ -488,20 +774,30 @@ impl Feed {
     }
 
     /// Applies a region's resolved ts; false when the consumer is gone.
-    /// `request_id` 0 (resolved ts batched per connection) matches any registration.
-    async fn resolve(&mut self, store_id: u64, request_id: u64, region_id: u64, ts: u64) -> bool {
-        let ready = self.regions.get(&region_id).is_some_and(|r| {
-            r.store_id == store_id
-                && (request_id == 0 || r.request_id == request_id)
-                && r.matcher.initialized()
-        });
-        if !ready {
+    async fn resolve(
+        &mut self,
+        stream: StreamKey,
+        request_id: u64,
+        region_id: u64,
+        ts: u64,
+    ) -> bool {
+        let Some(k) = self.owner(stream, request_id, region_id) else {
+            return true;
+        };
+        if !self
+            .regions
+            .get(&k)
+            .is_some_and(|r| r.matcher.initialized())
+        {
             return true;
         }
-        if let Some(ts) = self.frontier.advance(region_id, ts) {
-            let span = self.cfg.span.clone();
+        let Some(sp) = self.spans.get_mut(&k.0) else {
+            return true;
+        };
+        if let Some(ts) = sp.frontier.advance(region_id, ts) {
+            let span = sp.span.clone();
             return self
-                .tx
+                .out
                 .send(UpstreamEvent::Resolved { span, ts })
                 .await
                 .is_ok();
@@ -511,35 +807,34 @@ impl Feed {
 
     fn on_region_error(
         &mut self,
-        store_id: u64,
+        stream: StreamKey,
         request_id: u64,
         region_id: u64,
         err: cdcpb::Error,
     ) -> Result<(), UpstreamError> {
+        let store_id = stream.0;
         let kind = error_kind(&err);
         metrics::counter!(m::UPSTREAM_REGION_ERRORS_TOTAL, "kind" => kind).increment(1);
         // Errors for subscriptions already dropped, moved or replaced are stale (TiKV also
         // answers our own Deregister with region_not_found).
-        let current = self
-            .regions
-            .get(&region_id)
-            .is_some_and(|r| r.store_id == store_id && r.request_id == request_id);
-        if !current && err.cluster_id_mismatch.is_none() && err.compatibility.is_none() {
+        let current = self.owner(stream, request_id, region_id);
+        if current.is_none() && err.cluster_id_mismatch.is_none() && err.compatibility.is_none() {
             return Ok(());
         }
         let action = classify(store_id, region_id, &err)?;
-        if !current {
-            return Ok(());
-        }
-        let Some(r) = self.regions.remove(&region_id) else {
+        let Some(k) = current else {
             return Ok(());
         };
+        let Some(r) = self.regions.remove(&k) else {
+            return Ok(());
+        };
+        self.by_request.remove(&r.request_id);
         metrics::gauge!(m::UPSTREAM_REGIONS_SUBSCRIBED).decrement(1.0);
-        let ts = self
-            .frontier
-            .region_ts(region_id)
-            .unwrap_or(self.cfg.start_ts);
-        let a = self.bump(region_id);
+        let Some(sp) = self.spans.get(&k.0) else {
+            return Ok(());
+        };
+        let ts = sp.frontier.region_ts(region_id).unwrap_or(sp.start_ts);
+        let a = self.bump(k);
         tracing::info!(region_id, store_id, kind, ts, "region error");
         let on_store = |region: metapb::Region, store: u64| metapb::Region {
             peers: vec![metapb::Peer {
@@ -551,16 +846,16 @@ impl Feed {
         match action {
             RegionAction::RetryOn(leader) => {
                 let _ = self
-                    .msg_tx
-                    .send(Msg::RetryRegion(on_store(r.region, leader), ts));
+                    .ctl_tx
+                    .send(Ctl::RetryRegion(k.0, on_store(r.region, leader), ts));
             }
             RegionAction::Backoff(min) => {
                 let d = backoff(a).max(min);
-                self.schedule(d, Msg::RetryRegion(on_store(r.region, store_id), ts));
+                self.schedule(d, Ctl::RetryRegion(k.0, on_store(r.region, store_id), ts));
             }
             RegionAction::Relocate => self.schedule(
                 backoff(a.saturating_sub(1)),
-                Msg::Relocate(r.region.start_key, r.region.end_key, ts),
+                Ctl::Relocate(k.0, r.region.start_key, r.region.end_key, ts),
             ),
         }
         Ok(())
@@ -660,6 +955,27 @@ mod tests {
         assert_eq!(min_end(b"", b"c"), b"c");
         assert_eq!(min_end(b"d", b""), b"d");
         assert_eq!(min_end(b"d", b"c"), b"c");
+    }
+
+    #[test]
+    fn upstream_region_scan_cover_detects_holes() {
+        let r = |s: &[u8], e: &[u8]| RegionInfo {
+            region: metapb::Region {
+                start_key: s.to_vec(),
+                end_key: e.to_vec(),
+                ..Default::default()
+            },
+            leader: None,
+        };
+        assert!(covers(&[r(b"", b"b"), r(b"b", b"")], b"", b""));
+        assert!(covers(&[r(b"a", b"c"), r(b"c", b"f")], b"b", b"e"));
+        assert!(
+            !covers(&[r(b"", b"b"), r(b"c", b"")], b"", b""),
+            "hole [b, c)"
+        );
+        assert!(!covers(&[r(b"", b"b")], b"", b"c"), "hole at the end");
+        assert!(!covers(&[r(b"b", b"")], b"a", b""), "hole at the start");
+        assert!(!covers(&[], b"a", b"b"));
     }
 
     #[test]

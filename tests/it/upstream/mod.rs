@@ -2,4 +2,5 @@
 //! the span feed delivering committed rows and a rising frontier, through region errors.
 
 mod feed;
+mod multi;
 mod pd;
