@@ -38,6 +38,12 @@ pub enum PipelineError {
     Kafka(#[from] KafkaError),
     #[error("schema: {0}")]
     Schema(String),
+    #[error("reading the schema snapshot: {0}")]
+    Snapshot(String),
+    #[error("changefeed configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Task(String),
     #[error(
         "cannot decode the row of {table} (physical table id {physical_id}) with key {key} committed at {commit_ts}: {source}; the changefeed stops before this row (inspect it with `tidb-changefeed decode`)"
     )]

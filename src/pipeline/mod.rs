@@ -46,7 +46,7 @@ use crate::sink::kafka::{
 };
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
-use crate::upstream::feed::UpstreamEvent;
+use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::pd::PdClient;
 
 /// Upstream events buffered between the feeds and the processor; when full, the feeds wait
@@ -102,7 +102,7 @@ pub fn resolve_time_zone(name: &str) -> Result<TimeZone, String> {
 }
 
 fn operator(msg: String) -> PipelineError {
-    PipelineError::Schema(msg)
+    PipelineError::Config(msg)
 }
 
 /// The encoder of the configured protocol.
@@ -335,8 +335,15 @@ pub async fn run<L: SchemaSource>(
     let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
 
     let (tx, mut rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
-    let (err_tx, mut err_rx) = mpsc::unbounded_channel();
-    let feeds = source::FeedSet::new(ctx.upstream.pd.clone(), tx, err_tx);
+    let (feed, mut feed_task) = Feed::start(
+        FeedOptions {
+            pd_endpoints: ctx.upstream.pd.clone(),
+            tls: ctx.upstream.tls.clone(),
+            connect_timeout: ctx.upstream.connect_timeout.get(),
+        },
+        tx,
+    )
+    .await?;
     let outputs = Outputs {
         output: Arc::clone(&output),
         encoder: encoder(cf)?,
@@ -351,7 +358,7 @@ pub async fn run<L: SchemaSource>(
         .map_err(operator)?,
         tracker: tracker.clone(),
     };
-    let mut p = Processor::new(settings, tracker_schemas, Box::new(feeds), outputs);
+    let mut p = Processor::new(settings, tracker_schemas, Box::new(feed), outputs);
     p.start();
     ctx.status.set_state(&cf.id, ChangefeedState::Running, None);
 
@@ -367,7 +374,11 @@ pub async fn run<L: SchemaSource>(
         tokio::select! {
             biased;
             _ = shutdown.clone().wait() => break Ok(()),
-            Some(e) = err_rx.recv() => break Err(e.into()),
+            ended = &mut feed_task => break Err(match ended {
+                Ok(Ok(())) => PipelineError::FeedEnded,
+                Ok(Err(e)) => e.into(),
+                Err(e) => PipelineError::Task(format!("the upstream feed task failed: {e}")),
+            }),
             _ = tick.tick() => {
                 let cp = p.checkpoint();
                 if cp > saved_ts {
@@ -390,7 +401,7 @@ pub async fn run<L: SchemaSource>(
                     ctx.status.set_error(&cf.id, e);
                 }
                 if gc.is_finished() {
-                    break Err(PipelineError::Schema("the GC safepoint keeper stopped".into()));
+                    break Err(PipelineError::Task("the GC safepoint keeper stopped: the checkpoint is behind the cluster's GC safepoint (see the log)".into()));
                 }
             }
             ev = rx.recv() => match ev {
@@ -400,6 +411,7 @@ pub async fn run<L: SchemaSource>(
         }
     };
     gc.abort();
+    feed_task.abort();
     match &result {
         Ok(()) => {
             // Drain: wait for Kafka to acknowledge everything sent, then save.

@@ -1,21 +1,13 @@
 //! The changefeed's subscriptions to TiKV: one upstream span per replicated physical table
 //! (its record range) plus the DDL job table, added and removed while running.
 //!
-//! Owns the mapping from a table to the memcomparable span the upstream client subscribes,
-//! and the feed tasks. Guarantees: every event of every span arrives on the one channel
-//! given at construction (bounded: a slow pipeline makes the feeds wait); a feed that ends
-//! with an error reports it on the error channel instead of vanishing; removing a span
-//! stops its events.
-
-use std::collections::HashMap;
-
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+//! Owns the mapping from a table to the memcomparable span the upstream client subscribes.
+//! The client ([`Feed`]) multiplexes every span on one stream per store; its events arrive
+//! on one bounded channel, so a slow pipeline makes TiKV's streams wait.
 
 use crate::mount::bytes::encode_bytes;
 use crate::mount::key::record_range;
-use crate::upstream::UpstreamError;
-use crate::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
+use crate::upstream::feed::{Feed, Span};
 
 /// The memcomparable span of a physical table's records (`t{id}_r` .. `t{id}_s`), as PD
 /// and the CDC requests address it.
@@ -43,69 +35,13 @@ pub trait Subscriptions: Send {
     fn remove(&mut self, span: &Span);
 }
 
-/// One upstream feed task per span over the shared PD endpoints.
-#[derive(Debug)]
-pub struct FeedSet {
-    pd_endpoints: Vec<String>,
-    events: mpsc::Sender<UpstreamEvent>,
-    errors: mpsc::UnboundedSender<UpstreamError>,
-    tasks: HashMap<Span, JoinHandle<()>>,
-}
-
-impl FeedSet {
-    pub fn new(
-        pd_endpoints: Vec<String>,
-        events: mpsc::Sender<UpstreamEvent>,
-        errors: mpsc::UnboundedSender<UpstreamError>,
-    ) -> Self {
-        FeedSet {
-            pd_endpoints,
-            events,
-            errors,
-            tasks: HashMap::new(),
-        }
-    }
-
-    /// Spans subscribed now.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-}
-
-impl Subscriptions for FeedSet {
+/// The upstream client: every span multiplexed on one EventFeed stream per TiKV store.
+impl Subscriptions for Feed {
     fn add(&mut self, span: Span, start_ts: u64) {
-        let cfg = FeedConfig {
-            pd_endpoints: self.pd_endpoints.clone(),
-            span: span.clone(),
-            start_ts,
-        };
-        let events = self.events.clone();
-        let errors = self.errors.clone();
-        let task = tokio::spawn(async move {
-            if let Err(e) = feed::run(cfg, events).await {
-                let _ = errors.send(e);
-            }
-        });
-        if let Some(old) = self.tasks.insert(span, task) {
-            old.abort();
-        }
+        self.add_span(span, start_ts);
     }
 
     fn remove(&mut self, span: &Span) {
-        if let Some(t) = self.tasks.remove(span) {
-            t.abort();
-        }
-    }
-}
-
-impl Drop for FeedSet {
-    fn drop(&mut self) {
-        for (_, t) in self.tasks.drain() {
-            t.abort();
-        }
+        self.remove_span(span);
     }
 }
