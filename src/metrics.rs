@@ -72,6 +72,13 @@ pub const UPSTREAM_STREAM_RECONNECTS_TOTAL: &str =
 /// Time from a region's registration to its INITIALIZED event.
 pub const UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS: &str =
     "tidb_changefeed_upstream_incremental_scan_duration_seconds";
+/// Physical time (Unix seconds) of the service GC safe point last set in PD
+/// (`checkpoint − 1`); label `service`.
+pub const UPSTREAM_GC_SERVICE_SAFE_POINT_SECONDS: &str =
+    "tidb_changefeed_upstream_gc_service_safe_point_seconds";
+/// Failed attempts to set the service GC safe point in PD.
+pub const UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL: &str =
+    "tidb_changefeed_upstream_gc_safe_point_update_errors_total";
 
 /// Installs the global recorder, describes every metric and sets the build-info metric.
 /// Returns the handle `/metrics` renders from. Fails if a recorder is already installed.
@@ -201,6 +208,15 @@ fn describe() {
         UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS,
         Unit::Seconds,
         "Time from a region's registration to its INITIALIZED event."
+    );
+    describe_gauge!(
+        UPSTREAM_GC_SERVICE_SAFE_POINT_SECONDS,
+        Unit::Seconds,
+        "Physical time of the service GC safe point last set in PD (checkpoint - 1), by service."
+    );
+    describe_counter!(
+        UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL,
+        "Failed attempts to set the service GC safe point in PD."
     );
     describe_gauge!(
         KAFKA_IN_FLIGHT_REQUESTS,

@@ -143,6 +143,8 @@ struct Faults {
     hide_leader: HashSet<u64>,
     /// Stores whose resolved-ts ticks are suspended.
     stall: HashSet<u64>,
+    /// PD answers every RPC but `GetMembers` with `UNAVAILABLE`.
+    pd_unavailable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1183,6 +1185,17 @@ impl Model {
         }
     }
 
+    /// Make PD answer every RPC but `GetMembers` with `UNAVAILABLE` (or stop doing so).
+    pub fn set_pd_unavailable(&mut self, on: bool) {
+        self.faults.pd_unavailable = on;
+    }
+
+    /// Whether PD currently fails its RPCs (see [`Model::set_pd_unavailable`]).
+    #[must_use]
+    pub fn pd_unavailable(&self) -> bool {
+        self.faults.pd_unavailable
+    }
+
     /// KV request region check: the region must exist, have its leader here and
     /// match the request's epoch (version and conf_ver).
     pub fn kv_region(
@@ -1238,6 +1251,22 @@ impl Model {
             .iter()
             .min_by_key(|(_, s)| s.safe_point)
             .map(|(k, s)| (k.clone(), s))
+    }
+
+    /// A service's live safe point and its remaining TTL in seconds (for tests).
+    #[must_use]
+    pub fn service_safe_point(&self, service: &[u8]) -> Option<(u64, u64)> {
+        let now = Instant::now();
+        self.service_safe_points
+            .get(service)
+            .filter(|s| s.expire.is_none_or(|e| e > now))
+            .map(|s| {
+                (
+                    s.safe_point,
+                    s.expire
+                        .map_or(u64::MAX, |e| e.saturating_duration_since(now).as_secs()),
+                )
+            })
     }
 
     fn gc_update_of(&self, updated: bool) -> GcUpdate {

@@ -37,6 +37,9 @@ impl PdService {
     }
 
     fn check(&self, h: Option<&pdpb::RequestHeader>) -> Result<(), Status> {
+        if self.cluster.lock().pd_unavailable() {
+            return Err(Status::unavailable("PD is unavailable (injected)"));
+        }
         let want = self.cluster.lock().cluster_id;
         let got = h.map_or(0, |h| h.cluster_id);
         if got == want {

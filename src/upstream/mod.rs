@@ -4,12 +4,13 @@
 //! stream into committed row changes and per-span resolved timestamps. Nothing downstream
 //! sees a PREWRITE, a region or a gRPC status. Modules: `error` (typed errors with a
 //! retry/fatal kind), `pd` (PD client), `matcher` (prewrite/commit matching per region),
-//! `frontier` (min resolved ts over a span's regions), `feed` (the multi-span EventFeed client,
+//! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper), `feed` (the multi-span EventFeed client,
 //! one shared stream per TiKV store).
 
 pub mod error;
 pub mod feed;
 pub mod frontier;
+pub mod gc;
 pub mod matcher;
 pub mod pd;
 

@@ -2,5 +2,6 @@
 //! the span feed delivering committed rows and a rising frontier, through region errors.
 
 mod feed;
+mod gc;
 mod multi;
 mod pd;
