@@ -22,7 +22,7 @@ pub mod source;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
@@ -47,15 +47,12 @@ use crate::sink::kafka::{
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
+use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, safe_point_of, spawn_gc_keeper};
 use crate::upstream::pd::PdClient;
 
 /// Upstream events buffered between the feeds and the processor; when full, the feeds wait
 /// (back-pressure from a slow Kafka reaches TiKV's streams).
 const EVENT_CHANNEL: usize = 4096;
-/// TiCDC's `gc-ttl` default: the service safepoint outlives the daemon by a day.
-pub const GC_TTL: Duration = Duration::from_secs(86_400);
-/// How often the service safepoint is refreshed (TiCDC: every minute).
-pub const GC_REFRESH: Duration = Duration::from_secs(60);
 /// In-memory bytes of held changes per changefeed before the sorter spills to disk.
 pub const SORTER_MEMORY_QUOTA: usize = 256 << 20;
 
@@ -317,8 +314,8 @@ pub async fn run<L: SchemaSource>(
     let service_id = format!("tidb-changefeed-{}", cf.id);
     pd.update_service_gc_safe_point(
         &service_id,
-        GC_TTL.as_secs() as i64,
-        start_ts.saturating_sub(1),
+        i64::try_from(DEFAULT_GC_TTL.as_secs()).unwrap_or(i64::MAX),
+        safe_point_of(start_ts),
     )
     .await?;
 
@@ -363,7 +360,13 @@ pub async fn run<L: SchemaSource>(
     ctx.status.set_state(&cf.id, ChangefeedState::Running, None);
 
     let (gc_tx, gc_rx) = watch::channel(start_ts);
-    let gc = tokio::spawn(keep_gc_safepoint(pd.clone(), service_id, gc_rx));
+    let mut gc = spawn_gc_keeper(
+        pd.clone(),
+        service_id,
+        DEFAULT_GC_TTL,
+        DEFAULT_GC_INTERVAL,
+        gc_rx,
+    );
 
     let interval = ctx.state.checkpoint_interval.get();
     let mut tick = tokio::time::interval(interval);
@@ -374,6 +377,11 @@ pub async fn run<L: SchemaSource>(
         tokio::select! {
             biased;
             _ = shutdown.clone().wait() => break Ok(()),
+            kept = &mut gc => break Err(match kept {
+                Ok(Ok(())) => PipelineError::Task("the GC safepoint keeper stopped".into()),
+                Ok(Err(e)) => e.into(),
+                Err(e) => PipelineError::Task(format!("the GC safepoint keeper failed: {e}")),
+            }),
             ended = &mut feed_task => break Err(match ended {
                 Ok(Ok(())) => PipelineError::FeedEnded,
                 Ok(Err(e)) => e.into(),
@@ -399,9 +407,6 @@ pub async fn run<L: SchemaSource>(
                 ::metrics::gauge!(m::SORTER_MEMORY_BYTES, "changefeed" => cf.id.clone()).set(p.sorter_memory() as f64);
                 if let Some(e) = output.health() {
                     ctx.status.set_error(&cf.id, e);
-                }
-                if gc.is_finished() {
-                    break Err(PipelineError::Task("the GC safepoint keeper stopped: the checkpoint is behind the cluster's GC safepoint (see the log)".into()));
                 }
             }
             ev = rx.recv() => match ev {
@@ -433,33 +438,6 @@ pub async fn run<L: SchemaSource>(
         }
     }
     result
-}
-
-/// Keeps the service GC safepoint at `checkpoint - 1` with [`GC_TTL`], refreshed every
-/// [`GC_REFRESH`] (TiCDC's interval). PD errors are retried at the next refresh; a
-/// checkpoint already behind the cluster's GC safepoint ends the task.
-async fn keep_gc_safepoint(pd: PdClient, service_id: String, checkpoint: watch::Receiver<u64>) {
-    let mut tick = tokio::time::interval(GC_REFRESH);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        let ts = *checkpoint.borrow();
-        match pd
-            .update_service_gc_safe_point(
-                &service_id,
-                GC_TTL.as_secs() as i64,
-                ts.saturating_sub(1),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == crate::upstream::ErrorKind::Fatal => {
-                tracing::error!(error = %e, "the GC safepoint cannot be kept");
-                return;
-            }
-            Err(e) => tracing::warn!(error = %e, "updating the GC safepoint failed; retrying"),
-        }
-    }
 }
 
 #[cfg(test)]
