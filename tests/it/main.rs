@@ -9,6 +9,7 @@ mod corpus_replay;
 mod corpus_replay_codec;
 mod corpus_replay_mount;
 mod decode_cli;
+mod decode_fuzz_regressions;
 mod emulator;
 mod kafka_check;
 mod kafka_env;
