@@ -8,7 +8,9 @@
 //!   from the row is filled from the handle (int PK, or common-handle columns the value lacks)
 //!   or from its origin default ([`ValueOrigin::Handle`] / [`ValueOrigin::Default`]);
 //! * row format v2 and v1 are both read; ids in the row unknown to the schema are ignored;
-//! * any bad byte gives a [`DecodeError`] naming the column and offset; never a panic.
+//! * any bad byte gives a [`DecodeError`] naming the column and offset; never a panic; from
+//!   [`RowDecoder::decode_row`] and [`RowDecoder::mount`] it is a [`DecodeError::Row`] (or
+//!   [`DecodeError::ForeignKey`]) that also names the table and the key.
 
 use super::column::{Kind, decode_v2, from_datum, kind_of};
 use super::default::missing_value;
@@ -140,7 +142,9 @@ impl RowDecoder {
     /// Decodes a record key and a non-empty row value.
     pub fn decode_row(&self, key: &[u8], value: &[u8]) -> Result<DecodedRow, DecodeError> {
         let (physical_table_id, handle) = self.decode_key(key)?;
-        let columns = self.decode_value(&handle, value)?;
+        let columns = self
+            .decode_value(&handle, value)
+            .map_err(|e| self.row_err(key, e))?;
         Ok(DecodedRow {
             physical_table_id,
             handle,
@@ -148,12 +152,24 @@ impl RowDecoder {
         })
     }
 
-    /// Decodes a record key, checking it belongs to this table.
+    /// Wraps an error found in the row at `key` with the table and the key.
+    fn row_err(&self, key: &[u8], e: DecodeError) -> DecodeError {
+        DecodeError::Row {
+            table: self.table.name.o.clone(),
+            table_id: self.table.id,
+            key_hex: hex(key),
+            source: Box::new(e),
+        }
+    }
+
+    /// Decodes a record key, checking it belongs to this table. Every error names the table
+    /// and the key.
     pub fn decode_key(&self, key: &[u8]) -> Result<(i64, Handle), DecodeError> {
-        let (tid, handle) = decode_record_key(key)?;
+        let (tid, handle) = decode_record_key(key).map_err(|e| self.row_err(key, e))?;
         if !self.table.owns_physical_id(tid) {
             return Err(DecodeError::ForeignKey {
                 key_hex: hex(key),
+                table: self.table.name.o.clone(),
                 table_id: self.table.id,
                 reason: format!("physical table {tid} is neither the table nor a partition"),
             });
@@ -247,13 +263,19 @@ impl RowDecoder {
     ) -> Result<RowChange, DecodeError> {
         let (physical_table_id, handle) = self.decode_key(key)?;
         let new = match op {
-            RowOp::Put if !value.is_empty() => Some(self.decode_value(&handle, value)?),
+            RowOp::Put if !value.is_empty() => Some(
+                self.decode_value(&handle, value)
+                    .map_err(|e| self.row_err(key, e))?,
+            ),
             _ => None,
         };
         let old = if old_value.is_empty() {
             None
         } else {
-            Some(self.decode_value(&handle, old_value)?)
+            Some(
+                self.decode_value(&handle, old_value)
+                    .map_err(|e| self.row_err(key, e))?,
+            )
         };
         let kind = match (op, &old) {
             (RowOp::Delete, _) => ChangeKind::Delete,

@@ -34,11 +34,22 @@ pub enum DecodeError {
         source: Box<DecodeError>,
     },
     /// The key is not a row key of the table being decoded.
-    #[error("key {key_hex} does not belong to table {table_id}: {reason}")]
+    #[error("key {key_hex} does not belong to table `{table}` (id {table_id}): {reason}")]
     ForeignKey {
         key_hex: String,
+        table: String,
         table_id: i64,
         reason: String,
+    },
+    /// A row of `table` could not be decoded (what [`crate::mount::RowDecoder::decode_row`]
+    /// and [`crate::mount::RowDecoder::mount`] return): the table, the row's key, and why.
+    #[error("row of table `{table}` (id {table_id}) at key {key_hex}: {source}")]
+    Row {
+        table: String,
+        table_id: i64,
+        key_hex: String,
+        #[source]
+        source: Box<DecodeError>,
     },
 }
 

@@ -21,15 +21,17 @@ const REPLAY: &[(&str, Replay)] = &[
     ),
     (
         "datum",
-        Replay::Pending("value decoders and TiCDC string forms: src/mount (branch codec)"),
+        Replay::Replayed(
+            "corpus_replay_mount::datum_vectors_replay (5 decimal cases on the decode side only: TiDB's truncating ToBin and chunk decoder are not our path)",
+        ),
     ),
     (
         "partition-dispatch",
-        Replay::Pending("partition dispatchers: src/dispatch (not started)"),
+        Replay::Replayed("corpus_replay_codec::partition_dispatch_vectors_replay"),
     ),
     (
         "default-value",
-        Replay::Pending("missing-column defaults: src/mount (branch codec)"),
+        Replay::Replayed("corpus_replay_mount::default_value_vectors_replay"),
     ),
     (
         "dispatch-hash",
@@ -39,11 +41,13 @@ const REPLAY: &[(&str, Replay)] = &[
     ),
     (
         "canal-json-column-types",
-        Replay::Pending("Canal-JSON encoder: src/codec (not started)"),
+        Replay::Replayed("corpus_replay_codec::canal_json_column_type_vectors_replay"),
     ),
     (
         "canal-values",
-        Replay::Pending("Canal-JSON value rendering: src/codec (not started)"),
+        Replay::Replayed(
+            "corpus_replay_codec::canal_value_vectors_replay (canal values through the canal-json encoder)",
+        ),
     ),
     (
         "debezium-message",

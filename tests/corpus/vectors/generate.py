@@ -281,8 +281,12 @@ def datums():
     fsrc = tikv(ser, "fn test_from_str()")
     for n, (text, kind) in enumerate([("9223372036854776000", "float64"), ("9223372036854775807", "int64"),
                                       ("9223372036854775808", "uint64")]):
+        # TiKV's test compares through Json's PartialEq, which compares numbers of any kind by
+        # value (json/comparison.rs); 9223372036854776000 parses as a u64 (serde visit_u64, as in
+        # TiDB) and equals from_f64(9223372036854776000.0) only numerically, so no kind is stated.
+        expect = ({"json_number_equals": text} if kind == "float64" else {"json_number_kind": kind})
         cases.append({"id": f"tikv-json-number-kind-{n}", "source": fsrc, "type": {"Tp": 0xf5},
-                      "text": text, "expect": {"json_number_kind": kind}})
+                      "text": text, "expect": expect})
     return envelope("datum", "Single TiDB values and the integer/string forms TiDB's row codec "
                     "gives them (packed time, duration nanoseconds, enum index, set bitmask, bit "
                     "integer), decimal round trips at a given precision/scale, and TiDB JSON text forms. No "
