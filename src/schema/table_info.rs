@@ -308,12 +308,28 @@ pub struct TableInfo {
     pub update_timestamp: u64,
     #[serde(default)]
     pub revision: u64,
+    /// Set for a view (`model.ViewInfo`); views hold no rows.
+    #[serde(default)]
+    pub view: Option<serde_json::Value>,
+    /// Set for a sequence (`model.SequenceInfo`); TiCDC never replicates sequences.
+    #[serde(default)]
+    pub sequence: Option<serde_json::Value>,
 }
 
 impl TableInfo {
     /// Parses TableInfo JSON (as stored in meta keys), ignoring unknown fields.
     pub fn from_json(bytes: &[u8]) -> Result<TableInfo, serde_json::Error> {
         serde_json::from_slice(bytes)
+    }
+
+    /// A view (no rows of its own).
+    pub fn is_view(&self) -> bool {
+        self.view.as_ref().is_some_and(|v| !v.is_null())
+    }
+
+    /// A sequence.
+    pub fn is_sequence(&self) -> bool {
+        self.sequence.as_ref().is_some_and(|v| !v.is_null())
     }
 
     /// Column by id.
