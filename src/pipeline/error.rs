@@ -53,7 +53,7 @@ pub enum PipelineError {
         key: String,
         commit_ts: u64,
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     #[error(
         "no schema for physical table id {physical_id} at ts {ts} (row key {key}): the table is unknown to the schema tracker"

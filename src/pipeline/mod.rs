@@ -18,6 +18,7 @@ pub mod output;
 pub mod processor;
 pub mod schemas;
 pub mod source;
+pub mod tikv;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -391,13 +392,15 @@ pub async fn run<L: SchemaSource>(
                 let cp = p.checkpoint();
                 if cp > saved_ts {
                     saved_ts = store.save(&cf.id, cp)?;
+                    publish(&ctx.status, &cf.id, saved_ts, p.resolved_ts());
                     let _ = gc_tx.send(saved_ts);
                     p.gc_schemas(saved_ts);
                     if let Err(e) = p.send_watermark(saved_ts).await {
                         break Err(e);
                     }
+                } else {
+                    publish(&ctx.status, &cf.id, saved_ts, p.resolved_ts());
                 }
-                publish(&ctx.status, &cf.id, cp, p.resolved_ts());
                 let stats = p.stats();
                 let secs = last_rate.0.elapsed().as_secs_f64();
                 if secs > 0.0 {

@@ -318,7 +318,7 @@ impl<S: Schemas> Processor<S> {
                 physical_id: 0,
                 key: hex(&row.key),
                 commit_ts: row.commit_ts,
-                source,
+                source: Box::new(source),
             })?;
         if physical_id == DDL_JOB_TABLE_ID {
             let job = self
@@ -530,8 +530,19 @@ impl<S: Schemas> Processor<S> {
                 physical_id,
                 key: hex(&c.key),
                 commit_ts: c.commit_ts,
-                source,
+                source: Box::new(source),
             })?;
+        if change.new.is_none() && change.old.is_none() {
+            // A delete of a row that did not exist (e.g. inserted and deleted in one
+            // transaction): TiCDC skips such empty events.
+            tracing::debug!(
+                table = %quoted(&m.view.schema, &m.view.table),
+                key = %hex(&c.key),
+                commit_ts = c.commit_ts,
+                "skipping an empty row event"
+            );
+            return Ok(None);
+        }
         let kind = match change.kind {
             ChangeKind::Insert => DmlKind::Insert,
             ChangeKind::Update => DmlKind::Update,

@@ -4,43 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::schema::TableInfo;
 use crate::upstream::matcher::CommittedRow;
 
-/// One version of one table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TableView {
-    pub schema: Arc<str>,
-    pub table: Arc<str>,
-    /// Logical table id.
-    pub table_id: i64,
-    /// The table id, or its partitions' ids for a partitioned table.
-    pub physical_ids: Vec<i64>,
-    pub info: Arc<TableInfo>,
-    /// Finished ts of the DDL that produced this version (the snapshot ts for the first).
-    pub version_ts: u64,
-}
-
-/// One finished DDL as it concerns one table (multi-table DDLs arrive split).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DdlChange {
-    pub job_id: i64,
-    pub finished_ts: u64,
-    pub start_ts: u64,
-    /// TiDB's `ActionType` number.
-    pub action: u8,
-    pub query: String,
-    pub schema: String,
-    /// Empty for schema-level DDLs.
-    pub table: String,
-    pub pre_schema: Option<String>,
-    pub pre_table: Option<String>,
-    pub table_after: Option<Arc<TableView>>,
-    /// Physical tables that exist from `finished_ts` on (create, truncate, add partition).
-    pub added_physical: Vec<i64>,
-    /// Physical tables that no longer exist after `finished_ts` (drop, truncate, drop partition).
-    pub removed_physical: Vec<i64>,
-}
+/// One finished DDL as it concerns one table; multi-table DDLs arrive split (the schema
+/// tracker's type).
+pub use crate::schema::SchemaChange as DdlChange;
+/// One version of one table (the schema tracker's type).
+pub use crate::schema::TableVersion as TableView;
 
 /// A DDL job read from `mysql.tidb_ddl_job`, reduced to what ordering needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -28,7 +28,7 @@ pub fn encode_span(start: &[u8], end: &[u8]) -> Span {
 }
 
 /// Where subscriptions come from; the pipeline only adds and removes spans.
-pub trait Subscriptions: Send {
+pub trait Subscriptions: Send + Sync {
     /// Starts delivering committed rows of `span` with commit ts above `start_ts`.
     fn add(&mut self, span: Span, start_ts: u64);
     /// Stops delivering `span`.

@@ -60,14 +60,7 @@ fn table(id: i64, name: &str) -> TableInfo {
 }
 
 fn view(info: TableInfo, ts: u64) -> Arc<TableView> {
-    Arc::new(TableView {
-        schema: Arc::from("test"),
-        table: Arc::from(info.name.o.as_str()),
-        table_id: info.id,
-        physical_ids: vec![info.id],
-        info: Arc::new(info),
-        version_ts: ts,
-    })
+    Arc::new(TableView::new(2, Arc::from("test"), Arc::new(info), ts))
 }
 
 /// Fixed schemas: versions per physical id; a job row's value is `job id` as text and the

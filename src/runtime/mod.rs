@@ -1,17 +1,20 @@
 //! The process lifecycle of `run`: crypto provider, logging, metrics, the HTTP server, one
 //! task per `[[changefeed]]`, and the graceful shutdown that drains them within
-//! `[server] shutdown-timeout`.
+//! `[server] shutdown-timeout` (each changefeed flushes, waits for Kafka's acknowledgements
+//! and saves its checkpoint).
 
 pub mod logging;
 pub mod shutdown;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::Instrument;
 
 use crate::build_info;
 use crate::config::{ChangefeedConfig, Loaded, SinkKind};
 use crate::metrics::{self, ProcessMetrics};
+use crate::pipeline;
 use crate::server::{self, AppState};
 use crate::sink::kafka::ErrorKind;
 use crate::status::{ChangefeedState, StatusBoard};
@@ -74,9 +77,13 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     for cf in &cfg.changefeeds {
         status.register(&cf.id);
         let span = tracing::info_span!("changefeed", id = %cf.id);
-        tasks.spawn(
-            run_changefeed(cf.clone(), status.clone(), trigger.subscribe()).instrument(span),
-        );
+        let ctx = pipeline::Context {
+            changefeed: cf.clone(),
+            upstream: cfg.upstream.clone(),
+            state: cfg.state.clone(),
+            status: status.clone(),
+        };
+        tasks.spawn(run_changefeed(ctx, trigger.subscribe()).instrument(span));
     }
 
     shutdown.clone().wait().await;
@@ -96,63 +103,105 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     Ok(())
 }
 
-/// One changefeed's task. It verifies the Kafka sink (login, limits, default topic,
-/// ACLs), retrying while Kafka is unreachable and stopping with the named error when the
-/// operator must act. The replication pipeline (TiKV CDC client, decoding) is not part of
-/// this build yet, so the changefeed then reports that it cannot start and waits for
-/// shutdown; `/readyz` says so.
-async fn run_changefeed(cf: ChangefeedConfig, status: StatusBoard, shutdown: shutdown::Shutdown) {
-    if let Some(k) = cf
-        .sink
-        .kafka_config
-        .as_ref()
-        .filter(|_| cf.sink.kind == SinkKind::Kafka)
-    {
-        let mut backoff = std::time::Duration::from_secs(1);
-        loop {
-            let attempt = tokio::select! {
-                r = crate::sink::kafka::probe(&cf.id, k) => r,
-                _ = shutdown.clone().wait() => break,
-            };
-            match attempt {
-                Ok(lines) => {
-                    for l in lines {
-                        tracing::info!("{l}");
-                    }
-                    break;
-                }
-                Err(e) if e.kind() == ErrorKind::Operator => {
-                    tracing::error!(error = %e, "the Kafka sink cannot be used; fix it and restart");
-                    ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "operator").increment(1);
-                    status.set_error(&cf.id, e.to_string());
-                    status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
-                    shutdown.wait().await;
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "Kafka is not reachable yet");
-                    ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "retryable").increment(1);
-                    status.set_error(&cf.id, e.to_string());
-                    status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.clone().wait() => break,
-                    }
-                    backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
-                }
-            }
-        }
+/// One changefeed's task. It verifies the Kafka sink (login, limits, default topic, ACLs),
+/// retrying while Kafka is unreachable and stopping with the named error when the operator
+/// must act; then runs the replication pipeline, restarting it from the saved checkpoint
+/// after retryable errors (bounded exponential backoff) and stopping it on operator errors,
+/// until shutdown.
+async fn run_changefeed(ctx: pipeline::Context, shutdown: shutdown::Shutdown) {
+    let cf = &ctx.changefeed;
+    let status = &ctx.status;
+    if !probe_sink(cf, status, &shutdown).await {
+        status.set_state(
+            &cf.id,
+            ChangefeedState::Stopped,
+            Some("shut down".to_string()),
+        );
+        return;
     }
-    if !shutdown.is_fired() {
-        let reason =
-            "the replication pipeline (TiKV CDC client) is not built into this version yet";
-        tracing::warn!("{reason}");
-        status.set_state(&cf.id, ChangefeedState::Starting, Some(reason.to_string()));
-        shutdown.clone().wait().await;
+    let source = pipeline::tikv::TikvSchemas::default();
+    let mut backoff = Duration::from_secs(1);
+    while !shutdown.is_fired() {
+        let started = std::time::Instant::now();
+        let result = pipeline::run(&ctx, &source, shutdown.clone()).await;
+        let e = match result {
+            Ok(()) => break,
+            Err(e) => e,
+        };
+        let kind = e.kind();
+        ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => kind.label()).increment(1);
+        status.set_error(&cf.id, e.to_string());
+        if kind == pipeline::ErrorKind::Operator {
+            tracing::error!(error = %e, "the changefeed stopped; fix the cause and restart the daemon");
+            status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
+            shutdown.clone().wait().await;
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            backoff = Duration::from_secs(1);
+        }
+        tracing::warn!(error = %e, retry_in = ?backoff, "the changefeed is restarting from its checkpoint");
+        status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.clone().wait() => break,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
     status.set_state(
         &cf.id,
         ChangefeedState::Stopped,
         Some("shut down".to_string()),
     );
+}
+
+/// Verifies a Kafka sink before the pipeline starts. Returns false when the changefeed must
+/// not start (operator error reported, or shutdown while retrying).
+async fn probe_sink(
+    cf: &ChangefeedConfig,
+    status: &StatusBoard,
+    shutdown: &shutdown::Shutdown,
+) -> bool {
+    let Some(k) = cf
+        .sink
+        .kafka_config
+        .as_ref()
+        .filter(|_| cf.sink.kind == SinkKind::Kafka)
+    else {
+        return true;
+    };
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let attempt = tokio::select! {
+            r = crate::sink::kafka::probe(&cf.id, k) => r,
+            _ = shutdown.clone().wait() => return false,
+        };
+        match attempt {
+            Ok(lines) => {
+                for l in lines {
+                    tracing::info!("{l}");
+                }
+                return true;
+            }
+            Err(e) if e.kind() == ErrorKind::Operator => {
+                tracing::error!(error = %e, "the Kafka sink cannot be used; fix it and restart");
+                ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "operator").increment(1);
+                status.set_error(&cf.id, e.to_string());
+                status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
+                shutdown.clone().wait().await;
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "Kafka is not reachable yet");
+                ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "retryable").increment(1);
+                status.set_error(&cf.id, e.to_string());
+                status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.clone().wait() => return false,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }

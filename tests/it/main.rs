@@ -10,6 +10,7 @@ mod corpus_replay_codec;
 mod corpus_replay_mount;
 mod decode_cli;
 mod decode_fuzz_regressions;
+mod e2e;
 mod emulator;
 mod kafka_check;
 mod kafka_env;

@@ -1,0 +1,311 @@
+//! End-to-end benchmark: the emulated upstream (in this process) → the `tidb-changefeed`
+//! binary → the test Kafka broker, for sysbench-shaped rows
+//! (`sbtest1(id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60))`), inserted by 1PC in
+//! transactions of 100 rows over 3 regions, Canal-JSON, index-value dispatch to 3 partitions.
+//!
+//! Reports rows/s and MB/s (first commit to last append), commit-to-ack latency p50/p99 (the
+//! broker's LogAppendTime of each message minus its commit ts's physical time, `es`), and the
+//! daemon's peak RSS (`VmHWM`). The emulator's resolved-ts interval is 200 ms (TiKV's default
+//! `min-ts-interval` is 1 s), which bounds latency from below.
+//!
+//! Needs the test broker (`scripts/kafka.sh start`). `cargo bench --bench e2e` writes
+//! 200 000 rows; run as a test (`cargo test --benches`) it writes 2 000 as a smoke check.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tidb_changefeed::emulator::runner;
+use tidb_changefeed::emulator::scenario::Scenario;
+use tidb_changefeed::emulator::tidb::encode_row;
+use tidb_changefeed::emulator::{Mutation, MutationOp};
+use tidb_changefeed::schema::TableInfo;
+
+const SCENARIO: &str = r#"
+[cluster]
+cluster_id = 7000000000000000001
+tick_interval_ms = 200
+
+[[stores]]
+id = 1
+[[stores]]
+id = 2
+[[stores]]
+id = 3
+
+[[regions]]
+id = 2
+end = "7480000000000000015f72"
+peers = [1, 2, 3]
+[[regions]]
+id = 4
+start = "7480000000000000015f72"
+end = "7480000000000000015f72800000000000c350"
+peers = [2, 3, 1]
+[[regions]]
+id = 6
+start = "7480000000000000015f72800000000000c350"
+peers = [3, 1, 2]
+
+[[databases]]
+id = 2
+name = "sbtest"
+
+[[tables]]
+db = 2
+info = '''
+{"id":1,"name":{"O":"sbtest1","L":"sbtest1"},"charset":"utf8mb4","collate":"utf8mb4_bin",
+ "cols":[
+  {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"origin_default":null,
+   "type":{"Tp":3,"Flag":515,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
+  {"id":2,"name":{"O":"k","L":"k"},"offset":1,"state":5,"origin_default":null,
+   "type":{"Tp":3,"Flag":1,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
+  {"id":3,"name":{"O":"c","L":"c"},"offset":2,"state":5,"origin_default":null,
+   "type":{"Tp":254,"Flag":1,"Flen":120,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}},
+  {"id":4,"name":{"O":"pad","L":"pad"},"offset":3,"state":5,"origin_default":null,
+   "type":{"Tp":254,"Flag":1,"Flen":60,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}}],
+ "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":4,"version":5}
+'''
+"#;
+
+fn kafka_dir() -> String {
+    std::env::var("KAFKA_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-kafka".into())
+}
+
+fn broker() -> String {
+    if let Ok(b) = std::env::var("KAFKA_PLAINTEXT") {
+        return b;
+    }
+    std::fs::read_to_string(format!("{}/env", kafka_dir()))
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("export KAFKA_PLAINTEXT=")
+                    .map(str::to_string)
+            })
+        })
+        .expect("the Kafka test broker is not running: start it with `scripts/kafka.sh start`")
+}
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Creates `topic` with 3 partitions and broker-side append timestamps.
+fn create_topic(broker: &str, topic: &str) {
+    let st = Command::new(repo().join("scripts/kafka.sh"))
+        .args([
+            "topics",
+            "--bootstrap-server",
+            broker,
+            "--create",
+            "--topic",
+            topic,
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "1",
+            "--config",
+            "message.timestamp.type=LogAppendTime",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("scripts/kafka.sh topics");
+    assert!(st.success(), "creating {topic} failed");
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:")
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn checkpoint(dir: &std::path::Path) -> Option<u64> {
+    let t = std::fs::read_to_string(dir.join("state/bench.checkpoint.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&t).ok()?["checkpoint_ts"].as_u64()
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+#[tokio::main]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rows: i64 = if full { 200_000 } else { 2_000 };
+    let broker = broker();
+    let scenario = Scenario::parse(SCENARIO, "bench").expect("scenario");
+    let info = TableInfo::from_json(scenario.tables[0].info.as_bytes()).expect("table info");
+    let emu = runner::start(&scenario, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator");
+
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let topic = format!("bench_e2e_{stamp}");
+    create_topic(&broker, &topic);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let config = format!(
+        r#"
+[upstream]
+pd = ["http://{pd}"]
+[server]
+listen = "127.0.0.1:{http}"
+[state]
+dir = "state"
+checkpoint-interval = "100ms"
+[log]
+level = "warn"
+format = "text"
+[[changefeed]]
+id = "bench"
+[changefeed.sink]
+protocol = "canal-json"
+[[changefeed.sink.dispatchers]]
+matcher = ["*.*"]
+topic = "{topic}"
+partition = "index-value"
+[changefeed.sink.kafka-config]
+brokers = ["{broker}"]
+topic = "{topic}"
+"#,
+        pd = emu.pd_addr()
+    );
+    std::fs::write(dir.path().join("bench.toml"), config).expect("config");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tidb-changefeed"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("bench.toml"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("daemon.log")).expect("log"))
+        .spawn()
+        .expect("the daemon starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emu.cluster().lock().subscription_count() == 0 {
+        assert!(Instant::now() < deadline, "the daemon never subscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let c = "0".repeat(119);
+    let pad = "1".repeat(59);
+    let mut payload_rows = 0;
+    let started = Instant::now();
+    let mut i = 0;
+    while i < rows {
+        let mut batch = Vec::with_capacity(100);
+        for _ in 0..100.min(rows - i) {
+            i += 1;
+            let mut v = BTreeMap::new();
+            v.insert("id".to_string(), toml::Value::Integer(i));
+            v.insert("k".to_string(), toml::Value::Integer(i * 7 % 100_000));
+            v.insert(
+                "c".to_string(),
+                toml::Value::String(format!("{i}{c}")[..120].to_string()),
+            );
+            v.insert(
+                "pad".to_string(),
+                toml::Value::String(format!("{i}{pad}")[..60].to_string()),
+            );
+            let (key, value) = encode_row(&info, &v, None).expect("row");
+            batch.push(Mutation {
+                key,
+                op: MutationOp::Put(value),
+            });
+        }
+        payload_rows += batch.len();
+        emu.cluster().lock().one_pc(&batch, 0).expect("commit");
+        if i % 5_000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let write_secs = started.elapsed().as_secs_f64();
+    let last = emu.cluster().lock().next_ts();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while checkpoint(dir.path()).is_none_or(|c| c < last) {
+        if let Ok(Some(st)) = daemon.try_wait() {
+            panic!(
+                "the daemon exited ({st}):\n{}",
+                std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the checkpoint did not reach the last commit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rss = peak_rss_kib(daemon.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+
+    // Read everything back with kcat: broker append time and the payload.
+    let out = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            &broker,
+            "-t",
+            &topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-J",
+        ])
+        .output()
+        .expect("kcat");
+    assert!(out.status.success(), "kcat failed");
+    let mut latencies = Vec::new();
+    let mut bytes = 0usize;
+    let mut first_commit = i64::MAX;
+    let mut last_append = 0i64;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let m: serde_json::Value = serde_json::from_str(line).expect("kcat JSON");
+        let appended = m["ts"].as_i64().unwrap_or(0);
+        let payload = m["payload"].as_str().unwrap_or("");
+        let v: serde_json::Value = serde_json::from_str(payload).expect("canal-json");
+        if v["isDdl"] == true {
+            continue;
+        }
+        let es = v["es"].as_i64().unwrap_or(0);
+        bytes += payload.len() + m["key"].as_str().map_or(0, str::len);
+        latencies.push(appended - es);
+        first_commit = first_commit.min(es);
+        last_append = last_append.max(appended);
+    }
+    assert_eq!(
+        latencies.len(),
+        payload_rows,
+        "every row reached Kafka exactly once"
+    );
+    latencies.sort_unstable();
+    let secs = ((last_append - first_commit).max(1)) as f64 / 1000.0;
+    println!(
+        "e2e sysbench insert: {} rows, {:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms, daemon peak RSS {:.1} MiB (emulator wrote for {:.2} s)",
+        payload_rows,
+        payload_rows as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        rss as f64 / 1024.0,
+        write_secs
+    );
+}

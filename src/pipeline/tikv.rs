@@ -1,0 +1,90 @@
+//! The production schema source: a snapshot of TiDB's meta keys at the start ts read from
+//! TiKV, then the DDL jobs of `mysql.tidb_ddl_job` as the CDC feed delivers them
+//! ([`crate::schema`] does the work; this adapts it to [`Schemas`]).
+
+use std::sync::Arc;
+
+use crate::codec::BoxFuture;
+use crate::schema::{DdlJob, JobDecoder, SchemaStore, SnapshotOptions, read_meta};
+use crate::upstream::matcher::CommittedRow;
+use crate::upstream::pd::PdClient;
+
+use super::SchemaSource;
+use super::error::PipelineError;
+use super::schemas::{DdlChange, JobOrder, Schemas, TableView};
+
+/// Reads the schema from TiKV.
+#[derive(Debug, Default, Clone)]
+pub struct TikvSchemas {
+    pub options: SnapshotOptions,
+}
+
+/// The schema store and the job decoder of one pipeline run.
+#[derive(Debug)]
+pub struct Tracked {
+    store: SchemaStore,
+    jobs: JobDecoder,
+}
+
+impl SchemaSource for TikvSchemas {
+    type S = Tracked;
+
+    fn load<'a>(
+        &'a self,
+        pd: &'a PdClient,
+        _pd_endpoints: &'a [String],
+        ts: u64,
+    ) -> BoxFuture<'a, Result<Tracked, PipelineError>> {
+        Box::pin(async move {
+            let snapshot = read_meta(pd, ts, &self.options)
+                .await
+                .map_err(|e| PipelineError::Snapshot(e.to_string()))?;
+            tracing::info!(
+                ts,
+                databases = snapshot.databases.len(),
+                tables = snapshot.tables.len(),
+                "schema snapshot read"
+            );
+            Ok(Tracked {
+                jobs: JobDecoder::from_snapshot(&snapshot),
+                store: SchemaStore::from_snapshot(&snapshot),
+            })
+        })
+    }
+}
+
+impl Schemas for Tracked {
+    type Job = DdlJob;
+
+    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, DdlJob)>, String> {
+        let job = self
+            .jobs
+            .decode(&row.key, &row.value, row.op, row.start_ts, row.commit_ts)
+            .map_err(|e| e.to_string())?;
+        Ok(job.map(|j| {
+            (
+                JobOrder {
+                    finished_ts: j.finished_ts,
+                    job_id: j.id,
+                },
+                j,
+            )
+        }))
+    }
+
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>> {
+        self.store.table_at(physical_id, ts)
+    }
+
+    fn tables(&self) -> Vec<Arc<TableView>> {
+        self.store.tables()
+    }
+
+    fn apply(&mut self, job: &DdlJob) -> Result<Vec<DdlChange>, String> {
+        self.store.apply(job).map_err(|e| e.to_string())
+    }
+
+    fn gc(&mut self, below_ts: u64) {
+        self.store.gc(below_ts);
+    }
+}
