@@ -453,10 +453,44 @@ async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
     assert_eq!(h.p.checkpoint(), 120);
 }
 
-#[test]
-fn keyless_tables_are_eligible_only_when_allowed() {
-    let mut t = table(104, "t");
+fn keyless(id: i64, name: &str) -> TableInfo {
+    let mut t = table(id, name);
     t.pk_is_handle = false;
     t.columns[0].field_type.flag = 0;
+    t
+}
+
+#[test]
+fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
+    let t = keyless(104, "nokey");
     assert!(!TableMeta::new(&t).is_eligible());
+    for (force, subscribed) in [(None, true), (Some(true), true), (Some(false), false)] {
+        let mut schemas = Fixed::default();
+        schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = AckTracker::new();
+        let subs = Subs::default();
+        let mut st = settings(dir.path().to_path_buf(), &["*.*"], Vec::new());
+        st.force_replicate = force;
+        let mut p = Processor::new(
+            st,
+            schemas,
+            Box::new(subs.clone()),
+            Outputs {
+                output: Arc::new(Output::memory(tracker.clone(), 1)),
+                encoder: Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
+                router: EventRouter::new(&[], "ddl", false, false).unwrap(),
+                large_messages: LargeMessagePolicy::Fail,
+                tracker,
+            },
+        );
+        p.start();
+        let got = subs
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, s, _)| *s == table_span(104));
+        assert_eq!(got, subscribed, "force-replicate = {force:?}");
+    }
 }

@@ -627,6 +627,36 @@ async fn kill_9_mid_stream_then_restart_loses_no_committed_row_and_keeps_key_ord
         assert_eq!(p, m.partition, "key {id} stays in one partition");
         per_key.entry(id).or_default().push((ver, ts));
     }
+    // A watermark is sent only once everything at or below it is acknowledged: in its
+    // partition, every row committed at or below it comes before it.
+    let mut watermarks = 0;
+    for (p_idx, m) in msgs.iter().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(m.payload.as_deref().unwrap_or("")).expect("canal-json");
+        if v["type"] != "TIDB_WATERMARK" {
+            continue;
+        }
+        watermarks += 1;
+        let w = v["_tidb"]["watermarkTs"].as_u64().expect("watermarkTs");
+        for (id, _, commit) in committed.iter().filter(|(_, _, c)| *c <= w) {
+            if partitions.get(id) != Some(&m.partition) {
+                continue;
+            }
+            let before = msgs[..p_idx].iter().any(|x| {
+                x.partition == m.partition
+                    && serde_json::from_str::<serde_json::Value>(x.payload.as_deref().unwrap_or(""))
+                        .is_ok_and(|r| r["_tidb"]["commitTs"].as_u64() == Some(*commit))
+            });
+            assert!(
+                before,
+                "row of key {id} committed at {commit} is not before watermark {w}"
+            );
+        }
+    }
+    assert!(
+        watermarks > 0,
+        "with enable-tidb-extension, watermarks are sent"
+    );
     let mut duplicates = 0;
     for (id, seen) in &per_key {
         // Deduplicated by commit ts (what a consumer does with at-least-once), the order is
