@@ -213,6 +213,43 @@ async fn snapshot_names_a_lock_that_never_clears() {
     emu.shutdown().await;
 }
 
+#[tokio::test]
+async fn snapshot_retries_while_the_meta_leader_store_is_down() {
+    let s = Scenario::parse(&meta_scenario(), "inline").expect("scenario");
+    let (mut emu, pd) = start(&s).await;
+    // Store 2 leads the region of the `DB:<id>` hashes.
+    emu.stop_store(2).await.expect("stop");
+    let ts = emu.cluster().lock().next_ts();
+    let reader = {
+        let pd = pd.clone();
+        tokio::spawn(async move { read_meta(&pd, ts, &SnapshotOptions::default()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !reader.is_finished(),
+        "the read retries while the store is down"
+    );
+    emu.start_store(2).await.expect("start");
+    let snap = reader
+        .await
+        .expect("task")
+        .expect("snapshot after the store returns");
+    assert_eq!(snap.tables.len(), 3);
+
+    // A store that never returns ends the read with a region error naming the key.
+    emu.stop_store(2).await.expect("stop");
+    let opts = SnapshotOptions {
+        max_region_attempts: 3,
+        ..SnapshotOptions::default()
+    };
+    let e = read_meta(&pd, ts, &opts).await.expect_err("store down");
+    assert!(
+        matches!(e, SnapshotError::RegionUnresolved { attempts: 4, .. }),
+        "{e}"
+    );
+    emu.shutdown().await;
+}
+
 /// One data row as decoded: `handle table#table_id@physical_id [column:id ...]`.
 type Rendered = String;
 
