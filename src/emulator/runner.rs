@@ -182,14 +182,25 @@ impl Runner {
         let (key, typed_value) = match (&r.key, r.table) {
             (Some(k), None) => (k.0.clone(), None),
             (None, Some(table)) => {
-                let (_, info, _) = self
-                    .schema
-                    .tables
-                    .get(&table)
-                    .ok_or_else(|| format!("table {table} is not declared"))?;
+                // A table id, or a partition id of a partitioned table (the row key carries it).
+                let info = match self.schema.tables.get(&table) {
+                    Some((_, info, _)) => info.clone(),
+                    None => {
+                        let mut info = self
+                            .schema
+                            .tables
+                            .values()
+                            .map(|t| &t.1)
+                            .find(|i| i.owns_physical_id(table))
+                            .cloned()
+                            .ok_or_else(|| format!("table {table} is not declared"))?;
+                        info.id = table;
+                        info
+                    }
+                };
                 let values = r.values.clone().unwrap_or_default();
                 let (k, v) =
-                    tidb::encode_row(info, &values, r.handle).map_err(|e| e.to_string())?;
+                    tidb::encode_row(&info, &values, r.handle).map_err(|e| e.to_string())?;
                 (k, Some(v))
             }
             _ => return Err("a row needs either `key` or `table` + `values`".into()),
@@ -474,16 +485,23 @@ impl Runner {
             }
             None => (None, None),
         };
-        let tid = info
-            .as_ref()
-            .map(|i| i.id)
-            .or(table_id)
+        // The job's table id: `table_id` when given (the table a truncate replaces), else the
+        // table's own id.
+        let new_id = info.as_ref().map(|i| i.id);
+        let tid = table_id
+            .or(new_id)
             .ok_or("a ddl step needs `table` (TableInfo JSON) or `table_id`")?;
         let table_name = info
             .as_ref()
             .map(|i| i.name.o.clone())
             .or_else(|| self.schema.tables.get(&tid).map(|t| t.1.name.o.clone()))
             .unwrap_or_default();
+        // The meta key the table had before the job, when the job moves it (new id or db).
+        let old_db = self.schema.tables.get(&tid).map_or(db, |t| t.0);
+        let moved_key = match new_id {
+            Some(n) if n != tid || old_db != db => Some(tidb::table_meta_key(old_db, tid)),
+            _ => None,
+        };
         self.schema.version += 1;
         let mut m = cluster.lock();
         let start_ts = m.next_ts();
@@ -500,7 +518,7 @@ impl Runner {
             start_ts,
         };
         let (job_key, job_value) = tidb::ddl_job_row(&job).map_err(|e| e.to_string())?;
-        let meta_key = tidb::table_meta_key(db, tid);
+        let meta_key = tidb::table_meta_key(db, new_id.unwrap_or(tid));
         let mut muts = vec![
             put(tidb::schema_version_key(), self.schema.version.to_string()),
             put(job_key.clone(), job_value),
@@ -511,6 +529,12 @@ impl Runner {
                 key: meta_key,
                 op: MutationOp::Delete,
             }),
+        }
+        if let Some(key) = moved_key {
+            muts.push(Mutation {
+                key,
+                op: MutationOp::Delete,
+            });
         }
         let primary = muts[0].key.clone();
         m.prewrite(start_ts, &primary, &muts, PrewriteOptions::default())
@@ -530,7 +554,8 @@ impl Runner {
         .map_err(|x| x.to_string())?;
         match (info, json) {
             (Some(i), Some(j)) => {
-                self.schema.tables.insert(tid, (db, i, j));
+                self.schema.tables.remove(&tid);
+                self.schema.tables.insert(i.id, (db, i, j));
             }
             _ => {
                 self.schema.tables.remove(&tid);

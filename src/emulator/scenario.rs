@@ -381,7 +381,8 @@ pub enum Step {
         /// TableInfo JSON after the job (absent for a drop).
         #[serde(default)]
         table: Option<String>,
-        /// Table id for a drop.
+        /// The job's table id: the table dropped (without `table`), or the table a
+        /// truncate replaces (with `table` under a new id; its meta key is deleted).
         #[serde(default)]
         table_id: Option<i64>,
     },

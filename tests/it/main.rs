@@ -18,5 +18,6 @@ mod kafka_listeners;
 mod kafka_restart;
 mod kafka_sink;
 mod large_messages;
+mod schema;
 mod support;
 mod upstream;
