@@ -206,15 +206,18 @@ fn check_row_error(e: &DecodeError, key: &[u8]) {
     assert!(text.contains(TABLE_NAME), "{text}");
 }
 
-/// Row format v2 (and whatever else the first byte selects) through [`RowDecoder`]: the
-/// first input byte picks the handle (so keys vary), the rest is the row value; also
+/// Row format v2 through [`RowDecoder`]: the first input byte picks the handle (so keys
+/// vary), the rest is the row value (the v2 codec byte added if missing); also
 /// [`RowDecoder::mount`] with the value as old value, and the raw v2 layout parser.
 pub fn row_v2(data: &[u8]) {
     let Some((&h, value)) = data.split_first() else {
         return;
     };
+    // The v2 codec byte is added when missing, so every input is read as a v2 row.
     let mut v = Vec::with_capacity(value.len() + 1);
-    v.push(super::row_v2::CODEC_VERSION);
+    if value.first() != Some(&super::row_v2::CODEC_VERSION) {
+        v.push(super::row_v2::CODEC_VERSION);
+    }
     v.extend_from_slice(value);
     row_any(i64::from(h) - 128, &v);
     if let Ok(row) = RowV2::parse(&v) {

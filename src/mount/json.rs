@@ -136,8 +136,17 @@ pub fn body_len(type_code: u8, data: &[u8]) -> Result<usize, DecodeError> {
 /// Renders a binary JSON value as TiDB's `BinaryJSON.String()`.
 pub fn render(type_code: u8, body: &[u8]) -> Result<String, DecodeError> {
     let mut out = String::with_capacity(body.len() + 8);
-    render_into(&mut out, type_code, body, 0, 0)?;
+    let limit = render_limit(body.len());
+    render_into(&mut out, type_code, body, 0, 0, limit)?;
     Ok(out)
+}
+
+/// Longest text a body of `len` bytes may render to. Without sharing, every byte renders to
+/// at most a few characters (`\u00XX` escapes are the worst: 6); container entries are
+/// offsets, so a crafted body can point many entries at one sub-value and render
+/// exponentially large text from a few bytes. TiDB never writes such bodies.
+fn render_limit(len: usize) -> usize {
+    len.saturating_mul(16).saturating_add(1024)
 }
 
 fn slice<'a>(
@@ -162,10 +171,18 @@ fn render_into(
     body: &[u8],
     base: usize,
     depth: usize,
+    limit: usize,
 ) -> Result<(), DecodeError> {
     use type_code::*;
     if depth > MAX_DEPTH {
         return Err(DecodeError::invalid("JSON", base, "nested too deeply"));
+    }
+    if out.len() > limit {
+        return Err(DecodeError::invalid(
+            "JSON",
+            base,
+            format!("renders to more than {limit} characters: entries share sub-values"),
+        ));
     }
     let mut r = Reader::new(body);
     let err_at = |e: DecodeError| e.shifted(base);
@@ -273,7 +290,7 @@ fn render_into(
                 let ve = slice(doc, voff, VALUE_ENTRY, "JSON value entry", base)?;
                 let vt = ve[0];
                 if vt == LITERAL {
-                    render_into(out, LITERAL, &ve[1..2], base + voff + 1, depth + 1)?;
+                    render_into(out, LITERAL, &ve[1..2], base + voff + 1, depth + 1, limit)?;
                 } else {
                     let off = u32::from_le_bytes([ve[1], ve[2], ve[3], ve[4]]) as usize;
                     let rest = doc.get(off..).ok_or(DecodeError::Truncated {
@@ -283,7 +300,7 @@ fn render_into(
                         available: 0,
                     })?;
                     let len = body_len(vt, rest).map_err(|e| e.shifted(base + off))?;
-                    render_into(out, vt, &rest[..len], base + off, depth + 1)?;
+                    render_into(out, vt, &rest[..len], base + off, depth + 1, limit)?;
                 }
             }
             out.push(if is_obj { '}' } else { ']' });
@@ -507,6 +524,40 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::mount::unhex;
+
+    /// `levels` nested arrays whose two entries both point at the next level: a few hundred
+    /// bytes that render to 2^levels leaves.
+    fn shared_arrays(levels: usize) -> Vec<u8> {
+        let mut body = Vec::new();
+        for k in 0..levels {
+            let below = levels - k - 1;
+            body.extend_from_slice(&2u32.to_le_bytes());
+            body.extend_from_slice(&(u32::try_from(18 * below + 26).unwrap()).to_le_bytes());
+            for _ in 0..2 {
+                body.push(type_code::ARRAY);
+                body.extend_from_slice(&18u32.to_le_bytes());
+            }
+        }
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&8u32.to_le_bytes());
+        body
+    }
+
+    #[test]
+    fn shared_sub_values_cannot_blow_up_rendering() {
+        // Few levels: legitimate (if odd) document, rendered in full.
+        assert_eq!(
+            render(type_code::ARRAY, &shared_arrays(1)).unwrap(),
+            "[[], []]"
+        );
+        assert_eq!(
+            render(type_code::ARRAY, &shared_arrays(2)).unwrap(),
+            "[[[], []], [[], []]]"
+        );
+        // 2^60 leaves from ~1 KB: an error, quickly, instead of exhausting memory.
+        let e = render(type_code::ARRAY, &shared_arrays(60)).unwrap_err();
+        assert!(e.to_string().contains("share sub-values"), "{e}");
+    }
 
     fn render_hex(hex: &str) -> Result<String, DecodeError> {
         let b = unhex(hex);

@@ -147,3 +147,24 @@ fn fuzz_crashes_stay_fixed() {
         target(&bytes);
     }
 }
+
+/// Writes the valid encodings above as starting corpora for the cargo-fuzz targets
+/// (`fuzz/corpus/<target>/`): `cargo test --test it write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes files for the fuzzers; run by hand"]
+fn write_fuzz_seeds() {
+    let (rows, decimals, jsons) = seeds();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    for (target, inputs) in [
+        ("row_v2", &rows),
+        ("row_v1", &rows),
+        ("decimal", &decimals),
+        ("json", &jsons),
+    ] {
+        let d = dir.join(target);
+        std::fs::create_dir_all(&d).expect("corpus dir");
+        for (i, input) in inputs.iter().enumerate() {
+            std::fs::write(d.join(format!("seed-{i}")), input).expect("seed");
+        }
+    }
+}
