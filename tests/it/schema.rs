@@ -250,6 +250,30 @@ async fn snapshot_retries_while_the_meta_leader_store_is_down() {
     emu.shutdown().await;
 }
 
+#[tokio::test]
+async fn snapshot_reports_meta_that_is_not_tidb_json() {
+    let s = Scenario::parse(&meta_scenario(), "inline").expect("scenario");
+    let (emu, pd) = start(&s).await;
+    emu.cluster()
+        .lock()
+        .one_pc(
+            &[Mutation {
+                key: tidb::table_meta_key(2, 999),
+                op: MutationOp::Put(b"{not json".to_vec()),
+            }],
+            0,
+        )
+        .expect("write");
+    let ts = emu.cluster().lock().next_ts();
+    let e = read_meta(&pd, ts, &SnapshotOptions::default())
+        .await
+        .expect_err("corrupt meta");
+    assert!(matches!(e, SnapshotError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("DB:2/Table:999"), "{e}");
+    assert!(!e.is_retryable());
+    emu.shutdown().await;
+}
+
 /// One data row as decoded: `handle table#table_id@physical_id [column:id ...]`.
 type Rendered = String;
 
