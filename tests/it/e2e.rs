@@ -417,7 +417,10 @@ mod scenarios {
     scenario_tests!(
         commit_before_prewrite,
         cross_region_txn,
+        ddl_drop_modify_column,
         ddl_mid_stream,
+        ddl_partitions,
+        ddl_rename_truncate,
         error_cluster_id_mismatch,
         error_compatibility,
         error_congested,
