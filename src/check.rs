@@ -1,6 +1,8 @@
 //! `check`: what a configuration would run, printed for an operator, with secrets masked;
-//! then, unless `--offline`, what the live systems say: the Kafka login, limits, default
-//! topic and ACLs of each changefeed's sink. Later stages add PD and table checks here.
+//! then, unless `--offline`, what the live systems say: the upstream (PD leader, TiKV
+//! stores, GC safepoint against each changefeed's start, and the tables each filter selects,
+//! naming those without a usable key, as TiDB Cloud's console does) and the Kafka login,
+//! limits, default topic and ACLs of each changefeed's sink.
 
 use std::fmt::Write as _;
 
@@ -137,6 +139,129 @@ pub async fn probe_sinks(c: &Config) -> (String, bool) {
                 ok = false;
                 let _ = writeln!(out, "{}: error: {e}", cf.id);
             }
+        }
+    }
+    (out, ok)
+}
+
+/// Probes the upstream: PD, the TiKV stores, the GC safepoint against each changefeed's
+/// start, and the tables each changefeed's filter selects (read from TiKV at PD's current
+/// ts). Returns the report and whether all passed.
+pub async fn probe_upstream(c: &Config) -> (String, bool) {
+    use crate::checkpoint::{FileStore, start_ts};
+    use crate::codec::TableMeta;
+    use crate::schema::{SnapshotOptions, read_meta};
+    use crate::upstream::pd::PdClient;
+
+    let mut out = String::new();
+    let timeout = c.upstream.connect_timeout.get();
+    let pd = match tokio::time::timeout(timeout, PdClient::connect(&c.upstream.pd)).await {
+        Ok(Ok(pd)) => pd,
+        Ok(Err(e)) => {
+            let _ = writeln!(out, "upstream: error: {e}");
+            return (out, false);
+        }
+        Err(_) => {
+            let _ = writeln!(
+                out,
+                "upstream: error: no PD member at {} answered within {timeout:?}",
+                c.upstream.pd.join(", ")
+            );
+            return (out, false);
+        }
+    };
+    let facts = async {
+        let stores = pd.get_all_stores().await?;
+        let now = pd.get_ts().await?;
+        let gc = pd.get_gc_safe_point().await?;
+        Ok::<_, crate::upstream::UpstreamError>((stores, now, gc))
+    };
+    let (stores, now, gc) = match facts.await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(out, "upstream: error: {e}");
+            return (out, false);
+        }
+    };
+    let _ = writeln!(
+        out,
+        "upstream: PD leader {}, cluster id {}, {} TiKV store(s), GC safepoint {gc}",
+        pd.leader_url(),
+        pd.cluster_id(),
+        stores.len()
+    );
+    let snapshot = match read_meta(&pd, now, &SnapshotOptions::default()).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "upstream: error: reading the schema at ts {now}: {e}");
+            return (out, false);
+        }
+    };
+    let store = crate::schema::SchemaStore::from_snapshot(&snapshot);
+    let state = FileStore::new(&c.state.dir);
+    let mut ok = true;
+    for cf in &c.changefeeds {
+        let saved = state.load(&cf.id).ok().flatten();
+        let resumed = saved.is_some();
+        let start = start_ts(saved, cf.start_ts, now);
+        if start < gc {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "{}: error: the changefeed would start at ts {start}{}, below the cluster's GC safepoint {gc}: the history it needs is gone; start from a later start-ts (and remove the saved checkpoint)",
+                cf.id,
+                if resumed {
+                    " (its saved checkpoint)"
+                } else {
+                    ""
+                }
+            );
+        }
+        let filter = match crate::filter::TableFilter::parse(&cf.filter.rules, cf.case_sensitive) {
+            Ok(f) => f,
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: error: {e}", cf.id);
+                continue;
+            }
+        };
+        let mut selected = Vec::new();
+        let mut keyless = Vec::new();
+        for t in store.tables() {
+            if t.is_system() || !filter.matches(&t.schema, &t.table) {
+                continue;
+            }
+            let name = format!("`{}`.`{}`", t.schema, t.table);
+            if !TableMeta::new(&t.info).is_eligible() {
+                keyless.push(name.clone());
+            }
+            selected.push(name);
+        }
+        selected.sort();
+        keyless.sort();
+        let _ = writeln!(
+            out,
+            "{}: {} table(s) selected now: {}",
+            cf.id,
+            selected.len(),
+            if selected.is_empty() {
+                "none (tables created later that match are picked up)".to_string()
+            } else {
+                selected.join(", ")
+            }
+        );
+        if !keyless.is_empty() {
+            let what = match cf.force_replicate {
+                None => "replicated with a warning (set force-replicate = false to skip them)",
+                Some(true) => "replicated (force-replicate = true)",
+                Some(false) => "NOT replicated (force-replicate = false)",
+            };
+            let _ = writeln!(
+                out,
+                "{}: without a primary key or NOT NULL unique key, {what}: {}",
+                cf.id,
+                keyless.join(", ")
+            );
         }
     }
     (out, ok)

@@ -120,9 +120,11 @@ fn main() -> ExitCode {
                     Err(code) => return code,
                 };
                 runtime::install_crypto_provider();
+                let (upstream, upstream_ok) = rt.block_on(check::probe_upstream(&loaded.config));
+                print!("{upstream}");
                 let (report, ok) = rt.block_on(check::probe_sinks(&loaded.config));
                 print!("{report}");
-                if ok {
+                if ok && upstream_ok {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(EXIT_RUNTIME)

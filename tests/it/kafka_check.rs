@@ -9,10 +9,21 @@ use crate::kafka_env::kafka;
 use crate::support::{daemon, daemon_bin, free_port, unique, write_file};
 
 fn config(user: &str, password: &str, topic: &str, extra: &str, listen: u16) -> String {
+    config_with_pd("127.0.0.1:2379", user, password, topic, extra, listen)
+}
+
+fn config_with_pd(
+    pd: &str,
+    user: &str,
+    password: &str,
+    topic: &str,
+    extra: &str,
+    listen: u16,
+) -> String {
     let env = kafka();
     format!(
         r#"[upstream]
-pd = ["127.0.0.1:2379"]
+pd = ["{pd}"]
 [server]
 listen = "127.0.0.1:{listen}"
 [log]
@@ -43,11 +54,37 @@ fn check(text: &str) -> (Option<i32>, String) {
     )
 }
 
-#[test]
-fn check_reports_the_sink_as_kafka_sees_it() {
+/// An emulated upstream holding `test.t` (a key) and `test.nokey` (none).
+async fn upstream() -> tidb_changefeed::emulator::Emulator {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plain_dml.toml");
+    let mut s = tidb_changefeed::emulator::scenario::Scenario::load(&path).expect("scenario");
+    let nokey = s.tables[0]
+        .info
+        .replace("\"id\":104", "\"id\":105")
+        .replace(
+            "{\"O\":\"t\",\"L\":\"t\"}",
+            "{\"O\":\"nokey\",\"L\":\"nokey\"}",
+        )
+        .replace("\"Flag\":515", "\"Flag\":0")
+        .replace("\"pk_is_handle\":true", "\"pk_is_handle\":false");
+    s.tables
+        .push(tidb_changefeed::emulator::scenario::TableSpec {
+            db: s.tables[0].db,
+            info: nokey,
+        });
+    tidb_changefeed::emulator::runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_upstream_and_the_sink() {
     let env = kafka();
+    let emu = upstream().await;
     let topic = unique("it_check_new");
-    let (code, out) = check(&config(
+    let (code, out) = check(&config_with_pd(
+        &emu.pd_addr().to_string(),
         &env.admin_user,
         &env.admin_password,
         &topic,
@@ -55,6 +92,16 @@ fn check_reports_the_sink_as_kafka_sees_it() {
         8300,
     ));
     assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("upstream: PD leader "), "{out}");
+    assert!(out.contains("3 TiKV store(s), GC safepoint"), "{out}");
+    assert!(
+        out.contains("cf-check: 2 table(s) selected now: `test`.`nokey`, `test`.`t`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cf-check: without a primary key or NOT NULL unique key, replicated with a warning (set force-replicate = false to skip them): `test`.`nokey`"),
+        "{out}"
+    );
     assert!(
         out.contains("cf-check: kafka login: ok as User:admin"),
         "{out}"
@@ -66,6 +113,26 @@ fn check_reports_the_sink_as_kafka_sees_it() {
     );
     assert!(
         out.contains("cf-check: kafka max message size: 1048460 bytes"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_names_an_unreachable_upstream() {
+    let env = kafka();
+    let (code, out) = check(&config(
+        &env.admin_user,
+        &env.admin_password,
+        &unique("it_check_nopd"),
+        "",
+        8300,
+    ));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("upstream: error: "), "{out}");
+    assert!(out.contains("127.0.0.1:2379"), "{out}");
+    // The sink is still probed and reported.
+    assert!(
+        out.contains("cf-check: kafka login: ok as User:admin"),
         "{out}"
     );
 }
