@@ -687,3 +687,74 @@ async fn kill_9_mid_stream_then_restart_loses_no_committed_row_and_keeps_key_ord
         msgs.len()
     );
 }
+
+#[tokio::test]
+async fn two_changefeeds_in_one_file_run_side_by_side() {
+    let s = Scenario::load(&scenario_path("ddl_mid_stream")).expect("scenario");
+    let mut emu = emulator(&s).await;
+    let prefix = unique("e2e_two");
+    let broker = &kafka().plaintext;
+    // The second changefeed drops deletes and DDLs and writes everything to one topic.
+    let second = format!(
+        r#"
+[[changefeed]]
+id = "second"
+time-zone = "UTC"
+
+[[changefeed.filter.event-filters]]
+matcher = ["test.*"]
+ignore-event = ["delete", "all ddl"]
+
+[changefeed.sink]
+protocol = "canal-json"
+
+[changefeed.sink.kafka-config]
+brokers = ["{broker}"]
+topic = "{prefix}_second"
+partition-num = 1
+"#
+    );
+    let mut d = Daemon::start(emu.pd_addr(), &prefix, "", &second);
+    let mut r = Runner::new(&s).expect("runner");
+    r.play(&mut emu, &s).await.expect("scenario plays");
+    let last = emu.cluster().lock().next_ts();
+    d.wait_checkpoint(last, Duration::from_secs(60)).await;
+    let second_cp = d.dir.path().join("state/second.checkpoint.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cp = std::fs::read_to_string(&second_cp)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["checkpoint_ts"].as_u64());
+        if cp.is_some_and(|c| c >= last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "second changefeed stuck at {cp:?}:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = d.status();
+    assert_eq!(
+        status["changefeeds"].as_array().map(Vec::len),
+        Some(2),
+        "{status}"
+    );
+    assert!(d.terminate().success(), "{}", d.log());
+
+    let first = read_all(&format!("{prefix}_test_t"));
+    assert_eq!(first.len(), 5, "first changefeed: its golden's 5 messages");
+    let second = read_all(&format!("{prefix}_second"));
+    let kinds: Vec<String> = second
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value =
+                serde_json::from_str(m.payload.as_deref().unwrap_or("")).expect("canal-json");
+            v["type"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["INSERT", "INSERT", "UPDATE"], "no DELETE, no DDL");
+    assert!(second.iter().all(|m| m.partition == 0));
+}
