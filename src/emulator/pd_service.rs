@@ -20,13 +20,25 @@ use crate::proto::pdpb::{self, pd_server::Pd};
 pub struct PdService {
     cluster: Cluster,
     addr: String,
+    scheme: &'static str,
 }
 
 impl PdService {
     /// A PD serving `cluster`, advertising `addr` as its client URL.
     #[must_use]
     pub fn new(cluster: Cluster, addr: String) -> Self {
-        Self { cluster, addr }
+        Self {
+            cluster,
+            addr,
+            scheme: "http",
+        }
+    }
+
+    /// Advertise `https://` client URLs (the servers speak TLS).
+    #[must_use]
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.scheme = if tls { "https" } else { "http" };
+        self
     }
 
     fn header(&self) -> Option<pdpb::ResponseHeader> {
@@ -55,8 +67,8 @@ impl PdService {
         pdpb::Member {
             name: "pd-emulator".into(),
             member_id: 1,
-            peer_urls: vec![format!("http://{}", self.addr)],
-            client_urls: vec![format!("http://{}", self.addr)],
+            peer_urls: vec![format!("{}://{}", self.scheme, self.addr)],
+            client_urls: vec![format!("{}://{}", self.scheme, self.addr)],
             leader_priority: 0,
             deploy_path: String::new(),
             binary_version: "8.5.0".into(),

@@ -105,6 +105,7 @@ pub async fn start(s: &Scenario, pd_addr: std::net::SocketAddr) -> Result<Emulat
         ServeOptions {
             pd_addr,
             tick_interval: tick,
+            tls: None,
         },
     )
     .await?)

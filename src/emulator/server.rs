@@ -5,7 +5,9 @@
 //! Guarantees: each store listens on its own address, the one PD reports; a
 //! stopped store breaks its streams with `UNAVAILABLE`, closes its listener
 //! (connections are refused) and stays listed by PD; a restarted store listens on
-//! the same address with the same regions and data.
+//! the same address with the same regions and data. With [`ServeOptions::tls`] every
+//! server (PD and stores) speaks TLS only, PD advertises `https://` client URLs, and a
+//! client CA makes client certificates mandatory (mutual TLS).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +35,8 @@ pub struct ServeOptions {
     /// Resolved-ts tick interval (TiKV `cdc.min-ts-interval`, 1 s); `None` = only
     /// manual ticks (deterministic tests).
     pub tick_interval: Option<Duration>,
+    /// TLS for every server; `None` = plain text.
+    pub tls: Option<EmulatorTls>,
 }
 
 impl Default for ServeOptions {
@@ -40,7 +44,41 @@ impl Default for ServeOptions {
         Self {
             pd_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tick_interval: Some(Duration::from_secs(1)),
+            tls: None,
         }
+    }
+}
+
+/// Server TLS material (PEM).
+#[derive(Debug, Clone)]
+pub struct EmulatorTls {
+    /// Server certificate chain (must name the listen address, e.g. `IP:127.0.0.1`).
+    pub cert_pem: Vec<u8>,
+    /// Its private key.
+    pub key_pem: Vec<u8>,
+    /// CA that client certificates must chain to; `Some` = mutual TLS required.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl EmulatorTls {
+    fn server_config(&self) -> tonic::transport::ServerTlsConfig {
+        let mut c = tonic::transport::ServerTlsConfig::new().identity(
+            tonic::transport::Identity::from_pem(&self.cert_pem, &self.key_pem),
+        );
+        if let Some(ca) = &self.client_ca_pem {
+            c = c.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        c
+    }
+}
+
+fn server_builder(tls: Option<&EmulatorTls>) -> Result<tonic::transport::Server, EmulatorError> {
+    let b = tonic::transport::Server::builder();
+    match tls {
+        Some(t) => b
+            .tls_config(t.server_config())
+            .map_err(|e| EmulatorError::Tls(e.to_string())),
+        None => Ok(b),
     }
 }
 
@@ -74,6 +112,7 @@ pub struct Emulator {
     stores: HashMap<u64, Running>,
     store_addrs: HashMap<u64, SocketAddr>,
     ticker: Option<JoinHandle<()>>,
+    tls: Option<EmulatorTls>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
@@ -82,12 +121,19 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
         .map_err(|source| EmulatorError::Bind { addr, source })
 }
 
-fn serve_store(cluster: &Cluster, store: u64, tiflash: bool, listener: TcpListener) -> Running {
+fn serve_store(
+    cluster: &Cluster,
+    store: u64,
+    tiflash: bool,
+    listener: TcpListener,
+    tls: Option<&EmulatorTls>,
+) -> Result<Running, EmulatorError> {
     let (tx, rx) = oneshot::channel::<()>();
     let kv = TikvServer::new(KvService::new(cluster.clone(), store));
     let cdc = (!tiflash).then(|| ChangeDataServer::new(CdcService::new(cluster.clone(), store)));
+    let mut builder = server_builder(tls)?;
     let task = tokio::spawn(async move {
-        let r = tonic::transport::Server::builder()
+        let r = builder
             .add_service(kv)
             .add_optional_service(cdc)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
@@ -98,10 +144,10 @@ fn serve_store(cluster: &Cluster, store: u64, tiflash: bool, listener: TcpListen
             tracing::warn!(store, error = %e, "emulated store server failed");
         }
     });
-    Running {
+    Ok(Running {
         shutdown: Some(tx),
         task,
-    }
+    })
 }
 
 impl Emulator {
@@ -124,14 +170,20 @@ impl Emulator {
                 s.up = true;
             }
             store_addrs.insert(id, addr);
-            stores.insert(id, serve_store(&cluster, id, tiflash, l));
+            stores.insert(
+                id,
+                serve_store(&cluster, id, tiflash, l, opts.tls.as_ref())?,
+            );
         }
         let l = bind(opts.pd_addr).await?;
         let pd_addr = l.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let pd = PdServer::new(PdService::new(cluster.clone(), pd_addr.to_string()));
+        let pd = PdServer::new(
+            PdService::new(cluster.clone(), pd_addr.to_string()).with_tls(opts.tls.is_some()),
+        );
+        let mut builder = server_builder(opts.tls.as_ref())?;
         let task = tokio::spawn(async move {
-            let r = tonic::transport::Server::builder()
+            let r = builder
                 .add_service(pd)
                 .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
                     let _ = rx.await;
@@ -162,6 +214,7 @@ impl Emulator {
             stores,
             store_addrs,
             ticker,
+            tls: opts.tls,
         })
     }
 
@@ -227,8 +280,8 @@ impl Emulator {
             }
         };
         self.cluster.lock().set_store_up(store, true);
-        self.stores
-            .insert(store, serve_store(&self.cluster, store, tiflash, l));
+        let running = serve_store(&self.cluster, store, tiflash, l, self.tls.as_ref())?;
+        self.stores.insert(store, running);
         Ok(())
     }
 

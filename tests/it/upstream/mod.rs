@@ -5,3 +5,4 @@ mod feed;
 mod gc;
 mod multi;
 mod pd;
+mod tls;
