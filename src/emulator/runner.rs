@@ -106,6 +106,7 @@ pub async fn start(s: &Scenario, pd_addr: std::net::SocketAddr) -> Result<Emulat
             pd_addr,
             tick_interval: tick,
             tls: None,
+            pd_members: 1,
         },
     )
     .await?)

@@ -37,6 +37,10 @@ pub struct ServeOptions {
     pub tick_interval: Option<Duration>,
     /// TLS for every server; `None` = plain text.
     pub tls: Option<EmulatorTls>,
+    /// Number of PD members (≥ 1): the first listens on `pd_addr` and leads at start;
+    /// the others listen on fresh loopback ports and answer `not leader` until
+    /// [`Model::set_pd_leader`](super::cluster::Model::set_pd_leader) makes them lead.
+    pub pd_members: usize,
 }
 
 impl Default for ServeOptions {
@@ -45,6 +49,7 @@ impl Default for ServeOptions {
             pd_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tick_interval: Some(Duration::from_secs(1)),
             tls: None,
+            pd_members: 1,
         }
     }
 }
@@ -108,7 +113,8 @@ impl Running {
 pub struct Emulator {
     cluster: Cluster,
     pd_addr: SocketAddr,
-    pd: Option<Running>,
+    pd_addrs: Vec<SocketAddr>,
+    pds: Vec<Running>,
     stores: HashMap<u64, Running>,
     store_addrs: HashMap<u64, SocketAddr>,
     ticker: Option<JoinHandle<()>>,
@@ -175,24 +181,44 @@ impl Emulator {
                 serve_store(&cluster, id, tiflash, l, opts.tls.as_ref())?,
             );
         }
-        let l = bind(opts.pd_addr).await?;
-        let pd_addr = l.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let pd = PdServer::new(
-            PdService::new(cluster.clone(), pd_addr.to_string()).with_tls(opts.tls.is_some()),
-        );
-        let mut builder = server_builder(opts.tls.as_ref())?;
-        let task = tokio::spawn(async move {
-            let r = builder
-                .add_service(pd)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "emulated PD server failed");
-            }
-        });
+        let mut listeners = vec![bind(opts.pd_addr).await?];
+        for _ in 1..opts.pd_members.max(1) {
+            listeners.push(bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?);
+        }
+        let mut pd_addrs = Vec::new();
+        for l in &listeners {
+            pd_addrs.push(l.local_addr()?);
+        }
+        let pd_addr = pd_addrs[0];
+        cluster
+            .lock()
+            .set_pd_members(pd_addrs.iter().map(ToString::to_string).collect());
+        let mut pds = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            let (tx, rx) = oneshot::channel::<()>();
+            let member_id = u64::try_from(i).unwrap_or(u64::MAX - 1) + 1;
+            let pd = PdServer::new(
+                PdService::new(cluster.clone(), pd_addrs[i].to_string())
+                    .with_tls(opts.tls.is_some())
+                    .with_member(member_id),
+            );
+            let mut builder = server_builder(opts.tls.as_ref())?;
+            let task = tokio::spawn(async move {
+                let r = builder
+                    .add_service(pd)
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
+                        let _ = rx.await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "emulated PD server failed");
+                }
+            });
+            pds.push(Running {
+                shutdown: Some(tx),
+                task,
+            });
+        }
         let ticker = opts.tick_interval.map(|every| {
             let c = cluster.clone();
             tokio::spawn(async move {
@@ -207,10 +233,8 @@ impl Emulator {
         Ok(Self {
             cluster,
             pd_addr,
-            pd: Some(Running {
-                shutdown: Some(tx),
-                task,
-            }),
+            pd_addrs,
+            pds,
             stores,
             store_addrs,
             ticker,
@@ -228,6 +252,12 @@ impl Emulator {
     #[must_use]
     pub fn pd_addr(&self) -> SocketAddr {
         self.pd_addr
+    }
+
+    /// Addresses of every PD member, member id `i + 1` at index `i`.
+    #[must_use]
+    pub fn pd_addrs(&self) -> &[SocketAddr] {
+        &self.pd_addrs
     }
 
     /// Address of a store.
@@ -294,7 +324,7 @@ impl Emulator {
         for id in ids {
             let _ = self.stop_store(id).await;
         }
-        if let Some(pd) = self.pd.take() {
+        for pd in std::mem::take(&mut self.pds) {
             pd.stop().await;
         }
     }
@@ -311,7 +341,7 @@ impl Drop for Emulator {
             }
             r.task.abort();
         }
-        if let Some(mut pd) = self.pd.take() {
+        for mut pd in self.pds.drain(..) {
             if let Some(tx) = pd.shutdown.take() {
                 let _ = tx.send(());
             }

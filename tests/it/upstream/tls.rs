@@ -114,6 +114,7 @@ async fn emulator(dir: &Path, mutual: bool) -> Emulator {
                 key_pem: read("server.key"),
                 client_ca_pem: mutual.then(|| read("ca.crt")),
             }),
+            pd_members: 1,
         },
     )
     .await
