@@ -184,6 +184,10 @@ pub struct Model {
     pub max_ts: u64,
     gc_safe_point: u64,
     service_safe_points: BTreeMap<Vec<u8>, ServiceSafePoint>,
+    /// PD members' addresses (`host:port`), member id `i + 1` at index `i`.
+    pd_members: Vec<String>,
+    /// Member id of the PD leader.
+    pd_leader: u64,
     conns: HashMap<ConnId, Conn>,
     next_conn: ConnId,
     downstreams: BTreeMap<DsKey, Downstream>,
@@ -208,6 +212,8 @@ impl Cluster {
             max_ts: 0,
             gc_safe_point: 0,
             service_safe_points: BTreeMap::new(),
+            pd_members: Vec::new(),
+            pd_leader: 1,
             conns: HashMap::new(),
             next_conn: 1,
             downstreams: BTreeMap::new(),
@@ -1183,6 +1189,28 @@ impl Model {
         } else {
             self.faults.stall.remove(&store);
         }
+    }
+
+    /// Record the PD members' addresses (done by the server at start).
+    pub fn set_pd_members(&mut self, addrs: Vec<String>) {
+        self.pd_members = addrs;
+    }
+
+    /// PD members' addresses, member id `i + 1` at index `i`.
+    #[must_use]
+    pub fn pd_members(&self) -> &[String] {
+        &self.pd_members
+    }
+
+    /// Move PD leadership to `member_id` (1-based): the others answer `not leader`.
+    pub fn set_pd_leader(&mut self, member_id: u64) {
+        self.pd_leader = member_id;
+    }
+
+    /// Member id of the PD leader.
+    #[must_use]
+    pub fn pd_leader(&self) -> u64 {
+        self.pd_leader
     }
 
     /// Make PD answer every RPC but `GetMembers` with `UNAVAILABLE` (or stop doing so).

@@ -25,7 +25,7 @@ pub mod tso;
 pub use cluster::{
     Cluster, Model, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, TxnError,
 };
-pub use server::{Emulator, ServeOptions};
+pub use server::{Emulator, EmulatorTls, ServeOptions};
 pub use topology::{Region, StoreInfo, Topology, TopologyError};
 
 /// Errors of the emulator as a whole.
@@ -42,6 +42,9 @@ pub enum EmulatorError {
     /// Other I/O failure.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key given to the servers is unusable.
+    #[error("TLS setup: {0}")]
+    Tls(String),
     /// A store id that does not exist.
     #[error("store {0} does not exist")]
     UnknownStore(u64),

@@ -20,13 +20,34 @@ use crate::proto::pdpb::{self, pd_server::Pd};
 pub struct PdService {
     cluster: Cluster,
     addr: String,
+    scheme: &'static str,
+    member_id: u64,
 }
 
 impl PdService {
     /// A PD serving `cluster`, advertising `addr` as its client URL.
     #[must_use]
     pub fn new(cluster: Cluster, addr: String) -> Self {
-        Self { cluster, addr }
+        Self {
+            cluster,
+            addr,
+            scheme: "http",
+            member_id: 1,
+        }
+    }
+
+    /// This server is PD member `id` (1-based; see `Model::set_pd_leader`).
+    #[must_use]
+    pub fn with_member(mut self, id: u64) -> Self {
+        self.member_id = id;
+        self
+    }
+
+    /// Advertise `https://` client URLs (the servers speak TLS).
+    #[must_use]
+    pub fn with_tls(mut self, tls: bool) -> Self {
+        self.scheme = if tls { "https" } else { "http" };
+        self
     }
 
     fn header(&self) -> Option<pdpb::ResponseHeader> {
@@ -37,8 +58,16 @@ impl PdService {
     }
 
     fn check(&self, h: Option<&pdpb::RequestHeader>) -> Result<(), Status> {
-        if self.cluster.lock().pd_unavailable() {
+        let (down, leader) = {
+            let m = self.cluster.lock();
+            (m.pd_unavailable(), m.pd_leader())
+        };
+        if down {
             return Err(Status::unavailable("PD is unavailable (injected)"));
+        }
+        // Classic PD `validateRequest`: a follower refuses with `not leader`.
+        if leader != self.member_id {
+            return Err(Status::unavailable("not leader"));
         }
         let want = self.cluster.lock().cluster_id;
         let got = h.map_or(0, |h| h.cluster_id);
@@ -51,12 +80,32 @@ impl PdService {
         }
     }
 
-    fn member(&self) -> pdpb::Member {
+    /// Every member, and the leader.
+    fn members(&self) -> (Vec<pdpb::Member>, Option<pdpb::Member>) {
+        let (addrs, leader) = {
+            let m = self.cluster.lock();
+            (m.pd_members().to_vec(), m.pd_leader())
+        };
+        let addrs = if addrs.is_empty() {
+            vec![self.addr.clone()]
+        } else {
+            addrs
+        };
+        let members: Vec<pdpb::Member> = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.member(u64::try_from(i).unwrap_or(u64::MAX - 1) + 1, a))
+            .collect();
+        let l = members.iter().find(|m| m.member_id == leader).cloned();
+        (members, l)
+    }
+
+    fn member(&self, member_id: u64, addr: &str) -> pdpb::Member {
         pdpb::Member {
-            name: "pd-emulator".into(),
-            member_id: 1,
-            peer_urls: vec![format!("http://{}", self.addr)],
-            client_urls: vec![format!("http://{}", self.addr)],
+            name: format!("pd-emulator-{member_id}"),
+            member_id,
+            peer_urls: vec![format!("{}://{}", self.scheme, addr)],
+            client_urls: vec![format!("{}://{}", self.scheme, addr)],
             leader_priority: 0,
             deploy_path: String::new(),
             binary_version: "8.5.0".into(),
@@ -83,12 +132,12 @@ impl Pd for PdService {
         &self,
         _req: Request<pdpb::GetMembersRequest>,
     ) -> Result<Response<pdpb::GetMembersResponse>, Status> {
-        let m = self.member();
+        let (members, leader) = self.members();
         Ok(Response::new(pdpb::GetMembersResponse {
             header: self.header(),
-            members: vec![m.clone()],
-            leader: Some(m.clone()),
-            etcd_leader: Some(m),
+            members,
+            etcd_leader: leader.clone(),
+            leader,
             tso_allocator_leaders: Default::default(),
         }))
     }

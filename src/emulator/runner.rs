@@ -105,6 +105,8 @@ pub async fn start(s: &Scenario, pd_addr: std::net::SocketAddr) -> Result<Emulat
         ServeOptions {
             pd_addr,
             tick_interval: tick,
+            tls: None,
+            pd_members: 1,
         },
     )
     .await?)

@@ -5,7 +5,9 @@
 //! Guarantees: each store listens on its own address, the one PD reports; a
 //! stopped store breaks its streams with `UNAVAILABLE`, closes its listener
 //! (connections are refused) and stays listed by PD; a restarted store listens on
-//! the same address with the same regions and data.
+//! the same address with the same regions and data. With [`ServeOptions::tls`] every
+//! server (PD and stores) speaks TLS only, PD advertises `https://` client URLs, and a
+//! client CA makes client certificates mandatory (mutual TLS).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +35,12 @@ pub struct ServeOptions {
     /// Resolved-ts tick interval (TiKV `cdc.min-ts-interval`, 1 s); `None` = only
     /// manual ticks (deterministic tests).
     pub tick_interval: Option<Duration>,
+    /// TLS for every server; `None` = plain text.
+    pub tls: Option<EmulatorTls>,
+    /// Number of PD members (≥ 1): the first listens on `pd_addr` and leads at start;
+    /// the others listen on fresh loopback ports and answer `not leader` until
+    /// [`Model::set_pd_leader`](super::cluster::Model::set_pd_leader) makes them lead.
+    pub pd_members: usize,
 }
 
 impl Default for ServeOptions {
@@ -40,7 +48,42 @@ impl Default for ServeOptions {
         Self {
             pd_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tick_interval: Some(Duration::from_secs(1)),
+            tls: None,
+            pd_members: 1,
         }
+    }
+}
+
+/// Server TLS material (PEM).
+#[derive(Debug, Clone)]
+pub struct EmulatorTls {
+    /// Server certificate chain (must name the listen address, e.g. `IP:127.0.0.1`).
+    pub cert_pem: Vec<u8>,
+    /// Its private key.
+    pub key_pem: Vec<u8>,
+    /// CA that client certificates must chain to; `Some` = mutual TLS required.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl EmulatorTls {
+    fn server_config(&self) -> tonic::transport::ServerTlsConfig {
+        let mut c = tonic::transport::ServerTlsConfig::new().identity(
+            tonic::transport::Identity::from_pem(&self.cert_pem, &self.key_pem),
+        );
+        if let Some(ca) = &self.client_ca_pem {
+            c = c.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        c
+    }
+}
+
+fn server_builder(tls: Option<&EmulatorTls>) -> Result<tonic::transport::Server, EmulatorError> {
+    let b = tonic::transport::Server::builder();
+    match tls {
+        Some(t) => b
+            .tls_config(t.server_config())
+            .map_err(|e| EmulatorError::Tls(e.to_string())),
+        None => Ok(b),
     }
 }
 
@@ -70,10 +113,12 @@ impl Running {
 pub struct Emulator {
     cluster: Cluster,
     pd_addr: SocketAddr,
-    pd: Option<Running>,
+    pd_addrs: Vec<SocketAddr>,
+    pds: Vec<Running>,
     stores: HashMap<u64, Running>,
     store_addrs: HashMap<u64, SocketAddr>,
     ticker: Option<JoinHandle<()>>,
+    tls: Option<EmulatorTls>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
@@ -82,12 +127,19 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, EmulatorError> {
         .map_err(|source| EmulatorError::Bind { addr, source })
 }
 
-fn serve_store(cluster: &Cluster, store: u64, tiflash: bool, listener: TcpListener) -> Running {
+fn serve_store(
+    cluster: &Cluster,
+    store: u64,
+    tiflash: bool,
+    listener: TcpListener,
+    tls: Option<&EmulatorTls>,
+) -> Result<Running, EmulatorError> {
     let (tx, rx) = oneshot::channel::<()>();
     let kv = TikvServer::new(KvService::new(cluster.clone(), store));
     let cdc = (!tiflash).then(|| ChangeDataServer::new(CdcService::new(cluster.clone(), store)));
+    let mut builder = server_builder(tls)?;
     let task = tokio::spawn(async move {
-        let r = tonic::transport::Server::builder()
+        let r = builder
             .add_service(kv)
             .add_optional_service(cdc)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
@@ -98,10 +150,10 @@ fn serve_store(cluster: &Cluster, store: u64, tiflash: bool, listener: TcpListen
             tracing::warn!(store, error = %e, "emulated store server failed");
         }
     });
-    Running {
+    Ok(Running {
         shutdown: Some(tx),
         task,
-    }
+    })
 }
 
 impl Emulator {
@@ -124,23 +176,49 @@ impl Emulator {
                 s.up = true;
             }
             store_addrs.insert(id, addr);
-            stores.insert(id, serve_store(&cluster, id, tiflash, l));
+            stores.insert(
+                id,
+                serve_store(&cluster, id, tiflash, l, opts.tls.as_ref())?,
+            );
         }
-        let l = bind(opts.pd_addr).await?;
-        let pd_addr = l.local_addr()?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let pd = PdServer::new(PdService::new(cluster.clone(), pd_addr.to_string()));
-        let task = tokio::spawn(async move {
-            let r = tonic::transport::Server::builder()
-                .add_service(pd)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "emulated PD server failed");
-            }
-        });
+        let mut listeners = vec![bind(opts.pd_addr).await?];
+        for _ in 1..opts.pd_members.max(1) {
+            listeners.push(bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?);
+        }
+        let mut pd_addrs = Vec::new();
+        for l in &listeners {
+            pd_addrs.push(l.local_addr()?);
+        }
+        let pd_addr = pd_addrs[0];
+        cluster
+            .lock()
+            .set_pd_members(pd_addrs.iter().map(ToString::to_string).collect());
+        let mut pds = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            let (tx, rx) = oneshot::channel::<()>();
+            let member_id = u64::try_from(i).unwrap_or(u64::MAX - 1) + 1;
+            let pd = PdServer::new(
+                PdService::new(cluster.clone(), pd_addrs[i].to_string())
+                    .with_tls(opts.tls.is_some())
+                    .with_member(member_id),
+            );
+            let mut builder = server_builder(opts.tls.as_ref())?;
+            let task = tokio::spawn(async move {
+                let r = builder
+                    .add_service(pd)
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(l), async {
+                        let _ = rx.await;
+                    })
+                    .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "emulated PD server failed");
+                }
+            });
+            pds.push(Running {
+                shutdown: Some(tx),
+                task,
+            });
+        }
         let ticker = opts.tick_interval.map(|every| {
             let c = cluster.clone();
             tokio::spawn(async move {
@@ -155,13 +233,12 @@ impl Emulator {
         Ok(Self {
             cluster,
             pd_addr,
-            pd: Some(Running {
-                shutdown: Some(tx),
-                task,
-            }),
+            pd_addrs,
+            pds,
             stores,
             store_addrs,
             ticker,
+            tls: opts.tls,
         })
     }
 
@@ -175,6 +252,12 @@ impl Emulator {
     #[must_use]
     pub fn pd_addr(&self) -> SocketAddr {
         self.pd_addr
+    }
+
+    /// Addresses of every PD member, member id `i + 1` at index `i`.
+    #[must_use]
+    pub fn pd_addrs(&self) -> &[SocketAddr] {
+        &self.pd_addrs
     }
 
     /// Address of a store.
@@ -227,8 +310,8 @@ impl Emulator {
             }
         };
         self.cluster.lock().set_store_up(store, true);
-        self.stores
-            .insert(store, serve_store(&self.cluster, store, tiflash, l));
+        let running = serve_store(&self.cluster, store, tiflash, l, self.tls.as_ref())?;
+        self.stores.insert(store, running);
         Ok(())
     }
 
@@ -241,7 +324,7 @@ impl Emulator {
         for id in ids {
             let _ = self.stop_store(id).await;
         }
-        if let Some(pd) = self.pd.take() {
+        for pd in std::mem::take(&mut self.pds) {
             pd.stop().await;
         }
     }
@@ -258,7 +341,7 @@ impl Drop for Emulator {
             }
             r.task.abort();
         }
-        if let Some(mut pd) = self.pd.take() {
+        for mut pd in self.pds.drain(..) {
             if let Some(tx) = pd.shutdown.take() {
                 let _ = tx.send(());
             }

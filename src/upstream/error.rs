@@ -75,10 +75,8 @@ pub enum UpstreamError {
         key: String,
         start_ts: u64,
     },
-    #[error(
-        "TLS to PD and TiKV ([upstream.tls]) is not supported by the upstream client yet; remove [upstream.tls] or use a plain-text cluster"
-    )]
-    TlsUnsupported,
+    #[error("[upstream.tls] file {path}: {detail}")]
+    TlsConfig { path: String, detail: String },
     #[error("the table span's regions could not be resolved after {attempts} attempts: {detail}")]
     RegionsUnresolved { attempts: u32, detail: String },
 }
@@ -100,7 +98,7 @@ impl UpstreamError {
             | UpstreamError::Compatibility { .. }
             | UpstreamError::DuplicateRequest { .. }
             | UpstreamError::PrewriteNotMatch { .. }
-            | UpstreamError::TlsUnsupported => ErrorKind::Fatal,
+            | UpstreamError::TlsConfig { .. } => ErrorKind::Fatal,
         }
     }
 }

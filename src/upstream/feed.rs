@@ -48,7 +48,7 @@ use crate::proto::{kvrpcpb, metapb};
 use super::error::UpstreamError;
 use super::frontier::SpanFrontier;
 use super::matcher::{CommittedRow, Matcher};
-use super::pd::{PdClient, RegionInfo, normalize_url};
+use super::pd::{ConnectOptions, PdClient, RegionInfo};
 
 /// Version sent in the request header (≥ 5.3.0: batched resolved ts, cluster-id check).
 pub const CLIENT_VERSION: &str = "8.5.0";
@@ -83,11 +83,10 @@ pub struct FeedConfig {
 #[derive(Debug, Clone)]
 pub struct FeedOptions {
     pub pd_endpoints: Vec<String>,
-    /// TLS to PD and TiKV (`[upstream.tls]`). Not implemented yet: `Some` makes
-    /// [`Feed::start`] fail with [`UpstreamError::TlsUnsupported`] rather than connect in
-    /// plain text.
+    /// TLS to PD and TiKV (`[upstream.tls]`: CA, and cert + key for mutual TLS); the PEM
+    /// files are read by [`Feed::start`].
     pub tls: Option<UpstreamTls>,
-    /// How long one attempt to open a TiKV store connection may take.
+    /// How long one attempt to open a PD or TiKV connection may take.
     pub connect_timeout: Duration,
 }
 
@@ -125,22 +124,20 @@ impl std::fmt::Debug for Command {
 }
 
 impl Feed {
-    /// Connects to PD and starts the feed task with no span. Fails only when PD cannot be
-    /// reached (or TLS is asked for, see [`FeedOptions::tls`]).
+    /// Connects to PD and starts the feed task with no span. Fails when a TLS file is
+    /// unusable or PD cannot be reached (the error names the endpoints and the cause, e.g.
+    /// a certificate the CA does not verify).
     pub async fn start(
         opts: FeedOptions,
         tx: mpsc::Sender<UpstreamEvent>,
     ) -> Result<(Feed, JoinHandle<Result<(), UpstreamError>>), UpstreamError> {
-        if opts.tls.is_some() {
-            return Err(UpstreamError::TlsUnsupported);
-        }
-        let pd = PdClient::connect(&opts.pd_endpoints).await?;
+        let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
+        let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(STREAM_QUEUE);
         let driver = Driver {
             pd,
-            opts,
             out: tx,
             ctl_tx,
             ev_tx,
@@ -220,7 +217,6 @@ enum StreamMsg {
 
 struct Driver {
     pd: PdClient,
-    opts: FeedOptions,
     out: mpsc::Sender<UpstreamEvent>,
     ctl_tx: mpsc::UnboundedSender<Ctl>,
     ev_tx: mpsc::Sender<StreamMsg>,
@@ -573,18 +569,14 @@ impl Driver {
             return Ok((key, s.clone()));
         }
         let store = self.pd.get_store(store_id).await?;
-        let addr = normalize_url(&store.address);
+        let conn = self.pd.connect_options();
+        let addr = conn.url(&store.address);
         let err = |d: String| UpstreamError::StoreStream {
             store_id,
             address: addr.clone(),
             detail: d,
         };
-        let channel = tonic::transport::Endpoint::from_shared(addr.clone())
-            .map_err(|e| err(e.to_string()))?
-            .connect_timeout(self.opts.connect_timeout)
-            .connect()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let channel = conn.channel(&addr, None).await.map_err(err)?;
         let mut client = ChangeDataClient::new(channel).max_decoding_message_size(256 << 20);
         let (req_tx, req_rx) = mpsc::unbounded_channel();
         let resp = if key.1 == 0 {

@@ -9,15 +9,22 @@
 //! - [`SpanFrontier::replace`] swaps a region for the regions that took over its range
 //!   (split/merge/re-locate), each starting from a given ts, typically the old region's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Resolved ts of a span, from its regions.
+///
+/// Cost: [`SpanFrontier::advance`] is `O(log n)` for `n` regions; the cover check
+/// (`O(n log n)`) runs only after the set of regions changed (insert, remove, replace).
 #[derive(Debug, Clone)]
 pub struct SpanFrontier {
     span_start: Vec<u8>,
     span_end: Vec<u8>,
     /// region id → (start, end, resolved ts); keys encoded, clipped to the span.
     regions: BTreeMap<u64, (Vec<u8>, Vec<u8>, u64)>,
+    /// (resolved ts, region id) of every region: the first is the minimum.
+    by_ts: BTreeSet<(u64, u64)>,
+    /// Whether the regions cover the span without a gap; `None` once regions changed.
+    covered: Option<bool>,
     last: u64,
 }
 
@@ -28,18 +35,27 @@ impl SpanFrontier {
             span_start: start,
             span_end: end,
             regions: BTreeMap::new(),
+            by_ts: BTreeSet::new(),
+            covered: None,
             last: start_ts,
         }
     }
 
     /// Adds (or resets) a region covering encoded `[start, end)` at resolved ts `ts`.
     pub fn insert(&mut self, region_id: u64, start: Vec<u8>, end: Vec<u8>, ts: u64) {
-        self.regions.insert(region_id, (start, end, ts));
+        if let Some(old) = self.regions.insert(region_id, (start, end, ts)) {
+            self.by_ts.remove(&(old.2, region_id));
+        }
+        self.by_ts.insert((ts, region_id));
+        self.covered = None;
     }
 
     /// Removes a region; returns its last resolved ts.
     pub fn remove(&mut self, region_id: u64) -> Option<u64> {
-        self.regions.remove(&region_id).map(|r| r.2)
+        let r = self.regions.remove(&region_id)?;
+        self.by_ts.remove(&(r.2, region_id));
+        self.covered = None;
+        Some(r.2)
     }
 
     /// Removes every region overlapping encoded `[start, end)` (empty end = +inf); returns
@@ -69,9 +85,9 @@ impl SpanFrontier {
         new: impl IntoIterator<Item = (u64, Vec<u8>, Vec<u8>)>,
         ts: u64,
     ) {
-        self.regions.remove(&old);
+        self.remove(old);
         for (id, s, e) in new {
-            self.regions.insert(id, (s, e, ts));
+            self.insert(id, s, e, ts);
         }
     }
 
@@ -82,7 +98,9 @@ impl SpanFrontier {
         if ts <= r.2 {
             return None;
         }
+        self.by_ts.remove(&(r.2, region_id));
         r.2 = ts;
+        self.by_ts.insert((ts, region_id));
         self.recompute()
     }
 
@@ -93,7 +111,18 @@ impl SpanFrontier {
 
     /// Recomputes the min over a full cover; returns it when it moved forward.
     pub fn recompute(&mut self) -> Option<u64> {
-        let min = self.covered_min()?;
+        let covered = match self.covered {
+            Some(c) => c,
+            None => {
+                let c = self.compute_covered();
+                self.covered = Some(c);
+                c
+            }
+        };
+        if !covered {
+            return None;
+        }
+        let min = self.by_ts.first()?.0;
         if min > self.last {
             self.last = min;
             Some(min)
@@ -102,32 +131,27 @@ impl SpanFrontier {
         }
     }
 
-    /// Min ts over regions, if they cover the span without a gap.
-    fn covered_min(&self) -> Option<u64> {
+    /// Whether the regions cover the span without a gap. The minimum is then taken over
+    /// every region, including overlapping leftovers (never above the true minimum).
+    fn compute_covered(&self) -> bool {
         let mut rs: Vec<&(Vec<u8>, Vec<u8>, u64)> = self.regions.values().collect();
         rs.sort_by(|a, b| a.0.cmp(&b.0));
         let mut cursor: &[u8] = &self.span_start;
-        let mut min = u64::MAX;
-        let mut reached_end = false;
-        for (s, e, ts) in rs {
-            // Regions entirely before the cursor are overlapping leftovers; still count them.
+        for (s, e, _) in rs {
             if s.as_slice() > cursor {
-                return None;
+                return false;
             }
-            min = min.min(*ts);
             if e.is_empty() {
-                reached_end = true;
-                break;
+                return true;
             }
             if e.as_slice() > cursor {
                 cursor = e;
             }
             if !self.span_end.is_empty() && cursor >= self.span_end.as_slice() {
-                reached_end = true;
-                break;
+                return true;
             }
         }
-        if reached_end { Some(min) } else { None }
+        false
     }
 }
 

@@ -16,7 +16,9 @@
 
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use crate::config::UpstreamTls;
 
 use crate::proto::metapb;
 use crate::proto::pdpb::{self, pd_client::PdClient as PdGrpc};
@@ -49,6 +51,7 @@ pub struct PdClient {
     cluster_id: u64,
     client: PdGrpc<Channel>,
     batch_scan_supported: bool,
+    conn: ConnectOptions,
 }
 
 /// `http://` is added to an endpoint given without a scheme.
@@ -61,12 +64,131 @@ pub fn normalize_url(s: &str) -> String {
     }
 }
 
-async fn channel(url: &str) -> Result<Channel, String> {
-    let ep = Endpoint::from_shared(url.to_string())
-        .map_err(|e| format!("invalid URL {url:?}: {e}"))?
-        .connect_timeout(RPC_TIMEOUT)
-        .timeout(RPC_TIMEOUT);
-    ep.connect().await.map_err(|e| e.to_string())
+/// An error with its whole `source()` chain (tonic's transport error alone says only
+/// "transport error"; the TLS cause is further down).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// A gRPC status as `Code: message: cause…` (the cause chain tells a TLS rejection from a
+/// network failure).
+pub fn status_detail(s: &tonic::Status) -> String {
+    let mut out = format!("{:?}: {}", s.code(), s.message());
+    if let Some(src) = std::error::Error::source(s) {
+        let chain = error_chain(src);
+        if !out.contains(&chain) {
+            out.push_str(": ");
+            out.push_str(&chain);
+        }
+    }
+    out
+}
+
+/// How channels to PD and TiKV are opened: plain text, or TLS with the cluster's CA and,
+/// for mutual TLS, a client certificate (`[upstream.tls]`); and the connect timeout.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    tls: Option<ClientTlsConfig>,
+    connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            tls: None,
+            connect_timeout: RPC_TIMEOUT,
+        }
+    }
+}
+
+fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, UpstreamError> {
+    let pem = std::fs::read(path).map_err(|e| UpstreamError::TlsConfig {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN ") {
+        return Err(UpstreamError::TlsConfig {
+            path: path.display().to_string(),
+            detail: "not a PEM file".into(),
+        });
+    }
+    Ok(pem)
+}
+
+impl ConnectOptions {
+    /// Options from `[upstream.tls]` (PEM files read now) and `connect-timeout`.
+    pub fn new(
+        tls: Option<&UpstreamTls>,
+        connect_timeout: Duration,
+    ) -> Result<Self, UpstreamError> {
+        let tls = match tls {
+            None => None,
+            Some(t) => {
+                let mut c =
+                    ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read_pem(&t.ca)?));
+                match (&t.cert, &t.key) {
+                    (Some(cert), Some(key)) => {
+                        c = c.identity(Identity::from_pem(read_pem(cert)?, read_pem(key)?));
+                    }
+                    (None, None) => {}
+                    (Some(p), None) | (None, Some(p)) => {
+                        return Err(UpstreamError::TlsConfig {
+                            path: p.display().to_string(),
+                            detail: "a client certificate needs both `cert` and `key`".into(),
+                        });
+                    }
+                }
+                Some(c)
+            }
+        };
+        Ok(ConnectOptions {
+            tls,
+            connect_timeout,
+        })
+    }
+
+    /// Whether channels use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The URL for an address (`host:port` or a URL): `https://` with TLS, else `http://`.
+    pub fn url(&self, addr: &str) -> String {
+        let u = normalize_url(addr);
+        match (self.is_tls(), u.strip_prefix("http://")) {
+            (true, Some(rest)) => format!("https://{rest}"),
+            _ => u,
+        }
+    }
+
+    /// Opens a channel to `url` (connection and TLS handshake done); `rpc_timeout` bounds
+    /// each unary call (not streams' bodies).
+    pub async fn channel(
+        &self,
+        url: &str,
+        rpc_timeout: Option<Duration>,
+    ) -> Result<Channel, String> {
+        let mut ep = Endpoint::from_shared(url.to_string())
+            .map_err(|e| format!("invalid URL {url:?}: {e}"))?
+            .connect_timeout(self.connect_timeout);
+        if let Some(t) = rpc_timeout {
+            ep = ep.timeout(t);
+        }
+        if let Some(tls) = &self.tls {
+            ep = ep.tls_config(tls.clone()).map_err(|e| error_chain(&e))?;
+        }
+        ep.connect().await.map_err(|e| error_chain(&e))
+    }
 }
 
 fn check_header(rpc: &'static str, h: Option<&pdpb::ResponseHeader>) -> Result<(), UpstreamError> {
@@ -92,23 +214,37 @@ fn is_tiflash(s: &metapb::Store) -> bool {
 impl PdClient {
     /// Finds the PD leader through `GetMembers` on each endpoint in turn.
     pub async fn connect(endpoints: &[String]) -> Result<Self, UpstreamError> {
+        Self::connect_with(endpoints, ConnectOptions::default()).await
+    }
+
+    /// [`PdClient::connect`] with TLS and timeout options.
+    pub async fn connect_with(
+        endpoints: &[String],
+        conn: ConnectOptions,
+    ) -> Result<Self, UpstreamError> {
         if endpoints.is_empty() {
             return Err(UpstreamError::NoPdEndpoints);
         }
-        let endpoints: Vec<String> = endpoints.iter().map(|e| normalize_url(e)).collect();
-        let (leader_url, cluster_id, client) = discover(&endpoints).await?;
+        let endpoints: Vec<String> = endpoints.iter().map(|e| conn.url(e)).collect();
+        let (leader_url, cluster_id, client) = discover(&endpoints, &conn).await?;
         Ok(PdClient {
             endpoints,
             leader_url,
             cluster_id,
             client,
             batch_scan_supported: true,
+            conn,
         })
+    }
+
+    /// How this client opens channels (shared with the TiKV store streams).
+    pub fn connect_options(&self) -> &ConnectOptions {
+        &self.conn
     }
 
     /// Rediscovers the leader (after an RPC failure).
     pub async fn reconnect(&mut self) -> Result<(), UpstreamError> {
-        let (url, id, client) = discover(&self.endpoints).await?;
+        let (url, id, client) = discover(&self.endpoints, &self.conn).await?;
         self.leader_url = url;
         self.cluster_id = id;
         self.client = client;
@@ -135,7 +271,7 @@ impl PdClient {
         UpstreamError::PdRpc {
             rpc,
             endpoint: self.leader_url.clone(),
-            detail: format!("{:?}: {}", s.code(), s.message()),
+            detail: status_detail(&s),
         }
     }
 
@@ -376,10 +512,13 @@ pub fn compose_ts(physical: i64, logical: i64) -> Option<u64> {
 }
 
 /// Asks each endpoint for the members; connects to the leader's first reachable client URL.
-async fn discover(endpoints: &[String]) -> Result<(String, u64, PdGrpc<Channel>), UpstreamError> {
+async fn discover(
+    endpoints: &[String],
+    conn: &ConnectOptions,
+) -> Result<(String, u64, PdGrpc<Channel>), UpstreamError> {
     let mut errors = Vec::new();
     for ep in endpoints {
-        let ch = match channel(ep).await {
+        let ch = match conn.channel(ep, Some(RPC_TIMEOUT)).await {
             Ok(c) => c,
             Err(e) => {
                 errors.push(format!("{ep}: {e}"));
@@ -393,7 +532,7 @@ async fn discover(endpoints: &[String]) -> Result<(String, u64, PdGrpc<Channel>)
         {
             Ok(r) => r.into_inner(),
             Err(s) => {
-                errors.push(format!("{ep}: GetMembers: {:?}: {}", s.code(), s.message()));
+                errors.push(format!("{ep}: GetMembers: {}", status_detail(&s)));
                 continue;
             }
         };
@@ -407,11 +546,11 @@ async fn discover(endpoints: &[String]) -> Result<(String, u64, PdGrpc<Channel>)
             continue;
         };
         for url in &leader.client_urls {
-            let url = normalize_url(url);
+            let url = conn.url(url);
             if url == *ep {
                 return Ok((url, cluster_id, PdGrpc::new(ch)));
             }
-            match channel(&url).await {
+            match conn.channel(&url, Some(RPC_TIMEOUT)).await {
                 Ok(lc) => return Ok((url, cluster_id, PdGrpc::new(lc))),
                 Err(e) => errors.push(format!("leader {url}: {e}")),
             }

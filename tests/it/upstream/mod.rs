@@ -5,3 +5,5 @@ mod feed;
 mod gc;
 mod multi;
 mod pd;
+mod pd_leader;
+mod tls;

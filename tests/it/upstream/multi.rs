@@ -285,7 +285,7 @@ async fn upstream_multi_span_feed_uses_one_v1_stream_per_span_on_a_store_without
         "[[stores]]\nid = 2\neventfeed_v2 = false\n",
     );
     let mut t = start(&toml, 1024).await;
-    t.add("a", "c");
+    let a = t.add("a", "c");
     t.add("c", "e");
     t.wait_subs(4).await;
     // Region 20 (store 2) serves both spans: V1 cannot tell their batched resolved ts
@@ -297,6 +297,40 @@ async fn upstream_multi_span_feed_uses_one_v1_stream_per_span_on_a_store_without
     t.check_exact(&["bb", "c"]);
     assert!(t.rows.contains(&("bb".into(), "1".into(), RowOp::Put, c1)));
     assert!(t.rows.contains(&("c".into(), "2".into(), RowOp::Put, c2)));
+    // Removing a span closes its own V1 stream; the V2 streams stay.
+    t.remove(&a);
+    t.wait_subs(2).await;
+    for _ in 0..200 {
+        if t.conns() == vec![1, 1, 1] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(t.conns(), vec![1, 1, 1]);
+}
+
+#[tokio::test]
+async fn upstream_multi_span_feed_stops_when_every_handle_is_dropped() {
+    let mut t = start(THREE_REGIONS, 1024).await;
+    t.add("", "");
+    t.wait_subs(3).await;
+    let T {
+        feed, task, emu, ..
+    } = t;
+    drop(feed);
+    let r = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("feed stops")
+        .expect("joins");
+    assert!(r.is_ok(), "{r:?}");
+    // Its streams end with it: TiKV drops their subscriptions.
+    for _ in 0..200 {
+        if emu.cluster().lock().subscription_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("subscriptions left after the feed stopped");
 }
 
 #[tokio::test]
