@@ -658,8 +658,16 @@ impl<S: Schemas> Processor<S> {
         self.out
             .tracker
             .resolve(DDL_JOB_TABLE_ID, order.finished_ts);
+        // Every row below the DDL was released: only each subscribed table's latest version
+        // can still be needed.
         let tables = &self.tables;
-        self.mounted.retain(|(id, _), _| tables.contains_key(id));
+        let schemas = &self.schemas;
+        self.mounted.retain(|(id, version), _| {
+            tables.contains_key(id)
+                && schemas
+                    .table_at(*id, u64::MAX)
+                    .is_some_and(|v| v.version_ts == *version)
+        });
         tracing::info!(
             job_id = order.job_id,
             finished_ts = order.finished_ts,
