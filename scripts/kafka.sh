@@ -146,13 +146,15 @@ port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 # Setup steps
 
 ensure_kcat() {
-    command -v kcat >/dev/null 2>&1 && return 0
-    log "installing kcat with apt-get"
+    # kcat reads our output back; openssl makes the test CAs (here and in the tests).
+    command -v kcat >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && return 0
+    log "installing kcat and openssl with apt-get"
     local sudo=()
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat
+    quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat openssl
     command -v kcat >/dev/null 2>&1 || die "kcat still missing after apt-get install"
+    command -v openssl >/dev/null 2>&1 || die "openssl still missing after apt-get install"
 }
 
 jars_complete() {

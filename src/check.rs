@@ -151,11 +151,19 @@ pub async fn probe_upstream(c: &Config) -> (String, bool) {
     use crate::checkpoint::{FileStore, start_ts};
     use crate::codec::TableMeta;
     use crate::schema::{SnapshotOptions, read_meta};
-    use crate::upstream::pd::PdClient;
+    use crate::upstream::pd::{ConnectOptions, PdClient};
 
     let mut out = String::new();
     let timeout = c.upstream.connect_timeout.get();
-    let pd = match tokio::time::timeout(timeout, PdClient::connect(&c.upstream.pd)).await {
+    let conn = match ConnectOptions::new(c.upstream.tls.as_ref(), timeout) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(out, "upstream: error: {e}");
+            return (out, false);
+        }
+    };
+    let pd = match tokio::time::timeout(timeout, PdClient::connect_with(&c.upstream.pd, conn)).await
+    {
         Ok(Ok(pd)) => pd,
         Ok(Err(e)) => {
             let _ = writeln!(out, "upstream: error: {e}");

@@ -49,7 +49,7 @@ use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, safe_point_of, spawn_gc_keeper};
-use crate::upstream::pd::PdClient;
+use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 
 /// Upstream events buffered between the feeds and the processor; when full, the feeds wait
 /// (back-pressure from a slow Kafka reaches TiKV's streams).
@@ -302,7 +302,11 @@ pub async fn run<L: SchemaSource>(
     let cf = &ctx.changefeed;
     let store = FileStore::new(&ctx.state.dir);
     let saved = store.load(&cf.id)?;
-    let pd = PdClient::connect(&ctx.upstream.pd).await?;
+    let conn = UpstreamConnect::new(
+        ctx.upstream.tls.as_ref(),
+        ctx.upstream.connect_timeout.get(),
+    )?;
+    let pd = PdClient::connect_with(&ctx.upstream.pd, conn).await?;
     let now = if saved.is_none() {
         pd.get_ts().await?
     } else {

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::db_info::DbInfo;
 use super::error::SnapshotError;
@@ -29,7 +29,7 @@ use crate::mount::key::{META_PREFIX, decode_meta_key, meta_type};
 use crate::mount::number::encode_uint;
 use crate::proto::kvrpcpb;
 use crate::proto::tikvpb::tikv_client::TikvClient;
-use crate::upstream::pd::{PdClient, RegionInfo, normalize_url};
+use crate::upstream::pd::{PdClient, RegionInfo};
 
 /// A table as the meta snapshot holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,19 +212,15 @@ impl KvReader {
             return Ok(c.clone());
         }
         let store = self.pd.get_store(store_id).await?;
-        let url = normalize_url(&store.address);
+        let conn = self.pd.connect_options();
+        let url = conn.url(&store.address);
         let err = |detail: String| SnapshotError::Store {
             store_id,
             address: store.address.clone(),
             detail,
         };
-        let ch = Endpoint::from_shared(url)
-            .map_err(|e| err(e.to_string()))?
-            .connect_timeout(RPC_TIMEOUT)
-            .timeout(RPC_TIMEOUT)
-            .connect()
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        // The same TLS settings as PD's (`[upstream.tls]`).
+        let ch = conn.channel(&url, Some(RPC_TIMEOUT)).await.map_err(err)?;
         let c = (store.address.clone(), TikvClient::new(ch));
         self.stores.insert(store_id, c.clone());
         Ok(c)

@@ -20,4 +20,4 @@ mod kafka_sink;
 mod large_messages;
 mod schema;
 mod support;
-mod upstream;
+pub mod upstream;

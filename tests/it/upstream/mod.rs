@@ -6,4 +6,4 @@ mod gc;
 mod multi;
 mod pd;
 mod pd_leader;
-mod tls;
+pub mod tls;

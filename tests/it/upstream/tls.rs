@@ -34,7 +34,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate signed by
 /// it, and an unrelated CA.
-fn pki(dir: &Path) {
+pub fn pki(dir: &Path) {
     for ca in ["ca", "wrong-ca"] {
         openssl(
             dir,
