@@ -405,6 +405,7 @@ pub async fn run<L: SchemaSource>(
                 } else {
                     publish(&ctx.status, &cf.id, saved_ts, p.resolved_ts());
                 }
+                p.refresh_sink_limits();
                 let stats = p.stats();
                 let secs = last_rate.0.elapsed().as_secs_f64();
                 if secs > 0.0 {

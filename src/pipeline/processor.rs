@@ -123,6 +123,12 @@ pub struct Processor<S: Schemas> {
     mounted: HashMap<(i64, u64), Arc<Mounted>>,
     warned_keyless: HashSet<i64>,
     stats: Stats,
+    /// Topic of each table's rows (cleared by DDLs: renames move tables).
+    topics: HashMap<(Arc<str>, Arc<str>), Arc<str>>,
+    /// Partition count and message size limit per topic (cleared every checkpoint tick so
+    /// added partitions and changed limits are picked up).
+    sink_limits: HashMap<Arc<str>, (i32, u64)>,
+    rows_sent_total: ::metrics::Counter,
 }
 
 impl<S: Schemas> std::fmt::Debug for Processor<S> {
@@ -148,6 +154,7 @@ impl<S: Schemas> Processor<S> {
     /// A processor over `schemas` (already at the start ts); call [`Processor::start`] next.
     pub fn new(settings: Settings, schemas: S, subs: Box<dyn Subscriptions>, out: Outputs) -> Self {
         let quota = MemoryQuota::new(settings.memory_quota);
+        let changefeed = settings.changefeed.clone();
         let ddl_span = table_span(DDL_JOB_TABLE_ID);
         let ddl_frontier = settings.start_ts;
         Processor {
@@ -165,6 +172,9 @@ impl<S: Schemas> Processor<S> {
             mounted: HashMap::new(),
             warned_keyless: HashSet::new(),
             stats: Stats::default(),
+            topics: HashMap::new(),
+            sink_limits: HashMap::new(),
+            rows_sent_total: ::metrics::counter!(crate::metrics::ROWS_SENT_TOTAL, "changefeed" => changefeed),
         }
     }
 
@@ -586,10 +596,39 @@ impl<S: Schemas> Processor<S> {
         Ok(())
     }
 
+    /// The topic of a table's rows, computed once per table.
+    fn row_topic(&mut self, ev: &RowEvent) -> Arc<str> {
+        let key = (Arc::clone(&ev.schema), Arc::clone(&ev.table));
+        if let Some(t) = self.topics.get(&key) {
+            return Arc::clone(t);
+        }
+        let t: Arc<str> = Arc::from(self.out.router.topic_for_row(ev));
+        self.topics.insert(key, Arc::clone(&t));
+        t
+    }
+
+    /// Partition count and size limit of `topic`, asked from the output once per tick.
+    async fn limits(&mut self, topic: &Arc<str>) -> Result<(i32, u64), PipelineError> {
+        if let Some(l) = self.sink_limits.get(topic) {
+            return Ok(*l);
+        }
+        let l = (
+            self.out.output.partitions(topic).await?,
+            self.out.output.max_message_bytes(topic).await?,
+        );
+        self.sink_limits.insert(Arc::clone(topic), l);
+        Ok(l)
+    }
+
+    /// Forgets cached partition counts and size limits (called every checkpoint tick).
+    pub fn refresh_sink_limits(&mut self) {
+        self.sink_limits.clear();
+    }
+
     async fn send_row(&mut self, ev: &RowEvent, physical_id: i64) -> Result<(), PipelineError> {
         let table = || quoted(&ev.schema, &ev.table);
-        let topic = self.out.router.topic_for_row(ev);
-        let partitions = self.out.output.partitions(&topic).await?;
+        let topic = self.row_topic(ev);
+        let (partitions, limit) = self.limits(&topic).await?;
         let partition = self
             .out
             .router
@@ -609,7 +648,6 @@ impl<S: Schemas> Processor<S> {
         else {
             return Ok(());
         };
-        let limit = self.out.output.max_message_bytes(&topic).await?;
         let msg = self
             .out
             .large_messages
@@ -629,7 +667,7 @@ impl<S: Schemas> Processor<S> {
             )
             .await?;
         self.stats.rows_sent += 1;
-        ::metrics::counter!(crate::metrics::ROWS_SENT_TOTAL, "changefeed" => self.settings.changefeed.clone()).increment(1);
+        self.rows_sent_total.increment(1);
         Ok(())
     }
 
@@ -660,6 +698,7 @@ impl<S: Schemas> Processor<S> {
             .resolve(DDL_JOB_TABLE_ID, order.finished_ts);
         // Every row below the DDL was released: only each subscribed table's latest version
         // can still be needed.
+        self.topics.clear();
         let tables = &self.tables;
         let schemas = &self.schemas;
         self.mounted.retain(|(id, version), _| {

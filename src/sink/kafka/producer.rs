@@ -94,7 +94,8 @@ pub struct Producer {
     admin: Admin,
     settings: ProducerSettings,
     tracker: AckTracker,
-    writers: tokio::sync::Mutex<HashMap<(String, i32), WriterHandle>>,
+    /// topic → partition → writer (looked up by `&str`, without allocating per message).
+    writers: tokio::sync::Mutex<HashMap<String, HashMap<i32, WriterHandle>>>,
     limits: tokio::sync::Mutex<HashMap<String, u64>>,
     health: Arc<Health>,
 }
@@ -170,8 +171,13 @@ impl Producer {
     }
 
     async fn writer(&self, topic: &str, partition: i32) -> Result<WriterHandle, KafkaError> {
-        let key = (topic.to_string(), partition);
-        if let Some(w) = self.writers.lock().await.get(&key) {
+        if let Some(w) = self
+            .writers
+            .lock()
+            .await
+            .get(topic)
+            .and_then(|p| p.get(&partition))
+        {
             return Ok(w.clone());
         }
         let limit = self.max_message_bytes(topic).await?;
@@ -192,7 +198,12 @@ impl Producer {
         };
         tokio::spawn(task.run(rx));
         let handle = WriterHandle { tx, failed };
-        self.writers.lock().await.insert(key, handle.clone());
+        self.writers
+            .lock()
+            .await
+            .entry(topic.to_string())
+            .or_default()
+            .insert(partition, handle.clone());
         Ok(handle)
     }
 
@@ -226,7 +237,7 @@ impl Producer {
             .lock()
             .await
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|(t, parts)| parts.iter().map(move |(p, w)| ((t.clone(), *p), w.clone())))
             .collect();
         let mut waits = Vec::new();
         for ((topic, partition), w) in writers {
