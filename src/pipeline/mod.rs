@@ -418,7 +418,12 @@ pub async fn run<L: SchemaSource>(
                 }
             }
             ev = rx.recv() => match ev {
-                Some(ev) => if let Err(e) = p.handle(ev).await { break Err(e) },
+                // A shutdown may interrupt an event whose rows wait for a stalled Kafka:
+                // nothing unacknowledged is in the checkpoint, so a restart sends them again.
+                Some(ev) => tokio::select! {
+                    r = p.handle(ev) => if let Err(e) = r { break Err(e) },
+                    _ = shutdown.clone().wait() => break Ok(()),
+                },
                 None => break Err(PipelineError::FeedEnded),
             },
         }
