@@ -3,9 +3,11 @@
 //! (`sbtest1(id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60))`), inserted by 1PC in
 //! transactions of 100 rows over 3 regions, Canal-JSON, index-value dispatch to 3 partitions.
 //!
-//! Reports rows/s and MB/s (first commit to last append), commit-to-ack latency p50/p99 (the
-//! broker's LogAppendTime of each message minus its commit ts's physical time, `es`), and the
-//! daemon's peak RSS (`VmHWM`). The emulator's resolved-ts interval is 200 ms (TiKV's default
+//! Two phases: a burst (every row committed as fast as the emulator can) reports rows/s and
+//! MB/s (first commit to last append) and its commit-to-ack latency, which is mostly queueing;
+//! a paced phase (a steady 20 000 rows/s) reports commit-to-ack latency p50/p99 under a load the
+//! daemon keeps up with. Latency is the broker's LogAppendTime of each message minus its commit
+//! ts's physical time (`es`). Then the daemon's peak RSS (`VmHWM`). The emulator's resolved-ts interval is 200 ms (TiKV's default
 //! `min-ts-interval` is 1 s), which bounds latency from below.
 //!
 //! Needs the test broker (`scripts/kafka.sh start`). `cargo bench --bench e2e` writes
@@ -202,54 +204,19 @@ topic = "{topic}"
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let c = "0".repeat(119);
-    let pad = "1".repeat(59);
-    let mut payload_rows = 0;
+    // Phase 1, burst: every row committed as fast as the emulator can (throughput).
+    // Phase 2, paced: `paced_rate` rows/s in transactions of 100 (latency at a steady load).
+    let paced_rate: i64 = if full { 20_000 } else { 2_000 };
+    let paced_rows: i64 = if full { 100_000 } else { 2_000 };
+    let mut next_id = 0i64;
     let started = Instant::now();
-    let mut i = 0;
-    while i < rows {
-        let mut batch = Vec::with_capacity(100);
-        for _ in 0..100.min(rows - i) {
-            i += 1;
-            let mut v = BTreeMap::new();
-            v.insert("id".to_string(), toml::Value::Integer(i));
-            v.insert("k".to_string(), toml::Value::Integer(i * 7 % 100_000));
-            v.insert(
-                "c".to_string(),
-                toml::Value::String(format!("{i}{c}")[..120].to_string()),
-            );
-            v.insert(
-                "pad".to_string(),
-                toml::Value::String(format!("{i}{pad}")[..60].to_string()),
-            );
-            let (key, value) = encode_row(&info, &v, None).expect("row");
-            batch.push(Mutation {
-                key,
-                op: MutationOp::Put(value),
-            });
-        }
-        payload_rows += batch.len();
-        emu.cluster().lock().one_pc(&batch, 0).expect("commit");
-        if i % 5_000 == 0 {
-            tokio::task::yield_now().await;
-        }
-    }
+    write_rows(&emu, &info, &mut next_id, rows, None).await;
     let write_secs = started.elapsed().as_secs_f64();
-    let last = emu.cluster().lock().next_ts();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while checkpoint(dir.path()).is_none_or(|c| c < last) {
-        if let Ok(Some(st)) = daemon.try_wait() {
-            panic!(
-                "the daemon exited ({st}):\n{}",
-                std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the checkpoint did not reach the last commit"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_checkpoint(&emu, dir.path(), &mut daemon).await;
+    let burst_last_id = next_id;
+    write_rows(&emu, &info, &mut next_id, paced_rows, Some(paced_rate)).await;
+    wait_checkpoint(&emu, dir.path(), &mut daemon).await;
+    let payload_rows = next_id as usize;
     let rss = peak_rss_kib(daemon.id());
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
@@ -274,6 +241,7 @@ topic = "{topic}"
         .expect("kcat");
     assert!(out.status.success(), "kcat failed");
     let mut latencies = Vec::new();
+    let mut paced = Vec::new();
     let mut bytes = 0usize;
     let mut first_commit = i64::MAX;
     let mut last_append = 0i64;
@@ -286,26 +254,114 @@ topic = "{topic}"
             continue;
         }
         let es = v["es"].as_i64().unwrap_or(0);
+        let id: i64 = v["data"][0]["id"]
+            .as_str()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        if id > burst_last_id {
+            paced.push(appended - es);
+            continue;
+        }
         bytes += payload.len() + m["key"].as_str().map_or(0, str::len);
         latencies.push(appended - es);
         first_commit = first_commit.min(es);
         last_append = last_append.max(appended);
     }
     assert_eq!(
-        latencies.len(),
+        latencies.len() + paced.len(),
         payload_rows,
         "every row reached Kafka exactly once"
     );
     latencies.sort_unstable();
+    paced.sort_unstable();
     let secs = ((last_append - first_commit).max(1)) as f64 / 1000.0;
     println!(
-        "e2e sysbench insert: {} rows, {:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms, daemon peak RSS {:.1} MiB (emulator wrote for {:.2} s)",
-        payload_rows,
-        payload_rows as f64 / secs,
+        "e2e sysbench insert, burst: {} rows, {:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms (emulator wrote them in {:.2} s)",
+        latencies.len(),
+        latencies.len() as f64 / secs,
         bytes as f64 / secs / 1e6,
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
-        rss as f64 / 1024.0,
         write_secs
     );
+    println!(
+        "e2e sysbench insert, paced at {paced_rate} rows/s: {} rows, commit-to-ack p50 {} ms, p99 {} ms",
+        paced.len(),
+        percentile(&paced, 0.50),
+        percentile(&paced, 0.99),
+    );
+    println!("daemon peak RSS {:.1} MiB", rss as f64 / 1024.0);
+}
+
+/// Commits `n` sysbench rows (ids after `next_id`) in transactions of 100, as fast as possible
+/// or at `rate` rows per second.
+async fn write_rows(
+    emu: &tidb_changefeed::emulator::Emulator,
+    info: &TableInfo,
+    next_id: &mut i64,
+    n: i64,
+    rate: Option<i64>,
+) {
+    let c = "0".repeat(119);
+    let pad = "1".repeat(59);
+    let started = Instant::now();
+    let mut written = 0;
+    while written < n {
+        let mut batch = Vec::with_capacity(100);
+        for _ in 0..100.min(n - written) {
+            *next_id += 1;
+            written += 1;
+            let i = *next_id;
+            let mut v = BTreeMap::new();
+            v.insert("id".to_string(), toml::Value::Integer(i));
+            v.insert("k".to_string(), toml::Value::Integer(i * 7 % 100_000));
+            v.insert(
+                "c".to_string(),
+                toml::Value::String(format!("{i}{c}")[..120].to_string()),
+            );
+            v.insert(
+                "pad".to_string(),
+                toml::Value::String(format!("{i}{pad}")[..60].to_string()),
+            );
+            let (key, value) = encode_row(info, &v, None).expect("row");
+            batch.push(Mutation {
+                key,
+                op: MutationOp::Put(value),
+            });
+        }
+        emu.cluster().lock().one_pc(&batch, 0).expect("commit");
+        match rate {
+            Some(r) => {
+                let due = Duration::from_secs_f64(written as f64 / r as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            None if written % 5_000 == 0 => tokio::task::yield_now().await,
+            None => {}
+        }
+    }
+}
+
+/// Waits until the daemon's checkpoint passes everything committed so far.
+async fn wait_checkpoint(
+    emu: &tidb_changefeed::emulator::Emulator,
+    dir: &std::path::Path,
+    daemon: &mut std::process::Child,
+) {
+    let last = emu.cluster().lock().next_ts();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while checkpoint(dir).is_none_or(|c| c < last) {
+        if let Ok(Some(st)) = daemon.try_wait() {
+            panic!(
+                "the daemon exited ({st}):\n{}",
+                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the checkpoint did not reach the last commit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
