@@ -356,8 +356,15 @@ EOF
 }
 
 # Kafka cluster ids are 16 random bytes in URL-safe base64 without padding (22 characters).
+# One starting with '-' would be taken for an option by kafka-storage's argument parser, so
+# such ids are drawn again.
 random_cluster_id() {
-    openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n'
+    local id
+    while :; do
+        id=$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n')
+        [[ $id == -* ]] || break
+    done
+    printf '%s' "$id"
 }
 
 format_storage() {
