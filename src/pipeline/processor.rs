@@ -14,9 +14,10 @@
 //!   always decoded with every DDL before it applied and never overtakes a DDL message;
 //! * a DDL (ordered by its job row's commit ts, applied at its finished ts) is processed only
 //!   when every table has released everything below its finished ts and the output has
-//!   acknowledged it; its message is acknowledged before any later row is sent; new tables
-//!   it creates (that the filter selects) are subscribed from its finished ts, dropped ones
-//!   unsubscribed;
+//!   acknowledged it; its message is acknowledged before any later row is sent; afterwards
+//!   the subscriptions match the schema (every physical table of every selected table is
+//!   subscribed, new ones from the DDL's finished ts; dropped, truncated-away or renamed-out
+//!   ones are unsubscribed);
 //! * progress: each table's [`AckTracker`] bound moves only after everything at or below it
 //!   was submitted; the checkpoint is the least bound over tables and the DDL stream;
 //! * a row that cannot be decoded or encoded stops the processor with the table, key and
@@ -676,22 +677,13 @@ impl<S: Schemas> Processor<S> {
     async fn process_ddl(&mut self, order: JobOrder, job: S::Job) -> Result<(), PipelineError> {
         self.out.output.flush().await?;
         let changes = self.schemas.apply(&job).map_err(PipelineError::Schema)?;
-        for ch in changes {
+        for ch in &changes {
             for id in &ch.removed_physical {
                 self.remove_table(*id);
             }
-            if let Some(tv) = ch.table_after.clone()
-                && !ch.added_physical.is_empty()
-                && self.replicates(&tv)
-            {
-                for id in &ch.added_physical {
-                    if tv.physical_ids.contains(id) {
-                        self.add_table(*id, ch.finished_ts);
-                    }
-                }
-            }
-            self.send_ddl(&ch).await?;
+            self.send_ddl(ch).await?;
         }
+        self.reconcile(order.finished_ts);
         self.out.output.flush().await?;
         self.out
             .tracker
@@ -713,6 +705,32 @@ impl<S: Schemas> Processor<S> {
             "DDL applied"
         );
         Ok(())
+    }
+
+    /// Makes the subscriptions match the schema after a DDL: every physical table of every
+    /// table the filter selects now (created, truncated, renamed into the filter, a partition
+    /// added or exchanged in) is subscribed from `ts`; every other one is unsubscribed.
+    fn reconcile(&mut self, ts: u64) {
+        let mut desired: HashSet<i64> = HashSet::new();
+        for tv in self.schemas.tables() {
+            if self.replicates(&tv) {
+                desired.extend(tv.physical_ids.iter().copied());
+            }
+        }
+        let current: Vec<i64> = self.tables.keys().copied().collect();
+        for id in current {
+            if !desired.contains(&id) {
+                self.remove_table(id);
+            }
+        }
+        let mut added: Vec<i64> = desired
+            .into_iter()
+            .filter(|id| !self.tables.contains_key(id))
+            .collect();
+        added.sort_unstable();
+        for id in added {
+            self.add_table(id, ts);
+        }
     }
 
     /// Whether a DDL is output: its table (before or after) is selected by the filter and no

@@ -65,10 +65,24 @@ fn view(info: TableInfo, ts: u64) -> Arc<TableView> {
 
 /// Fixed schemas: versions per physical id; a job row's value is `job id` as text and the
 /// job's changes are given up front.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Fixed {
     versions: BTreeMap<i64, Vec<Arc<TableView>>>,
     jobs: BTreeMap<i64, (u64, Vec<DdlChange>)>,
+    /// Finished ts of the last applied job (the snapshot ts before any).
+    applied: u64,
+    dropped: HashSet<i64>,
+}
+
+impl Default for Fixed {
+    fn default() -> Self {
+        Fixed {
+            versions: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            applied: 100,
+            dropped: HashSet::new(),
+        }
+    }
 }
 
 impl Schemas for Fixed {
@@ -97,16 +111,25 @@ impl Schemas for Fixed {
     }
     fn tables(&self) -> Vec<Arc<TableView>> {
         self.versions
-            .values()
-            .filter_map(|v| v.first().filter(|v| v.version_ts <= 100).cloned())
+            .iter()
+            .filter(|(id, _)| !self.dropped.contains(id))
+            .filter_map(|(_, v)| {
+                v.iter()
+                    .rev()
+                    .find(|v| v.version_ts <= self.applied)
+                    .cloned()
+            })
             .collect()
     }
     fn apply(&mut self, job: &i64) -> Result<Vec<DdlChange>, String> {
-        Ok(self
-            .jobs
-            .get(job)
-            .map(|(_, c)| c.clone())
-            .unwrap_or_default())
+        let Some((ts, changes)) = self.jobs.get(job).cloned() else {
+            return Ok(Vec::new());
+        };
+        self.applied = ts;
+        for c in &changes {
+            self.dropped.extend(c.removed_physical.iter().copied());
+        }
+        Ok(changes)
     }
     fn gc(&mut self, _below_ts: u64) {}
 }
@@ -493,4 +516,62 @@ fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
             .any(|(_, s, _)| *s == table_span(104));
         assert_eq!(got, subscribed, "force-replicate = {force:?}");
     }
+}
+
+#[tokio::test]
+async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dropped() {
+    let t = table(104, "t");
+    let staging = table(300, "staging_x");
+    let renamed_in = table(300, "x");
+    let renamed_out = table(104, "staging_t");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(
+        104,
+        vec![view(t.clone(), 90), view(renamed_out.clone(), 160)],
+    );
+    schemas.versions.insert(
+        300,
+        vec![view(staging.clone(), 90), view(renamed_in.clone(), 150)],
+    );
+    let rename = |job: i64, ts: u64, from: &str, to: &TableInfo| DdlChange {
+        job_id: job,
+        finished_ts: ts,
+        start_ts: ts - 1,
+        action: 14,
+        query: format!("rename table {from} to {}", to.name.o),
+        schema: "test".into(),
+        table: to.name.o.clone(),
+        pre_schema: Some("test".into()),
+        pre_table: Some(from.into()),
+        table_after: Some(view(to.clone(), ts)),
+        added_physical: Vec::new(),
+        removed_physical: Vec::new(),
+    };
+    schemas
+        .jobs
+        .insert(9, (150, vec![rename(9, 150, "staging_x", &renamed_in)]));
+    schemas
+        .jobs
+        .insert(10, (160, vec![rename(10, 160, "t", &renamed_out)]));
+    let mut h = harness(schemas, &["test.*", "!test.staging_*"], Vec::new());
+    assert_eq!(h.p.table_count(), 1, "only test.t at the start");
+    h.p.handle(job_row(9, 151)).await.unwrap();
+    h.p.handle(job_row(10, 161)).await.unwrap();
+    h.p.handle(resolved(104, 300)).await.unwrap();
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 300)).await.unwrap();
+    h.p.handle(row(&renamed_in, 7, "in", None, 170, 171))
+        .await
+        .unwrap();
+    h.p.handle(resolved(300, 300)).await.unwrap();
+    let subs = h.subs.0.lock().unwrap().clone();
+    assert!(subs.contains(&(true, table_span(300), 150)), "{subs:?}");
+    assert!(subs.contains(&(false, table_span(104), 0)), "{subs:?}");
+    assert_eq!(h.p.table_count(), 1);
+    let sent = h.out.sent();
+    let last = text(sent.last().unwrap());
+    assert!(
+        last.contains(r#""table":"x""#) && last.contains(r#""id":"7""#),
+        "{last}"
+    );
+    assert_eq!(h.p.checkpoint(), 300);
 }
