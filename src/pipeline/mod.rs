@@ -48,7 +48,7 @@ use crate::sink::kafka::{
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
-use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, safe_point_of, spawn_gc_keeper};
+use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 
 /// Upstream events buffered between the feeds and the processor; when full, the feeds wait
@@ -317,10 +317,10 @@ pub async fn run<L: SchemaSource>(
 
     // The GC safepoint must hold history from the start on before anything is read.
     let service_id = format!("tidb-changefeed-{}", cf.id);
-    pd.update_service_gc_safe_point(
+    pd.hold_gc_from(
         &service_id,
         i64::try_from(DEFAULT_GC_TTL.as_secs()).unwrap_or(i64::MAX),
-        safe_point_of(start_ts),
+        start_ts,
     )
     .await?;
 

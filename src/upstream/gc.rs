@@ -69,16 +69,14 @@ async fn keep(
     let mut last_ok = Instant::now();
     let mut attempt = 0u32;
     loop {
-        let sp = safe_point_of(*checkpoint.borrow_and_update());
-        let delay = match pd
-            .update_service_gc_safe_point(&service_id, ttl_secs, sp)
-            .await
-        {
+        let cp = *checkpoint.borrow_and_update();
+        let sp = safe_point_of(cp);
+        let delay = match pd.hold_gc_from(&service_id, ttl_secs, cp).await {
             Ok(min) => {
                 attempt = 0;
                 last_ok = Instant::now();
                 metrics::gauge!(m::UPSTREAM_GC_SERVICE_SAFE_POINT_SECONDS, "service" => service_id.clone())
-                    .set((sp >> 18) as f64 / 1000.0);
+                    .set((min >> 18) as f64 / 1000.0);
                 tracing::debug!(service = %service_id, safe_point = sp, min, "service GC safe point set");
                 interval
             }

@@ -484,6 +484,35 @@ impl PdClient {
         Ok(resp.min_safe_point)
     }
 
+    /// Keeps MVCC history from `checkpoint` on for this service: sets the service safe point
+    /// to `checkpoint - 1` (TiCDC's convention) and returns the value set. PD refuses a value
+    /// below the least safe point of all services; when that least value is still at or below
+    /// `checkpoint` (another changefeed of this process, or another tool, holds history from
+    /// just after our `checkpoint - 1`), nothing we need can be collected, so the service is
+    /// set at that least value instead. Only a least value above `checkpoint` is fatal.
+    pub async fn hold_gc_from(
+        &self,
+        service_id: &str,
+        ttl_secs: i64,
+        checkpoint: u64,
+    ) -> Result<u64, UpstreamError> {
+        let wanted = checkpoint.saturating_sub(1);
+        match self
+            .update_service_gc_safe_point(service_id, ttl_secs, wanted)
+            .await
+        {
+            Ok(_) => Ok(wanted),
+            Err(UpstreamError::SafePointBehindGc { min_safe_point, .. })
+                if min_safe_point <= checkpoint =>
+            {
+                self.update_service_gc_safe_point(service_id, ttl_secs, min_safe_point)
+                    .await?;
+                Ok(min_safe_point)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The cluster's GC safe point.
     pub async fn get_gc_safe_point(&self) -> Result<u64, UpstreamError> {
         let req = pdpb::GetGcSafePointRequest {

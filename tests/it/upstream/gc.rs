@@ -148,3 +148,36 @@ async fn upstream_gc_keeper_gives_up_after_failing_for_longer_than_the_ttl() {
         .expect_err("gives up");
     assert!(matches!(e, UpstreamError::PdRpc { .. }), "{e}");
 }
+
+/// Two changefeeds of one daemon starting one TSO apart: the second asks for
+/// `start - 1`, below the first's entry; PD refuses that, and since the least entry is still
+/// at or below its start, nothing it needs can be collected: it holds history from there.
+#[tokio::test]
+async fn upstream_gc_hold_falls_back_to_the_least_entry_at_or_below_the_checkpoint() {
+    let (emu, pd) = emulator().await;
+    let first = emu.cluster().lock().next_ts();
+    let second = first - 1;
+    let held = pd
+        .hold_gc_from("tidb-changefeed-first", 3600, first)
+        .await
+        .expect("first changefeed");
+    assert_eq!(held, first - 1);
+    // Raise the least entry to `first` (as a later checkpoint of the first changefeed does).
+    pd.update_service_gc_safe_point("tidb-changefeed-first", 3600, first)
+        .await
+        .expect("advance");
+    let held = pd
+        .hold_gc_from("tidb-changefeed-second", 3600, first)
+        .await
+        .expect("a start at the least entry is safe");
+    assert_eq!(held, first, "set at the least entry, not at start - 1");
+    let err = pd
+        .hold_gc_from("tidb-changefeed-third", 3600, second)
+        .await
+        .expect_err("a start below the least entry may have lost history");
+    assert!(
+        matches!(err, UpstreamError::SafePointBehindGc { .. }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Fatal);
+}
