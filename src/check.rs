@@ -149,7 +149,6 @@ pub async fn probe_sinks(c: &Config) -> (String, bool) {
 /// ts). Returns the report and whether all passed.
 pub async fn probe_upstream(c: &Config) -> (String, bool) {
     use crate::checkpoint::{FileStore, start_ts};
-    use crate::codec::TableMeta;
     use crate::schema::{SnapshotOptions, read_meta};
     use crate::upstream::pd::{ConnectOptions, PdClient};
 
@@ -240,7 +239,7 @@ pub async fn probe_upstream(c: &Config) -> (String, bool) {
                 continue;
             }
             let name = format!("`{}`.`{}`", t.schema, t.table);
-            if !TableMeta::new(&t.info).is_eligible() {
+            if !t.has_valid_key() {
                 keyless.push(name.clone());
             }
             selected.push(name);

@@ -87,7 +87,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where checkpoints (and later spill files) live.
+/// Where checkpoints (`<changefeed>.checkpoint.json`) and sorter spill files
+/// (`sorter/<changefeed>/`) live.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StateConfig {

@@ -143,10 +143,6 @@ impl<S: Schemas> std::fmt::Debug for Processor<S> {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn quoted(schema: &str, table: &str) -> String {
     format!("`{schema}`.`{table}`")
 }
@@ -241,7 +237,7 @@ impl<S: Schemas> Processor<S> {
         {
             return false;
         }
-        if TableMeta::new(&tv.info).is_eligible() {
+        if tv.has_valid_key() {
             return true;
         }
         let first = self.warned_keyless.insert(tv.table_id);
@@ -327,7 +323,7 @@ impl<S: Schemas> Processor<S> {
             decode_record_key(&row.key).map_err(|source| PipelineError::Decode {
                 table: "(unknown)".to_string(),
                 physical_id: 0,
-                key: hex(&row.key),
+                key: hex::encode(&row.key),
                 commit_ts: row.commit_ts,
                 source: Box::new(source),
             })?;
@@ -465,7 +461,7 @@ impl<S: Schemas> Processor<S> {
                 .ok_or_else(|| PipelineError::UnknownTable {
                     physical_id,
                     ts,
-                    key: hex(key),
+                    key: hex::encode(key),
                 })?;
         if let Some(m) = self.mounted.get(&(physical_id, view.version_ts))
             && Arc::ptr_eq(&m.view, &view)
@@ -539,7 +535,7 @@ impl<S: Schemas> Processor<S> {
             .map_err(|source| PipelineError::Decode {
                 table: quoted(&m.view.schema, &m.view.table),
                 physical_id,
-                key: hex(&c.key),
+                key: hex::encode(&c.key),
                 commit_ts: c.commit_ts,
                 source: Box::new(source),
             })?;
@@ -548,7 +544,7 @@ impl<S: Schemas> Processor<S> {
             // transaction): TiCDC skips such empty events.
             tracing::debug!(
                 table = %quoted(&m.view.schema, &m.view.table),
-                key = %hex(&c.key),
+                key = %hex::encode(&c.key),
                 commit_ts = c.commit_ts,
                 "skipping an empty row event"
             );
