@@ -31,6 +31,7 @@ pub mod proto;
 pub mod runtime;
 pub mod schema;
 pub mod server;
+pub mod shutdown;
 pub mod sink;
 pub mod sorter;
 pub mod status;

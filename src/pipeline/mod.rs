@@ -40,7 +40,7 @@ use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
 use crate::metrics as m;
 use crate::mount::TimeZone;
-use crate::runtime::shutdown::Shutdown;
+use crate::shutdown::Shutdown;
 use crate::sink::ack::AckTracker;
 use crate::sink::kafka::{
     self, ConnectOptions, Kafka, Producer, ProducerSettings, TopicPolicy, Topics,

@@ -4,7 +4,7 @@
 //! and saves its checkpoint).
 
 pub mod logging;
-pub mod shutdown;
+pub mod signals;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use crate::config::{ChangefeedConfig, Loaded, SinkKind};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
 use crate::server::{self, AppState};
+use crate::shutdown;
 use crate::sink::kafka::ErrorKind;
 use crate::status::{ChangefeedState, StatusBoard};
 
@@ -62,7 +63,7 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     let prometheus = metrics::install()?;
     let status = StatusBoard::new();
     let (trigger, shutdown) = shutdown::channel();
-    shutdown::spawn_signal_listener(trigger.clone()).map_err(RunError::Signals)?;
+    signals::spawn_signal_listener(trigger.clone()).map_err(RunError::Signals)?;
 
     let listener = server::bind(cfg.server.listen).await?;
     tracing::info!(listen = %cfg.server.listen, "HTTP server listening (/metrics, /healthz, /readyz, /api/v1/status)");

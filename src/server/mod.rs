@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::build_info;
 use crate::metrics::{self as m, ProcessMetrics};
-use crate::runtime::shutdown::Shutdown;
+use crate::shutdown::Shutdown;
 use crate::status::{ChangefeedStatus, StatusBoard};
 
 /// What the handlers share.

@@ -1,6 +1,9 @@
-//! One shutdown broadcast for the whole process. The first SIGTERM or SIGINT fires it and
-//! every task drains; a second signal exits at once (systemd and Kubernetes may both send
-//! one), without saving anything further: at-least-once delivery makes the resend safe.
+//! One shutdown broadcast for the whole process (a shared leaf: any task may hold a
+//! [`Shutdown`], only the runtime fires it).
+//!
+//! Owns the broadcast; guarantees that every holder, including one subscribed after the
+//! fact, sees it fire, and that it never un-fires. Who fires it and when (the first SIGTERM or
+//! SIGINT) is the runtime's business (`runtime::signals`).
 
 use tokio::sync::watch;
 
@@ -45,32 +48,6 @@ impl Shutdown {
         // An error means every trigger is gone, which only happens when the process ends.
         let _ = self.rx.wait_for(|fired| *fired).await;
     }
-}
-
-/// Listens for SIGTERM and SIGINT: the first fires `trigger`, the second exits the process
-/// with status 1.
-pub fn spawn_signal_listener(trigger: ShutdownTrigger) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        tracing::info!(
-            signal = name,
-            "graceful shutdown started; send the signal again to exit at once"
-        );
-        trigger.fire();
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        tracing::warn!(signal = name, "second signal: exiting now without draining");
-        std::process::exit(1);
-    });
-    Ok(())
 }
 
 #[cfg(test)]
