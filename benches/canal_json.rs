@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{Encoder, FixedClock, RowEvent, RowKind, TableMeta};
+use tidb_changefeed::codec::{Encoder, FixedClock};
+use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::schema::{
     CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, TableInfo, flag, tp,

@@ -4,7 +4,7 @@
 //! Without a value only the key is decoded (`columns` is absent). Every failure names what
 //! could not be decoded and why.
 
-use crate::codec::TableMeta;
+use crate::event::TableMeta;
 use crate::codec::canal_json::write_value;
 use crate::codec::canal_json::writer::write_json_string;
 use crate::mount::Datum;

@@ -22,6 +22,7 @@ pub mod codec;
 pub mod config;
 pub mod decode;
 pub mod dispatch;
+pub mod event;
 pub mod emulator;
 pub mod filter;
 pub mod metrics;

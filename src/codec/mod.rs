@@ -1,8 +1,7 @@
 //! Codec: row changes, DDLs and watermarks → Kafka message bytes.
 //!
-//! Owns the protocol-independent interface every output format implements ([`Encoder`]), the
-//! event views the pipeline builds for it ([`RowEvent`], [`DdlEvent`], [`TableMeta`]), TiCDC's
-//! update splitting ([`split`]) and TiCDC's value text ([`value_text`]); one sub-module per
+//! Owns the protocol-independent interface every output format implements ([`Encoder`]) over
+//! the shared event model (`crate::event`), TiCDC's update splitting ([`split`]) and TiCDC's value text ([`value_text`]); one sub-module per
 //! protocol (today [`canal_json`]).
 //!
 //! Guarantees: nothing here does I/O except through [`Encoder::prepare_table`] (the hook a
@@ -13,9 +12,7 @@
 
 pub mod canal_json;
 pub mod error;
-pub mod event;
 pub mod split;
-pub mod table_meta;
 pub mod value_text;
 
 use std::future::Future;
@@ -23,8 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::CodecError;
-pub use event::{ActionType, DdlEvent, RowEvent, RowKind, TableName};
-pub use table_meta::{ColumnFlags, ColumnMeta, HandleKey, IndexMeta, TableMeta};
+use crate::event::{DdlEvent, RowEvent, TableMeta};
 
 /// One Kafka record's key and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +111,34 @@ pub trait Encoder: Send + Sync + std::fmt::Debug {
     /// partition 0 (canal and canal-json).
     fn ddl_to_all_partitions(&self) -> bool {
         true
+    }
+}
+
+/// The encoder of a changefeed's configured protocol; an error names the protocol when it is
+/// not supported yet.
+pub fn build(cf: &crate::config::ChangefeedConfig) -> Result<Arc<dyn Encoder>, String> {
+    use crate::config::Protocol;
+    let codec = cf
+        .sink
+        .kafka_config
+        .as_ref()
+        .map(|k| k.codec_config.clone())
+        .unwrap_or_default();
+    match cf.sink.protocol {
+        Protocol::CanalJson => Ok(Arc::new(canal_json::CanalJsonEncoder::new(
+            canal_json::CanalJsonConfig {
+                enable_tidb_extension: codec.enable_tidb_extension,
+                only_output_updated_columns: codec.only_output_updated_columns,
+                content_compatible: codec.content_compatible,
+                delete_only_output_handle_key_columns: cf
+                    .sink
+                    .delete_only_output_handle_key_columns,
+            },
+        ))),
+        other => Err(format!(
+            "protocol {} is not supported yet; use canal-json",
+            other.name()
+        )),
     }
 }
 

@@ -13,8 +13,8 @@
 //! is stable, so our stable sort gives the same order; for larger single-table transactions the
 //! relative order of rows of the same kind may differ from TiCDC's.
 
-use super::event::{RowEvent, RowKind};
-use super::table_meta::ColumnFlags;
+use crate::event::{RowEvent, RowKind};
+use crate::event::ColumnFlags;
 use super::value_text::value_string;
 
 /// Whether TiCDC splits this UPDATE into DELETE + INSERT.
@@ -85,8 +85,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::codec::table_meta::TableMeta;
-    use crate::codec::table_meta::test_support::*;
+    use crate::event::TableMeta;
+    use crate::event::test_support::*;
     use crate::mount::Value;
     use crate::schema::{CIStr, TableInfo, flag, tp};
 

@@ -17,7 +17,7 @@ pub mod topic;
 
 use thiserror::Error;
 
-use crate::codec::{DdlEvent, RowEvent, TableMeta};
+use crate::event::{DdlEvent, RowEvent, TableMeta};
 use crate::filter::TableFilter;
 pub use hash::PositionInertia;
 pub use partition::PartitionDispatcher;

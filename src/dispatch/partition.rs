@@ -19,8 +19,8 @@
 
 use super::DispatchError;
 use super::hash::PositionInertia;
-use crate::codec::RowEvent;
-use crate::codec::table_meta::TableMeta;
+use crate::event::RowEvent;
+use crate::event::TableMeta;
 use crate::codec::value_text::value_string;
 
 /// A partition rule (TiCDC `partition = "..."`).
@@ -127,7 +127,7 @@ fn find_index<'m>(
     table: &str,
     meta: &'m TableMeta,
     name: &str,
-) -> Result<&'m crate::codec::IndexMeta, DispatchError> {
+) -> Result<&'m crate::event::IndexMeta, DispatchError> {
     let lower = name.to_lowercase();
     meta.indices
         .iter()
@@ -174,7 +174,7 @@ fn row_at<'r>(
     meta: &'r TableMeta,
     image: &'r [crate::mount::Value],
     offset: usize,
-) -> Result<(&'r crate::codec::ColumnMeta, &'r crate::mount::Value), DispatchError> {
+) -> Result<(&'r crate::event::ColumnMeta, &'r crate::mount::Value), DispatchError> {
     match (meta.columns.get(offset), image.get(offset)) {
         (Some(c), Some(v)) => Ok((c, v)),
         _ => Err(DispatchError::OffsetOutOfRow {

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::codec::table_meta::test_support::{col, ft, index};
-use crate::codec::{ActionType, RowKind, TableName};
+use crate::event::test_support::{col, ft, index};
+use crate::event::{ActionType, RowKind, TableName};
 use crate::mount::Value;
 use crate::schema::{CIStr, ColumnInfo, TableInfo, flag, tp};
 

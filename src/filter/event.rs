@@ -6,14 +6,7 @@
 use regex::{Regex, RegexBuilder};
 
 use super::table::TableFilter;
-
-/// The DML kinds an event filter can drop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DmlKind {
-    Insert,
-    Update,
-    Delete,
-}
+use crate::event::{ActionType, RowKind};
 
 #[derive(Debug, Clone)]
 struct EventRule {
@@ -74,11 +67,11 @@ impl EventFilters {
     }
 
     /// Whether a row change of `kind` in `schema.table` is dropped.
-    pub fn ignores_dml(&self, schema: &str, table: &str, kind: DmlKind) -> bool {
+    pub fn ignores_dml(&self, schema: &str, table: &str, kind: RowKind) -> bool {
         let name = match kind {
-            DmlKind::Insert => "insert",
-            DmlKind::Update => "update",
-            DmlKind::Delete => "delete",
+            RowKind::Insert => "insert",
+            RowKind::Update => "update",
+            RowKind::Delete => "delete",
         };
         self.matching(schema, table)
             .any(|r| r.kinds.iter().any(|k| k == "all dml" || k == name))
@@ -92,6 +85,42 @@ impl EventFilters {
             r.kinds.iter().any(|k| k == "all ddl" || *k == kind)
                 || r.sql.iter().any(|re| re.is_match(query))
         })
+    }
+}
+
+/// TiCDC's event-filter name of a DDL kind (`pkg/filter` `ddlWhiteListMap`).
+pub fn ddl_kind_name(action: u8) -> &'static str {
+    match ActionType(action) {
+        ActionType::CREATE_SCHEMA => "create schema",
+        ActionType::DROP_SCHEMA => "drop schema",
+        ActionType::CREATE_TABLE => "create table",
+        ActionType::DROP_TABLE => "drop table",
+        ActionType::ADD_COLUMN | ActionType::ADD_COLUMNS => "add column",
+        ActionType::DROP_COLUMN | ActionType::DROP_COLUMNS => "drop column",
+        ActionType::ADD_INDEX => "add index",
+        ActionType::DROP_INDEX => "drop index",
+        ActionType::TRUNCATE_TABLE => "truncate table",
+        ActionType::MODIFY_COLUMN => "modify column",
+        ActionType::RENAME_TABLE | ActionType::RENAME_TABLES => "rename table",
+        ActionType::SET_DEFAULT_VALUE => "set default value",
+        ActionType::MODIFY_TABLE_COMMENT => "modify table comment",
+        ActionType::RENAME_INDEX => "rename index",
+        ActionType::ADD_TABLE_PARTITION => "add table partition",
+        ActionType::DROP_TABLE_PARTITION => "drop table partition",
+        ActionType::CREATE_VIEW => "create view",
+        ActionType::MODIFY_TABLE_CHARSET_AND_COLLATE => "modify table charset and collate",
+        ActionType::TRUNCATE_TABLE_PARTITION => "truncate table partition",
+        ActionType::DROP_VIEW => "drop view",
+        ActionType::RECOVER_TABLE => "recover table",
+        ActionType::MODIFY_SCHEMA_CHARSET_AND_COLLATE => "modify schema charset and collate",
+        ActionType::ADD_PRIMARY_KEY => "add primary key",
+        ActionType::DROP_PRIMARY_KEY => "drop primary key",
+        ActionType::CREATE_SEQUENCE => "create sequence",
+        ActionType::ALTER_SEQUENCE => "alter sequence",
+        ActionType::DROP_SEQUENCE => "drop sequence",
+        ActionType::ALTER_INDEX_VISIBILITY => "alter index visibility",
+        ActionType::EXCHANGE_TABLE_PARTITION => "exchange table partition",
+        _ => "alter table",
     }
 }
 
@@ -118,9 +147,9 @@ mod tests {
             false,
         )
         .expect("parses");
-        assert!(f.ignores_dml("test", "audit_log", DmlKind::Delete));
-        assert!(!f.ignores_dml("test", "audit_log", DmlKind::Insert));
-        assert!(!f.ignores_dml("test", "users", DmlKind::Delete));
+        assert!(f.ignores_dml("test", "audit_log", RowKind::Delete));
+        assert!(!f.ignores_dml("test", "audit_log", RowKind::Insert));
+        assert!(!f.ignores_dml("test", "users", RowKind::Delete));
         assert!(f.ignores_ddl("shop", "t", "create table", "CREATE TABLE t (a int)"));
         assert!(f.ignores_ddl("app", "t", "drop column", "ALTER TABLE t DROP c"));
         assert!(!f.ignores_ddl("app", "t", "add column", "ALTER TABLE t ADD c int"));

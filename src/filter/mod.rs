@@ -8,6 +8,6 @@ pub mod pattern;
 pub mod table;
 
 pub use column::ColumnSelectors;
-pub use event::{DmlKind, EventFilters, EventRuleSpec};
+pub use event::{EventFilters, EventRuleSpec, ddl_kind_name};
 pub use pattern::Pattern;
 pub use table::{RuleError, TableFilter, is_system_schema};

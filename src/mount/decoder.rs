@@ -1,7 +1,7 @@
 //! Row decoding: raw key + value + TableInfo → handle and typed columns.
 //!
 //! Owns [`RowDecoder`] (per table and schema version, built once, reused for every row) and
-//! [`RowDecoder::mount`], which turns one committed KV change into a [`RowChange`].
+//! [`RowDecoder::decode_key`] / [`RowDecoder::decode_value`] (the row images `event::RowEvent::decode` builds a change from).
 //! Guarantees, following TiCDC classic (`cdc/entry/mounter.go`):
 //! * columns come out in table order; virtual generated and non-public columns are skipped;
 //! * a column stored as NULL is [`ValueOrigin::Stored`] with [`Value::Null`]; a column absent
@@ -9,7 +9,7 @@
 //!   or from its origin default ([`ValueOrigin::Handle`] / [`ValueOrigin::Default`]);
 //! * row format v2 and v1 are both read; ids in the row unknown to the schema are ignored;
 //! * any bad byte gives a [`DecodeError`] naming the column and offset; never a panic; from
-//!   [`RowDecoder::decode_row`] and [`RowDecoder::mount`] it is a [`DecodeError::Row`] (or
+//!   [`RowDecoder::decode_row`] and [`RowDecoder::row_error`] it is a [`DecodeError::Row`] (or
 //!   [`DecodeError::ForeignKey`]) that also names the table and the key.
 
 use super::column::{Kind, decode_v2, from_datum, kind_of};
@@ -50,34 +50,6 @@ pub struct DecodedRow {
     pub handle: Handle,
     /// Visible columns in table order.
     pub columns: Vec<DecodedColumn>,
-}
-
-/// The KV operation of a committed change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowOp {
-    Put,
-    Delete,
-}
-
-/// What the change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Insert,
-    Update,
-    Delete,
-}
-
-/// A mounted row change.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowChange {
-    pub commit_ts: u64,
-    pub physical_table_id: i64,
-    pub handle: Handle,
-    pub kind: ChangeKind,
-    /// Row after the change (`None` for deletes, or a PUT with an empty value).
-    pub new: Option<Vec<DecodedColumn>>,
-    /// Row before the change (`None` for inserts, or when TiKV sent no old value).
-    pub old: Option<Vec<DecodedColumn>>,
 }
 
 #[derive(Debug)]
@@ -144,7 +116,7 @@ impl RowDecoder {
         let (physical_table_id, handle) = self.decode_key(key)?;
         let columns = self
             .decode_value(&handle, value)
-            .map_err(|e| self.row_err(key, e))?;
+            .map_err(|e| self.row_error(key, e))?;
         Ok(DecodedRow {
             physical_table_id,
             handle,
@@ -153,7 +125,7 @@ impl RowDecoder {
     }
 
     /// Wraps an error found in the row at `key` with the table and the key.
-    fn row_err(&self, key: &[u8], e: DecodeError) -> DecodeError {
+    pub fn row_error(&self, key: &[u8], e: DecodeError) -> DecodeError {
         DecodeError::Row {
             table: self.table.name.o.clone(),
             table_id: self.table.id,
@@ -165,7 +137,7 @@ impl RowDecoder {
     /// Decodes a record key, checking it belongs to this table. Every error names the table
     /// and the key.
     pub fn decode_key(&self, key: &[u8]) -> Result<(i64, Handle), DecodeError> {
-        let (tid, handle) = decode_record_key(key).map_err(|e| self.row_err(key, e))?;
+        let (tid, handle) = decode_record_key(key).map_err(|e| self.row_error(key, e))?;
         if !self.table.owns_physical_id(tid) {
             return Err(DecodeError::ForeignKey {
                 key_hex: hex(key),
@@ -247,48 +219,6 @@ impl RowDecoder {
             id: p.id,
             value: p.default.clone()?,
             origin: ValueOrigin::Default,
-        })
-    }
-
-    /// Mounts one committed change (TiCDC `unmarshalRowKVEntry` / `mountRowKVEntry`): a PUT
-    /// without old value is an insert, with one an update; a DELETE carries the old row in
-    /// `old_value`. Empty values give `None` rows (TiKV may legitimately send both empty).
-    pub fn mount(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        old_value: &[u8],
-        op: RowOp,
-        commit_ts: u64,
-    ) -> Result<RowChange, DecodeError> {
-        let (physical_table_id, handle) = self.decode_key(key)?;
-        let new = match op {
-            RowOp::Put if !value.is_empty() => Some(
-                self.decode_value(&handle, value)
-                    .map_err(|e| self.row_err(key, e))?,
-            ),
-            _ => None,
-        };
-        let old = if old_value.is_empty() {
-            None
-        } else {
-            Some(
-                self.decode_value(&handle, old_value)
-                    .map_err(|e| self.row_err(key, e))?,
-            )
-        };
-        let kind = match (op, &old) {
-            (RowOp::Delete, _) => ChangeKind::Delete,
-            (RowOp::Put, None) => ChangeKind::Insert,
-            (RowOp::Put, Some(_)) => ChangeKind::Update,
-        };
-        Ok(RowChange {
-            commit_ts,
-            physical_table_id,
-            handle,
-            kind,
-            new,
-            old,
         })
     }
 }
@@ -545,25 +475,6 @@ mod tests {
             d.decode_row(&other, &v),
             Err(DecodeError::ForeignKey { .. })
         ));
-    }
-
-    #[test]
-    fn mount_kinds() {
-        let t = table(vec![column(1, tp::LONGLONG, 0, 20, 0)]);
-        let d = RowDecoder::new(&t, TimeZone::Utc);
-        let key = encode_record_key(104, &Handle::Int(1)).unwrap();
-        let v = encode_row_v2(&[(1, Some(&[5][..]))]);
-        let ins = d.mount(&key, &v, &[], RowOp::Put, 10).unwrap();
-        assert_eq!(ins.kind, ChangeKind::Insert);
-        assert!(ins.old.is_none());
-        let upd = d.mount(&key, &v, &v, RowOp::Put, 11).unwrap();
-        assert_eq!(upd.kind, ChangeKind::Update);
-        let del = d.mount(&key, &[], &v, RowOp::Delete, 12).unwrap();
-        assert_eq!(del.kind, ChangeKind::Delete);
-        assert!(del.new.is_none());
-        assert_eq!(del.old.unwrap()[0].value, Value::Int(5));
-        let empty = d.mount(&key, &[], &[], RowOp::Delete, 13).unwrap();
-        assert!(empty.new.is_none() && empty.old.is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::column::{encode_v2_value, value_to_datum};
 use super::datum::{Datum, decode_datums};
 use super::decimal::Decimal;
-use super::decoder::{RowDecoder, RowOp};
+use super::decoder::RowDecoder;
 use super::error::DecodeError;
 use super::json::{BinaryJson, render};
 use super::key::{Handle, encode_record_key};
@@ -262,7 +262,7 @@ fn row_any(handle: i64, value: &[u8]) {
         }
         Err(e) => check_row_error(&e, &key),
     }
-    if let Err(e) = d.mount(&key, value, value, RowOp::Put, 1) {
+    if let Err(crate::event::RowError::Decode(e)) = mounted(&d, &key, value) {
         check_row_error(&e, &key);
     }
     // The value's bytes as a key.
@@ -339,11 +339,29 @@ mod tests {
             .expect_err("truncated");
         check_row_error(&e, &key);
         assert!(e.to_string().contains(&super::super::key::hex(&key)), "{e}");
-        let e = d
-            .mount(&key, &[0x80, 0x00, 0x01], &[], RowOp::Put, 1)
-            .expect_err("truncated");
-        check_row_error(&e, &key);
+        match mounted(&d, &key, &[0x80, 0x00, 0x01]) {
+            Err(crate::event::RowError::Decode(e)) => check_row_error(&e, &key),
+            other => panic!("truncated row: {other:?}"),
+        }
         let e = d.decode_row(b"not a key", &[]).expect_err("bad key");
         check_row_error(&e, b"not a key");
     }
+}
+
+/// A PUT of `value` over itself as old value, through the pipeline's row decoding.
+fn mounted(
+    d: &RowDecoder,
+    key: &[u8],
+    value: &[u8],
+) -> Result<Option<crate::event::RowEvent>, crate::event::RowError> {
+    let change = crate::event::KvChange {
+        key: key.to_vec(),
+        value: value.to_vec(),
+        old_value: Some(value.to_vec()),
+        op: crate::event::OpType::Put,
+        start_ts: 1,
+        commit_ts: 1,
+    };
+    let meta = std::sync::Arc::new(crate::event::TableMeta::new(d.table()));
+    crate::event::RowEvent::decode(&change, d, "s".into(), "t".into(), meta, None)
 }

@@ -32,9 +32,7 @@ pub mod vector;
 pub use column::{encode_v2_value, value_to_datum};
 pub use datum::Datum;
 pub use decimal::Decimal;
-pub use decoder::{
-    ChangeKind, DecodedColumn, DecodedRow, RowChange, RowDecoder, RowOp, ValueOrigin,
-};
+pub use decoder::{DecodedColumn, DecodedRow, RowDecoder, ValueOrigin};
 pub use error::{DecodeError, EncodeError};
 pub use json::BinaryJson;
 pub use key::{Handle, Key};

@@ -13,12 +13,13 @@
 //! the final save. Errors carry their kind: [`ErrorKind::Retryable`] ones make the caller
 //! restart the pipeline from the saved checkpoint.
 
+pub mod emitter;
 pub mod error;
 pub mod output;
 pub mod processor;
 pub mod schemas;
-pub mod source;
-pub mod tikv;
+pub mod schema_source;
+pub mod subscriptions;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -28,13 +29,12 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 pub use error::{ErrorKind, PipelineError};
-pub use output::Output;
-pub use processor::{Outputs, Processor, Settings};
-pub use schemas::{DdlChange, JobOrder, Schemas, TableView};
+pub use emitter::{Emitter, Stats};
+pub use output::{KafkaOutput, Output, StdoutOutput};
+pub use processor::{Processor, Settings};
+pub use schemas::{JobOrder, Schemas};
 
 use crate::checkpoint::{self, FileStore};
-use crate::codec::Encoder;
-use crate::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use crate::config::{ChangefeedConfig, Protocol, SinkKind, StateConfig, UpstreamConfig};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
@@ -101,28 +101,6 @@ pub fn resolve_time_zone(name: &str) -> Result<TimeZone, String> {
 
 fn operator(msg: String) -> PipelineError {
     PipelineError::Config(msg)
-}
-
-/// The encoder of the configured protocol.
-pub fn encoder(cf: &ChangefeedConfig) -> Result<Arc<dyn Encoder>, PipelineError> {
-    let codec = cf
-        .sink
-        .kafka_config
-        .as_ref()
-        .map(|k| k.codec_config.clone())
-        .unwrap_or_default();
-    match cf.sink.protocol {
-        Protocol::CanalJson => Ok(Arc::new(CanalJsonEncoder::new(CanalJsonConfig {
-            enable_tidb_extension: codec.enable_tidb_extension,
-            only_output_updated_columns: codec.only_output_updated_columns,
-            content_compatible: codec.content_compatible,
-            delete_only_output_handle_key_columns: cf.sink.delete_only_output_handle_key_columns,
-        }))),
-        other => Err(operator(format!(
-            "protocol {} is not supported yet; use canal-json",
-            other.name()
-        ))),
-    }
 }
 
 /// The event router of the sink's dispatch rules.
@@ -218,7 +196,7 @@ fn spill_dir(state: &StateConfig, id: &str) -> PathBuf {
 pub async fn open_output(
     cf: &ChangefeedConfig,
     tracker: &AckTracker,
-) -> Result<Arc<Output>, PipelineError> {
+) -> Result<Arc<dyn Output>, PipelineError> {
     match (cf.sink.kind, cf.sink.kafka_config.as_ref()) {
         (SinkKind::Kafka, Some(k)) => {
             let Kafka { client, admin } =
@@ -247,9 +225,9 @@ pub async fn open_output(
                 },
                 tracker.clone(),
             ));
-            Ok(Arc::new(Output::Kafka { topics, producer }))
+            Ok(Arc::new(KafkaOutput { topics, producer }))
         }
-        (SinkKind::Stdout, k) => Ok(Arc::new(Output::Stdout {
+        (SinkKind::Stdout, k) => Ok(Arc::new(StdoutOutput {
             tracker: tracker.clone(),
             partitions: k.and_then(|k| k.partition_num).unwrap_or(1),
             max_message_bytes: k.map_or(10 << 20, |k| k.max_message_bytes.as_u64()),
@@ -346,11 +324,12 @@ pub async fn run<L: SchemaSource>(
         tx,
     )
     .await?;
-    let outputs = Outputs {
-        output: Arc::clone(&output),
-        encoder: encoder(cf)?,
-        router: router(cf)?,
-        large_messages: LargeMessagePolicy::from_config(
+    let emitter = Emitter::new(
+        &cf.id,
+        Arc::clone(&output),
+        crate::codec::build(cf).map_err(operator)?,
+        router(cf)?,
+        LargeMessagePolicy::from_config(
             &cf.sink
                 .kafka_config
                 .as_ref()
@@ -358,9 +337,15 @@ pub async fn run<L: SchemaSource>(
                 .unwrap_or_default(),
         )
         .map_err(operator)?,
-        tracker: tracker.clone(),
-    };
-    let mut p = Processor::new(settings, tracker_schemas, Box::new(feed), outputs);
+        tracker.clone(),
+    );
+    let mut p = Processor::new(
+        settings,
+        tracker_schemas,
+        Box::new(feed),
+        emitter,
+        tracker.clone(),
+    );
     p.start();
     ctx.status.set_state(&cf.id, ChangefeedState::Running, None);
 

@@ -4,13 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::upstream::matcher::CommittedRow;
+use crate::event::KvChange;
 
-/// One finished DDL as it concerns one table; multi-table DDLs arrive split (the schema
-/// tracker's type).
-pub use crate::schema::SchemaChange as DdlChange;
-/// One version of one table (the schema tracker's type).
-pub use crate::schema::TableVersion as TableView;
+use crate::schema::{SchemaChange, TableVersion};
 
 /// A DDL job read from `mysql.tidb_ddl_job`, reduced to what ordering needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,16 +20,16 @@ pub trait Schemas: Send {
     type Job: Send + std::fmt::Debug;
 
     /// The DDL job a committed row of the job table carries, when it is a finished job.
-    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, Self::Job)>, String>;
+    fn job_from_row(&self, row: &KvChange) -> Result<Option<(JobOrder, Self::Job)>, String>;
 
     /// The table `physical_id` belongs to as of `ts` (callers pass `commit_ts - 1`).
-    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>>;
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableVersion>>;
 
     /// Every table at the latest applied version.
-    fn tables(&self) -> Vec<Arc<TableView>>;
+    fn tables(&self) -> Vec<Arc<TableVersion>>;
 
     /// Applies one finished job, in finished-ts order.
-    fn apply(&mut self, job: &Self::Job) -> Result<Vec<DdlChange>, String>;
+    fn apply(&mut self, job: &Self::Job) -> Result<Vec<SchemaChange>, String>;
 
     /// Forgets versions no reader at or above `below_ts` needs.
     fn gc(&mut self, below_ts: u64);

@@ -120,7 +120,7 @@ async fn run_changefeed(ctx: pipeline::Context, shutdown: shutdown::Shutdown) {
         );
         return;
     }
-    let source = pipeline::tikv::TikvSchemas::default();
+    let source = pipeline::schema_source::TikvSchemaSource::default();
     let mut backoff = Duration::from_secs(1);
     while !shutdown.is_fired() {
         let started = std::time::Instant::now();

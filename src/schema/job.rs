@@ -21,7 +21,7 @@ use super::error::JobError;
 use super::table_info::{CIStr, ColumnInfo, FieldType, TableInfo, flag, tp};
 use crate::mount::key::{decode_record_key, record_range};
 use crate::mount::{RowDecoder, TimeZone, Value};
-use crate::upstream::matcher::{CommittedRow, RowOp};
+use crate::event::{KvChange, OpType};
 
 /// Table id of `mysql.tidb_ddl_job` (`TiDBDDLJobTableID`, `0xFFFFFFFFFFFF - 1`).
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;
@@ -291,7 +291,7 @@ impl JobDecoder {
         &self,
         key: &[u8],
         value: &[u8],
-        op: RowOp,
+        op: OpType,
         start_ts: u64,
         commit_ts: u64,
     ) -> Result<Option<DdlJob>, JobError> {
@@ -305,7 +305,7 @@ impl JobDecoder {
                 });
             }
         }
-        if op == RowOp::Delete || value.is_empty() {
+        if op == OpType::Delete || value.is_empty() {
             return Ok(None);
         }
         let row = self
@@ -335,8 +335,8 @@ impl JobDecoder {
         })
     }
 
-    /// [`JobDecoder::decode`] for a row as the upstream feed delivers it.
-    pub fn decode_row(&self, row: &CommittedRow) -> Result<Option<DdlJob>, JobError> {
+    /// [`JobDecoder::decode`] for a row as the upstream client delivers it.
+    pub fn decode_row(&self, row: &KvChange) -> Result<Option<DdlJob>, JobError> {
         self.decode(&row.key, &row.value, row.op, row.start_ts, row.commit_ts)
     }
 }
@@ -367,7 +367,7 @@ mod tests {
     fn done_job_takes_row_timestamps() {
         let (k, v) = job_row(7, DONE);
         let j = JobDecoder::builtin()
-            .decode(&k, &v, RowOp::Put, 10, 20)
+            .decode(&k, &v, OpType::Put, 10, 20)
             .unwrap()
             .unwrap();
         assert_eq!((j.id, j.action, j.schema_id, j.table_id), (7, 3, 2, 104));
@@ -382,11 +382,11 @@ mod tests {
     fn deletes_and_unfinished_jobs_are_ignored() {
         let (k, v) = job_row(7, DONE);
         let d = JobDecoder::builtin();
-        assert!(d.decode(&k, &[], RowOp::Delete, 1, 2).unwrap().is_none());
+        assert!(d.decode(&k, &[], OpType::Delete, 1, 2).unwrap().is_none());
         let running = DONE.replace("\"state\":4", "\"state\":1");
         let (k2, v2) = job_row(7, &running);
-        assert!(d.decode(&k2, &v2, RowOp::Put, 1, 2).unwrap().is_none());
-        assert!(d.decode(&k, &v, RowOp::Put, 1, 2).unwrap().is_some());
+        assert!(d.decode(&k2, &v2, OpType::Put, 1, 2).unwrap().is_none());
+        assert!(d.decode(&k, &v, OpType::Put, 1, 2).unwrap().is_some());
     }
 
     #[test]
@@ -394,16 +394,16 @@ mod tests {
         let d = JobDecoder::builtin();
         let other = encode_record_key(104, &Handle::Int(1)).unwrap();
         assert!(matches!(
-            d.decode(&other, b"x", RowOp::Put, 1, 2),
+            d.decode(&other, b"x", OpType::Put, 1, 2),
             Err(JobError::NotJobRow { .. })
         ));
         let (k, v) = job_row(7, "{not json");
-        let e = d.decode(&k, &v, RowOp::Put, 1, 2).unwrap_err();
+        let e = d.decode(&k, &v, OpType::Put, 1, 2).unwrap_err();
         assert!(e.to_string().contains(&hex::encode(&k)), "{e}");
         let (k, _) = job_row(7, DONE);
         let no_meta = encode_row_v2(&[(6, Some(&[1u8][..]))]);
         assert!(matches!(
-            d.decode(&k, &no_meta, RowOp::Put, 1, 2),
+            d.decode(&k, &no_meta, OpType::Put, 1, 2),
             Err(JobError::NoJobMeta { .. })
         ));
     }

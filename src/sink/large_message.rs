@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use crate::codec::{EncodedMessage, Encoder, Reduction, RowEvent};
+use crate::codec::{EncodedMessage, Encoder, Reduction};
+use crate::event::RowEvent;
 use crate::config::{LargeMessageHandle, LargeMessageOption};
 
 /// What to do with a message above the limit.

@@ -14,7 +14,7 @@ mod change;
 mod spill;
 mod table;
 
-pub use change::{Op, RawChange};
+
 pub use table::{SorterError, TableSorter};
 
 use std::sync::Arc;

@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use super::change::RawChange;
+use super::change;
+use crate::event::KvChange;
 
 #[derive(Debug)]
 pub struct SpillFile {
@@ -31,9 +32,9 @@ impl SpillFile {
     }
 
     /// Appends `c`; returns where it is.
-    pub fn append(&mut self, c: &RawChange) -> std::io::Result<(u64, u32)> {
+    pub fn append(&mut self, c: &KvChange) -> std::io::Result<(u64, u32)> {
         let mut buf = Vec::with_capacity(c.size());
-        c.encode(&mut buf);
+        change::encode(c, &mut buf);
         self.file.seek(SeekFrom::End(0))?;
         self.file.write_all(&buf)?;
         let at = self.len;
@@ -42,11 +43,11 @@ impl SpillFile {
         Ok((at, len))
     }
 
-    pub fn read(&mut self, at: u64, len: u32) -> std::io::Result<RawChange> {
+    pub fn read(&mut self, at: u64, len: u32) -> std::io::Result<KvChange> {
         let mut buf = vec![0; len as usize];
         self.file.seek(SeekFrom::Start(at))?;
         self.file.read_exact(&mut buf)?;
-        RawChange::decode(&buf).ok_or_else(|| {
+        change::decode(&buf).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 format!("corrupt spill record at {at} in {}", self.path.display()),

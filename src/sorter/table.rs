@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::MemoryQuota;
-use super::change::RawChange;
+use super::change;
+use crate::event::KvChange;
 use super::spill::SpillFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +22,7 @@ pub enum SorterError {
 
 #[derive(Debug)]
 enum Held {
-    Memory(RawChange),
+    Memory(KvChange),
     Spilled { at: u64, len: u32 },
 }
 
@@ -63,12 +64,12 @@ impl TableSorter {
     }
 
     /// Holds `c` until the frontier passes it. Returns false when it was a duplicate.
-    pub fn push(&mut self, c: RawChange) -> Result<bool, SorterError> {
+    pub fn push(&mut self, c: KvChange) -> Result<bool, SorterError> {
         if c.commit_ts <= self.released {
             self.duplicates += 1;
             return Ok(false);
         }
-        let key = c.order_key();
+        let key = change::order_key(&c);
         if self.held.contains_key(&key) {
             self.duplicates += 1;
             return Ok(false);
@@ -97,7 +98,7 @@ impl TableSorter {
 
     /// The next change with commit ts at or below `frontier`, in release order; `None` once
     /// there is none (and everything up to `frontier` counts as released).
-    pub fn release_next(&mut self, frontier: u64) -> Result<Option<RawChange>, SorterError> {
+    pub fn release_next(&mut self, frontier: u64) -> Result<Option<KvChange>, SorterError> {
         let ready = self
             .held
             .first_key_value()
@@ -173,15 +174,15 @@ impl Drop for TableSorter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Op;
+    use crate::event::OpType;
     use super::*;
 
-    fn ch(key: &str, start: u64, commit: u64, value_len: usize) -> RawChange {
-        RawChange {
+    fn ch(key: &str, start: u64, commit: u64, value_len: usize) -> KvChange {
+        KvChange {
             key: key.as_bytes().to_vec(),
             value: vec![b'v'; value_len],
             old_value: None,
-            op: Op::Put,
+            op: OpType::Put,
             start_ts: start,
             commit_ts: commit,
         }

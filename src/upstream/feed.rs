@@ -47,7 +47,8 @@ use crate::proto::{kvrpcpb, metapb};
 
 use super::error::UpstreamError;
 use super::frontier::SpanFrontier;
-use super::matcher::{CommittedRow, Matcher};
+use super::matcher::Matcher;
+use crate::event::KvChange;
 use super::pd::{ConnectOptions, PdClient, RegionInfo};
 
 /// Version sent in the request header (≥ 5.3.0: batched resolved ts, cluster-id check).
@@ -66,7 +67,7 @@ pub struct Span {
 /// What the feed emits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpstreamEvent {
-    Row(CommittedRow),
+    Row(KvChange),
     Resolved { span: Span, ts: u64 },
 }
 

@@ -4,8 +4,8 @@
 //! Owns the PREWRITE rows not yet committed or rolled back, keyed by `(start_ts, key)`, and,
 //! before the region is `INITIALIZED`, the COMMIT and ROLLBACK rows that could not be applied
 //! yet. Guarantees:
-//! - a `COMMIT` becomes a [`CommittedRow`] carrying the value and old value of its `PREWRITE`;
-//! - a `COMMITTED` row (1PC, incremental scan) becomes a [`CommittedRow`] as is;
+//! - a `COMMIT` becomes a [`KvChange`] carrying the value and old value of its `PREWRITE`;
+//! - a `COMMITTED` row (1PC, incremental scan) becomes a [`KvChange`] as is;
 //! - a `ROLLBACK` drops its `PREWRITE` and emits nothing;
 //! - before `INITIALIZED`, a `COMMIT` whose `PREWRITE` has not arrived (or arrived with an empty
 //!   value, which may be a fake prewrite) is cached and matched at `INITIALIZED`; one still
@@ -18,30 +18,8 @@
 
 use std::collections::HashMap;
 
-use crate::proto::cdcpb::event::{LogType, Row, row::OpType};
-
-/// Put (insert/update) or delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RowOp {
-    Put,
-    Delete,
-}
-
-/// One committed change of one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommittedRow {
-    /// Raw TiDB key (not memcomparable-encoded).
-    pub key: Vec<u8>,
-    /// Row value; empty for deletes.
-    pub value: Vec<u8>,
-    /// Previous row value; empty when there was none.
-    pub old_value: Vec<u8>,
-    pub op: RowOp,
-    pub start_ts: u64,
-    pub commit_ts: u64,
-    /// Region the change came from.
-    pub region_id: u64,
-}
+use crate::event::{KvChange, OpType};
+use crate::proto::cdcpb::event::{LogType, Row, row::OpType as RawOpType};
 
 /// A protocol violation the matcher cannot recover from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +35,7 @@ pub enum MatchError {
 struct Prewrite {
     value: Vec<u8>,
     old_value: Vec<u8>,
-    op: Option<RowOp>,
+    op: Option<OpType>,
     generation: u64,
 }
 
@@ -71,12 +49,8 @@ pub struct Matcher {
     cached_rollbacks: Vec<(u64, Vec<u8>)>,
 }
 
-fn op_of(row: &Row) -> Option<RowOp> {
-    match OpType::try_from(row.op_type) {
-        Ok(OpType::Put) => Some(RowOp::Put),
-        Ok(OpType::Delete) => Some(RowOp::Delete),
-        _ => None,
-    }
+fn op_of(row: &Row) -> Option<OpType> {
+    op_of_raw(row.op_type)
 }
 
 impl Matcher {
@@ -99,7 +73,7 @@ impl Matcher {
 
     /// Applies one row; committed rows are appended to `out`. Rows of unknown type are
     /// ignored (TiKV sends none).
-    pub fn apply(&mut self, row: Row, out: &mut Vec<CommittedRow>) -> Result<(), MatchError> {
+    pub fn apply(&mut self, row: Row, out: &mut Vec<KvChange>) -> Result<(), MatchError> {
         match LogType::try_from(row.r#type) {
             Ok(LogType::Prewrite) => {
                 let k = (row.start_ts, row.key);
@@ -132,18 +106,17 @@ impl Matcher {
             }
             Ok(LogType::Committed) => {
                 let op = op_of(&row).unwrap_or(if row.value.is_empty() {
-                    RowOp::Delete
+                    OpType::Delete
                 } else {
-                    RowOp::Put
+                    OpType::Put
                 });
-                out.push(CommittedRow {
+                out.push(KvChange {
                     key: row.key,
                     value: row.value,
-                    old_value: row.old_value,
+                    old_value: old_value(row.old_value),
                     op,
                     start_ts: row.start_ts,
                     commit_ts: row.commit_ts,
-                    region_id: self.region_id,
                 });
             }
             Ok(LogType::Rollback) => {
@@ -177,7 +150,7 @@ impl Matcher {
     }
 
     /// Takes the matching PREWRITE for a COMMIT row, if usable now.
-    fn match_commit(&mut self, row: &Row) -> Option<CommittedRow> {
+    fn match_commit(&mut self, row: &Row) -> Option<KvChange> {
         let k = (row.start_ts, row.key.clone());
         let p = self.prewrites.get(&k)?;
         // Before INITIALIZED an empty-valued PREWRITE may be a fake one sent out of order.
@@ -186,30 +159,34 @@ impl Matcher {
         }
         let p = self.prewrites.remove(&k)?;
         let op = op_of(row).or(p.op).unwrap_or(if p.value.is_empty() {
-            RowOp::Delete
+            OpType::Delete
         } else {
-            RowOp::Put
+            OpType::Put
         });
-        Some(CommittedRow {
+        Some(KvChange {
             key: row.key.clone(),
-            value: if op == RowOp::Delete {
+            value: if op == OpType::Delete {
                 Vec::new()
             } else {
                 p.value
             },
-            old_value: p.old_value,
+            old_value: old_value(p.old_value),
             op,
             start_ts: row.start_ts,
             commit_ts: row.commit_ts,
-            region_id: self.region_id,
         })
     }
 }
 
-fn op_of_raw(op_type: i32) -> Option<RowOp> {
-    match OpType::try_from(op_type) {
-        Ok(OpType::Put) => Some(RowOp::Put),
-        Ok(OpType::Delete) => Some(RowOp::Delete),
+/// TiKV sends an empty old value when there was none.
+fn old_value(v: Vec<u8>) -> Option<Vec<u8>> {
+    (!v.is_empty()).then_some(v)
+}
+
+fn op_of_raw(op_type: i32) -> Option<OpType> {
+    match RawOpType::try_from(op_type) {
+        Ok(RawOpType::Put) => Some(OpType::Put),
+        Ok(RawOpType::Delete) => Some(OpType::Delete),
         _ => None,
     }
 }
@@ -233,20 +210,20 @@ mod tests {
     fn init() -> Row {
         row(LogType::Initialized, OpType::Unknown, "", 0, 0, "", "")
     }
-    fn run(m: &mut Matcher, rows: Vec<Row>) -> Vec<CommittedRow> {
+    fn run(m: &mut Matcher, rows: Vec<Row>) -> Vec<KvChange> {
         let mut out = Vec::new();
         for r in rows {
             m.apply(r, &mut out).expect("no protocol error");
         }
         out
     }
-    fn brief(rs: &[CommittedRow]) -> Vec<(String, String, String, RowOp, u64, u64)> {
+    fn brief(rs: &[KvChange]) -> Vec<(String, String, String, OpType, u64, u64)> {
         rs.iter()
             .map(|r| {
                 (
                     String::from_utf8_lossy(&r.key).into_owned(),
                     String::from_utf8_lossy(&r.value).into_owned(),
-                    String::from_utf8_lossy(&r.old_value).into_owned(),
+                    String::from_utf8_lossy(r.old_value.as_deref().unwrap_or_default()).into_owned(),
                     r.op,
                     r.start_ts,
                     r.commit_ts,
@@ -258,10 +235,10 @@ mod tests {
         k: &str,
         v: &str,
         o: &str,
-        op: RowOp,
+        op: OpType,
         s: u64,
         c: u64,
-    ) -> (String, String, String, RowOp, u64, u64) {
+    ) -> (String, String, String, OpType, u64, u64) {
         (k.into(), v.into(), o.into(), op, s, c)
     }
 
@@ -276,8 +253,7 @@ mod tests {
                 row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
             ],
         );
-        assert_eq!(brief(&out), vec![b("k", "v2", "v1", RowOp::Put, 10, 11)]);
-        assert_eq!(out[0].region_id, 7);
+        assert_eq!(brief(&out), vec![b("k", "v2", "v1", OpType::Put, 10, 11)]);
         assert_eq!(m.pending_prewrites(), 0);
     }
 
@@ -295,8 +271,8 @@ mod tests {
         assert_eq!(
             brief(&out),
             vec![
-                b("a", "x", "", RowOp::Put, 5, 6),
-                b("a", "", "x", RowOp::Delete, 7, 8)
+                b("a", "x", "", OpType::Put, 5, 6),
+                b("a", "", "x", OpType::Delete, 7, 8)
             ]
         );
     }
@@ -338,7 +314,7 @@ mod tests {
                 row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
             ],
         );
-        assert_eq!(brief(&out), vec![b("k", "v", "old", RowOp::Put, 10, 11)]);
+        assert_eq!(brief(&out), vec![b("k", "v", "old", OpType::Put, 10, 11)]);
     }
 
     #[test]
@@ -358,7 +334,7 @@ mod tests {
         .expect("prewrite");
         assert!(out.is_empty());
         m.apply(init(), &mut out).expect("init");
-        assert_eq!(brief(&out), vec![b("k", "v", "o", RowOp::Put, 10, 11)]);
+        assert_eq!(brief(&out), vec![b("k", "v", "o", OpType::Put, 10, 11)]);
         assert_eq!(m.pending_prewrites(), 0);
     }
 
@@ -375,7 +351,7 @@ mod tests {
                 init(),
             ],
         );
-        assert_eq!(brief(&out), vec![b("k", "", "o", RowOp::Delete, 10, 11)]);
+        assert_eq!(brief(&out), vec![b("k", "", "o", OpType::Delete, 10, 11)]);
     }
 
     #[test]
@@ -389,7 +365,7 @@ mod tests {
                 init(),
             ],
         );
-        assert_eq!(brief(&out), vec![b("k", "v", "", RowOp::Put, 10, 11)]);
+        assert_eq!(brief(&out), vec![b("k", "v", "", OpType::Put, 10, 11)]);
     }
 
     #[test]
@@ -419,7 +395,7 @@ mod tests {
                 row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
             ],
         );
-        assert_eq!(brief(&out), vec![b("k", "v", "o", RowOp::Put, 10, 11)]);
+        assert_eq!(brief(&out), vec![b("k", "v", "o", OpType::Put, 10, 11)]);
     }
 
     #[test]

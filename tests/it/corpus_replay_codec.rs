@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use serde_json::Value as J;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{FixedClock, RowEvent, RowKind, TableMeta};
+use tidb_changefeed::codec::FixedClock;
+use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::mount::key::encode_record_key;

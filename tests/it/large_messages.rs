@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{Encoder, FixedClock, RowEvent, RowKind, TableMeta};
+use tidb_changefeed::codec::{Encoder, FixedClock};
+use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::config::{LargeMessageHandle, LargeMessageOption};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::schema::TableInfo;

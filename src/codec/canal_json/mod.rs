@@ -29,8 +29,8 @@ mod tests;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use super::event::{DdlEvent, RowEvent, RowKind};
-use super::table_meta::{ColumnMeta, TableMeta};
+use crate::event::{DdlEvent, RowEvent, RowKind};
+use crate::event::{ColumnMeta, TableMeta};
 use super::value_text::{write_f32, write_f64};
 use super::{
     Clock, CodecError, EncodedMessage, Encoder, Reduction, SystemClock, tso_physical_millis,

@@ -4,8 +4,8 @@
 //! `pkg/sink/codec/canal/canal_entry.go` `getJavaSQLType`, including the per-value promotion of
 //! unsigned integers) and [`canal_ddl_type`] (`convertDdlEventType`).
 
-use crate::codec::event::ActionType;
-use crate::codec::table_meta::ColumnMeta;
+use crate::event::ActionType;
+use crate::event::ColumnMeta;
 use crate::mount::Value;
 use crate::schema::tp;
 
@@ -142,15 +142,15 @@ pub fn canal_ddl_type(a: ActionType) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::codec::table_meta::test_support::ft;
-    use crate::codec::table_meta::{ColumnFlags, TableMeta};
+    use crate::event::test_support::ft;
+    use crate::event::{ColumnFlags, TableMeta};
     use crate::schema::{CIStr, TableInfo, flag};
 
     fn column(t: u8, fl: u32, charset: &str) -> ColumnMeta {
         let info = TableInfo {
             id: 1,
             name: CIStr::new("t"),
-            columns: vec![crate::codec::table_meta::test_support::col(
+            columns: vec![crate::event::test_support::col(
                 1,
                 "c",
                 ft(t, fl, -1, 0, charset),

@@ -6,35 +6,36 @@ use std::sync::Arc;
 
 use crate::codec::BoxFuture;
 use crate::schema::{DdlJob, JobDecoder, SchemaStore, SnapshotOptions, read_meta};
-use crate::upstream::matcher::CommittedRow;
+use crate::event::KvChange;
 use crate::upstream::pd::PdClient;
 
 use super::SchemaSource;
 use super::error::PipelineError;
-use super::schemas::{DdlChange, JobOrder, Schemas, TableView};
+use super::schemas::{JobOrder, Schemas};
+use crate::schema::{SchemaChange, TableVersion};
 
 /// Reads the schema from TiKV.
 #[derive(Debug, Default, Clone)]
-pub struct TikvSchemas {
+pub struct TikvSchemaSource {
     pub options: SnapshotOptions,
 }
 
 /// The schema store and the job decoder of one pipeline run.
 #[derive(Debug)]
-pub struct Tracked {
+pub struct SchemaTracker {
     store: SchemaStore,
     jobs: JobDecoder,
 }
 
-impl SchemaSource for TikvSchemas {
-    type S = Tracked;
+impl SchemaSource for TikvSchemaSource {
+    type S = SchemaTracker;
 
     fn load<'a>(
         &'a self,
         pd: &'a PdClient,
         _pd_endpoints: &'a [String],
         ts: u64,
-    ) -> BoxFuture<'a, Result<Tracked, PipelineError>> {
+    ) -> BoxFuture<'a, Result<SchemaTracker, PipelineError>> {
         Box::pin(async move {
             let snapshot = read_meta(pd, ts, &self.options)
                 .await
@@ -45,7 +46,7 @@ impl SchemaSource for TikvSchemas {
                 tables = snapshot.tables.len(),
                 "schema snapshot read"
             );
-            Ok(Tracked {
+            Ok(SchemaTracker {
                 jobs: JobDecoder::from_snapshot(&snapshot),
                 store: SchemaStore::from_snapshot(&snapshot),
             })
@@ -53,10 +54,10 @@ impl SchemaSource for TikvSchemas {
     }
 }
 
-impl Schemas for Tracked {
+impl Schemas for SchemaTracker {
     type Job = DdlJob;
 
-    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, DdlJob)>, String> {
+    fn job_from_row(&self, row: &KvChange) -> Result<Option<(JobOrder, DdlJob)>, String> {
         let job = self
             .jobs
             .decode(&row.key, &row.value, row.op, row.start_ts, row.commit_ts)
@@ -72,15 +73,15 @@ impl Schemas for Tracked {
         }))
     }
 
-    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>> {
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableVersion>> {
         self.store.table_at(physical_id, ts)
     }
 
-    fn tables(&self) -> Vec<Arc<TableView>> {
+    fn tables(&self) -> Vec<Arc<TableVersion>> {
         self.store.tables()
     }
 
-    fn apply(&mut self, job: &DdlJob) -> Result<Vec<DdlChange>, String> {
+    fn apply(&mut self, job: &DdlJob) -> Result<Vec<SchemaChange>, String> {
         self.store.apply(job).map_err(|e| e.to_string())
     }
 

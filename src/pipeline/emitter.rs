@@ -1,0 +1,296 @@
+//! The emitter of one changefeed: decoded events in, Kafka messages out.
+//!
+//! Owns everything after a row is decoded and filtered: TiCDC's split-and-sort of a
+//! transaction's rows, routing to a topic and partition, encoding, large-message handling,
+//! the per-message [`AckTracker`] ticket and the hand-off to the [`Output`]; DDL messages to
+//! partition 0 or every partition of their topic; watermark broadcasts; the per-table topic
+//! and per-topic partition count / size limit caches.
+//!
+//! Guarantees:
+//! * messages of one transaction chunk are sent in TiCDC's order (deletes and split update
+//!   halves first, as `split_and_sort_txn` orders them), each with a ticket submitted before
+//!   it is sent, so the table's progress never passes an unsent row;
+//! * a row that cannot be routed or encoded stops the changefeed with the table and reason,
+//!   before its ticket (the checkpoint stays before it);
+//! * watermarks carry no ticket: they are sent only at an acknowledged checkpoint.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::codec::Encoder;
+use crate::dispatch::EventRouter;
+use crate::event::{DdlEvent, RowEvent, TableMeta};
+use crate::schema::DDL_JOB_TABLE_ID;
+use crate::sink::ack::AckTracker;
+use crate::sink::kafka::Message;
+use crate::sink::large_message::LargeMessagePolicy;
+
+use super::error::PipelineError;
+use super::output::Output;
+
+/// `` `schema`.`table` `` for messages and logs.
+pub(crate) fn quoted(schema: &str, table: &str) -> String {
+    format!("`{schema}`.`{table}`")
+}
+
+/// Counters for status reporting.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    pub rows_sent: u64,
+    pub ddls_sent: u64,
+    pub rows_received: u64,
+}
+
+/// The output side of one changefeed.
+#[derive(Debug)]
+pub struct Emitter {
+    output: Arc<dyn Output>,
+    encoder: Arc<dyn Encoder>,
+    router: EventRouter,
+    large_messages: LargeMessagePolicy,
+    tracker: AckTracker,
+    /// Topic of each table's rows (cleared by DDLs: renames move tables).
+    topics: HashMap<(Arc<str>, Arc<str>), Arc<str>>,
+    /// Partition count and message size limit per topic (cleared every checkpoint tick so
+    /// added partitions and changed limits are picked up).
+    sink_limits: HashMap<Arc<str>, (i32, u64)>,
+    rows_sent: u64,
+    ddls_sent: u64,
+    rows_sent_total: ::metrics::Counter,
+}
+
+impl Emitter {
+    /// An emitter writing to `output`, acknowledging on `tracker`.
+    pub fn new(
+        changefeed: &str,
+        output: Arc<dyn Output>,
+        encoder: Arc<dyn Encoder>,
+        router: EventRouter,
+        large_messages: LargeMessagePolicy,
+        tracker: AckTracker,
+    ) -> Self {
+        Emitter {
+            output,
+            encoder,
+            router,
+            large_messages,
+            tracker,
+            topics: HashMap::new(),
+            sink_limits: HashMap::new(),
+            rows_sent: 0,
+            ddls_sent: 0,
+            rows_sent_total: ::metrics::counter!(
+                crate::metrics::ROWS_SENT_TOTAL,
+                "changefeed" => changefeed.to_string()
+            ),
+        }
+    }
+
+    /// Rows and DDLs sent so far.
+    pub fn sent(&self) -> (u64, u64) {
+        (self.rows_sent, self.ddls_sent)
+    }
+
+    /// Checks a new table version against the dispatch rules and lets the encoder prepare
+    /// for it (schema-registry protocols register its schemas here).
+    pub async fn prepare_table(
+        &self,
+        schema: &str,
+        table: &str,
+        meta: &Arc<TableMeta>,
+    ) -> Result<(), PipelineError> {
+        self.router
+            .verify_table(schema, table, meta)
+            .map_err(|source| PipelineError::Dispatch {
+                table: quoted(schema, table),
+                source,
+            })?;
+        self.encoder
+            .prepare_table(meta)
+            .await
+            .map_err(|source| PipelineError::Codec {
+                table: quoted(schema, table),
+                source,
+            })
+    }
+
+    /// Splits and orders one transaction's rows of `physical_id` as TiCDC does, then sends
+    /// them.
+    pub async fn send_txn(
+        &mut self,
+        physical_id: i64,
+        rows: Vec<RowEvent>,
+        output_raw_change_event: bool,
+    ) -> Result<(), PipelineError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = crate::codec::split::split_and_sort_txn(rows, output_raw_change_event);
+        for ev in &rows {
+            self.send_row(ev, physical_id).await?;
+        }
+        Ok(())
+    }
+
+    /// The topic of a table's rows, computed once per table.
+    fn row_topic(&mut self, ev: &RowEvent) -> Arc<str> {
+        let key = (Arc::clone(&ev.schema), Arc::clone(&ev.table));
+        if let Some(t) = self.topics.get(&key) {
+            return Arc::clone(t);
+        }
+        let t: Arc<str> = Arc::from(self.router.topic_for_row(ev));
+        self.topics.insert(key, Arc::clone(&t));
+        t
+    }
+
+    /// Partition count and size limit of `topic`, asked from the output once per tick.
+    async fn limits(&mut self, topic: &Arc<str>) -> Result<(i32, u64), PipelineError> {
+        if let Some(l) = self.sink_limits.get(topic) {
+            return Ok(*l);
+        }
+        let l = (
+            self.output.partitions(topic).await?,
+            self.output.max_message_bytes(topic).await?,
+        );
+        self.sink_limits.insert(Arc::clone(topic), l);
+        Ok(l)
+    }
+
+    /// Forgets cached partition counts and size limits (called every checkpoint tick).
+    pub fn refresh_sink_limits(&mut self) {
+        self.sink_limits.clear();
+    }
+
+    /// Forgets each table's topic (after a DDL: renames move tables).
+    pub fn forget_topics(&mut self) {
+        self.topics.clear();
+    }
+
+    async fn send_row(&mut self, ev: &RowEvent, physical_id: i64) -> Result<(), PipelineError> {
+        let table = || quoted(&ev.schema, &ev.table);
+        let topic = self.row_topic(ev);
+        let (partitions, limit) = self.limits(&topic).await?;
+        let partition = self
+            .router
+            .partition_for_row(ev, partitions)
+            .map_err(|source| PipelineError::Dispatch {
+                table: table(),
+                source,
+            })?;
+        let Some(msg) = self
+            .encoder
+            .encode_row(ev)
+            .map_err(|source| PipelineError::Codec {
+                table: table(),
+                source,
+            })?
+        else {
+            return Ok(());
+        };
+        let msg = self
+            .large_messages
+            .fit(self.encoder.as_ref(), ev, msg, limit)?;
+        let ticket = self.tracker.submit(physical_id, ev.commit_ts);
+        self.output
+            .send(
+                &topic,
+                partition,
+                Message {
+                    key: msg.key,
+                    value: Some(msg.value),
+                    headers: BTreeMap::new(),
+                    ticket: Some(ticket),
+                },
+            )
+            .await?;
+        self.rows_sent += 1;
+        self.rows_sent_total.increment(1);
+        Ok(())
+    }
+
+    /// Encodes a DDL and sends it to partition 0 of its topic, or to every partition when the
+    /// protocol wants that; each copy is a ticket of the DDL stream at `finished_ts`.
+    pub async fn send_ddl(&mut self, ev: &DdlEvent, finished_ts: u64) -> Result<(), PipelineError> {
+        let Some(msg) = self
+            .encoder
+            .encode_ddl(ev)
+            .map_err(|source| PipelineError::Codec {
+                table: quoted(&ev.table.schema, &ev.table.table),
+                source,
+            })?
+        else {
+            return Ok(());
+        };
+        let topic = self.router.topic_for_ddl(ev);
+        let partitions = if self.encoder.ddl_to_all_partitions() {
+            self.output.partitions(&topic).await?
+        } else {
+            self.output.partitions(&topic).await?;
+            1
+        };
+        self.broadcast(&topic, partitions, &msg, Some(finished_ts))
+            .await?;
+        self.ddls_sent += 1;
+        Ok(())
+    }
+
+    /// Sends a watermark at `ts` to every partition of every topic the `tables` (schema,
+    /// table) write to (TiCDC's checkpoint event); protocols without watermarks send nothing.
+    /// Call it only with a ts that is acknowledged (the checkpoint).
+    pub async fn send_watermark(
+        &mut self,
+        ts: u64,
+        tables: &[(Arc<str>, Arc<str>)],
+    ) -> Result<(), PipelineError> {
+        let Some(msg) =
+            self.encoder
+                .encode_watermark(ts)
+                .map_err(|source| PipelineError::Codec {
+                    table: "(watermark)".to_string(),
+                    source,
+                })?
+        else {
+            return Ok(());
+        };
+        let topics = self
+            .router
+            .active_topics(tables.iter().map(|(s, t)| (s.as_ref(), t.as_ref())));
+        for topic in topics {
+            let partitions = self.output.partitions(&topic).await?;
+            self.broadcast(&topic, partitions, &msg, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one message to partitions `0..partitions` of `topic`, each with a ticket of the
+    /// DDL stream at `ddl_ts` when given.
+    async fn broadcast(
+        &mut self,
+        topic: &str,
+        partitions: i32,
+        msg: &crate::codec::EncodedMessage,
+        ddl_ts: Option<u64>,
+    ) -> Result<(), PipelineError> {
+        for p in 0..partitions {
+            let ticket = ddl_ts.map(|ts| self.tracker.submit(DDL_JOB_TABLE_ID, ts));
+            self.output
+                .send(
+                    topic,
+                    p,
+                    Message {
+                        key: msg.key.clone(),
+                        value: Some(msg.value.clone()),
+                        headers: BTreeMap::new(),
+                        ticket,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every message sent so far to be acknowledged.
+    pub async fn flush(&self) -> Result<(), PipelineError> {
+        self.output.flush().await
+    }
+}
