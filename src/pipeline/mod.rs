@@ -452,6 +452,3 @@ pub async fn run<L: SchemaSource>(
     }
     result
 }
-
-#[cfg(test)]
-mod tests;
