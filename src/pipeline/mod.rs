@@ -437,6 +437,3 @@ pub async fn run<L: SchemaSource>(
     }
     result
 }
-
-#[cfg(test)]
-mod tests;

@@ -7,22 +7,22 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::output::{Output, Sent};
-use super::processor::{DDL_JOB_TABLE_ID, Outputs, Processor, Settings};
-use super::schemas::{DdlChange, JobOrder, Schemas, TableView};
-use super::source::{Subscriptions, table_span};
-use crate::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use crate::codec::{FixedClock, TableMeta};
-use crate::dispatch::{DispatchRule, EventRouter};
-use crate::emulator::tidb::encode_row;
-use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
-use crate::mount::TimeZone;
-use crate::mount::key::encode_record_key;
-use crate::schema::TableInfo;
-use crate::sink::ack::AckTracker;
-use crate::sink::large_message::LargeMessagePolicy;
-use crate::upstream::feed::{Span, UpstreamEvent};
-use crate::upstream::matcher::{CommittedRow, RowOp};
+use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
+use tidb_changefeed::codec::{FixedClock, TableMeta};
+use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
+use tidb_changefeed::emulator::tidb::encode_row;
+use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
+use tidb_changefeed::mount::key::encode_record_key;
+use tidb_changefeed::mount::{Handle, TimeZone};
+use tidb_changefeed::pipeline::output::{Output, Sent};
+use tidb_changefeed::pipeline::processor::{DDL_JOB_TABLE_ID, Outputs, Processor, Settings};
+use tidb_changefeed::pipeline::schemas::{DdlChange, JobOrder, Schemas, TableView};
+use tidb_changefeed::pipeline::source::{Subscriptions, table_span};
+use tidb_changefeed::schema::TableInfo;
+use tidb_changefeed::sink::ack::AckTracker;
+use tidb_changefeed::sink::large_message::LargeMessagePolicy;
+use tidb_changefeed::upstream::feed::{Span, UpstreamEvent};
+use tidb_changefeed::upstream::matcher::{CommittedRow, RowOp};
 
 const T1: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin",
  "cols":[
@@ -238,7 +238,7 @@ fn row(
 }
 
 fn job_row(job: i64, commit: u64) -> UpstreamEvent {
-    let key = encode_record_key(DDL_JOB_TABLE_ID, &crate::mount::Handle::Int(job)).unwrap();
+    let key = encode_record_key(DDL_JOB_TABLE_ID, &Handle::Int(job)).unwrap();
     UpstreamEvent::Row(CommittedRow {
         key,
         value: job.to_string().into_bytes(),
@@ -452,7 +452,7 @@ async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
     let mut h = harness(schemas, &["*.*"], events);
     h.p.handle(row(&t, 1, "a", None, 77, 105)).await.unwrap();
     h.p.handle(row(&t, 2, "b", None, 106, 107)).await.unwrap();
-    let key = encode_record_key(104, &crate::mount::Handle::Int(2)).unwrap();
+    let key = encode_record_key(104, &Handle::Int(2)).unwrap();
     let (_, old) = match row(&t, 2, "b", None, 0, 1) {
         UpstreamEvent::Row(r) => (r.key, r.value),
         UpstreamEvent::Resolved { .. } => unreachable!(),
