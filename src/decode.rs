@@ -4,9 +4,9 @@
 //! Without a value only the key is decoded (`columns` is absent). Every failure names what
 //! could not be decoded and why.
 
-use crate::event::TableMeta;
 use crate::codec::canal_json::write_value;
 use crate::codec::canal_json::writer::write_json_string;
+use crate::event::TableMeta;
 use crate::mount::Datum;
 use crate::mount::key::Handle;
 use crate::mount::{RowDecoder, TimeZone};

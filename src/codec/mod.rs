@@ -19,8 +19,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use error::CodecError;
 use crate::event::{DdlEvent, RowEvent, TableMeta};
+pub use error::CodecError;
 
 /// One Kafka record's key and value.
 #[derive(Debug, Clone, PartialEq, Eq)]

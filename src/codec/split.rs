@@ -13,9 +13,9 @@
 //! is stable, so our stable sort gives the same order; for larger single-table transactions the
 //! relative order of rows of the same kind may differ from TiCDC's.
 
-use crate::event::{RowEvent, RowKind};
-use crate::event::ColumnFlags;
 use super::value_text::value_string;
+use crate::event::ColumnFlags;
+use crate::event::{RowEvent, RowKind};
 
 /// Whether TiCDC splits this UPDATE into DELETE + INSERT.
 pub fn should_split(ev: &RowEvent) -> bool {

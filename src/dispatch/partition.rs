@@ -19,9 +19,9 @@
 
 use super::DispatchError;
 use super::hash::PositionInertia;
+use crate::codec::value_text::value_string;
 use crate::event::RowEvent;
 use crate::event::TableMeta;
-use crate::codec::value_text::value_string;
 
 /// A partition rule (TiCDC `partition = "..."`).
 #[derive(Debug, Clone, PartialEq, Eq)]

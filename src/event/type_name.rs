@@ -145,4 +145,3 @@ pub fn type_desc(ft: &FieldType) -> String {
     };
     unsigned_zerofill(ft, s)
 }
-

@@ -17,8 +17,8 @@ pub mod emitter;
 pub mod error;
 pub mod output;
 pub mod processor;
-pub mod schemas;
 pub mod schema_source;
+pub mod schemas;
 pub mod subscriptions;
 
 use std::collections::HashSet;
@@ -28,8 +28,8 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
-pub use error::{ErrorKind, PipelineError};
 pub use emitter::{Emitter, Stats};
+pub use error::{ErrorKind, PipelineError};
 pub use output::{KafkaOutput, Output, StdoutOutput};
 pub use processor::{Processor, Settings};
 pub use schemas::{JobOrder, Schemas};

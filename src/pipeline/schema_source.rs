@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::codec::BoxFuture;
-use crate::schema::{DdlJob, JobDecoder, SchemaStore, SnapshotOptions, read_meta};
 use crate::event::KvChange;
+use crate::schema::{DdlJob, JobDecoder, SchemaStore, SnapshotOptions, read_meta};
 use crate::upstream::pd::PdClient;
 
 use super::SchemaSource;

@@ -30,4 +30,3 @@ pub fn spawn_signal_listener(trigger: ShutdownTrigger) -> std::io::Result<()> {
     });
     Ok(())
 }
-

@@ -19,9 +19,9 @@ use serde::Deserialize;
 use super::db_info::DbInfo;
 use super::error::JobError;
 use super::table_info::{CIStr, ColumnInfo, FieldType, TableInfo, flag, tp};
+use crate::event::{KvChange, OpType};
 use crate::mount::key::{decode_record_key, record_range};
 use crate::mount::{RowDecoder, TimeZone, Value};
-use crate::event::{KvChange, OpType};
 
 /// Table id of `mysql.tidb_ddl_job` (`TiDBDDLJobTableID`, `0xFFFFFFFFFFFF - 1`).
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 
 use crate::codec::{EncodedMessage, Encoder, Reduction};
-use crate::event::RowEvent;
 use crate::config::{LargeMessageHandle, LargeMessageOption};
+use crate::event::RowEvent;
 
 /// What to do with a message above the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]

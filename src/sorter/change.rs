@@ -5,7 +5,7 @@ use crate::event::{KvChange, OpType};
 
 /// The order of release: commit ts, then start ts, then key.
 pub fn order_key(c: &KvChange) -> (u64, u64, Vec<u8>) {
-(c.commit_ts, c.start_ts, c.key.clone())
+    (c.commit_ts, c.start_ts, c.key.clone())
 }
 
 /// `commit_ts, start_ts, op, key, value, old value` with u32 lengths (old value length

@@ -14,7 +14,6 @@ mod change;
 mod spill;
 mod table;
 
-
 pub use table::{SorterError, TableSorter};
 
 use std::sync::Arc;

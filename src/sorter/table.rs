@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::MemoryQuota;
 use super::change;
-use crate::event::KvChange;
 use super::spill::SpillFile;
+use crate::event::KvChange;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SorterError {
@@ -174,8 +174,8 @@ impl Drop for TableSorter {
 
 #[cfg(test)]
 mod tests {
-    use crate::event::OpType;
     use super::*;
+    use crate::event::OpType;
 
     fn ch(key: &str, start: u64, commit: u64, value_len: usize) -> KvChange {
         KvChange {

@@ -48,8 +48,8 @@ use crate::proto::{kvrpcpb, metapb};
 use super::error::UpstreamError;
 use super::frontier::SpanFrontier;
 use super::matcher::Matcher;
-use crate::event::KvChange;
 use super::pd::{ConnectOptions, PdClient, RegionInfo};
+use crate::event::KvChange;
 
 /// Version sent in the request header (≥ 5.3.0: batched resolved ts, cluster-id check).
 pub const CLIENT_VERSION: &str = "8.5.0";

@@ -195,7 +195,15 @@ fn op_of_raw(op_type: i32) -> Option<OpType> {
 mod tests {
     use super::*;
 
-    fn row(t: LogType, op: OpType, key: &str, start: u64, commit: u64, v: &str, old: &str) -> Row {
+    fn row(
+        t: LogType,
+        op: RawOpType,
+        key: &str,
+        start: u64,
+        commit: u64,
+        v: &str,
+        old: &str,
+    ) -> Row {
         Row {
             start_ts: start,
             commit_ts: commit,
@@ -208,7 +216,7 @@ mod tests {
         }
     }
     fn init() -> Row {
-        row(LogType::Initialized, OpType::Unknown, "", 0, 0, "", "")
+        row(LogType::Initialized, RawOpType::Unknown, "", 0, 0, "", "")
     }
     fn run(m: &mut Matcher, rows: Vec<Row>) -> Vec<KvChange> {
         let mut out = Vec::new();
@@ -223,7 +231,8 @@ mod tests {
                 (
                     String::from_utf8_lossy(&r.key).into_owned(),
                     String::from_utf8_lossy(&r.value).into_owned(),
-                    String::from_utf8_lossy(r.old_value.as_deref().unwrap_or_default()).into_owned(),
+                    String::from_utf8_lossy(r.old_value.as_deref().unwrap_or_default())
+                        .into_owned(),
                     r.op,
                     r.start_ts,
                     r.commit_ts,
@@ -249,8 +258,8 @@ mod tests {
             &mut m,
             vec![
                 init(),
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v2", "v1"),
-                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v2", "v1"),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
             ],
         );
         assert_eq!(brief(&out), vec![b("k", "v2", "v1", OpType::Put, 10, 11)]);
@@ -263,9 +272,9 @@ mod tests {
         let out = run(
             &mut m,
             vec![
-                row(LogType::Committed, OpType::Put, "a", 5, 6, "x", ""),
+                row(LogType::Committed, RawOpType::Put, "a", 5, 6, "x", ""),
                 init(),
-                row(LogType::Committed, OpType::Delete, "a", 7, 8, "", "x"),
+                row(LogType::Committed, RawOpType::Delete, "a", 7, 8, "", "x"),
             ],
         );
         assert_eq!(
@@ -284,8 +293,8 @@ mod tests {
             &mut m,
             vec![
                 init(),
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", ""),
-                row(LogType::Rollback, OpType::Unknown, "k", 10, 0, "", ""),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v", ""),
+                row(LogType::Rollback, RawOpType::Unknown, "k", 10, 0, "", ""),
             ],
         );
         assert!(out.is_empty());
@@ -293,7 +302,7 @@ mod tests {
         let mut out = Vec::new();
         let err = m
             .apply(
-                row(LogType::Commit, OpType::Put, "k", 10, 12, "", ""),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 12, "", ""),
                 &mut out,
             )
             .expect_err("commit after rollback has no prewrite");
@@ -309,9 +318,9 @@ mod tests {
         let out = run(
             &mut m,
             vec![
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "old"),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v", "old"),
                 init(),
-                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
             ],
         );
         assert_eq!(brief(&out), vec![b("k", "v", "old", OpType::Put, 10, 11)]);
@@ -322,13 +331,13 @@ mod tests {
         let mut m = Matcher::new(1);
         let mut out = Vec::new();
         m.apply(
-            row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+            row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
             &mut out,
         )
         .expect("cached");
         assert!(out.is_empty(), "kept until its prewrite arrives");
         m.apply(
-            row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "o"),
+            row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v", "o"),
             &mut out,
         )
         .expect("prewrite");
@@ -346,8 +355,8 @@ mod tests {
         let out = run(
             &mut m,
             vec![
-                row(LogType::Prewrite, OpType::Delete, "k", 10, 0, "", "o"),
-                row(LogType::Commit, OpType::Delete, "k", 10, 11, "", ""),
+                row(LogType::Prewrite, RawOpType::Delete, "k", 10, 0, "", "o"),
+                row(LogType::Commit, RawOpType::Delete, "k", 10, 11, "", ""),
                 init(),
             ],
         );
@@ -360,8 +369,8 @@ mod tests {
         let out = run(
             &mut m,
             vec![
-                row(LogType::Committed, OpType::Put, "k", 10, 11, "v", ""),
-                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                row(LogType::Committed, RawOpType::Put, "k", 10, 11, "v", ""),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
                 init(),
             ],
         );
@@ -374,8 +383,8 @@ mod tests {
         let out = run(
             &mut m,
             vec![
-                row(LogType::Rollback, OpType::Unknown, "k", 10, 0, "", ""),
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", ""),
+                row(LogType::Rollback, RawOpType::Unknown, "k", 10, 0, "", ""),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v", ""),
                 init(),
             ],
         );
@@ -390,9 +399,9 @@ mod tests {
             &mut m,
             vec![
                 init(),
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "v", "o"),
-                row(LogType::Prewrite, OpType::Put, "k", 10, 0, "", ""),
-                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "v", "o"),
+                row(LogType::Prewrite, RawOpType::Put, "k", 10, 0, "", ""),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
             ],
         );
         assert_eq!(brief(&out), vec![b("k", "v", "o", OpType::Put, 10, 11)]);
@@ -405,7 +414,7 @@ mod tests {
         m.apply(init(), &mut out).expect("init");
         let e = m
             .apply(
-                row(LogType::Commit, OpType::Put, "k", 10, 11, "", ""),
+                row(LogType::Commit, RawOpType::Put, "k", 10, 11, "", ""),
                 &mut out,
             )
             .expect_err("fatal");

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use serde_json::Value as J;
-use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::FixedClock;
-use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
+use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
+use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::mount::key::encode_record_key;
 use tidb_changefeed::mount::row_v2::encode_row_v2;
-use tidb_changefeed::mount::{ChangeKind, DecodedColumn, Handle, RowChange, RowDecoder, TimeZone};
+use tidb_changefeed::mount::{DecodedColumn, Handle, RowDecoder, TimeZone};
 use tidb_changefeed::schema::{FieldType, TableInfo, flag, tp};
 
 fn cases(file: &str) -> Vec<J> {
@@ -389,20 +389,30 @@ fn event(
     schema: &str,
     table: &str,
     meta: &Arc<TableMeta>,
-    kind: ChangeKind,
+    kind: RowKind,
     new: Option<Vec<DecodedColumn>>,
     old: Option<Vec<DecodedColumn>>,
 ) -> RowEvent {
-    let change = RowChange {
-        commit_ts: 1 << 20,
-        physical_table_id: 100,
-        handle: Handle::Int(1),
-        kind,
-        new,
-        old,
+    // Values by column id → positions of the table metadata, as the pipeline places them.
+    let place = |cols: Vec<DecodedColumn>| {
+        let mut out = vec![Value::Null; meta.columns.len()];
+        for c in cols {
+            let p = meta
+                .position_of(c.id)
+                .expect("decoded column is in the metadata");
+            out[p] = c.value;
+        }
+        out
     };
-    RowEvent::from_row_change(Arc::from(schema), Arc::from(table), meta.clone(), change)
-        .expect("row event")
+    RowEvent {
+        schema: Arc::from(schema),
+        table: Arc::from(table),
+        meta: meta.clone(),
+        commit_ts: 1 << 20,
+        kind,
+        new: new.map(place),
+        old: old.map(place),
+    }
 }
 
 /// The origin default TiDB's TableInfo would hold for a Go test value of a column.
@@ -477,7 +487,7 @@ fn canal_json_column_type_vectors_replay() {
                     mount_defaults(&info).expect("row")
                 }
             };
-            let ev = event(&schema, &table, &meta, ChangeKind::Insert, Some(row), None);
+            let ev = event(&schema, &table, &meta, RowKind::Insert, Some(row), None);
             for cc in [false, true] {
                 let msg = encode(&ev, cc);
                 let want = if cc {
@@ -545,13 +555,13 @@ fn canal_value_vectors_replay() {
             })
             .collect();
         let (kind, new, old) = match str_of(c, "event") {
-            "INSERT" => (ChangeKind::Insert, Some(mounted[0].clone()), None),
+            "INSERT" => (RowKind::Insert, Some(mounted[0].clone()), None),
             "UPDATE" => (
-                ChangeKind::Update,
+                RowKind::Update,
                 Some(mounted[1].clone()),
                 Some(mounted[0].clone()),
             ),
-            "DELETE" => (ChangeKind::Delete, None, Some(mounted[0].clone())),
+            "DELETE" => (RowKind::Delete, None, Some(mounted[0].clone())),
             other => panic!("{id}: event {other}"),
         };
         let msg = encode(&event(&schema, &table, &meta, kind, new, old), false);

@@ -8,21 +8,89 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{FixedClock, TableMeta};
+use tidb_changefeed::codec::{BoxFuture, FixedClock};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
 use tidb_changefeed::emulator::tidb::encode_row;
+use tidb_changefeed::event::{KvChange, OpType, TableMeta};
 use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
 use tidb_changefeed::mount::key::encode_record_key;
 use tidb_changefeed::mount::{Handle, TimeZone};
-use tidb_changefeed::pipeline::output::{Output, Sent};
-use tidb_changefeed::pipeline::processor::{DDL_JOB_TABLE_ID, Outputs, Processor, Settings};
-use tidb_changefeed::pipeline::schemas::{DdlChange, JobOrder, Schemas, TableView};
-use tidb_changefeed::pipeline::source::{Subscriptions, table_span};
-use tidb_changefeed::schema::TableInfo;
+use tidb_changefeed::pipeline::output::Output;
+use tidb_changefeed::pipeline::processor::{Processor, Settings};
+use tidb_changefeed::pipeline::schemas::{JobOrder, Schemas};
+use tidb_changefeed::pipeline::subscriptions::{Subscriptions, table_span};
+use tidb_changefeed::pipeline::{Emitter, PipelineError};
+use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableInfo, TableVersion};
 use tidb_changefeed::sink::ack::AckTracker;
+use tidb_changefeed::sink::kafka::Message;
 use tidb_changefeed::sink::large_message::LargeMessagePolicy;
 use tidb_changefeed::upstream::feed::{Span, UpstreamEvent};
-use tidb_changefeed::upstream::matcher::{CommittedRow, RowOp};
+
+/// A message the memory output kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sent {
+    topic: String,
+    partition: i32,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+}
+
+/// Keeps every message; acknowledges at once.
+#[derive(Debug)]
+struct MemoryOutput {
+    tracker: AckTracker,
+    partitions: i32,
+    sent: Mutex<Vec<Sent>>,
+}
+
+impl MemoryOutput {
+    fn new(tracker: AckTracker, partitions: i32) -> Self {
+        MemoryOutput {
+            tracker,
+            partitions,
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Output for MemoryOutput {
+    fn partitions<'a>(&'a self, _topic: &'a str) -> BoxFuture<'a, Result<i32, PipelineError>> {
+        Box::pin(std::future::ready(Ok(self.partitions)))
+    }
+
+    fn max_message_bytes<'a>(
+        &'a self,
+        _topic: &'a str,
+    ) -> BoxFuture<'a, Result<u64, PipelineError>> {
+        Box::pin(std::future::ready(Ok(10 << 20)))
+    }
+
+    fn send<'a>(
+        &'a self,
+        topic: &'a str,
+        partition: i32,
+        msg: Message,
+    ) -> BoxFuture<'a, Result<(), PipelineError>> {
+        self.sent.lock().unwrap().push(Sent {
+            topic: topic.to_string(),
+            partition,
+            key: msg.key,
+            value: msg.value,
+        });
+        if let Some(t) = msg.ticket {
+            self.tracker.ack(&[t]);
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), PipelineError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
 
 const T1: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin",
  "cols":[
@@ -59,16 +127,16 @@ fn table(id: i64, name: &str) -> TableInfo {
     t
 }
 
-fn view(info: TableInfo, ts: u64) -> Arc<TableView> {
-    Arc::new(TableView::new(2, Arc::from("test"), Arc::new(info), ts))
+fn view(info: TableInfo, ts: u64) -> Arc<TableVersion> {
+    Arc::new(TableVersion::new(2, Arc::from("test"), Arc::new(info), ts))
 }
 
 /// Fixed schemas: versions per physical id; a job row's value is `job id` as text and the
 /// job's changes are given up front.
 #[derive(Debug)]
 struct Fixed {
-    versions: BTreeMap<i64, Vec<Arc<TableView>>>,
-    jobs: BTreeMap<i64, (u64, Vec<DdlChange>)>,
+    versions: BTreeMap<i64, Vec<Arc<TableVersion>>>,
+    jobs: BTreeMap<i64, (u64, Vec<SchemaChange>)>,
     /// Finished ts of the last applied job (the snapshot ts before any).
     applied: u64,
     dropped: HashSet<i64>,
@@ -87,7 +155,7 @@ impl Default for Fixed {
 
 impl Schemas for Fixed {
     type Job = i64;
-    fn job_from_row(&self, row: &CommittedRow) -> Result<Option<(JobOrder, i64)>, String> {
+    fn job_from_row(&self, row: &KvChange) -> Result<Option<(JobOrder, i64)>, String> {
         let id: i64 = std::str::from_utf8(&row.value)
             .map_err(|e| e.to_string())?
             .parse()
@@ -101,7 +169,7 @@ impl Schemas for Fixed {
             id,
         )))
     }
-    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableView>> {
+    fn table_at(&self, physical_id: i64, ts: u64) -> Option<Arc<TableVersion>> {
         self.versions
             .get(&physical_id)?
             .iter()
@@ -109,7 +177,7 @@ impl Schemas for Fixed {
             .find(|v| v.version_ts <= ts)
             .cloned()
     }
-    fn tables(&self) -> Vec<Arc<TableView>> {
+    fn tables(&self) -> Vec<Arc<TableVersion>> {
         self.versions
             .iter()
             .filter(|(id, _)| !self.dropped.contains(id))
@@ -121,7 +189,7 @@ impl Schemas for Fixed {
             })
             .collect()
     }
-    fn apply(&mut self, job: &i64) -> Result<Vec<DdlChange>, String> {
+    fn apply(&mut self, job: &i64) -> Result<Vec<SchemaChange>, String> {
         let Some((ts, changes)) = self.jobs.get(job).cloned() else {
             return Ok(Vec::new());
         };
@@ -148,7 +216,7 @@ impl Subscriptions for Subs {
 
 struct H {
     p: Processor<Fixed>,
-    out: Arc<Output>,
+    out: Arc<MemoryOutput>,
     subs: Subs,
     tracker: AckTracker,
     _dir: tempfile::TempDir,
@@ -174,7 +242,7 @@ fn settings(dir: PathBuf, filter: &[&str], events: Vec<EventRuleSpec>) -> Settin
 fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
     let dir = tempfile::tempdir().unwrap();
     let tracker = AckTracker::new();
-    let out = Arc::new(Output::memory(tracker.clone(), 2));
+    let out = Arc::new(MemoryOutput::new(tracker.clone(), 2));
     let subs = Subs::default();
     let rules = vec![DispatchRule {
         matcher: vec!["test.*".into()],
@@ -182,24 +250,26 @@ fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
         topic: "cdc_{schema}_{table}".into(),
         ..DispatchRule::default()
     }];
-    let outputs = Outputs {
-        output: Arc::clone(&out),
-        encoder: Arc::new(CanalJsonEncoder::with_clock(
+    let emitter = Emitter::new(
+        "cf",
+        Arc::clone(&out) as Arc<dyn Output>,
+        Arc::new(CanalJsonEncoder::with_clock(
             CanalJsonConfig {
                 enable_tidb_extension: true,
                 ..CanalJsonConfig::default()
             },
             Arc::new(FixedClock(1_700_000_000_000)),
         )),
-        router: EventRouter::new(&rules, "ddl", false, false).unwrap(),
-        large_messages: LargeMessagePolicy::Fail,
-        tracker: tracker.clone(),
-    };
+        EventRouter::new(&rules, "ddl", false, false).unwrap(),
+        LargeMessagePolicy::Fail,
+        tracker.clone(),
+    );
     let mut p = Processor::new(
         settings(dir.path().to_path_buf(), filter, events),
         schemas,
         Box::new(subs.clone()),
-        outputs,
+        emitter,
+        tracker.clone(),
     );
     p.start();
     H {
@@ -226,27 +296,25 @@ fn row(
         v.insert("age".to_string(), toml::Value::Integer(a));
     }
     let (key, value) = encode_row(info, &v, None).unwrap();
-    UpstreamEvent::Row(CommittedRow {
+    UpstreamEvent::Row(KvChange {
         key,
         value,
-        old_value: Vec::new(),
-        op: RowOp::Put,
+        old_value: None,
+        op: OpType::Put,
         start_ts: start,
         commit_ts: commit,
-        region_id: 2,
     })
 }
 
 fn job_row(job: i64, commit: u64) -> UpstreamEvent {
     let key = encode_record_key(DDL_JOB_TABLE_ID, &Handle::Int(job)).unwrap();
-    UpstreamEvent::Row(CommittedRow {
+    UpstreamEvent::Row(KvChange {
         key,
         value: job.to_string().into_bytes(),
-        old_value: Vec::new(),
-        op: RowOp::Put,
+        old_value: None,
+        op: OpType::Put,
         start_ts: commit - 1,
         commit_ts: commit,
-        region_id: 2,
     })
 }
 
@@ -319,7 +387,7 @@ async fn a_ddl_splits_rows_by_schema_and_comes_between_them() {
         5,
         (
             150,
-            vec![DdlChange {
+            vec![SchemaChange {
                 job_id: 5,
                 finished_ts: 150,
                 start_ts: 149,
@@ -371,7 +439,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
     schemas
         .versions
         .insert(111, vec![view(skipped.clone(), 160)]);
-    let create = |id: i64, ts: u64, info: &TableInfo| DdlChange {
+    let create = |id: i64, ts: u64, info: &TableInfo| SchemaChange {
         job_id: id,
         finished_ts: ts,
         start_ts: ts - 1,
@@ -396,7 +464,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
         8,
         (
             170,
-            vec![DdlChange {
+            vec![SchemaChange {
                 job_id: 8,
                 finished_ts: 170,
                 start_ts: 169,
@@ -457,14 +525,13 @@ async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
         UpstreamEvent::Row(r) => (r.key, r.value),
         UpstreamEvent::Resolved { .. } => unreachable!(),
     };
-    h.p.handle(UpstreamEvent::Row(CommittedRow {
+    h.p.handle(UpstreamEvent::Row(KvChange {
         key,
         value: Vec::new(),
-        old_value: old,
-        op: RowOp::Delete,
+        old_value: Some(old),
+        op: OpType::Delete,
         start_ts: 108,
         commit_ts: 109,
-        region_id: 2,
     }))
     .await
     .unwrap();
@@ -499,13 +566,15 @@ fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
             st,
             schemas,
             Box::new(subs.clone()),
-            Outputs {
-                output: Arc::new(Output::memory(tracker.clone(), 1)),
-                encoder: Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
-                router: EventRouter::new(&[], "ddl", false, false).unwrap(),
-                large_messages: LargeMessagePolicy::Fail,
-                tracker,
-            },
+            Emitter::new(
+                "cf",
+                Arc::new(MemoryOutput::new(tracker.clone(), 1)),
+                Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
+                EventRouter::new(&[], "ddl", false, false).unwrap(),
+                LargeMessagePolicy::Fail,
+                tracker.clone(),
+            ),
+            tracker,
         );
         p.start();
         let got = subs
@@ -533,7 +602,7 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
         300,
         vec![view(staging.clone(), 90), view(renamed_in.clone(), 150)],
     );
-    let rename = |job: i64, ts: u64, from: &str, to: &TableInfo| DdlChange {
+    let rename = |job: i64, ts: u64, from: &str, to: &TableInfo| SchemaChange {
         job_id: job,
         finished_ts: ts,
         start_ts: ts - 1,

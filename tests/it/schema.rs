@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tidb_changefeed::emulator::runner::{self, Runner};
 use tidb_changefeed::emulator::scenario::{Scenario, Step};
 use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, tidb};
+use tidb_changefeed::event::{KvChange, OpType};
 use tidb_changefeed::mount::key::{Handle, decode_record_key};
 use tidb_changefeed::mount::{RowDecoder, TimeZone};
 use tidb_changefeed::schema::{
@@ -19,7 +20,6 @@ use tidb_changefeed::schema::{
     TableInfo, read_meta,
 };
 use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
-use tidb_changefeed::upstream::matcher::{CommittedRow, RowOp};
 use tidb_changefeed::upstream::pd::PdClient;
 use tokio::sync::mpsc;
 
@@ -318,7 +318,7 @@ async fn replay(file: &str) -> (Vec<Rendered>, Vec<SchemaChange>) {
         .await
         .expect("timeline");
     let end = emu.cluster().lock().next_ts();
-    let mut rows: BTreeMap<(u64, Vec<u8>), CommittedRow> = BTreeMap::new();
+    let mut rows: BTreeMap<(u64, Vec<u8>), KvChange> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     'feed: loop {
         assert!(
@@ -354,7 +354,7 @@ async fn replay(file: &str) -> (Vec<Rendered>, Vec<SchemaChange>) {
         let Ok((pid, handle)) = decode_record_key(&r.key) else {
             continue; // meta keys
         };
-        if pid == DDL_JOB_TABLE_ID || r.op == RowOp::Delete {
+        if pid == DDL_JOB_TABLE_ID || r.op == OpType::Delete {
             continue;
         }
         let tv = store.table_at(pid, r.commit_ts - 1).unwrap_or_else(|| {

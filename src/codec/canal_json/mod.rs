@@ -29,12 +29,12 @@ mod tests;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use crate::event::{DdlEvent, RowEvent, RowKind};
-use crate::event::{ColumnMeta, TableMeta};
 use super::value_text::{write_f32, write_f64};
 use super::{
     Clock, CodecError, EncodedMessage, Encoder, Reduction, SystemClock, tso_physical_millis,
 };
+use crate::event::{ColumnMeta, TableMeta};
+use crate::event::{DdlEvent, RowEvent, RowKind};
 use crate::mount::Value;
 use types::{canal_ddl_type, java_sql_type};
 use writer::{write_json_string, write_latin1_json_string};

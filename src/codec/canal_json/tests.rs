@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::event::{ActionType, TableName};
-use crate::event::test_support::{col, ft, index};
 use crate::codec::{EncodedMessage, FixedClock};
+use crate::event::test_support::{col, ft, index};
+use crate::event::{ActionType, TableName};
 use crate::mount::{Decimal, Duration, Time, TimeType, VectorFloat32};
 use crate::schema::{CIStr, TableInfo, flag, tp};
 

@@ -14,7 +14,6 @@ use crate::filter::ddl_kind_name;
 use crate::filter::is_system_schema;
 use crate::schema::{DDL_JOB_TABLE_ID, SchemaChange};
 
-
 use super::super::error::PipelineError;
 use super::super::schemas::{JobOrder, Schemas};
 use super::Processor;
@@ -22,7 +21,11 @@ use super::Processor;
 impl<S: Schemas> Processor<S> {
     /// Applies one DDL job: waits for everything before it to be acknowledged, updates the
     /// subscriptions, sends its messages and waits for their acknowledgement.
-    pub(super) async fn process_ddl(&mut self, order: JobOrder, job: S::Job) -> Result<(), PipelineError> {
+    pub(super) async fn process_ddl(
+        &mut self,
+        order: JobOrder,
+        job: S::Job,
+    ) -> Result<(), PipelineError> {
         self.emitter.flush().await?;
         let changes = self.schemas.apply(&job).map_err(PipelineError::Schema)?;
         for ch in &changes {

@@ -287,8 +287,7 @@ impl<S: Schemas> Processor<S> {
                 }
             }
             let Some((&(row_commit_ts, _), (order, _))) = self.pending.first_key_value() else {
-                self.tracker
-                    .resolve(DDL_JOB_TABLE_ID, self.ddl_frontier);
+                self.tracker.resolve(DDL_JOB_TABLE_ID, self.ddl_frontier);
                 return Ok(());
             };
             let below = order.finished_ts.saturating_sub(1);
@@ -353,7 +352,11 @@ impl<S: Schemas> Processor<S> {
         self.emitter.send_watermark(ts, &names).await
     }
 
-    async fn send_txn(&mut self, physical_id: i64, rows: Vec<RowEvent>) -> Result<(), PipelineError> {
+    async fn send_txn(
+        &mut self,
+        physical_id: i64,
+        rows: Vec<RowEvent>,
+    ) -> Result<(), PipelineError> {
         self.emitter
             .send_txn(physical_id, rows, self.settings.output_raw_change_event)
             .await

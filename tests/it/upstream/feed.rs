@@ -8,16 +8,16 @@ use std::time::Duration;
 use tidb_changefeed::emulator::mvcc::WriteKind;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
+use tidb_changefeed::event::OpType;
 use tidb_changefeed::upstream::UpstreamError;
 use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
-use tidb_changefeed::upstream::matcher::RowOp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// The emulator tests' three-store, three-region cluster.
 pub use crate::emulator::harness::THREE_REGIONS;
 
-type Row = (String, String, RowOp, u64);
+type Row = (String, String, OpType, u64);
 
 struct T {
     emu: Emulator,
@@ -71,8 +71,8 @@ impl T {
                     continue;
                 }
                 let op = match w.kind {
-                    WriteKind::Put => RowOp::Put,
-                    WriteKind::Delete => RowOp::Delete,
+                    WriteKind::Put => OpType::Put,
+                    WriteKind::Delete => OpType::Delete,
                     WriteKind::Rollback | WriteKind::Lock => continue,
                 };
                 let v = w.value.clone().unwrap_or_default();
@@ -171,7 +171,7 @@ impl T {
     }
 }
 
-fn row(k: &str, v: &str, op: RowOp, c: u64) -> Row {
+fn row(k: &str, v: &str, op: OpType, c: u64) -> Row {
     (k.into(), v.into(), op, c)
 }
 
@@ -185,10 +185,10 @@ async fn upstream_feed_plain_dml_yields_exactly_the_committed_rows() {
     t.until_frontier(c4).await;
     let f1 = t.frontier;
     let want: BTreeSet<Row> = [
-        row("a", "1", RowOp::Put, c1),
-        row("c", "2", RowOp::Put, c2),
-        row("e", "3", RowOp::Put, c3),
-        row("a", "", RowOp::Delete, c4),
+        row("a", "1", OpType::Put, c1),
+        row("c", "2", OpType::Put, c2),
+        row("e", "3", OpType::Put, c3),
+        row("a", "", OpType::Delete, c4),
     ]
     .into_iter()
     .collect();
@@ -234,11 +234,11 @@ async fn upstream_feed_split_and_leader_transfer_deliver_every_row() {
     let c5 = t.put("a", "5");
     t.until_frontier(c5).await;
     for r in [
-        row("c", "1", RowOp::Put, c1),
-        row("b", "2", RowOp::Put, c2),
-        row("cc", "3", RowOp::Put, c3),
-        row("e", "4", RowOp::Put, c4),
-        row("a", "5", RowOp::Put, c5),
+        row("c", "1", OpType::Put, c1),
+        row("b", "2", OpType::Put, c2),
+        row("cc", "3", OpType::Put, c3),
+        row("e", "4", OpType::Put, c4),
+        row("a", "5", OpType::Put, c5),
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
@@ -263,9 +263,9 @@ async fn upstream_feed_store_restart_delivers_every_row() {
     let c3 = t.put("c", "3");
     t.until_frontier(c3).await;
     for r in [
-        row("c", "1", RowOp::Put, c1),
-        row("a", "2", RowOp::Put, c2),
-        row("c", "3", RowOp::Put, c3),
+        row("c", "1", OpType::Put, c1),
+        row("a", "2", OpType::Put, c2),
+        row("c", "3", OpType::Put, c3),
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
@@ -290,9 +290,9 @@ async fn upstream_feed_server_busy_and_congested_are_retried() {
     let c3 = t.put("e", "3");
     t.until_frontier(c3).await;
     for r in [
-        row("b", "1", RowOp::Put, c1),
-        row("cc", "2", RowOp::Put, c2),
-        row("e", "3", RowOp::Put, c3),
+        row("b", "1", OpType::Put, c1),
+        row("cc", "2", OpType::Put, c2),
+        row("e", "3", OpType::Put, c3),
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }
@@ -350,7 +350,7 @@ async fn upstream_feed_merge_keeps_the_frontier_moving() {
         "MVCC {truth:?} vs rows {:?}",
         t.rows
     );
-    assert!(t.rows.contains(&row("c", "2", RowOp::Put, c2)));
+    assert!(t.rows.contains(&row("c", "2", OpType::Put, c2)));
 }
 
 #[tokio::test]
@@ -374,9 +374,12 @@ async fn upstream_feed_falls_back_to_eventfeed_v1_and_skips_tiflash() {
     let c1 = t.put("c", "1");
     let c2 = t.put("a", "2");
     t.until_frontier(c1.max(c2)).await;
-    let want: BTreeSet<Row> = [row("c", "1", RowOp::Put, c1), row("a", "2", RowOp::Put, c2)]
-        .into_iter()
-        .collect();
+    let want: BTreeSet<Row> = [
+        row("c", "1", OpType::Put, c1),
+        row("a", "2", OpType::Put, c2),
+    ]
+    .into_iter()
+    .collect();
     assert_eq!(t.rows, want);
 }
 
@@ -404,9 +407,9 @@ async fn upstream_feed_live_commits_during_a_held_incremental_scan_are_delivered
     t.emu.cluster().lock().release_scan(20);
     t.until_frontier(c3).await;
     for r in [
-        row("c", "1", RowOp::Put, c1),
-        row("cc", "2", RowOp::Put, c2),
-        row("c", "3", RowOp::Put, c3),
+        row("c", "1", OpType::Put, c1),
+        row("cc", "2", OpType::Put, c2),
+        row("c", "3", OpType::Put, c3),
     ] {
         assert!(t.rows.contains(&r), "missing {r:?} in {:?}", t.rows);
     }

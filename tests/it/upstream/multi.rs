@@ -12,15 +12,15 @@ use tidb_changefeed::emulator::mvcc::WriteKind;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::topology::Region;
 use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
+use tidb_changefeed::event::OpType;
 use tidb_changefeed::upstream::UpstreamError;
 use tidb_changefeed::upstream::feed::{Feed, FeedOptions, Span, UpstreamEvent};
-use tidb_changefeed::upstream::matcher::RowOp;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::feed::THREE_REGIONS;
 
-type Row = (String, String, RowOp, u64);
+type Row = (String, String, OpType, u64);
 
 fn span(start: &str, end: &str) -> Span {
     let enc = |k: &str| {
@@ -183,8 +183,8 @@ impl T {
                         continue;
                     }
                     let op = match w.kind {
-                        WriteKind::Put => RowOp::Put,
-                        WriteKind::Delete => RowOp::Delete,
+                        WriteKind::Put => OpType::Put,
+                        WriteKind::Delete => OpType::Delete,
                         WriteKind::Rollback | WriteKind::Lock => continue,
                     };
                     let v =
@@ -228,7 +228,7 @@ async fn upstream_multi_span_feed_shares_one_stream_per_store_and_adds_and_remov
         ("dd", "4", c4),
     ] {
         assert!(
-            t.rows.contains(&(r.0.into(), r.1.into(), RowOp::Put, r.2)),
+            t.rows.contains(&(r.0.into(), r.1.into(), OpType::Put, r.2)),
             "missing {r:?}"
         );
     }
@@ -275,7 +275,10 @@ async fn upstream_multi_span_feed_shares_one_stream_per_store_and_adds_and_remov
         "no row of a removed span: {:?}",
         t.rows
     );
-    assert!(t.rows.contains(&("dd".into(), "7".into(), RowOp::Put, c10)));
+    assert!(
+        t.rows
+            .contains(&("dd".into(), "7".into(), OpType::Put, c10))
+    );
 }
 
 #[tokio::test]
@@ -295,8 +298,8 @@ async fn upstream_multi_span_feed_uses_one_v1_stream_per_span_on_a_store_without
     let c2 = t.put("c", "2");
     t.until_all(c1.max(c2)).await;
     t.check_exact(&["bb", "c"]);
-    assert!(t.rows.contains(&("bb".into(), "1".into(), RowOp::Put, c1)));
-    assert!(t.rows.contains(&("c".into(), "2".into(), RowOp::Put, c2)));
+    assert!(t.rows.contains(&("bb".into(), "1".into(), OpType::Put, c1)));
+    assert!(t.rows.contains(&("c".into(), "2".into(), OpType::Put, c2)));
     // Removing a span closes its own V1 stream; the V2 streams stay.
     t.remove(&a);
     t.wait_subs(2).await;
@@ -396,6 +399,6 @@ async fn upstream_multi_span_feed_retries_a_region_scan_with_holes() {
     let c2 = t.put("a", "2");
     t.until_all(c1.max(c2)).await;
     t.check_exact(&["a", "c"]);
-    assert!(t.rows.contains(&("c".into(), "1".into(), RowOp::Put, c1)));
+    assert!(t.rows.contains(&("c".into(), "1".into(), OpType::Put, c1)));
     let _ = sp;
 }
