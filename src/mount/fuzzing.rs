@@ -262,7 +262,7 @@ fn row_any(handle: i64, value: &[u8]) {
         }
         Err(e) => check_row_error(&e, &key),
     }
-    if let Err(crate::event::RowError::Decode(e)) = mounted(&d, &key, value) {
+    if let Err(crate::event::RowError::Decode(e)) = mounted(d, &key, value) {
         check_row_error(&e, &key);
     }
     // The value's bytes as a key.
@@ -310,6 +310,24 @@ pub fn json(data: &[u8]) {
     }
 }
 
+/// A PUT of `value` over itself as old value, through the pipeline's row decoding.
+fn mounted(
+    d: &RowDecoder,
+    key: &[u8],
+    value: &[u8],
+) -> Result<Option<crate::event::RowEvent>, crate::event::RowError> {
+    let change = crate::event::KvChange {
+        key: key.to_vec(),
+        value: value.to_vec(),
+        old_value: Some(value.to_vec()),
+        op: crate::event::OpType::Put,
+        start_ts: 1,
+        commit_ts: 1,
+    };
+    let meta = std::sync::Arc::new(crate::event::TableMeta::new(d.table()));
+    crate::event::RowEvent::decode(&change, d, "s".into(), "t".into(), meta, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,22 +364,4 @@ mod tests {
         let e = d.decode_row(b"not a key", &[]).expect_err("bad key");
         check_row_error(&e, b"not a key");
     }
-}
-
-/// A PUT of `value` over itself as old value, through the pipeline's row decoding.
-fn mounted(
-    d: &RowDecoder,
-    key: &[u8],
-    value: &[u8],
-) -> Result<Option<crate::event::RowEvent>, crate::event::RowError> {
-    let change = crate::event::KvChange {
-        key: key.to_vec(),
-        value: value.to_vec(),
-        old_value: Some(value.to_vec()),
-        op: crate::event::OpType::Put,
-        start_ts: 1,
-        commit_ts: 1,
-    };
-    let meta = std::sync::Arc::new(crate::event::TableMeta::new(d.table()));
-    crate::event::RowEvent::decode(&change, d, "s".into(), "t".into(), meta, None)
 }
