@@ -7,10 +7,10 @@
 use crate::codec::TableMeta;
 use crate::codec::canal_json::write_value;
 use crate::codec::canal_json::writer::write_json_string;
+use crate::model::TableInfo;
 use crate::mount::Datum;
 use crate::mount::key::Handle;
 use crate::mount::{RowDecoder, TimeZone};
-use crate::schema::TableInfo;
 
 /// Why `decode` failed; `Input` is a usage problem (exit 2), `Decode` bad bytes (exit 1).
 #[derive(Debug, thiserror::Error)]

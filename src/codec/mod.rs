@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::CodecError;
-pub use event::{ActionType, DdlEvent, RowEvent, RowKind, TableName};
+pub use event::{DdlEvent, RowEvent, RowKind, TableName};
 pub use table_meta::{ColumnFlags, ColumnMeta, HandleKey, IndexMeta, TableMeta};
 
 /// One Kafka record's key and value.

@@ -87,8 +87,8 @@ mod tests {
     use super::*;
     use crate::codec::table_meta::TableMeta;
     use crate::codec::table_meta::test_support::*;
+    use crate::model::{CIStr, TableInfo, flag, tp};
     use crate::mount::Value;
-    use crate::schema::{CIStr, TableInfo, flag, tp};
 
     fn meta() -> Arc<TableMeta> {
         let mut t = TableInfo {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use super::*;
 use crate::codec::table_meta::test_support::{col, ft, index};
-use crate::codec::{ActionType, RowKind, TableName};
+use crate::codec::{RowKind, TableName};
+use crate::model::{ActionType, CIStr, ColumnInfo, TableInfo, flag, tp};
 use crate::mount::Value;
-use crate::schema::{CIStr, ColumnInfo, TableInfo, flag, tp};
 
 fn ev(table: &str, meta: TableMeta, values: Vec<Value>, ts: u64) -> RowEvent {
     RowEvent {

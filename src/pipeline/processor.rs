@@ -27,9 +27,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::codec::{ActionType, DdlEvent, Encoder, RowEvent, TableMeta, TableName};
+use crate::codec::{DdlEvent, Encoder, RowEvent, TableMeta, TableName};
 use crate::dispatch::EventRouter;
-use crate::filter::{ColumnSelectors, DmlKind, EventFilters, TableFilter, is_system_schema};
+use crate::filter::{ColumnSelectors, DmlKind, EventFilters, TableFilter};
+use crate::model::{ActionType, is_system_schema};
 use crate::mount::key::decode_record_key;
 use crate::mount::{ChangeKind, DecodedColumn, RowChange, RowDecoder, RowOp, TimeZone};
 use crate::sink::ack::AckTracker;
@@ -757,7 +758,7 @@ impl<S: Schemas> Processor<S> {
         }
         let ev = DdlEvent {
             query: ch.query.clone(),
-            action: ActionType(ch.action),
+            action: ch.action,
             table: TableName {
                 schema: ch.schema.clone(),
                 table: ch.table.clone(),
@@ -886,8 +887,8 @@ fn select(mut change: RowChange, keep: &HashSet<i64>) -> RowChange {
 }
 
 /// TiCDC's event-filter name of a DDL kind (`pkg/filter` `ddlWhiteListMap`).
-pub fn ddl_kind_name(action: u8) -> &'static str {
-    match ActionType(action) {
+pub fn ddl_kind_name(action: ActionType) -> &'static str {
+    match action {
         ActionType::CREATE_SCHEMA => "create schema",
         ActionType::DROP_SCHEMA => "drop schema",
         ActionType::CREATE_TABLE => "create table",

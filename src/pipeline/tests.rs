@@ -16,9 +16,9 @@ use crate::codec::{FixedClock, TableMeta};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::emulator::tidb::encode_row;
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
+use crate::model::{ActionType, TableInfo};
 use crate::mount::TimeZone;
 use crate::mount::key::encode_record_key;
-use crate::schema::TableInfo;
 use crate::sink::ack::AckTracker;
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::upstream::feed::{Span, UpstreamEvent};
@@ -323,7 +323,7 @@ async fn a_ddl_splits_rows_by_schema_and_comes_between_them() {
                 job_id: 5,
                 finished_ts: 150,
                 start_ts: 149,
-                action: 5,
+                action: ActionType(5),
                 query: "alter table t add column age int".into(),
                 schema: "test".into(),
                 table: "t".into(),
@@ -375,7 +375,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
         job_id: id,
         finished_ts: ts,
         start_ts: ts - 1,
-        action: 3,
+        action: ActionType(3),
         query: format!(
             "create table {} (id bigint primary key, name varchar(32))",
             info.name.o
@@ -400,7 +400,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
                 job_id: 8,
                 finished_ts: 170,
                 start_ts: 169,
-                action: 4,
+                action: ActionType(4),
                 query: "drop table t".into(),
                 schema: "test".into(),
                 table: "t".into(),
@@ -537,7 +537,7 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
         job_id: job,
         finished_ts: ts,
         start_ts: ts - 1,
-        action: 14,
+        action: ActionType(14),
         query: format!("rename table {from} to {}", to.name.o),
         schema: "test".into(),
         table: to.name.o.clone(),

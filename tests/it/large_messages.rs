@@ -11,8 +11,8 @@ use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{Encoder, FixedClock, RowEvent, RowKind, TableMeta};
 use tidb_changefeed::config::{LargeMessageHandle, LargeMessageOption};
+use tidb_changefeed::model::TableInfo;
 use tidb_changefeed::mount::Value;
-use tidb_changefeed::schema::TableInfo;
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::{
     ConnectOptions, Kafka, Message, Producer, ProducerSettings, TopicPolicy, Topics, connect,

@@ -4,10 +4,9 @@
 //! `pkg/sink/codec/canal/canal_entry.go` `getJavaSQLType`, including the per-value promotion of
 //! unsigned integers) and [`canal_ddl_type`] (`convertDdlEventType`).
 
-use crate::codec::event::ActionType;
 use crate::codec::table_meta::ColumnMeta;
+use crate::model::{ActionType, tp};
 use crate::mount::Value;
-use crate::schema::tp;
 
 /// `java.sql.Types` codes canal uses.
 pub mod java {
@@ -144,7 +143,7 @@ mod tests {
     use super::*;
     use crate::codec::table_meta::test_support::ft;
     use crate::codec::table_meta::{ColumnFlags, TableMeta};
-    use crate::schema::{CIStr, TableInfo, flag};
+    use crate::model::{CIStr, TableInfo, flag};
 
     fn column(t: u8, fl: u32, charset: &str) -> ColumnMeta {
         let info = TableInfo {
