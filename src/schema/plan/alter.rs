@@ -4,7 +4,7 @@
 //! Guarantees: the table must exist; a job of such a kind without `binlog.TableInfo` changes
 //! nothing and is logged.
 
-use super::{JobPlan, Op, Plan};
+use super::{JobPlan, Plan};
 use crate::schema::error::SchemaError;
 
 /// Replaces the table by `binlog.TableInfo`, or does nothing without one.
@@ -19,6 +19,5 @@ pub(super) fn replace(p: &JobPlan<'_>) -> Result<Plan, SchemaError> {
     let old = p.table(info.id)?;
     let schema = p.schema_name(job.schema_id)?;
     let tv = p.version(job.schema_id, schema, info);
-    let d = p.changed(Some(&old), tv.clone());
-    Ok((vec![Op::PutTable(tv)], vec![d]))
+    Ok(p.put_table(Some(&old), tv))
 }

@@ -223,4 +223,10 @@ impl JobPlan<'_> {
             Some(after.clone()),
         )
     }
+
+    /// The job puts `after` in place of `pre` (if any), as its one change.
+    fn put_table(&self, pre: Option<&TableVersion>, after: Arc<TableVersion>) -> Plan {
+        let d = self.changed(pre, after.clone());
+        (vec![Op::PutTable(after)], vec![d])
+    }
 }

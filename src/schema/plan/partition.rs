@@ -18,8 +18,7 @@ pub(super) fn replace(p: &JobPlan<'_>) -> Result<Plan, SchemaError> {
     let info = p.info()?;
     let old = partitioned(p, info.id, info.partition_info().is_some())?;
     let tv = p.version(old.schema_id, old.schema.clone(), info);
-    let d = p.changed(Some(&old), tv.clone());
-    Ok((vec![Op::PutTable(tv)], vec![d]))
+    Ok(p.put_table(Some(&old), tv))
 }
 
 /// EXCHANGE PARTITION: `binlog.TableInfo` is the partitioned table after the job; the

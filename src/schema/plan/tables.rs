@@ -22,8 +22,7 @@ pub(super) fn create(p: &JobPlan<'_>) -> Result<Plan, SchemaError> {
     let schema = p.schema_name(job.schema_id)?;
     p.absent(info.id)?;
     let tv = p.version(job.schema_id, schema, info);
-    let d = p.changed(None, tv.clone());
-    Ok((vec![Op::PutTable(tv)], vec![d]))
+    Ok(p.put_table(None, tv))
 }
 
 /// CREATE TABLES: one table per `MultipleTableInfos` entry, each with its own statement.
