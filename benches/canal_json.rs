@@ -12,10 +12,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{Encoder, FixedClock};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
-use tidb_changefeed::mount::Value;
-use tidb_changefeed::schema::{
+use tidb_changefeed::model::{
     CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, TableInfo, flag, tp,
 };
+use tidb_changefeed::mount::Value;
 
 fn column(id: i64, name: &str, t: u8, fl: u32, flen: i64, charset: &str) -> ColumnInfo {
     ColumnInfo {

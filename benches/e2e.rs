@@ -21,7 +21,7 @@ use tidb_changefeed::emulator::runner;
 use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::emulator::tidb::encode_row;
 use tidb_changefeed::emulator::{Mutation, MutationOp};
-use tidb_changefeed::schema::TableInfo;
+use tidb_changefeed::model::TableInfo;
 
 const SCENARIO: &str = r#"
 [cluster]

@@ -149,8 +149,8 @@ pub async fn probe_sinks(c: &Config) -> (String, bool) {
 /// ts). Returns the report and whether all passed.
 pub async fn probe_upstream(c: &Config) -> (String, bool) {
     use crate::checkpoint::{FileStore, start_ts};
-    use crate::schema::{SnapshotOptions, read_meta};
     use crate::upstream::pd::{ConnectOptions, PdClient};
+    use crate::upstream::snapshot::{SnapshotOptions, read_meta};
 
     let mut out = String::new();
     let timeout = c.upstream.connect_timeout.get();

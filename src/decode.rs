@@ -5,12 +5,13 @@
 //! could not be decoded and why.
 
 use crate::codec::canal_json::write_value;
+
 use crate::codec::canal_json::writer::write_json_string;
 use crate::event::TableMeta;
+use crate::model::TableInfo;
 use crate::mount::Datum;
 use crate::mount::key::Handle;
 use crate::mount::{RowDecoder, TimeZone};
-use crate::schema::TableInfo;
 
 /// Why `decode` failed; `Input` is a usage problem (exit 2), `Decode` bad bytes (exit 1).
 #[derive(Debug, thiserror::Error)]

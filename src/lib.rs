@@ -4,8 +4,8 @@
 //! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
 //! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
 //! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
-//! `filter` (table filters, event filters, column selectors), `schema` (TiDB's TableInfo
-//! model), `checkpoint` (durable checkpoints and where a changefeed starts), `mount`
+//! `filter` (table filters, event filters, column selectors), `model` (TiDB's meta
+//! model: TableInfo, DBInfo, ActionType), `schema` (the table every id belonged to as of any ts), `checkpoint` (durable checkpoints and where a changefeed starts), `mount`
 //! (TiDB's key and value encodings: raw KV → typed rows), `upstream` (PD and TiKV CDC
 //! EventFeed client), `codec` (output formats: Canal-JSON), `dispatch` (topics and
 //! partitions as TiCDC picks them), `sorter` (per-table ordering until the frontier passes,
@@ -26,6 +26,7 @@ pub mod emulator;
 pub mod event;
 pub mod filter;
 pub mod metrics;
+pub mod model;
 pub mod mount;
 pub mod pipeline;
 pub mod proto;

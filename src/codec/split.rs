@@ -82,13 +82,13 @@ pub fn split_and_sort_txn(rows: Vec<RowEvent>, output_raw_change_event: bool) ->
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use crate::model::{CIStr, TableInfo, flag, tp};
     use std::sync::Arc;
 
     use super::*;
     use crate::event::TableMeta;
     use crate::event::test_support::*;
     use crate::mount::Value;
-    use crate::schema::{CIStr, TableInfo, flag, tp};
 
     fn meta() -> Arc<TableMeta> {
         let mut t = TableInfo {

@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
+use crate::model::{ActionType, CIStr, ColumnInfo, TableInfo, flag, tp};
+
 use super::*;
 use crate::event::test_support::{col, ft, index};
-use crate::event::{ActionType, RowKind, TableName};
+use crate::event::{RowKind, TableName};
 use crate::mount::Value;
-use crate::schema::{CIStr, ColumnInfo, TableInfo, flag, tp};
 
 fn ev(table: &str, meta: TableMeta, values: Vec<Value>, ts: u64) -> RowEvent {
     RowEvent {

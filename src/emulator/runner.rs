@@ -13,7 +13,7 @@ use super::cluster::{Cluster, Mutation, MutationOp, PrewriteOptions, RegionChang
 use super::scenario::{NoticeSpec, RowSpec, Scenario, Step};
 use super::server::{Emulator, ServeOptions};
 use super::tidb;
-use crate::schema::TableInfo;
+use crate::model::TableInfo;
 
 /// Error of a run.
 #[derive(Debug, thiserror::Error)]

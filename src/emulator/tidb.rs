@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::model::{ColumnInfo, TableInfo, flag, tp};
 use crate::mount::column::{encode_v2_value, value_to_datum};
 use crate::mount::decimal::Decimal;
 use crate::mount::key::{Handle, encode_meta_key, encode_record_key, meta_type};
 use crate::mount::row_v2::encode_row_v2;
 use crate::mount::time::{TimeType, TimeZone, parse_duration, parse_time};
 use crate::mount::value::Value;
-use crate::schema::{ColumnInfo, TableInfo, flag, tp};
 
 /// Table id of `mysql.tidb_ddl_job` (`0xFFFFFFFFFFFF - 1`).
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;

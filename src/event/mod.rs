@@ -18,7 +18,7 @@ mod table;
 mod type_name;
 
 pub use change::{KvChange, OpType};
-pub use ddl::{ActionType, DdlEvent, TableName};
+pub use ddl::{DdlEvent, TableName};
 pub use row::{RowError, RowEvent, RowKind};
 pub use table::{ColumnFlags, ColumnMeta, HandleKey, IndexMeta, TableMeta};
 pub use type_name::{type_desc, type_name};

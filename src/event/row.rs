@@ -148,9 +148,9 @@ pub enum RowError {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::model::{CIStr, ColumnInfo, FieldType, SchemaState, TableInfo, tp};
     use crate::mount::key::encode_record_key;
     use crate::mount::{Handle, TimeZone};
-    use crate::schema::{CIStr, ColumnInfo, FieldType, SchemaState, TableInfo, tp};
 
     fn table() -> TableInfo {
         TableInfo {

@@ -18,7 +18,7 @@
 //!   our `TableInfo`; the schema layer filters them).
 
 use super::type_name::{type_desc, type_name};
-use crate::schema::{ColumnInfo, FieldType, TableInfo, flag};
+use crate::model::{ColumnInfo, FieldType, TableInfo, flag};
 
 /// TiCDC's column flag bits (`cdc/model/sink.go` `ColumnFlagType`; Open protocol prints them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -119,7 +119,7 @@ fn emitted(c: &ColumnInfo) -> bool {
 }
 
 /// TiCDC's `IsIndexUnique`.
-fn index_usable(t: &TableInfo, idx: &crate::schema::IndexInfo) -> bool {
+fn index_usable(t: &TableInfo, idx: &crate::model::IndexInfo) -> bool {
     if idx.primary {
         return true;
     }
@@ -143,7 +143,7 @@ impl TableMeta {
         if pk_handle || (t.is_common_handle && t.columns.iter().any(emitted)) {
             handle_key = HandleKey::PkIsHandle;
         } else {
-            let mut best: Option<&crate::schema::IndexInfo> = None;
+            let mut best: Option<&crate::model::IndexInfo> = None;
             for idx in &t.indices {
                 if !index_usable(t, idx) {
                     continue;
@@ -287,7 +287,7 @@ impl TableMeta {
 #[cfg(test)]
 pub(crate) mod test_support {
     //! Builders for hand-written `TableInfo`s shaped like TiDB's for a given DDL.
-    use crate::schema::{CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState};
+    use crate::model::{CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState};
 
     pub fn ft(tp: u8, flag: u32, flen: i64, decimal: i32, charset: &str) -> FieldType {
         FieldType {
@@ -347,14 +347,14 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
-    use crate::schema::{CIStr, TableInfo, tp};
+    use crate::model::{CIStr, TableInfo, tp};
 
     const NN: u32 = flag::NOT_NULL;
     const PK: u32 = flag::PRI_KEY;
     const UN: u32 = flag::UNSIGNED;
     const ZF: u32 = flag::ZEROFILL;
 
-    fn table(cols: Vec<crate::schema::ColumnInfo>) -> TableInfo {
+    fn table(cols: Vec<crate::model::ColumnInfo>) -> TableInfo {
         TableInfo {
             id: 100,
             name: CIStr::new("t"),

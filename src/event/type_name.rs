@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::schema::{FieldType, flag, tp};
+use crate::model::{FieldType, flag, tp};
 
 /// TiDB `types.TypeToStr(tp, charset)` (parser `types/etc.go`).
 fn base_type_name(ft: &FieldType) -> &'static str {

@@ -6,7 +6,8 @@
 use regex::{Regex, RegexBuilder};
 
 use super::table::TableFilter;
-use crate::event::{ActionType, RowKind};
+use crate::event::RowKind;
+use crate::model::ActionType;
 
 #[derive(Debug, Clone)]
 struct EventRule {
@@ -89,8 +90,8 @@ impl EventFilters {
 }
 
 /// TiCDC's event-filter name of a DDL kind (`pkg/filter` `ddlWhiteListMap`).
-pub fn ddl_kind_name(action: u8) -> &'static str {
-    match ActionType(action) {
+pub fn ddl_kind_name(action: ActionType) -> &'static str {
+    match action {
         ActionType::CREATE_SCHEMA => "create schema",
         ActionType::DROP_SCHEMA => "drop schema",
         ActionType::CREATE_TABLE => "create table",

@@ -10,4 +10,4 @@ pub mod table;
 pub use column::ColumnSelectors;
 pub use event::{EventFilters, EventRuleSpec, ddl_kind_name};
 pub use pattern::Pattern;
-pub use table::{RuleError, TableFilter, is_system_schema};
+pub use table::{RuleError, TableFilter};

@@ -6,18 +6,7 @@
 //! TiDB's system schemas (and TiCDC's own) are never replicated, whatever the rules say.
 
 use super::pattern::{Pattern, parse_pattern};
-
-/// Schemas TiCDC never replicates (`pkg/filter/utils.go`), compared case-insensitively.
-pub const SYSTEM_SCHEMAS: &[&str] = &[
-    "mysql",
-    "information_schema",
-    "performance_schema",
-    "metrics_schema",
-    "inspection_schema",
-    "sys",
-    "tidb_cdc",
-    "lightning_task_info",
-];
+use crate::model::is_system_schema;
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -106,12 +95,6 @@ impl TableFilter {
     pub fn replicates(&self, schema: &str, table: &str) -> bool {
         !is_system_schema(schema) && self.matches(schema, table)
     }
-}
-
-pub fn is_system_schema(schema: &str) -> bool {
-    SYSTEM_SCHEMAS
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(schema))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::reader::Reader;
 use super::time::{Duration, Time, TimeType, TimeZone};
 use super::value::{Value, bit_bytes};
 use super::vector::VectorFloat32;
-use crate::schema::{FieldType, tp};
+use crate::model::{FieldType, tp};
 
 /// How a column type is decoded; computed once per column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::row_v1::decode_row_v1;
 use super::row_v2::{CODEC_VERSION, Lookup, RowV2};
 use super::time::TimeZone;
 use super::value::Value;
-use crate::schema::{ColumnInfo, FieldType, TableInfo};
+use crate::model::{ColumnInfo, FieldType, TableInfo};
 
 /// Where a decoded column value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +252,7 @@ mod tests {
     use super::super::time::{Duration, Time, TimeType};
     use super::super::vector::VectorFloat32;
     use super::*;
-    use crate::schema::{
+    use crate::model::{
         CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, flag, tp,
     };
     use proptest::prelude::*;
@@ -450,9 +450,9 @@ mod tests {
             unique: true,
             ..IndexInfo::default()
         }];
-        t.partition = Some(crate::schema::PartitionInfo {
+        t.partition = Some(crate::model::PartitionInfo {
             enable: true,
-            definitions: vec![crate::schema::PartitionDefinition {
+            definitions: vec![crate::model::PartitionDefinition {
                 id: 105,
                 name: CIStr::new("p0"),
             }],

@@ -14,7 +14,7 @@ use super::json::BinaryJson;
 use super::time::{Duration, Time, TimeType, TimeZone, parse_duration, parse_time};
 use super::value::{Value, bit_bytes};
 use super::vector::VectorFloat32;
-use crate::schema::{ColumnInfo, DefaultValue, tp};
+use crate::model::{ColumnInfo, DefaultValue, tp};
 
 /// The value a row without this column takes.
 pub(crate) fn missing_value(
@@ -163,7 +163,7 @@ fn convert_default(
 mod tests {
     use super::super::column::kind_of;
     use super::*;
-    use crate::schema::{CIStr, FieldType, flag};
+    use crate::model::{CIStr, FieldType, flag};
 
     fn col(tp: u8, flag: u32, origin: Option<serde_json::Value>) -> ColumnInfo {
         ColumnInfo {

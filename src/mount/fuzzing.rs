@@ -23,7 +23,7 @@ use super::row_v2::{RowV2, encode_row_v2};
 use super::time::{Duration, Time, TimeType, TimeZone};
 use super::value::Value;
 use super::vector::VectorFloat32;
-use crate::schema::TableInfo;
+use crate::model::TableInfo;
 
 /// Table id of [`fuzz_table`].
 pub const TABLE_ID: i64 = 104;

@@ -3,7 +3,7 @@
 //! Owns every TiDB encoding the pipeline reads from TiKV — memcomparable and compact number
 //! and byte codecs, record/index/meta keys, flag-prefixed datums, row formats v1 and v2,
 //! MySQL binary decimal, packed times, binary JSON, vectors — and the row decoder that applies
-//! a [`crate::schema::TableInfo`] to them. Encoders for the same formats are public so the
+//! a [`crate::model::TableInfo`] to them. Encoders for the same formats are public so the
 //! upstream emulator writes exactly what TiDB writes.
 //!
 //! Guarantees: nothing downstream sees TiKV bytes; decoding never panics and never unwraps

@@ -3,7 +3,7 @@
 //! Owns [`Value`]: one variant per kind of TiDB value after the column type has been applied
 //! (what TiDB's `Datum` holds after `decodeColDatum` / `Unflatten`). Strings and binary
 //! strings are raw bytes: their charset and collation are on the column
-//! ([`crate::schema::FieldType`]). Guarantees: `Display` renders each value as TiDB's
+//! ([`crate::model::FieldType`]). Guarantees: `Display` renders each value as TiDB's
 //! `Datum` string form (what TiCDC puts in its text-based protocols).
 
 use std::fmt;

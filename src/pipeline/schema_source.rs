@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::codec::BoxFuture;
 use crate::event::KvChange;
-use crate::schema::{DdlJob, JobDecoder, SchemaStore, SnapshotOptions, read_meta};
+use crate::schema::{DdlJob, JobDecoder, SchemaStore};
 use crate::upstream::pd::PdClient;
+use crate::upstream::snapshot::{SnapshotOptions, read_meta};
 
 use super::SchemaSource;
 use super::error::PipelineError;

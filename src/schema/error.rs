@@ -1,77 +1,11 @@
-//! Typed errors of schema tracking: reading the meta snapshot ([`SnapshotError`]), decoding a
-//! DDL job row ([`JobError`]) and applying a job to the multi-version store ([`SchemaError`]).
+//! Typed errors of schema tracking: decoding a DDL job row ([`JobError`]) and applying a job
+//! to the multi-version store ([`SchemaError`]).
 //!
 //! Guarantees: every message names the object that was wrong (key, job id, table id, query)
 //! and says what the operator can do about it.
 
+use crate::model::ActionType;
 use crate::mount::DecodeError;
-use crate::upstream::UpstreamError;
-
-/// Reading TiDB's meta keys at a ts failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum SnapshotError {
-    /// PD could not be reached or answered badly.
-    #[error("meta snapshot: {0}")]
-    Upstream(#[from] UpstreamError),
-    /// A TiKV store's KV service failed (connection or RPC).
-    #[error(
-        "meta snapshot: TiKV store {store_id} at {address}: {detail}; check that the store is up and reachable from this host"
-    )]
-    Store {
-        store_id: u64,
-        address: String,
-        detail: String,
-    },
-    /// A meta key stayed locked for the whole wait.
-    #[error(
-        "meta snapshot at ts {ts}: key {key} ({what}) is still locked after {waited_ms} ms by the transaction \
-         started at {lock_version} (primary {primary}, lock ttl {lock_ttl} ms); a DDL is in flight or its \
-         TiDB died mid-commit: retry once the DDL finishes (TiDB resolves abandoned locks after their ttl), \
-         or start the changefeed at another ts"
-    )]
-    Locked {
-        ts: u64,
-        key: String,
-        what: String,
-        primary: String,
-        lock_version: u64,
-        lock_ttl: u64,
-        waited_ms: u64,
-    },
-    /// Region errors kept the read from making progress.
-    #[error(
-        "meta snapshot: the region holding key {key} could not be read after {attempts} attempts (last: {last}); \
-         PD's region routing may be stale or the cluster is rebalancing: retry"
-    )]
-    RegionUnresolved {
-        key: String,
-        attempts: u32,
-        last: String,
-    },
-    /// TiKV refused the read for a reason other than a lock or a region error.
-    #[error("meta snapshot at ts {ts}: TiKV refused key {key}: {detail}")]
-    KeyError {
-        ts: u64,
-        key: String,
-        detail: String,
-    },
-    /// A meta value is not what TiDB writes.
-    #[error(
-        "meta snapshot: {what} is not valid {model} JSON: {reason}; the cluster's TiDB version may be unsupported"
-    )]
-    Corrupt {
-        what: String,
-        model: &'static str,
-        reason: String,
-    },
-}
-
-impl SnapshotError {
-    /// Whether retrying the snapshot later can succeed (every case but corrupt meta data).
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, SnapshotError::Corrupt { .. })
-    }
-}
 
 /// A `mysql.tidb_ddl_job` row could not be turned into a DDL job.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -154,7 +88,7 @@ pub enum SchemaError {
     #[error("DDL job {job_id} (type {action}, {query:?}) is malformed: {reason}")]
     InvalidJob {
         job_id: i64,
-        action: u8,
+        action: ActionType,
         query: String,
         reason: String,
     },

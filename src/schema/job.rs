@@ -16,10 +16,12 @@
 
 use serde::Deserialize;
 
-use super::db_info::DbInfo;
 use super::error::JobError;
-use super::table_info::{CIStr, ColumnInfo, FieldType, TableInfo, flag, tp};
 use crate::event::{KvChange, OpType};
+use crate::model::{
+    ActionType, CIStr, ColumnInfo, DbInfo, FieldType, MetaSnapshot, SchemaState, TableInfo, flag,
+    tp,
+};
 use crate::mount::key::{decode_record_key, record_range};
 use crate::mount::{RowDecoder, TimeZone, Value};
 
@@ -27,37 +29,6 @@ use crate::mount::{RowDecoder, TimeZone, Value};
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;
 /// `JobStateDone`.
 pub const JOB_STATE_DONE: i64 = 4;
-
-/// TiDB `ActionType` numbers (`pkg/meta/model/job.go`) that schema tracking treats specially.
-pub mod action {
-    pub const CREATE_SCHEMA: u8 = 1;
-    pub const DROP_SCHEMA: u8 = 2;
-    pub const CREATE_TABLE: u8 = 3;
-    pub const DROP_TABLE: u8 = 4;
-    pub const ADD_COLUMN: u8 = 5;
-    pub const DROP_COLUMN: u8 = 6;
-    pub const ADD_INDEX: u8 = 7;
-    pub const DROP_INDEX: u8 = 8;
-    pub const TRUNCATE_TABLE: u8 = 11;
-    pub const MODIFY_COLUMN: u8 = 12;
-    pub const RENAME_TABLE: u8 = 14;
-    pub const ADD_TABLE_PARTITION: u8 = 19;
-    pub const DROP_TABLE_PARTITION: u8 = 20;
-    pub const CREATE_VIEW: u8 = 21;
-    pub const TRUNCATE_TABLE_PARTITION: u8 = 23;
-    pub const DROP_VIEW: u8 = 24;
-    pub const RECOVER_TABLE: u8 = 25;
-    pub const MODIFY_SCHEMA_CHARSET_AND_COLLATE: u8 = 26;
-    pub const ADD_PRIMARY_KEY: u8 = 32;
-    pub const DROP_PRIMARY_KEY: u8 = 33;
-    pub const EXCHANGE_TABLE_PARTITION: u8 = 42;
-    pub const RENAME_TABLES: u8 = 47;
-    pub const CREATE_TABLES: u8 = 60;
-    pub const MULTI_SCHEMA_CHANGE: u8 = 61;
-    pub const REORGANIZE_PARTITION: u8 = 64;
-    pub const ALTER_TABLE_PARTITIONING: u8 = 71;
-    pub const REMOVE_PARTITIONING: u8 = 72;
-}
 
 /// Raw record range `[t{id}_r, t{id}_s)` of `mysql.tidb_ddl_job`: the span whose committed rows
 /// carry DDL jobs (TiCDC's `GetAllDDLSpan` for TiDB ≥ 6.2).
@@ -85,8 +56,7 @@ pub struct HistoryInfo {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DdlJob {
     pub id: i64,
-    /// TiDB `ActionType`.
-    pub action: u8,
+    pub action: ActionType,
     pub schema_id: i64,
     pub schema_name: String,
     pub table_id: i64,
@@ -154,7 +124,7 @@ impl DdlJob {
         }
         Ok(Some(DdlJob {
             id: j.id,
-            action: j.action,
+            action: ActionType(j.action),
             schema_id: j.schema_id,
             schema_name: j.schema_name,
             table_id: j.table_id,
@@ -195,7 +165,7 @@ fn column(id: i64, name: &str, tp: u8, flag: u32, flen: i64, binary: bool) -> Co
             collate: collate.into(),
             ..FieldType::default()
         },
-        state: super::SchemaState::PUBLIC,
+        state: SchemaState::PUBLIC,
         version: 2,
         ..ColumnInfo::default()
     }
@@ -231,7 +201,7 @@ pub fn builtin_job_table() -> TableInfo {
             column(6, "type", tp::LONG, 0, 11, true),
             column(7, "processing", tp::LONG, 0, 11, true),
         ],
-        state: super::SchemaState::PUBLIC,
+        state: SchemaState::PUBLIC,
         pk_is_handle: true,
         max_col_id: 7,
         version: 5,
@@ -264,7 +234,7 @@ impl JobDecoder {
     }
 
     /// The job table as the snapshot holds it, else the built-in definition.
-    pub fn from_snapshot(snapshot: &super::snapshot::MetaSnapshot) -> JobDecoder {
+    pub fn from_snapshot(snapshot: &MetaSnapshot) -> JobDecoder {
         match snapshot
             .tables
             .iter()
@@ -370,7 +340,10 @@ mod tests {
             .decode(&k, &v, OpType::Put, 10, 20)
             .unwrap()
             .unwrap();
-        assert_eq!((j.id, j.action, j.schema_id, j.table_id), (7, 3, 2, 104));
+        assert_eq!(
+            (j.id, j.action, j.schema_id, j.table_id),
+            (7, ActionType(3), 2, 104)
+        );
         assert_eq!((j.start_ts, j.finished_ts), (10, 20));
         assert_eq!(j.binlog.schema_version, 9);
         assert_eq!(j.binlog.table_info.unwrap().id, 104);

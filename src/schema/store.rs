@@ -11,28 +11,18 @@
 //! * a job already applied (same id) is ignored, as is a job at or below the snapshot ts (it
 //!   is in the snapshot); a job below the newest applied one is an error, never a silent
 //!   rewrite of history; a job that fails leaves the store unchanged;
-//! * per job kind: schemas from `binlog.DBInfo`; create/recover table, create view from
-//!   `binlog.TableInfo`; CREATE TABLES from `MultipleTableInfos`, one change per table with its
-//!   own statement; drop removes the table and its physical ids; truncate replaces the table
-//!   by its new id; RENAME TABLE(S) moves tables between names/schemas, keeping ids;
-//!   partition add/drop/truncate/reorganize replace the partition set; EXCHANGE PARTITION
-//!   swaps the partition's id and the table's id between them; ALTER/REMOVE PARTITIONING
-//!   re-creates the table under its new id; any other job with `binlog.TableInfo` replaces
-//!   the table by it; jobs TiDB marks as ignored (`SchemaVersion` 0) change nothing.
+//! * what each job kind does to the store is planned in `plan` (one function per family of
+//!   DDL kinds); jobs TiDB marks as ignored (`SchemaVersion` 0) change nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::db_info::DbInfo;
 use super::error::SchemaError;
 use super::history::History;
-use super::job::{DdlJob, JOB_STATE_DONE, action};
-use super::query::{drop_query, exchange_query, rename_query, rename_tables_args, split_queries};
-use super::snapshot::MetaSnapshot;
-use super::table_info::TableInfo;
+use super::job::{DdlJob, JOB_STATE_DONE};
+use super::plan::{Op, plan};
 use super::version::{SchemaChange, TableVersion};
-
-pub use super::job::ddl_job_span;
+use crate::model::{DbInfo, MetaSnapshot, TableInfo};
 
 /// Versions of every schema and table.
 #[derive(Debug, Clone)]
@@ -48,26 +38,6 @@ pub struct SchemaStore {
     /// Applied job id → finished ts.
     applied: HashMap<i64, u64>,
 }
-
-enum Op {
-    PutSchema(Arc<DbInfo>),
-    DropSchema(i64),
-    PutTable(Arc<TableVersion>),
-    DropTable(i64),
-}
-
-struct Draft {
-    action: u8,
-    query: String,
-    schema: String,
-    table: String,
-    pre: Option<(String, String)>,
-    after: Option<Arc<TableVersion>>,
-    before_ids: Vec<i64>,
-    after_ids: Vec<i64>,
-}
-
-type Plan = (Vec<Op>, Vec<Draft>);
 
 impl SchemaStore {
     /// A store holding `databases` and `tables` (schema id, TableInfo) as of `ts`. Tables of
@@ -169,6 +139,14 @@ impl SchemaStore {
             .collect()
     }
 
+    /// A table's latest version by table id, system schemas, views and sequences included.
+    pub(super) fn latest_table(&self, table_id: i64) -> Option<Arc<TableVersion>> {
+        self.tables
+            .get(&table_id)
+            .and_then(History::latest)
+            .cloned()
+    }
+
     /// A schema's latest definition.
     pub fn schema(&self, schema_id: i64) -> Option<Arc<DbInfo>> {
         self.schemas
@@ -209,35 +187,11 @@ impl SchemaStore {
             tracing::info!(job_id = job.id, query = %job.query, "DDL job not done or ignored by TiDB");
             return Ok(Vec::new());
         }
-        let (ops, drafts) = self.plan(job)?;
+        let (ops, drafts) = plan(self, job)?;
         self.commit(ops, ts);
         self.applied.insert(job.id, ts);
         self.last_ts = ts;
-        Ok(drafts
-            .into_iter()
-            .map(|d| {
-                let before: BTreeSet<i64> = d.before_ids.iter().copied().collect();
-                let after: BTreeSet<i64> = d.after_ids.iter().copied().collect();
-                let (pre_schema, pre_table) = match d.pre {
-                    Some((s, t)) => (Some(s), Some(t)),
-                    None => (None, None),
-                };
-                SchemaChange {
-                    job_id: job.id,
-                    finished_ts: ts,
-                    start_ts: job.start_ts,
-                    action: d.action,
-                    query: d.query,
-                    schema: d.schema,
-                    table: d.table,
-                    pre_schema,
-                    pre_table,
-                    table_after: d.after,
-                    added_physical: after.difference(&before).copied().collect(),
-                    removed_physical: before.difference(&after).copied().collect(),
-                }
-            })
-            .collect())
+        Ok(drafts.into_iter().map(|d| d.into_change(job)).collect())
     }
 
     /// Drops versions no reader at ts ≥ `below_ts` can need. Jobs finished at or below
@@ -304,371 +258,6 @@ impl SchemaStore {
         {
             h.set(ts, None);
         }
-    }
-
-    fn schema_name(&self, job: &DdlJob, schema_id: i64) -> Result<Arc<str>, SchemaError> {
-        self.schema(schema_id)
-            .map(|d| Arc::from(d.name.o.as_str()))
-            .ok_or_else(|| SchemaError::SchemaNotFound {
-                job_id: job.id,
-                query: job.query.clone(),
-                schema_id,
-                finished_ts: job.finished_ts,
-            })
-    }
-
-    fn table(&self, job: &DdlJob, table_id: i64) -> Result<Arc<TableVersion>, SchemaError> {
-        self.tables
-            .get(&table_id)
-            .and_then(History::latest)
-            .cloned()
-            .ok_or_else(|| SchemaError::TableNotFound {
-                job_id: job.id,
-                query: job.query.clone(),
-                table_id,
-                finished_ts: job.finished_ts,
-            })
-    }
-
-    fn absent(&self, job: &DdlJob, table_id: i64) -> Result<(), SchemaError> {
-        match self.tables.get(&table_id).and_then(History::latest) {
-            Some(t) => Err(SchemaError::TableExists {
-                job_id: job.id,
-                query: job.query.clone(),
-                table_id,
-                existing: t.qualified_name(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    fn plan(&self, job: &DdlJob) -> Result<Plan, SchemaError> {
-        let invalid = |reason: &str| SchemaError::InvalidJob {
-            job_id: job.id,
-            action: job.action,
-            query: job.query.clone(),
-            reason: reason.to_owned(),
-        };
-        let ts = job.finished_ts;
-        let info = || {
-            job.binlog
-                .table_info
-                .clone()
-                .map(Arc::new)
-                .ok_or_else(|| invalid("binlog.TableInfo is missing"))
-        };
-        let draft = |d_action: u8,
-                     query: String,
-                     schema: &str,
-                     table: &str,
-                     pre: Option<&TableVersion>,
-                     after: Option<Arc<TableVersion>>| Draft {
-            action: d_action,
-            query,
-            schema: schema.to_owned(),
-            table: table.to_owned(),
-            pre: pre.map(|p| (p.schema.to_string(), p.table.to_string())),
-            before_ids: pre.map(|p| p.physical_ids.clone()).unwrap_or_default(),
-            after_ids: after
-                .as_ref()
-                .map(|a| a.physical_ids.clone())
-                .unwrap_or_default(),
-            after,
-        };
-        let a = job.action;
-        Ok(match a {
-            action::CREATE_SCHEMA | action::MODIFY_SCHEMA_CHARSET_AND_COLLATE => {
-                let db = job
-                    .binlog
-                    .db_info
-                    .clone()
-                    .ok_or_else(|| invalid("binlog.DBInfo is missing"))?;
-                if a == action::MODIFY_SCHEMA_CHARSET_AND_COLLATE {
-                    self.schema_name(job, db.id)?;
-                }
-                let name = db.name.o.clone();
-                (
-                    vec![Op::PutSchema(Arc::new(db))],
-                    vec![draft(a, job.query.clone(), &name, "", None, None)],
-                )
-            }
-            action::DROP_SCHEMA => {
-                let name = self.schema_name(job, job.schema_id)?;
-                let dropped: Vec<&Arc<TableVersion>> = self
-                    .tables
-                    .values()
-                    .filter_map(History::latest)
-                    .filter(|t| t.schema_id == job.schema_id)
-                    .collect();
-                let mut d = draft(a, job.query.clone(), &name, "", None, None);
-                d.before_ids = dropped
-                    .iter()
-                    .flat_map(|t| t.physical_ids.clone())
-                    .collect();
-                let mut ops: Vec<Op> = dropped.iter().map(|t| Op::DropTable(t.table_id)).collect();
-                ops.push(Op::DropSchema(job.schema_id));
-                (ops, vec![d])
-            }
-            action::CREATE_TABLE | action::CREATE_VIEW | action::RECOVER_TABLE => {
-                let info = info()?;
-                let schema = self.schema_name(job, job.schema_id)?;
-                self.absent(job, info.id)?;
-                let tv = Arc::new(TableVersion::new(job.schema_id, schema.clone(), info, ts));
-                let d = draft(
-                    a,
-                    job.query.clone(),
-                    &schema,
-                    &tv.table,
-                    None,
-                    Some(tv.clone()),
-                );
-                (vec![Op::PutTable(tv)], vec![d])
-            }
-            action::CREATE_TABLES => {
-                let infos = &job.binlog.multiple_table_infos;
-                let queries = split_queries(&job.query);
-                if infos.is_empty() || queries.len() != infos.len() {
-                    return Err(invalid(&format!(
-                        "{} statements in the query for {} tables in binlog.MultipleTableInfos",
-                        queries.len(),
-                        infos.len()
-                    )));
-                }
-                let schema = self.schema_name(job, job.schema_id)?;
-                let mut seen = BTreeSet::new();
-                let mut ops = Vec::new();
-                let mut drafts = Vec::new();
-                for (info, q) in infos.iter().zip(queries) {
-                    self.absent(job, info.id)?;
-                    if !seen.insert(info.id) {
-                        return Err(invalid(&format!("table id {} created twice", info.id)));
-                    }
-                    let tv = Arc::new(TableVersion::new(
-                        job.schema_id,
-                        schema.clone(),
-                        Arc::new(info.clone()),
-                        ts,
-                    ));
-                    drafts.push(draft(a, q, &schema, &tv.table, None, Some(tv.clone())));
-                    ops.push(Op::PutTable(tv));
-                }
-                (ops, drafts)
-            }
-            action::DROP_TABLE | action::DROP_VIEW => {
-                let old = self.table(job, job.table_id)?;
-                let q = drop_query(a == action::DROP_VIEW, &old.schema, &old.table);
-                let d = draft(a, q, &old.schema, &old.table, Some(&old), None);
-                (vec![Op::DropTable(old.table_id)], vec![d])
-            }
-            action::TRUNCATE_TABLE
-            | action::ALTER_TABLE_PARTITIONING
-            | action::REMOVE_PARTITIONING => {
-                let old = self.table(job, job.table_id)?;
-                let info = info()?;
-                let schema = self.schema_name(job, job.schema_id)?;
-                if info.id != old.table_id {
-                    self.absent(job, info.id)?;
-                }
-                let tv = Arc::new(TableVersion::new(job.schema_id, schema.clone(), info, ts));
-                let d = draft(
-                    a,
-                    job.query.clone(),
-                    &schema,
-                    &tv.table,
-                    Some(&old),
-                    Some(tv.clone()),
-                );
-                (vec![Op::DropTable(old.table_id), Op::PutTable(tv)], vec![d])
-            }
-            action::RENAME_TABLE => {
-                let old = self.table(job, job.table_id)?;
-                let info = info()?;
-                let mut ops = vec![Op::DropTable(old.table_id)];
-                // As TiCDC: renamed into a schema it does not know, the table is only dropped.
-                let (schema, tv) = match self.schema(job.schema_id) {
-                    Some(db) => {
-                        let name: Arc<str> = Arc::from(db.name.o.as_str());
-                        let tv = Arc::new(TableVersion::new(job.schema_id, name.clone(), info, ts));
-                        ops.push(Op::PutTable(tv.clone()));
-                        (name.to_string(), Some(tv))
-                    }
-                    None => (job.schema_name.clone(), None),
-                };
-                let table = job
-                    .binlog
-                    .table_info
-                    .as_ref()
-                    .map(|i| i.name.o.clone())
-                    .unwrap_or_default();
-                let d = draft(a, job.query.clone(), &schema, &table, Some(&old), tv);
-                (ops, vec![d])
-            }
-            action::RENAME_TABLES => {
-                let infos = &job.binlog.multiple_table_infos;
-                let args = job
-                    .raw_args
-                    .as_ref()
-                    .and_then(rename_tables_args)
-                    .ok_or_else(|| invalid("raw_args do not hold RENAME TABLES arguments"))?;
-                if infos.is_empty() || args.len() != infos.len() {
-                    return Err(invalid(&format!(
-                        "{} renames in raw_args for {} tables in binlog.MultipleTableInfos",
-                        args.len(),
-                        infos.len()
-                    )));
-                }
-                let mut ops = Vec::new();
-                let mut drafts = Vec::new();
-                for (info, arg) in infos.iter().zip(args) {
-                    let old = self.table(job, info.id)?;
-                    let schema = self.schema_name(job, arg.new_schema_id)?;
-                    let old_schema = arg
-                        .old_schema_name
-                        .unwrap_or_else(|| old.schema.to_string());
-                    let tv = Arc::new(TableVersion::new(
-                        arg.new_schema_id,
-                        schema.clone(),
-                        Arc::new(info.clone()),
-                        ts,
-                    ));
-                    let q = rename_query(&old_schema, &old.table, &schema, &tv.table);
-                    let mut d = draft(
-                        action::RENAME_TABLE,
-                        q,
-                        &schema,
-                        &tv.table,
-                        Some(&old),
-                        Some(tv.clone()),
-                    );
-                    d.pre = Some((old_schema, old.table.to_string()));
-                    drafts.push(d);
-                    ops.push(Op::PutTable(tv));
-                }
-                (ops, drafts)
-            }
-            action::ADD_TABLE_PARTITION
-            | action::DROP_TABLE_PARTITION
-            | action::TRUNCATE_TABLE_PARTITION
-            | action::REORGANIZE_PARTITION => {
-                let info = info()?;
-                let old = self.table(job, info.id)?;
-                if !old.is_partitioned() || info.partition_info().is_none() {
-                    return Err(invalid(&format!("table {} is not partitioned", info.id)));
-                }
-                let tv = Arc::new(TableVersion::new(
-                    old.schema_id,
-                    old.schema.clone(),
-                    info,
-                    ts,
-                ));
-                let d = draft(
-                    a,
-                    job.query.clone(),
-                    &old.schema,
-                    &tv.table,
-                    Some(&old),
-                    Some(tv.clone()),
-                );
-                (vec![Op::PutTable(tv)], vec![d])
-            }
-            action::EXCHANGE_TABLE_PARTITION => self.plan_exchange(job, info()?)?,
-            _ => match &job.binlog.table_info {
-                Some(_) => {
-                    let info = info()?;
-                    let old = self.table(job, info.id)?;
-                    let schema = self.schema_name(job, job.schema_id)?;
-                    let tv = Arc::new(TableVersion::new(job.schema_id, schema.clone(), info, ts));
-                    let d = draft(
-                        a,
-                        job.query.clone(),
-                        &schema,
-                        &tv.table,
-                        Some(&old),
-                        Some(tv.clone()),
-                    );
-                    (vec![Op::PutTable(tv)], vec![d])
-                }
-                None => {
-                    tracing::info!(job_id = job.id, action = a, query = %job.query,
-                        "DDL job without binlog.TableInfo changes no table");
-                    (Vec::new(), Vec::new())
-                }
-            },
-        })
-    }
-
-    /// EXCHANGE PARTITION: `info` is the partitioned table after the job; the partition it
-    /// lost becomes the id of the non-partitioned table (`job.table_id`), whose old id becomes
-    /// the new partition (TiCDC `exchangePartition`).
-    fn plan_exchange(&self, job: &DdlJob, info: Arc<TableInfo>) -> Result<Plan, SchemaError> {
-        let invalid = |reason: String| SchemaError::InvalidJob {
-            job_id: job.id,
-            action: job.action,
-            query: job.query.clone(),
-            reason,
-        };
-        let ts = job.finished_ts;
-        let pt = self.table(job, info.id)?;
-        if !pt.is_partitioned() || info.partition_info().is_none() {
-            return Err(invalid(format!("table {} is not partitioned", info.id)));
-        }
-        let new_ids = super::version::physical_ids(&info);
-        let gained: Vec<i64> = new_ids
-            .iter()
-            .filter(|i| !pt.physical_ids.contains(i))
-            .copied()
-            .collect();
-        let lost: Vec<i64> = pt
-            .physical_ids
-            .iter()
-            .filter(|i| !new_ids.contains(i))
-            .copied()
-            .collect();
-        let (&[normal_id], &[partition_id]) = (gained.as_slice(), lost.as_slice()) else {
-            return Err(invalid(format!(
-                "partitions gained {gained:?} and lost {lost:?}; exactly one of each expected"
-            )));
-        };
-        let normal = self.table(job, normal_id)?;
-        // The job's schema id is the non-partitioned table's; keep the partitioned table's own.
-        let pt_after = Arc::new(TableVersion::new(pt.schema_id, pt.schema.clone(), info, ts));
-        let mut moved = (*normal.info).clone();
-        moved.id = partition_id;
-        let normal_after = Arc::new(TableVersion::new(
-            normal.schema_id,
-            normal.schema.clone(),
-            Arc::new(moved),
-            ts,
-        ));
-        let q = exchange_query(
-            &job.query,
-            &pt.schema,
-            &pt.table,
-            &normal.schema,
-            &normal.table,
-        );
-        let mut before_ids = pt.physical_ids.clone();
-        before_ids.push(normal_id);
-        let mut after_ids = pt_after.physical_ids.clone();
-        after_ids.push(partition_id);
-        let d = Draft {
-            action: job.action,
-            query: q,
-            schema: pt.schema.to_string(),
-            table: pt.table.to_string(),
-            pre: Some((normal.schema.to_string(), normal.table.to_string())),
-            after: Some(pt_after.clone()),
-            before_ids,
-            after_ids,
-        };
-        Ok((
-            vec![
-                Op::DropTable(normal_id),
-                Op::PutTable(pt_after),
-                Op::PutTable(normal_after),
-            ],
-            vec![d],
-        ))
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::schema::job::{HistoryInfo, action};
-use crate::schema::table_info::{CIStr, PartitionDefinition, PartitionInfo};
+use crate::model::{ActionType, CIStr, PartitionDefinition, PartitionInfo};
+use crate::schema::job::HistoryInfo;
 
 const S: u64 = 50;
 
@@ -67,7 +67,14 @@ fn store() -> SchemaStore {
     )
 }
 
-fn job(id: i64, a: u8, schema_id: i64, table_id: i64, ts: u64, info: Option<TableInfo>) -> DdlJob {
+fn job(
+    id: i64,
+    a: ActionType,
+    schema_id: i64,
+    table_id: i64,
+    ts: u64,
+    info: Option<TableInfo>,
+) -> DdlJob {
     DdlJob {
         id,
         action: a,
@@ -121,7 +128,7 @@ fn add_column_versions_by_ts_with_commit_ts_minus_one() {
     let ch = s
         .apply(&job(
             10,
-            action::ADD_COLUMN,
+            ActionType::ADD_COLUMN,
             2,
             104,
             100,
@@ -131,7 +138,7 @@ fn add_column_versions_by_ts_with_commit_ts_minus_one() {
     assert_eq!(ch.len(), 1);
     let c = &ch[0];
     assert_eq!(
-        (c.job_id, c.finished_ts, c.start_ts, c.action),
+        (c.job_id, c.finished_ts, c.start_ts, c.action.0),
         (10, 100, 99, 5)
     );
     assert_eq!(
@@ -153,15 +160,15 @@ fn add_column_versions_by_ts_with_commit_ts_minus_one() {
 #[test]
 fn every_table_replacing_kind_takes_binlog_table_info() {
     let mut s = store();
-    let kinds: [(u8, &[&str]); 8] = [
-        (action::ADD_COLUMN, &["name", "a", "b"]),
-        (action::DROP_COLUMN, &["name", "b"]),
-        (action::MODIFY_COLUMN, &["name", "b2"]),
-        (action::ADD_INDEX, &["name", "b2"]),
-        (action::DROP_INDEX, &["name", "b2"]),
-        (action::ADD_PRIMARY_KEY, &["name", "b2"]),
-        (action::DROP_PRIMARY_KEY, &["name", "b2"]),
-        (action::MULTI_SCHEMA_CHANGE, &["x"]),
+    let kinds: [(ActionType, &[&str]); 8] = [
+        (ActionType::ADD_COLUMN, &["name", "a", "b"]),
+        (ActionType::DROP_COLUMN, &["name", "b"]),
+        (ActionType::MODIFY_COLUMN, &["name", "b2"]),
+        (ActionType::ADD_INDEX, &["name", "b2"]),
+        (ActionType::DROP_INDEX, &["name", "b2"]),
+        (ActionType::ADD_PRIMARY_KEY, &["name", "b2"]),
+        (ActionType::DROP_PRIMARY_KEY, &["name", "b2"]),
+        (ActionType::MULTI_SCHEMA_CHANGE, &["x"]),
     ];
     for (i, (a, c)) in kinds.iter().enumerate() {
         let ts = 100 + 10 * i as u64;
@@ -175,7 +182,11 @@ fn every_table_replacing_kind_takes_binlog_table_info() {
     assert_eq!(cols(&s, 104, 120).unwrap(), ["id", "name", "b2"]);
     assert_eq!(cols(&s, 104, 1000).unwrap(), ["id", "x"]);
     // A job without TableInfo of an unknown kind changes nothing.
-    assert!(s.apply(&job(30, 51, 2, 0, 2000, None)).unwrap().is_empty());
+    assert!(
+        s.apply(&job(30, ActionType(51), 2, 0, 2000, None))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -183,7 +194,7 @@ fn duplicates_old_jobs_and_failures() {
     let mut s = store();
     let j = job(
         10,
-        action::ADD_COLUMN,
+        ActionType::ADD_COLUMN,
         2,
         104,
         100,
@@ -191,20 +202,20 @@ fn duplicates_old_jobs_and_failures() {
     );
     assert_eq!(s.apply(&j).unwrap().len(), 1);
     assert!(s.apply(&j).unwrap().is_empty(), "re-subscription duplicate");
-    let in_snapshot = job(9, action::DROP_TABLE, 2, 104, S, None);
+    let in_snapshot = job(9, ActionType::DROP_TABLE, 2, 104, S, None);
     assert!(s.apply(&in_snapshot).unwrap().is_empty());
-    let late = job(11, action::DROP_TABLE, 2, 104, 90, None);
+    let late = job(11, ActionType::DROP_TABLE, 2, 104, 90, None);
     assert!(matches!(
         s.apply(&late),
         Err(SchemaError::OutOfOrder { .. })
     ));
-    let unknown = job(12, action::DROP_TABLE, 2, 777, 110, None);
+    let unknown = job(12, ActionType::DROP_TABLE, 2, 777, 110, None);
     let e = s.apply(&unknown).unwrap_err();
     assert!(e.to_string().contains("777"), "{e}");
-    let mut ignored = job(13, action::DROP_TABLE, 2, 104, 120, None);
+    let mut ignored = job(13, ActionType::DROP_TABLE, 2, 104, 120, None);
     ignored.binlog.schema_version = 0;
     assert!(s.apply(&ignored).unwrap().is_empty());
-    let mut running = job(14, action::DROP_TABLE, 2, 104, 120, None);
+    let mut running = job(14, ActionType::DROP_TABLE, 2, 104, 120, None);
     running.state = 1;
     assert!(s.apply(&running).unwrap().is_empty());
     assert!(
@@ -213,7 +224,7 @@ fn duplicates_old_jobs_and_failures() {
     );
     // Two jobs may share a finished ts.
     assert_eq!(
-        s.apply(&job(15, action::DROP_TABLE, 2, 104, 120, None))
+        s.apply(&job(15, ActionType::DROP_TABLE, 2, 104, 120, None))
             .unwrap()
             .len(),
         1
@@ -224,7 +235,7 @@ fn duplicates_old_jobs_and_failures() {
 #[test]
 fn schemas_create_modify_drop() {
     let mut s = store();
-    let mut j = job(10, action::CREATE_SCHEMA, 4, 0, 100, None);
+    let mut j = job(10, ActionType::CREATE_SCHEMA, 4, 0, 100, None);
     j.binlog.db_info = Some(db(4, "new_db"));
     let ch = s.apply(&j).unwrap();
     assert_eq!(
@@ -234,7 +245,7 @@ fn schemas_create_modify_drop() {
     assert!(ch[0].table_after.is_none());
     let mut t = job(
         11,
-        action::CREATE_TABLE,
+        ActionType::CREATE_TABLE,
         4,
         300,
         110,
@@ -248,7 +259,7 @@ fn schemas_create_modify_drop() {
     );
     let mut m = job(
         12,
-        action::MODIFY_SCHEMA_CHARSET_AND_COLLATE,
+        ActionType::MODIFY_SCHEMA_CHARSET_AND_COLLATE,
         4,
         0,
         120,
@@ -261,7 +272,7 @@ fn schemas_create_modify_drop() {
     s.apply(&m).unwrap();
     assert_eq!(s.schema(4).unwrap().charset, "latin1");
     let ch = s
-        .apply(&job(13, action::DROP_SCHEMA, 4, 0, 130, None))
+        .apply(&job(13, ActionType::DROP_SCHEMA, 4, 0, 130, None))
         .unwrap();
     assert_eq!((ch.len(), ch[0].removed_physical.clone()), (1, vec![300]));
     assert!(s.table_at(300, 130).is_none());
@@ -269,7 +280,7 @@ fn schemas_create_modify_drop() {
     assert!(s.schema(4).is_none());
     let no_db = job(
         14,
-        action::CREATE_TABLE,
+        ActionType::CREATE_TABLE,
         4,
         301,
         140,
@@ -279,7 +290,7 @@ fn schemas_create_modify_drop() {
         s.apply(&no_db),
         Err(SchemaError::SchemaNotFound { .. })
     ));
-    let missing = job(15, action::CREATE_SCHEMA, 5, 0, 150, None);
+    let missing = job(15, ActionType::CREATE_SCHEMA, 5, 0, 150, None);
     assert!(matches!(
         s.apply(&missing),
         Err(SchemaError::InvalidJob { .. })
@@ -291,7 +302,7 @@ fn create_drop_recover_table() {
     let mut s = store();
     let dup = job(
         9,
-        action::CREATE_TABLE,
+        ActionType::CREATE_TABLE,
         2,
         104,
         90,
@@ -302,7 +313,7 @@ fn create_drop_recover_table() {
         Err(SchemaError::TableExists { .. })
     ));
     let ch = s
-        .apply(&job(10, action::DROP_TABLE, 2, 104, 100, None))
+        .apply(&job(10, ActionType::DROP_TABLE, 2, 104, 100, None))
         .unwrap();
     let c = &ch[0];
     assert_eq!(c.query, "DROP TABLE `test`.`t`");
@@ -318,7 +329,7 @@ fn create_drop_recover_table() {
     let ch = s
         .apply(&job(
             11,
-            action::RECOVER_TABLE,
+            ActionType::RECOVER_TABLE,
             2,
             104,
             110,
@@ -335,7 +346,7 @@ fn truncate_table_gets_a_new_id() {
     let ch = s
         .apply(&job(
             10,
-            action::TRUNCATE_TABLE,
+            ActionType::TRUNCATE_TABLE,
             2,
             104,
             100,
@@ -363,7 +374,7 @@ fn rename_table_and_rename_tables() {
     let mut s = store();
     let mut j = job(
         10,
-        action::RENAME_TABLE,
+        ActionType::RENAME_TABLE,
         3,
         104,
         100,
@@ -384,7 +395,7 @@ fn rename_table_and_rename_tables() {
         ("other", "t_new", 3)
     );
 
-    let mut j = job(11, action::RENAME_TABLES, 2, 105, 110, None);
+    let mut j = job(11, ActionType::RENAME_TABLES, 2, 105, 110, None);
     j.query = "rename table test.t2 to test.a, other.t_new to test.b".into();
     j.binlog.multiple_table_infos = vec![tbl(105, "a", &["name"]), tbl(104, "b", &["name"])];
     j.raw_args = Some(
@@ -392,7 +403,7 @@ fn rename_table_and_rename_tables() {
         [{"O":"test","L":"test"}, {"O":"other","L":"other"}]]),
     );
     let ch = s.apply(&j).unwrap();
-    let qs: Vec<(&str, u8)> = ch.iter().map(|c| (c.query.as_str(), c.action)).collect();
+    let qs: Vec<(&str, u8)> = ch.iter().map(|c| (c.query.as_str(), c.action.0)).collect();
     assert_eq!(
         qs,
         [
@@ -402,7 +413,7 @@ fn rename_table_and_rename_tables() {
     );
     assert_eq!(ch[1].pre_schema.as_deref(), Some("other"));
     assert_eq!(s.table_at(104, 110).unwrap().qualified_name(), "test.b");
-    let mut bad = job(12, action::RENAME_TABLES, 2, 105, 120, None);
+    let mut bad = job(12, ActionType::RENAME_TABLES, 2, 105, 120, None);
     bad.binlog.multiple_table_infos = vec![tbl(105, "c", &[])];
     assert!(matches!(s.apply(&bad), Err(SchemaError::InvalidJob { .. })));
 }
@@ -410,7 +421,7 @@ fn rename_table_and_rename_tables() {
 #[test]
 fn create_tables_splits_one_change_per_table() {
     let mut s = store();
-    let mut j = job(10, action::CREATE_TABLES, 2, 0, 100, None);
+    let mut j = job(10, ActionType::CREATE_TABLES, 2, 0, 100, None);
     j.query =
         "create table x1 (id bigint primary key); create table x2 (id bigint primary key);".into();
     j.binlog.multiple_table_infos = vec![tbl(301, "x1", &[]), tbl(302, "x2", &[])];
@@ -426,7 +437,7 @@ fn create_tables_splits_one_change_per_table() {
             ("x2", "create table x2 (id bigint primary key);", vec![302])
         ]
     );
-    let mut bad = job(11, action::CREATE_TABLES, 2, 0, 110, None);
+    let mut bad = job(11, ActionType::CREATE_TABLES, 2, 0, 110, None);
     bad.query = "create table y (id int)".into();
     bad.binlog.multiple_table_infos = vec![tbl(303, "y1", &[]), tbl(304, "y2", &[])];
     assert!(matches!(s.apply(&bad), Err(SchemaError::InvalidJob { .. })));
@@ -439,7 +450,7 @@ fn partition_add_drop_truncate_reorganize() {
     let c = s
         .apply(&job(
             10,
-            action::ADD_TABLE_PARTITION,
+            ActionType::ADD_TABLE_PARTITION,
             2,
             200,
             100,
@@ -456,7 +467,7 @@ fn partition_add_drop_truncate_reorganize() {
     let c = s
         .apply(&job(
             11,
-            action::TRUNCATE_TABLE_PARTITION,
+            ActionType::TRUNCATE_TABLE_PARTITION,
             2,
             200,
             110,
@@ -472,7 +483,7 @@ fn partition_add_drop_truncate_reorganize() {
     let c = s
         .apply(&job(
             12,
-            action::DROP_TABLE_PARTITION,
+            ActionType::DROP_TABLE_PARTITION,
             2,
             200,
             120,
@@ -484,7 +495,7 @@ fn partition_add_drop_truncate_reorganize() {
     let c = s
         .apply(&job(
             13,
-            action::REORGANIZE_PARTITION,
+            ActionType::REORGANIZE_PARTITION,
             2,
             200,
             130,
@@ -498,7 +509,7 @@ fn partition_add_drop_truncate_reorganize() {
     );
     let not_part = job(
         14,
-        action::ADD_TABLE_PARTITION,
+        ActionType::ADD_TABLE_PARTITION,
         2,
         104,
         140,
@@ -512,7 +523,7 @@ fn partition_add_drop_truncate_reorganize() {
     let c = s
         .apply(&job(
             15,
-            action::ALTER_TABLE_PARTITIONING,
+            ActionType::ALTER_TABLE_PARTITIONING,
             2,
             104,
             150,
@@ -535,7 +546,7 @@ fn exchange_partition_swaps_ids() {
     // t2's id 105 becomes the partition.
     let mut j = job(
         10,
-        action::EXCHANGE_TABLE_PARTITION,
+        ActionType::EXCHANGE_TABLE_PARTITION,
         2,
         105,
         100,
@@ -580,7 +591,7 @@ fn gc_keeps_what_readers_at_or_above_need() {
     let mut s = store();
     s.apply(&job(
         10,
-        action::ADD_COLUMN,
+        ActionType::ADD_COLUMN,
         2,
         104,
         100,
@@ -589,14 +600,14 @@ fn gc_keeps_what_readers_at_or_above_need() {
     .unwrap();
     s.apply(&job(
         11,
-        action::ADD_COLUMN,
+        ActionType::ADD_COLUMN,
         2,
         104,
         200,
         Some(tbl(104, "t", &["a", "b"])),
     ))
     .unwrap();
-    s.apply(&job(12, action::DROP_TABLE, 2, 105, 210, None))
+    s.apply(&job(12, ActionType::DROP_TABLE, 2, 105, 210, None))
         .unwrap();
     s.gc(150);
     assert_eq!(cols(&s, 104, 150).unwrap(), ["id", "a"]);
@@ -610,7 +621,7 @@ fn gc_keeps_what_readers_at_or_above_need() {
     // Old duplicates stay ignored after their ids are collected.
     let old = job(
         10,
-        action::ADD_COLUMN,
+        ActionType::ADD_COLUMN,
         2,
         104,
         100,

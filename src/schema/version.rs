@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use super::table_info::TableInfo;
-use crate::filter::is_system_schema;
+use crate::model::{ActionType, TableInfo, is_system_schema};
 
 /// A table as of one schema version.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,8 +105,8 @@ pub struct SchemaChange {
     /// The DDL's commit ts.
     pub finished_ts: u64,
     pub start_ts: u64,
-    /// TiDB `ActionType` of this change (a split RENAME TABLES reports RENAME TABLE, 14).
-    pub action: u8,
+    /// This change's kind (a split RENAME TABLES reports RENAME TABLE, 14).
+    pub action: ActionType,
     /// The statement for this table (rebuilt as TiCDC does for DROP TABLE/VIEW, RENAME
     /// TABLES and EXCHANGE PARTITION).
     pub query: String,

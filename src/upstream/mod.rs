@@ -5,7 +5,8 @@
 //! sees a PREWRITE, a region or a gRPC status. Modules: `error` (typed errors with a
 //! retry/fatal kind), `pd` (PD client), `matcher` (prewrite/commit matching per region),
 //! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper), `feed` (the multi-span EventFeed client,
-//! one shared stream per TiKV store).
+//! one shared stream per TiKV store), `snapshot` (TiDB's meta keys read at a ts through TiKV's
+//! KV API: the schema snapshot).
 
 pub mod error;
 pub mod feed;
@@ -13,5 +14,6 @@ pub mod frontier;
 pub mod gc;
 pub mod matcher;
 pub mod pd;
+pub mod snapshot;
 
 pub use error::{ErrorKind, UpstreamError};

@@ -152,7 +152,7 @@ fn dispatch_hash_vectors_replay() {
 }
 
 /// TableInfo JSON with one column per vector column (`type` as the vector gives it).
-fn table_for(columns: &[J]) -> tidb_changefeed::schema::TableInfo {
+fn table_for(columns: &[J]) -> tidb_changefeed::model::TableInfo {
     let cols: Vec<J> = columns
         .iter()
         .enumerate()
@@ -169,7 +169,7 @@ fn table_for(columns: &[J]) -> tidb_changefeed::schema::TableInfo {
         .collect();
     let info =
         serde_json::json!({"id": 104, "name": {"O": "t", "L": "t"}, "cols": cols, "state": 5});
-    tidb_changefeed::schema::TableInfo::from_json(info.to_string().as_bytes()).expect("table info")
+    tidb_changefeed::model::TableInfo::from_json(info.to_string().as_bytes()).expect("table info")
 }
 
 #[test]

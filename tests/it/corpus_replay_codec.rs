@@ -16,11 +16,11 @@ use tidb_changefeed::codec::FixedClock;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
+use tidb_changefeed::model::{FieldType, TableInfo, flag, tp};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::mount::key::encode_record_key;
 use tidb_changefeed::mount::row_v2::encode_row_v2;
 use tidb_changefeed::mount::{DecodedColumn, Handle, RowDecoder, TimeZone};
-use tidb_changefeed::schema::{FieldType, TableInfo, flag, tp};
 
 fn cases(file: &str) -> Vec<J> {
     let path = format!("{}/tests/corpus/vectors/{file}", env!("CARGO_MANIFEST_DIR"));

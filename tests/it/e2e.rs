@@ -551,7 +551,7 @@ async fn kill_9_mid_stream_then_restart_loses_no_committed_row_and_keeps_key_ord
 
     let s = Scenario::parse(KILL_SCENARIO, "kill").expect("scenario");
     let emu = emulator(&s).await;
-    let info = tidb_changefeed::schema::TableInfo::from_json(s.tables[0].info.as_bytes())
+    let info = tidb_changefeed::model::TableInfo::from_json(s.tables[0].info.as_bytes())
         .expect("table info");
     let prefix = unique("e2e_kill");
     let mut d = Daemon::start(

@@ -4,8 +4,10 @@
 //! full with a reference sent under `claim-check`; kcat reads what Kafka got.
 
 use std::collections::BTreeMap;
+
 use std::sync::Arc;
 use std::time::Duration;
+use tidb_changefeed::model::TableInfo;
 
 use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
@@ -13,7 +15,6 @@ use tidb_changefeed::codec::{Encoder, FixedClock};
 use tidb_changefeed::config::{LargeMessageHandle, LargeMessageOption};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::mount::Value;
-use tidb_changefeed::schema::TableInfo;
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::{
     ConnectOptions, Kafka, Message, Producer, ProducerSettings, TopicPolicy, Topics, connect,

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, HashSet};
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use tidb_changefeed::model::{ActionType, TableInfo};
 
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{BoxFuture, FixedClock};
@@ -20,7 +22,7 @@ use tidb_changefeed::pipeline::processor::{Processor, Settings};
 use tidb_changefeed::pipeline::schemas::{JobOrder, Schemas};
 use tidb_changefeed::pipeline::subscriptions::{Subscriptions, table_span};
 use tidb_changefeed::pipeline::{Emitter, PipelineError};
-use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableInfo, TableVersion};
+use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableVersion};
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::Message;
 use tidb_changefeed::sink::large_message::LargeMessagePolicy;
@@ -391,7 +393,7 @@ async fn a_ddl_splits_rows_by_schema_and_comes_between_them() {
                 job_id: 5,
                 finished_ts: 150,
                 start_ts: 149,
-                action: 5,
+                action: ActionType(5),
                 query: "alter table t add column age int".into(),
                 schema: "test".into(),
                 table: "t".into(),
@@ -443,7 +445,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
         job_id: id,
         finished_ts: ts,
         start_ts: ts - 1,
-        action: 3,
+        action: ActionType(3),
         query: format!(
             "create table {} (id bigint primary key, name varchar(32))",
             info.name.o
@@ -468,7 +470,7 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
                 job_id: 8,
                 finished_ts: 170,
                 start_ts: 169,
-                action: 4,
+                action: ActionType(4),
                 query: "drop table t".into(),
                 schema: "test".into(),
                 table: "t".into(),
@@ -606,7 +608,7 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
         job_id: job,
         finished_ts: ts,
         start_ts: ts - 1,
-        action: 14,
+        action: ActionType(14),
         query: format!("rename table {from} to {}", to.name.o),
         schema: "test".into(),
         table: to.name.o.clone(),

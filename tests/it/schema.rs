@@ -5,9 +5,11 @@
 //! `table_at(physical id, commit_ts - 1)`.
 
 use std::collections::BTreeMap;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tidb_changefeed::model::TableInfo;
 
 use tidb_changefeed::emulator::runner::{self, Runner};
 use tidb_changefeed::emulator::scenario::{Scenario, Step};
@@ -15,12 +17,10 @@ use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions,
 use tidb_changefeed::event::{KvChange, OpType};
 use tidb_changefeed::mount::key::{Handle, decode_record_key};
 use tidb_changefeed::mount::{RowDecoder, TimeZone};
-use tidb_changefeed::schema::{
-    DDL_JOB_TABLE_ID, JobDecoder, SchemaChange, SchemaStore, SnapshotError, SnapshotOptions,
-    TableInfo, read_meta,
-};
+use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, JobDecoder, SchemaChange, SchemaStore};
 use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
 use tidb_changefeed::upstream::pd::PdClient;
+use tidb_changefeed::upstream::snapshot::{SnapshotError, SnapshotOptions, read_meta};
 use tokio::sync::mpsc;
 
 const T104: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"pk_is_handle":true,"state":5,"cols":[

@@ -8,12 +8,13 @@
 
 use std::sync::Arc;
 
+use crate::model::{ActionType, CIStr, TableInfo, flag, tp};
+
 use super::*;
 use crate::codec::{EncodedMessage, FixedClock};
+use crate::event::TableName;
 use crate::event::test_support::{col, ft, index};
-use crate::event::{ActionType, TableName};
 use crate::mount::{Decimal, Duration, Time, TimeType, VectorFloat32};
-use crate::schema::{CIStr, TableInfo, flag, tp};
 
 const NOW: i64 = 1_700_000_000_999;
 /// physical 1700000000123 ms, logical 5.
@@ -54,7 +55,7 @@ fn all_types() -> (Arc<TableMeta>, Vec<Value>) {
     e.elems = vec!["a".into(), "b".into(), "c".into()];
     let mut s = e.clone();
     s.tp = tp::SET;
-    let cols: Vec<(&str, crate::schema::FieldType, Value)> = vec![
+    let cols: Vec<(&str, crate::model::FieldType, Value)> = vec![
         (
             "id",
             ft(tp::LONG, flag::NOT_NULL | flag::PRI_KEY, 11, 0, b),

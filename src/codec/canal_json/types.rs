@@ -3,11 +3,9 @@
 //! Owns [`java_sql_type`] (tiflow `pkg/sink/codec/internal/java.go` `MySQLType2JavaType` and
 //! `pkg/sink/codec/canal/canal_entry.go` `getJavaSQLType`, including the per-value promotion of
 //! unsigned integers) and [`canal_ddl_type`] (`convertDdlEventType`).
-
-use crate::event::ActionType;
 use crate::event::ColumnMeta;
+use crate::model::{ActionType, tp};
 use crate::mount::Value;
-use crate::schema::tp;
 
 /// `java.sql.Types` codes canal uses.
 pub mod java {
@@ -144,7 +142,7 @@ mod tests {
     use super::*;
     use crate::event::test_support::ft;
     use crate::event::{ColumnFlags, TableMeta};
-    use crate::schema::{CIStr, TableInfo, flag};
+    use crate::model::{CIStr, TableInfo, flag};
 
     fn column(t: u8, fl: u32, charset: &str) -> ColumnMeta {
         let info = TableInfo {

@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use crate::event::{ActionType, DdlEvent, TableMeta, TableName};
+use crate::event::{DdlEvent, TableMeta, TableName};
 use crate::filter::ddl_kind_name;
-use crate::filter::is_system_schema;
+use crate::model::is_system_schema;
 use crate::schema::{DDL_JOB_TABLE_ID, SchemaChange};
 
 use super::super::error::PipelineError;
@@ -84,7 +84,7 @@ impl<S: Schemas> Processor<S> {
         }
         let ev = DdlEvent {
             query: ch.query.clone(),
-            action: ActionType(ch.action),
+            action: ch.action,
             table: TableName {
                 schema: ch.schema.clone(),
                 table: ch.table.clone(),

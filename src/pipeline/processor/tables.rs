@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use crate::filter::is_system_schema;
+use crate::model::is_system_schema;
 use crate::schema::TableVersion;
 use crate::sorter::TableSorter;
 

@@ -4,7 +4,9 @@
 //! (`DBs` hash: field `DB:<id>` → DBInfo JSON) and every table (`DB:<id>` hash: fields
 //! `Table:<id>` → TableInfo JSON, partitions included in it) visible at `ts`. Only the hash
 //! ranges of those keys are scanned (`m` + EncodeBytes(key) + EncodeUint('h')), never schema
-//! diffs or auto-id counters of other keys.
+//! diffs or auto-id counters of other keys. The result is the plain-data
+//! [`MetaSnapshot`] of [`crate::model`], which schema tracking builds its store from; the
+//! reader's failures are [`SnapshotError`].
 //!
 //! Guarantees:
 //! * regions are located through PD; each `KvScan` stays inside one region and names its id,
@@ -20,33 +22,80 @@ use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 
-use super::db_info::DbInfo;
-use super::error::SnapshotError;
-use super::table_info::TableInfo;
+use super::error::UpstreamError;
+use super::pd::{PdClient, RegionInfo};
+use crate::model::{DbInfo, MetaSnapshot, SnapshotTable, TableInfo};
 use crate::mount::Reader;
 use crate::mount::bytes::{decode_bytes, encode_bytes};
 use crate::mount::key::{META_PREFIX, decode_meta_key, meta_type};
 use crate::mount::number::encode_uint;
 use crate::proto::kvrpcpb;
 use crate::proto::tikvpb::tikv_client::TikvClient;
-use crate::upstream::pd::{PdClient, RegionInfo};
 
-/// A table as the meta snapshot holds it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotTable {
-    /// Database id (the `DB:<id>` hash it was found in).
-    pub schema_id: i64,
-    pub info: TableInfo,
+/// Reading TiDB's meta keys at a ts failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SnapshotError {
+    /// PD could not be reached or answered badly.
+    #[error("meta snapshot: {0}")]
+    Upstream(#[from] UpstreamError),
+    /// A TiKV store's KV service failed (connection or RPC).
+    #[error(
+        "meta snapshot: TiKV store {store_id} at {address}: {detail}; check that the store is up and reachable from this host"
+    )]
+    Store {
+        store_id: u64,
+        address: String,
+        detail: String,
+    },
+    /// A meta key stayed locked for the whole wait.
+    #[error(
+        "meta snapshot at ts {ts}: key {key} ({what}) is still locked after {waited_ms} ms by the transaction \
+         started at {lock_version} (primary {primary}, lock ttl {lock_ttl} ms); a DDL is in flight or its \
+         TiDB died mid-commit: retry once the DDL finishes (TiDB resolves abandoned locks after their ttl), \
+         or start the changefeed at another ts"
+    )]
+    Locked {
+        ts: u64,
+        key: String,
+        what: String,
+        primary: String,
+        lock_version: u64,
+        lock_ttl: u64,
+        waited_ms: u64,
+    },
+    /// Region errors kept the read from making progress.
+    #[error(
+        "meta snapshot: the region holding key {key} could not be read after {attempts} attempts (last: {last}); \
+         PD's region routing may be stale or the cluster is rebalancing: retry"
+    )]
+    RegionUnresolved {
+        key: String,
+        attempts: u32,
+        last: String,
+    },
+    /// TiKV refused the read for a reason other than a lock or a region error.
+    #[error("meta snapshot at ts {ts}: TiKV refused key {key}: {detail}")]
+    KeyError {
+        ts: u64,
+        key: String,
+        detail: String,
+    },
+    /// A meta value is not what TiDB writes.
+    #[error(
+        "meta snapshot: {what} is not valid {model} JSON: {reason}; the cluster's TiDB version may be unsupported"
+    )]
+    Corrupt {
+        what: String,
+        model: &'static str,
+        reason: String,
+    },
 }
 
-/// Databases and tables visible at `ts`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetaSnapshot {
-    pub ts: u64,
-    /// By id.
-    pub databases: Vec<DbInfo>,
-    /// By database id, then table id.
-    pub tables: Vec<SnapshotTable>,
+impl SnapshotError {
+    /// Whether retrying the snapshot later can succeed (every case but corrupt meta data).
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, SnapshotError::Corrupt { .. })
+    }
 }
 
 /// Bounds of a snapshot read.
