@@ -13,7 +13,6 @@
 pub mod canal_json;
 pub mod error;
 pub mod split;
-pub mod value_text;
 
 use std::future::Future;
 use std::pin::Pin;

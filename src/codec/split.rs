@@ -13,8 +13,8 @@
 //! is stable, so our stable sort gives the same order; for larger single-table transactions the
 //! relative order of rows of the same kind may differ from TiCDC's.
 
-use super::value_text::value_string;
 use crate::event::ColumnFlags;
+use crate::event::value_text::value_string;
 use crate::event::{RowEvent, RowKind};
 
 /// Whether TiCDC splits this UPDATE into DELETE + INSERT.

@@ -9,7 +9,7 @@
 //!   over that index's columns in index order, written with the index's column names;
 //! * `columns`: the same over the configured columns (names case-insensitive) in config order,
 //!   written with the table's column names;
-//! * values are TiCDC value strings ([`crate::codec::value_text`]; NULL → `null`); the row used
+//! * values are TiCDC value strings ([`crate::event::value_text`]; NULL → `null`); the row used
 //!   is the new row, or the old row for deletes; unselected columns are skipped.
 //!
 //! TiCDC looks index and column positions up in `TableInfo.Columns` and reads the row at that
@@ -19,9 +19,9 @@
 
 use super::DispatchError;
 use super::hash::PositionInertia;
-use crate::codec::value_text::value_string;
 use crate::event::RowEvent;
 use crate::event::TableMeta;
+use crate::event::value_text::value_string;
 
 /// A partition rule (TiCDC `partition = "..."`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,6 +16,7 @@ mod ddl;
 mod row;
 mod table;
 mod type_name;
+pub mod value_text;
 
 pub use change::{KvChange, OpType};
 pub use ddl::{DdlEvent, TableName};

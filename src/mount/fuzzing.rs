@@ -257,7 +257,7 @@ fn row_any(handle: i64, value: &[u8]) {
             // Rendering must not panic either.
             for c in &row.columns {
                 let _ = c.value.to_string();
-                let _ = crate::codec::value_text::value_string(&c.value);
+                let _ = crate::event::value_text::value_string(&c.value);
             }
         }
         Err(e) => check_row_error(&e, &key),

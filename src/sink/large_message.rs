@@ -193,7 +193,7 @@ fn handle_key_text(event: &RowEvent) -> String {
             format!(
                 "{}={}",
                 c.name,
-                String::from_utf8_lossy(&crate::codec::value_text::value_string(v))
+                String::from_utf8_lossy(&crate::event::value_text::value_string(v))
             )
         })
         .collect();

@@ -136,7 +136,7 @@ fn dispatch_hash_vectors_replay() {
             }
             "column_value_string" => match go_literal(text(c, "go_value")) {
                 Some(v) => {
-                    let got = tidb_changefeed::codec::value_text::value_string(&v);
+                    let got = tidb_changefeed::event::value_text::value_string(&v);
                     assert_eq!(String::from_utf8_lossy(&got), text(c, "expect"), "{id}");
                 }
                 None => not_applicable.push(id.to_string()),

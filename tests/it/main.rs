@@ -18,6 +18,7 @@ mod kafka_listeners;
 mod kafka_restart;
 mod kafka_sink;
 mod large_messages;
+mod layers;
 mod pipeline;
 mod schema;
 mod support;

@@ -29,10 +29,10 @@ mod tests;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use super::value_text::{write_f32, write_f64};
 use super::{
     Clock, CodecError, EncodedMessage, Encoder, Reduction, SystemClock, tso_physical_millis,
 };
+use crate::event::value_text::{write_f32, write_f64};
 use crate::event::{ColumnMeta, TableMeta};
 use crate::event::{DdlEvent, RowEvent, RowKind};
 use crate::mount::Value;
@@ -256,7 +256,7 @@ fn fill_columns(
         }
         let unchanged = compare
             .and_then(|new| new.get(i))
-            .is_some_and(|n| super::value_text::values_equal(n, v));
+            .is_some_and(|n| crate::event::value_text::values_equal(n, v));
         if unchanged {
             continue;
         }
