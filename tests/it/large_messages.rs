@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{Encoder, FixedClock, RowEvent, RowKind, TableMeta};
-use tidb_changefeed::config::{LargeMessageHandle, LargeMessageOption};
+use tidb_changefeed::config::{KafkaConfig, LargeMessageHandle, LargeMessageOption};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::schema::TableInfo;
 use tidb_changefeed::sink::ack::AckTracker;
@@ -68,15 +68,14 @@ async fn sink() -> (Topics, Producer, String) {
         .await
         .expect("connect");
     let client = Arc::new(client);
+    let topic = unique("it_large");
     let topics = Topics::new(
         Arc::clone(&client),
         admin.clone(),
-        TopicPolicy {
+        TopicPolicy::from_config(&KafkaConfig {
             partition_num: Some(1),
-            replication_factor: 1,
-            auto_create: true,
-            timeout: Duration::from_secs(10),
-        },
+            ..KafkaConfig::new(brokers.clone(), &topic)
+        }),
     );
     let producer = Producer::new(
         client,
@@ -91,7 +90,6 @@ async fn sink() -> (Topics, Producer, String) {
         },
         AckTracker::new(),
     );
-    let topic = unique("it_large");
     topics.ensure(&topic).await.expect("topic");
     (topics, producer, topic)
 }
