@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rskafka::client::partition::Compression;
+use tidb_changefeed::config::KafkaConfig;
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::{
     ConnectOptions, Kafka, Message, Producer, ProducerSettings, TopicPolicy, Topics, connect,
@@ -60,12 +61,10 @@ async fn ours(broker: &str, topic: &str, n: usize) -> Duration {
     let topics = Topics::new(
         Arc::clone(&client),
         admin.clone(),
-        TopicPolicy {
+        TopicPolicy::from_config(&KafkaConfig {
             partition_num: Some(3),
-            replication_factor: 1,
-            auto_create: true,
-            timeout: Duration::from_secs(10),
-        },
+            ..KafkaConfig::new(brokers.clone(), topic)
+        }),
     );
     topics.ensure(topic).await.expect("topic");
     let tracker = AckTracker::new();
@@ -159,12 +158,10 @@ fn main() {
             Topics::new(
                 Arc::new(client),
                 admin,
-                TopicPolicy {
+                TopicPolicy::from_config(&KafkaConfig {
                     partition_num: Some(3),
-                    replication_factor: 1,
-                    auto_create: true,
-                    timeout: Duration::from_secs(10),
-                },
+                    ..KafkaConfig::new(brokers.clone(), &kt)
+                }),
             )
             .ensure(&kt)
             .await

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::{Config, KafkaConfig, Loaded, SinkKind};
+use crate::config::{Config, KafkaConfig, Loaded};
 
 /// The human summary of a valid configuration.
 pub fn summary(loaded: &Loaded) -> String {
@@ -47,9 +47,9 @@ pub fn summary(loaded: &Loaded) -> String {
             let _ = writeln!(out, "    event filters: {}", cf.filter.event_filters.len());
         }
         let _ = writeln!(out, "    protocol: {}", cf.sink.protocol.name());
-        match (cf.sink.kind, &cf.sink.kafka_config) {
-            (SinkKind::Kafka, Some(k)) => kafka_summary(&mut out, k),
-            _ => {
+        match cf.kafka_sink() {
+            Some(k) => kafka_summary(&mut out, k),
+            None => {
                 let _ = writeln!(out, "    sink: stdout");
             }
         }
@@ -121,12 +121,7 @@ pub async fn probe_sinks(c: &Config) -> (String, bool) {
     let mut out = String::new();
     let mut ok = true;
     for cf in &c.changefeeds {
-        let Some(k) = cf
-            .sink
-            .kafka_config
-            .as_ref()
-            .filter(|_| cf.sink.kind == SinkKind::Kafka)
-        else {
+        let Some(k) = cf.kafka_sink() else {
             continue;
         };
         match crate::sink::kafka::probe(&cf.id, k).await {

@@ -41,6 +41,17 @@ pub struct ChangefeedConfig {
     pub sink: SinkConfig,
 }
 
+impl ChangefeedConfig {
+    /// The Kafka sink's settings when the sink type is `kafka` (and `kafka-config` is set);
+    /// `None` for a `stdout` sink.
+    pub fn kafka_sink(&self) -> Option<&KafkaConfig> {
+        self.sink
+            .kafka_config
+            .as_ref()
+            .filter(|_| self.sink.kind == SinkKind::Kafka)
+    }
+}
+
 fn default_time_zone() -> String {
     "System".to_string()
 }
@@ -333,6 +344,41 @@ pub struct KafkaConfig {
     pub codec_config: CodecConfig,
 }
 
+impl KafkaConfig {
+    /// A Kafka sink to `brokers` with the default `topic`, every other setting at the value
+    /// it has when the file leaves it out.
+    pub fn new(brokers: Vec<String>, topic: impl Into<String>) -> Self {
+        KafkaConfig {
+            brokers,
+            topic: topic.into(),
+            partition_num: None,
+            replication_factor: default_replication_factor(),
+            max_message_bytes: default_max_message_bytes(),
+            max_retry: default_max_retry(),
+            compression: Compression::default(),
+            kafka_client_id: None,
+            kafka_version: None,
+            auto_create_topic: default_true(),
+            dial_timeout: default_kafka_timeout(),
+            read_timeout: default_kafka_timeout(),
+            write_timeout: default_kafka_timeout(),
+            linger: default_linger(),
+            required_acks: default_required_acks(),
+            sasl_mechanism: None,
+            sasl_user: None,
+            sasl_password: None,
+            enable_tls: false,
+            ca: None,
+            cert: None,
+            key: None,
+            insecure_skip_verify: false,
+            output_raw_change_event: false,
+            large_message_handle: LargeMessageHandle::default(),
+            codec_config: CodecConfig::default(),
+        }
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -509,4 +555,20 @@ pub enum AvroBigintUnsignedMode {
     #[default]
     Long,
     String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_config_new_has_the_file_defaults() {
+        let parsed: KafkaConfig =
+            toml::from_str("brokers = [\"b:9092\"]\ntopic = \"t\"\n").expect("parse");
+        let built = KafkaConfig::new(vec!["b:9092".to_string()], "t");
+        assert_eq!(
+            serde_json::to_value(&built).expect("json"),
+            serde_json::to_value(&parsed).expect("json")
+        );
+    }
 }

@@ -205,12 +205,7 @@ pub async fn open_output(
             let topics = Arc::new(Topics::new(
                 Arc::clone(&client),
                 admin.clone(),
-                TopicPolicy {
-                    partition_num: k.partition_num,
-                    replication_factor: k.replication_factor,
-                    auto_create: k.auto_create_topic,
-                    timeout: k.dial_timeout.get(),
-                },
+                TopicPolicy::from_config(k),
             ));
             let producer = Arc::new(Producer::new(
                 client,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::build_info;
-use crate::config::{ChangefeedConfig, Loaded, SinkKind};
+use crate::config::{ChangefeedConfig, Loaded};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
 use crate::server::{self, AppState};
@@ -163,12 +163,7 @@ async fn probe_sink(
     status: &StatusBoard,
     shutdown: &shutdown::Shutdown,
 ) -> bool {
-    let Some(k) = cf
-        .sink
-        .kafka_config
-        .as_ref()
-        .filter(|_| cf.sink.kind == SinkKind::Kafka)
-    else {
+    let Some(k) = cf.kafka_sink() else {
         return true;
     };
     let mut backoff = Duration::from_secs(1);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rskafka::client::partition::Compression;
+use tidb_changefeed::config::KafkaConfig;
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::{
     ConnectOptions, Kafka, Message, Producer, ProducerSettings, TopicPolicy, Topics, connect,
@@ -73,17 +74,15 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
         .await
         .expect("connect");
     let client = Arc::new(client);
+    let topic = unique("it_restart");
     let topics = Topics::new(
         Arc::clone(&client),
         admin.clone(),
-        TopicPolicy {
+        TopicPolicy::from_config(&KafkaConfig {
             partition_num: Some(3),
-            replication_factor: 1,
-            auto_create: true,
-            timeout: Duration::from_secs(10),
-        },
+            ..KafkaConfig::new(addr.clone(), &topic)
+        }),
     );
-    let topic = unique("it_restart");
     assert_eq!(topics.ensure(&topic).await.expect("create"), 3);
     let tracker = AckTracker::new();
     tracker.register(1, 0);

@@ -12,7 +12,7 @@ use tidb_changefeed::model::TableInfo;
 use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{Encoder, FixedClock};
-use tidb_changefeed::config::{LargeMessageHandle, LargeMessageOption};
+use tidb_changefeed::config::{KafkaConfig, LargeMessageHandle, LargeMessageOption};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::sink::ack::AckTracker;
@@ -70,15 +70,14 @@ async fn sink() -> (Topics, Producer, String) {
         .await
         .expect("connect");
     let client = Arc::new(client);
+    let topic = unique("it_large");
     let topics = Topics::new(
         Arc::clone(&client),
         admin.clone(),
-        TopicPolicy {
+        TopicPolicy::from_config(&KafkaConfig {
             partition_num: Some(1),
-            replication_factor: 1,
-            auto_create: true,
-            timeout: Duration::from_secs(10),
-        },
+            ..KafkaConfig::new(brokers.clone(), &topic)
+        }),
     );
     let producer = Producer::new(
         client,
@@ -93,7 +92,6 @@ async fn sink() -> (Topics, Producer, String) {
         },
         AckTracker::new(),
     );
-    let topic = unique("it_large");
     topics.ensure(&topic).await.expect("topic");
     (topics, producer, topic)
 }

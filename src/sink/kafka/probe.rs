@@ -50,16 +50,7 @@ pub async fn probe(changefeed_id: &str, k: &KafkaConfig) -> Result<Vec<String>, 
     ));
     admin.check_replication_factor(k.replication_factor).await?;
 
-    let topics = Topics::new(
-        Arc::new(client),
-        admin.clone(),
-        TopicPolicy {
-            partition_num: k.partition_num,
-            replication_factor: k.replication_factor,
-            auto_create: k.auto_create_topic,
-            timeout: k.dial_timeout.get(),
-        },
-    );
+    let topics = Topics::new(Arc::new(client), admin.clone(), TopicPolicy::from_config(k));
     let listed = topics.list().await?;
     match listed.get(&k.topic) {
         Some(&n) => {

@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 
 use super::KafkaError;
 use super::admin::Admin;
+use crate::config::KafkaConfig;
 
 /// How often TiCDC re-reads topic metadata (`metaRefreshInterval`).
 pub const METADATA_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
@@ -29,6 +30,19 @@ pub struct TopicPolicy {
     pub replication_factor: i16,
     pub auto_create: bool,
     pub timeout: Duration,
+}
+
+impl TopicPolicy {
+    /// The policy `[sink.kafka-config]` sets: `partition-num`, `replication-factor`,
+    /// `auto-create-topic`, and `dial-timeout` as the deadline of each metadata or admin call.
+    pub fn from_config(k: &KafkaConfig) -> Self {
+        TopicPolicy {
+            partition_num: k.partition_num,
+            replication_factor: k.replication_factor,
+            auto_create: k.auto_create_topic,
+            timeout: k.dial_timeout.get(),
+        }
+    }
 }
 
 /// Resolves topics to partition counts, creating them when allowed. Counts are cached

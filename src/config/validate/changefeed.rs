@@ -1,0 +1,67 @@
+//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule and a known time zone, then
+//! the rules of its parts in the order they are reported: `[filter]`, the matchers of
+//! `[[sink.dispatchers]]`, `[[sink.column-selectors]]`, and `[sink]` itself.
+
+use std::path::Path;
+
+use super::{Report, dispatch, filter, selector, sink};
+use crate::config::{ChangefeedConfig, KeyPath};
+
+pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Path) {
+    if !valid_changefeed_id(&cf.id) {
+        r.err(
+            p.key("id"),
+            format!(
+                "invalid changefeed id {:?}: use letters and digits, groups joined by single dashes (e.g. \"orders-to-kafka\")",
+                cf.id
+            ),
+        );
+    }
+    if !valid_time_zone(&cf.time_zone) {
+        r.err(
+            p.key("time-zone"),
+            format!("unknown time zone {:?}: use \"System\", \"UTC\", an offset such as \"+08:00\" or an IANA name such as \"Asia/Shanghai\"", cf.time_zone),
+        );
+    }
+    filter::check(r, &p.key("filter"), &cf.filter, cf.case_sensitive);
+    let s = p.key("sink");
+    dispatch::matchers(r, &s, &cf.sink.dispatchers, cf.case_sensitive);
+    selector::patterns(r, &s, &cf.sink.column_selectors, cf.case_sensitive);
+    sink::check(r, &s, cf, base);
+}
+
+/// TiCDC's changefeed id rule: `^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$`.
+fn valid_changefeed_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn valid_time_zone(tz: &str) -> bool {
+    tz.eq_ignore_ascii_case("system") || tz.parse::<crate::mount::TimeZone>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changefeed_ids() {
+        assert!(valid_changefeed_id("orders-to-kafka"));
+        assert!(valid_changefeed_id("cf1"));
+        assert!(!valid_changefeed_id("cf_1"));
+        assert!(!valid_changefeed_id("-cf"));
+        assert!(!valid_changefeed_id("cf--1"));
+    }
+
+    #[test]
+    fn time_zones() {
+        assert!(valid_time_zone("System"));
+        assert!(valid_time_zone("UTC"));
+        assert!(valid_time_zone("+08:00"));
+        assert!(valid_time_zone("Asia/Shanghai"));
+        assert!(!valid_time_zone("Mars/Olympus"));
+    }
+}

@@ -1,0 +1,39 @@
+//! Rules of `[sink.kafka-config.codec-config]` against the protocol: content-compatible only
+//! for canal-json and without the TiDB extension, only-output-updated-columns only for
+//! canal-json and simple, an http(s) schema registry URL, a batch size above zero.
+
+use super::super::Report;
+use crate::config::{CodecConfig, KeyPath, Protocol};
+
+pub(super) fn check(r: &mut Report, cc: &KeyPath, c: &CodecConfig, protocol: Protocol) {
+    if c.content_compatible && protocol != Protocol::CanalJson {
+        r.err(
+            cc.key("content-compatible"),
+            "content-compatible applies to canal-json only",
+        );
+    }
+    if c.content_compatible && c.enable_tidb_extension {
+        r.err(
+            cc.key("content-compatible"),
+            "content-compatible output has no TiDB extension: set enable-tidb-extension = false",
+        );
+    }
+    if c.only_output_updated_columns && !matches!(protocol, Protocol::CanalJson | Protocol::Simple)
+    {
+        r.err(
+            cc.key("only-output-updated-columns"),
+            "only-output-updated-columns applies to canal-json and simple only",
+        );
+    }
+    if let Some(url) = &c.schema_registry
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        r.err(
+            cc.key("schema-registry"),
+            format!("invalid schema registry URL {url:?}: expected http:// or https://"),
+        );
+    }
+    if c.max_batch_size == 0 {
+        r.err(cc.key("max-batch-size"), "must be greater than 0");
+    }
+}

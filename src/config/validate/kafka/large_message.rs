@@ -1,0 +1,57 @@
+//! Rules of `[sink.kafka-config.large-message-handle]`: handle-key-only and claim-check need
+//! a handle key (not with `force-replicate`) and, under canal-json, the TiDB extension that
+//! marks such messages; claim-check needs a `file:///` storage URI, and its settings are set
+//! only with claim-check; compression of large messages is not built yet.
+
+use super::super::Report;
+use crate::config::{KafkaConfig, KeyPath, LargeMessageCompression, LargeMessageOption, Protocol};
+
+pub(super) fn check(
+    r: &mut Report,
+    lm: &KeyPath,
+    k: &KafkaConfig,
+    protocol: Protocol,
+    force_replicate: bool,
+) {
+    let h = &k.large_message_handle;
+    match h.large_message_handle_option {
+        LargeMessageOption::None => {
+            if h.claim_check_storage_uri.is_some() {
+                r.err(
+                    lm.key("claim-check-storage-uri"),
+                    "set only with large-message-handle-option = \"claim-check\"",
+                );
+            }
+        }
+        opt => {
+            if protocol == Protocol::CanalJson && !k.codec_config.enable_tidb_extension {
+                r.err(
+                    lm.key("large-message-handle-option"),
+                    "canal-json marks handle-key-only and claim-check messages in its TiDB extension: set codec-config.enable-tidb-extension = true",
+                );
+            }
+            if force_replicate {
+                r.err(lm.key("large-message-handle-option"), "large-message handling needs a handle key and cannot be used with force-replicate = true");
+            }
+            if opt == LargeMessageOption::ClaimCheck {
+                match h.claim_check_storage_uri.as_deref() {
+                    None | Some("") => r.err(lm.key("claim-check-storage-uri"), "claim-check needs claim-check-storage-uri, e.g. \"file:///var/lib/tidb-changefeed/claim-check\""),
+                    Some(uri) if uri.starts_with("file:///") => {}
+                    Some(uri) => r.unsupported(lm.key("claim-check-storage-uri"), format!("claim-check storage {uri:?} (only file:/// URIs are built)")),
+                }
+            }
+        }
+    }
+    if h.large_message_handle_compression != LargeMessageCompression::None {
+        r.unsupported(
+            lm.key("large-message-handle-compression"),
+            "large-message-handle-compression other than \"none\"",
+        );
+    }
+    if h.claim_check_raw_value && h.large_message_handle_option != LargeMessageOption::ClaimCheck {
+        r.err(
+            lm.key("claim-check-raw-value"),
+            "set only with large-message-handle-option = \"claim-check\"",
+        );
+    }
+}
