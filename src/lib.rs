@@ -22,7 +22,6 @@ pub mod codec;
 pub mod config;
 pub mod decode;
 pub mod dispatch;
-pub mod emulator;
 pub mod filter;
 pub mod metrics;
 pub mod mount;

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{FixedClock, TableMeta};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
-use tidb_changefeed::emulator::tidb::encode_row;
 use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
 use tidb_changefeed::mount::key::encode_record_key;
 use tidb_changefeed::mount::{Handle, TimeZone};
@@ -23,6 +22,7 @@ use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::large_message::LargeMessagePolicy;
 use tidb_changefeed::upstream::feed::{Span, UpstreamEvent};
 use tidb_changefeed::upstream::matcher::{CommittedRow, RowOp};
+use tidb_changefeed_emulator::tidb::encode_row;
 
 const T1: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin",
  "cols":[

@@ -11,9 +11,10 @@ use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::cluster::Cluster;
-use super::topology::Region;
-use crate::proto::pdpb::{self, pd_server::Pd};
+use crate::cluster::Cluster;
+use crate::proto::pdpb::pd_server::Pd;
+use crate::topology::Region;
+use tidb_changefeed::proto::pdpb;
 
 /// PD service state.
 #[derive(Debug, Clone)]
@@ -118,8 +119,8 @@ impl PdService {
 fn region_pair(
     r: &Region,
 ) -> (
-    crate::proto::metapb::Region,
-    Option<crate::proto::metapb::Peer>,
+    tidb_changefeed::proto::metapb::Region,
+    Option<tidb_changefeed::proto::metapb::Peer>,
 ) {
     (r.to_proto(), r.leader())
 }
@@ -164,7 +165,7 @@ impl Pd for PdService {
             .topo
             .stores
             .get(&req.store_id)
-            .map(super::topology::StoreInfo::to_proto);
+            .map(crate::topology::StoreInfo::to_proto);
         if store.is_none()
             && let Some(h) = header.as_mut()
         {
@@ -188,7 +189,7 @@ impl Pd for PdService {
             .topo
             .stores
             .values()
-            .map(super::topology::StoreInfo::to_proto)
+            .map(crate::topology::StoreInfo::to_proto)
             .collect();
         Ok(Response::new(pdpb::GetAllStoresResponse {
             header: self.header(),
