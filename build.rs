@@ -1,5 +1,6 @@
 //! Build script: compiles our minimal kvproto-compatible `.proto` files in `proto/` into
-//! Rust (prost messages + tonic clients and servers) with the pure-Rust `protox` compiler,
+//! Rust (prost messages + tonic clients; the servers are the emulator crate's, in
+//! `tests/emulator`) with the pure-Rust `protox` compiler,
 //! so no system `protoc` is needed; and stamps the git commit into the binary for `version`
 //! and the build-info metric.
 
@@ -24,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .build_client(true)
-        .build_server(true)
+        .build_server(false)
         .out_dir(out)
         .compile_fds(fds)?;
     Ok(())

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tidb_changefeed::emulator::runner;
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::tidb::encode_row;
-use tidb_changefeed::emulator::{Mutation, MutationOp};
 use tidb_changefeed::model::TableInfo;
+use tidb_changefeed_emulator::runner;
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::tidb::encode_row;
+use tidb_changefeed_emulator::{Mutation, MutationOp};
 
 const SCENARIO: &str = r#"
 [cluster]
@@ -296,7 +296,7 @@ topic = "{topic}"
 /// Commits `n` sysbench rows (ids after `next_id`) in transactions of 100, as fast as possible
 /// or at `rate` rows per second.
 async fn write_rows(
-    emu: &tidb_changefeed::emulator::Emulator,
+    emu: &tidb_changefeed_emulator::Emulator,
     info: &TableInfo,
     next_id: &mut i64,
     n: i64,
@@ -345,7 +345,7 @@ async fn write_rows(
 
 /// Waits until the daemon's checkpoint passes everything committed so far.
 async fn wait_checkpoint(
-    emu: &tidb_changefeed::emulator::Emulator,
+    emu: &tidb_changefeed_emulator::Emulator,
     dir: &std::path::Path,
     daemon: &mut std::process::Child,
 ) {

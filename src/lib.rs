@@ -10,10 +10,10 @@
 //! EventFeed client), `codec` (output formats: Canal-JSON), `dispatch` (topics and
 //! partitions as TiCDC picks them), `sorter` (per-table ordering until the frontier passes,
 //! with spill), `sink` (Kafka), `pipeline` (one changefeed's stages joined: upstream →
-//! decode → filter → sorter → dispatch → codec → output → checkpoint), `proto` (our minimal kvproto-compatible gRPC types).
-//! `emulator` is the emulated
-//! TiDB upstream (PD + TiKV CDC) used by tests and the demo; nothing on the production
-//! path uses it. The data flow is described in the project's DESIGN.md.
+//! decode → filter → sorter → dispatch → codec → output → checkpoint), `proto` (our minimal kvproto-compatible gRPC types:
+//! messages and clients). The emulated TiDB upstream used by tests and the demo is a crate
+//! of its own (`tests/emulator`, a dev-dependency); nothing here depends on it. The data
+//! flow is described in the project's DESIGN.md.
 
 pub mod build_info;
 pub mod check;
@@ -22,7 +22,6 @@ pub mod codec;
 pub mod config;
 pub mod decode;
 pub mod dispatch;
-pub mod emulator;
 pub mod event;
 pub mod filter;
 pub mod metrics;

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tidb_changefeed::mount::fuzzing::row_v2(data);
+    tidb_changefeed_emulator::fuzzing::row_v2(data);
 });

@@ -18,7 +18,6 @@ pub mod decimal;
 pub mod decoder;
 mod default;
 pub mod error;
-pub mod fuzzing;
 pub mod json;
 pub mod key;
 pub mod number;

@@ -2,8 +2,9 @@
 //!
 //! Owns the Rust types generated (prost + tonic) from the minimal `.proto` files in
 //! `proto/`, which carry kvproto's package, message and field names and numbers but
-//! declare only what this project uses. Both the daemon's client and the test
-//! emulator use these modules; nothing here is hand-written protocol logic.
+//! declare only what this project uses: the messages and the clients. The test emulator
+//! (`tests/emulator`) generates its servers over these same message types; nothing here is
+//! hand-written protocol logic.
 
 #![allow(
     clippy::all,

@@ -1,12 +1,12 @@
 //! Stable-Rust guard for the decoders the cargo-fuzz targets in `fuzz/` exercise: random bytes
 //! and mutations of valid TiDB encodings (rows v2 and v1, decimals, binary JSON) go through the
-//! same entry points ([`tidb_changefeed::mount::fuzzing`]), which panic if a decoder panics or a
+//! same entry points ([`tidb_changefeed_emulator::fuzzing`]), which panic if a decoder panics or a
 //! row error does not name the table and key. Deterministic (fixed seeds), so a failure here
 //! reproduces; inputs the fuzzers once crashed on are replayed by name.
 
 use tidb_changefeed::mount::Decimal;
-use tidb_changefeed::mount::fuzzing::{decimal, json, row_v1, row_v2, sample_rows};
 use tidb_changefeed::mount::json::BinaryJson;
+use tidb_changefeed_emulator::fuzzing::{decimal, json, row_v1, row_v2, sample_rows};
 
 /// xorshift64*: small, deterministic, good enough to drive mutations.
 struct Rng(u64);

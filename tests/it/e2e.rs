@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tidb_changefeed::emulator::Emulator;
-use tidb_changefeed::emulator::runner::{self, Runner};
-use tidb_changefeed::emulator::scenario::Scenario;
+use tidb_changefeed_emulator::Emulator;
+use tidb_changefeed_emulator::runner::{self, Runner};
+use tidb_changefeed_emulator::scenario::Scenario;
 
 use crate::kafka_env::{KcatAuth, kafka, kcat_consume};
 use crate::support::{daemon_bin, free_port, unique, write_file};
@@ -546,8 +546,8 @@ fn read_all(topic: &str) -> Vec<crate::kafka_env::KcatMessage> {
 
 #[tokio::test]
 async fn kill_9_mid_stream_then_restart_loses_no_committed_row_and_keeps_key_order() {
-    use tidb_changefeed::emulator::tidb::encode_row;
-    use tidb_changefeed::emulator::{Mutation, MutationOp};
+    use tidb_changefeed_emulator::tidb::encode_row;
+    use tidb_changefeed_emulator::{Mutation, MutationOp};
 
     let s = Scenario::parse(KILL_SCENARIO, "kill").expect("scenario");
     let emu = emulator(&s).await;
@@ -766,7 +766,7 @@ partition-num = 1
 
 #[tokio::test]
 async fn replicates_over_mutual_tls_to_pd_and_tikv() {
-    use tidb_changefeed::emulator::{EmulatorTls, ServeOptions};
+    use tidb_changefeed_emulator::{EmulatorTls, ServeOptions};
 
     let pki = tempfile::tempdir().expect("tempdir");
     crate::upstream::tls::pki(pki.path());

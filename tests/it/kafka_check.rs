@@ -55,10 +55,10 @@ fn check(text: &str) -> (Option<i32>, String) {
 }
 
 /// An emulated upstream holding `test.t` (a key) and `test.nokey` (none).
-async fn upstream() -> tidb_changefeed::emulator::Emulator {
+async fn upstream() -> tidb_changefeed_emulator::Emulator {
     let path =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plain_dml.toml");
-    let mut s = tidb_changefeed::emulator::scenario::Scenario::load(&path).expect("scenario");
+    let mut s = tidb_changefeed_emulator::scenario::Scenario::load(&path).expect("scenario");
     let nokey = s.tables[0]
         .info
         .replace("\"id\":104", "\"id\":105")
@@ -69,11 +69,11 @@ async fn upstream() -> tidb_changefeed::emulator::Emulator {
         .replace("\"Flag\":515", "\"Flag\":0")
         .replace("\"pk_is_handle\":true", "\"pk_is_handle\":false");
     s.tables
-        .push(tidb_changefeed::emulator::scenario::TableSpec {
+        .push(tidb_changefeed_emulator::scenario::TableSpec {
             db: s.tables[0].db,
             info: nokey,
         });
-    tidb_changefeed::emulator::runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
+    tidb_changefeed_emulator::runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("emulator")
 }

@@ -12,7 +12,6 @@ use tidb_changefeed::model::{ActionType, TableInfo};
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
 use tidb_changefeed::codec::{BoxFuture, FixedClock};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
-use tidb_changefeed::emulator::tidb::encode_row;
 use tidb_changefeed::event::{KvChange, OpType, TableMeta};
 use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
 use tidb_changefeed::mount::key::encode_record_key;
@@ -27,6 +26,7 @@ use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::Message;
 use tidb_changefeed::sink::large_message::LargeMessagePolicy;
 use tidb_changefeed::upstream::feed::{Span, UpstreamEvent};
+use tidb_changefeed_emulator::tidb::encode_row;
 
 /// A message the memory output kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tidb_changefeed::model::TableInfo;
 
-use tidb_changefeed::emulator::runner::{self, Runner};
-use tidb_changefeed::emulator::scenario::{Scenario, Step};
-use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, tidb};
 use tidb_changefeed::event::{KvChange, OpType};
 use tidb_changefeed::mount::key::{Handle, decode_record_key};
 use tidb_changefeed::mount::{RowDecoder, TimeZone};
@@ -21,6 +18,9 @@ use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, JobDecoder, SchemaChange, Schema
 use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
 use tidb_changefeed::upstream::pd::PdClient;
 use tidb_changefeed::upstream::snapshot::{SnapshotError, SnapshotOptions, read_meta};
+use tidb_changefeed_emulator::runner::{self, Runner};
+use tidb_changefeed_emulator::scenario::{Scenario, Step};
+use tidb_changefeed_emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, tidb};
 use tokio::sync::mpsc;
 
 const T104: &str = r#"{"id":104,"name":{"O":"t","L":"t"},"pk_is_handle":true,"state":5,"cols":[

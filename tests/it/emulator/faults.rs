@@ -1,7 +1,7 @@
 //! Topology changes and outages mid-stream: split, merge, leader transfer, peer
 //! removal, stale epochs, store restart and outage.
 
-use tidb_changefeed::emulator::RegionChangeNotice;
+use tidb_changefeed_emulator::RegionChangeNotice;
 
 use super::harness::{Feed, THREE_REGIONS, env, put};
 

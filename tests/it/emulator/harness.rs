@@ -5,14 +5,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidb_changefeed::emulator::runner;
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::{Cluster, Emulator};
 use tidb_changefeed::proto::cdcpb::{
     self, ChangeDataEvent, ChangeDataRequest, change_data_client::ChangeDataClient,
     change_data_request, event,
 };
 use tidb_changefeed::proto::metapb;
+use tidb_changefeed_emulator::runner;
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::{Cluster, Emulator};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::Streaming;
@@ -305,17 +305,17 @@ pub fn render(m: &ChangeDataEvent) -> Vec<String> {
     out
 }
 
-pub fn put(key: &str, value: &str) -> tidb_changefeed::emulator::Mutation {
-    tidb_changefeed::emulator::Mutation {
+pub fn put(key: &str, value: &str) -> tidb_changefeed_emulator::Mutation {
+    tidb_changefeed_emulator::Mutation {
         key: key.as_bytes().to_vec(),
-        op: tidb_changefeed::emulator::MutationOp::Put(value.as_bytes().to_vec()),
+        op: tidb_changefeed_emulator::MutationOp::Put(value.as_bytes().to_vec()),
     }
 }
 
-pub fn del(key: &str) -> tidb_changefeed::emulator::Mutation {
-    tidb_changefeed::emulator::Mutation {
+pub fn del(key: &str) -> tidb_changefeed_emulator::Mutation {
+    tidb_changefeed_emulator::Mutation {
         key: key.as_bytes().to_vec(),
-        op: tidb_changefeed::emulator::MutationOp::Delete,
+        op: tidb_changefeed_emulator::MutationOp::Delete,
     }
 }
 

@@ -4,7 +4,6 @@
 mod faults;
 pub(crate) mod harness;
 mod pd_kv;
-mod scenarios;
 mod stream;
 mod tidb_data;
 mod traps;

@@ -2,11 +2,11 @@
 //! routing with encoded keys, stores, GC safe point rules, snapshot reads with
 //! KeyIsLocked and region errors.
 
-use tidb_changefeed::emulator::PrewriteOptions;
-use tidb_changefeed::emulator::keyspace::encode_key;
 use tidb_changefeed::proto::kvrpcpb;
 use tidb_changefeed::proto::pdpb::{self, pd_client::PdClient};
 use tidb_changefeed::proto::tikvpb::tikv_client::TikvClient;
+use tidb_changefeed_emulator::PrewriteOptions;
+use tidb_changefeed_emulator::keyspace::encode_key;
 
 use super::harness::{CLUSTER_ID, THREE_REGIONS, env, put};
 

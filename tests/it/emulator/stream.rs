@@ -1,8 +1,8 @@
 //! EventFeed basics: scan, INITIALIZED, live rows, resolved ts and its batching,
 //! subscriptions per request id, deregister, limits.
 
-use tidb_changefeed::emulator::{MutationOp, PrewriteOptions};
 use tidb_changefeed::proto::cdcpb::{change_data_request, event};
+use tidb_changefeed_emulator::{MutationOp, PrewriteOptions};
 
 use super::harness::{THREE_REGIONS, del, env, k, put};
 
@@ -262,7 +262,7 @@ async fn pessimistic_and_lock_locks_are_invisible() {
         .prewrite(
             s2,
             b"a2",
-            &[tidb_changefeed::emulator::Mutation {
+            &[tidb_changefeed_emulator::Mutation {
                 key: k("a2"),
                 op: MutationOp::Lock,
             }],
@@ -579,7 +579,7 @@ async fn conf_ver_is_ignored_by_register_and_conf_change() {
     assert_eq!(f.lines(1).await, ["r10#1 [INITIALIZED]"]);
     env.cluster.lock().topo.stores.insert(
         4,
-        tidb_changefeed::emulator::StoreInfo {
+        tidb_changefeed_emulator::StoreInfo {
             id: 4,
             address: String::new(),
             version: "8.5.0".into(),

@@ -4,9 +4,6 @@
 
 use std::path::PathBuf;
 
-use tidb_changefeed::emulator::runner::{self, Runner};
-use tidb_changefeed::emulator::scenario::{Scenario, Step};
-use tidb_changefeed::emulator::tidb;
 use tidb_changefeed::model::TableInfo;
 use tidb_changefeed::mount::decoder::RowDecoder;
 use tidb_changefeed::mount::row_v2::RowV2;
@@ -15,6 +12,9 @@ use tidb_changefeed::mount::value::Value;
 use tidb_changefeed::proto::cdcpb::event;
 use tidb_changefeed::proto::kvrpcpb;
 use tidb_changefeed::proto::tikvpb::tikv_client::TikvClient;
+use tidb_changefeed_emulator::runner::{self, Runner};
+use tidb_changefeed_emulator::scenario::{Scenario, Step};
+use tidb_changefeed_emulator::tidb;
 
 use super::harness::Feed;
 

@@ -2,8 +2,8 @@
 //! busy, congested, V2 UNIMPLEMENTED, TiFlash, commit-before-prewrite, duplicates,
 //! rewritten locks, stalls, async commit, interleaved 2PC.
 
-use tidb_changefeed::emulator::PrewriteOptions;
 use tidb_changefeed::proto::cdcpb::change_data_client::ChangeDataClient;
+use tidb_changefeed_emulator::PrewriteOptions;
 
 use super::harness::{CLUSTER_ID, Feed, THREE_REGIONS, del, env, k, put};
 

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidb_changefeed::emulator::mvcc::WriteKind;
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tidb_changefeed::event::OpType;
 use tidb_changefeed::upstream::UpstreamError;
 use tidb_changefeed::upstream::feed::{self, FeedConfig, Span, UpstreamEvent};
+use tidb_changefeed_emulator::mvcc::WriteKind;
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -215,7 +215,7 @@ async fn upstream_feed_split_and_leader_transfer_deliver_every_row() {
         .split(
             20,
             b"c",
-            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+            tidb_changefeed_emulator::RegionChangeNotice::EpochNotMatch,
         )
         .expect("split");
     let c2 = t.put("b", "2");
@@ -280,7 +280,7 @@ async fn upstream_feed_server_busy_and_congested_are_retried() {
         m.split(
             20,
             b"c",
-            tidb_changefeed::emulator::RegionChangeNotice::RegionNotFound,
+            tidb_changefeed_emulator::RegionChangeNotice::RegionNotFound,
         )
         .expect("split");
         m.inject_congested(30);
@@ -338,7 +338,7 @@ async fn upstream_feed_merge_keeps_the_frontier_moving() {
         .merge(
             20,
             30,
-            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+            tidb_changefeed_emulator::RegionChangeNotice::EpochNotMatch,
         )
         .expect("merge");
     let c2 = t.put("c", "2");
@@ -396,7 +396,7 @@ async fn upstream_feed_live_commits_during_a_held_incremental_scan_are_delivered
         m.split(
             20,
             b"c",
-            tidb_changefeed::emulator::RegionChangeNotice::EpochNotMatch,
+            tidb_changefeed_emulator::RegionChangeNotice::EpochNotMatch,
         )
         .expect("split");
     }

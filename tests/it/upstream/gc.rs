@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::{Emulator, runner};
 use tidb_changefeed::upstream::gc::spawn_gc_keeper;
 use tidb_changefeed::upstream::pd::PdClient;
 use tidb_changefeed::upstream::{ErrorKind, UpstreamError};
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::{Emulator, runner};
 use tokio::sync::watch;
 
 const SERVICE: &str = "tidb-changefeed-cf1";

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidb_changefeed::emulator::keyspace::encode_key;
-use tidb_changefeed::emulator::mvcc::WriteKind;
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::topology::Region;
-use tidb_changefeed::emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tidb_changefeed::event::OpType;
 use tidb_changefeed::upstream::UpstreamError;
 use tidb_changefeed::upstream::feed::{Feed, FeedOptions, Span, UpstreamEvent};
+use tidb_changefeed_emulator::keyspace::encode_key;
+use tidb_changefeed_emulator::mvcc::WriteKind;
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::topology::Region;
+use tidb_changefeed_emulator::{Emulator, Mutation, MutationOp, PrewriteOptions, runner};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

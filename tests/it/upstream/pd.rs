@@ -2,9 +2,9 @@
 
 use std::net::SocketAddr;
 
-use tidb_changefeed::emulator::runner;
-use tidb_changefeed::emulator::scenario::Scenario;
 use tidb_changefeed::upstream::{ErrorKind, UpstreamError, pd::PdClient};
+use tidb_changefeed_emulator::runner;
+use tidb_changefeed_emulator::scenario::Scenario;
 
 use super::feed::THREE_REGIONS;
 

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::{
-    Emulator, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, ServeOptions, runner,
-};
 use tidb_changefeed::upstream::feed::{Feed, FeedOptions, Span, UpstreamEvent};
 use tidb_changefeed::upstream::gc::spawn_gc_keeper;
 use tidb_changefeed::upstream::pd::PdClient;
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::{
+    Emulator, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, ServeOptions, runner,
+};
 use tokio::sync::{mpsc, watch};
 
 use super::feed::THREE_REGIONS;

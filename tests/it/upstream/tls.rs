@@ -9,12 +9,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use tidb_changefeed::config::UpstreamTls;
-use tidb_changefeed::emulator::scenario::Scenario;
-use tidb_changefeed::emulator::{
-    Emulator, EmulatorTls, Mutation, MutationOp, PrewriteOptions, ServeOptions, runner,
-};
 use tidb_changefeed::upstream::UpstreamError;
 use tidb_changefeed::upstream::feed::{Feed, FeedOptions, Span, UpstreamEvent};
+use tidb_changefeed_emulator::scenario::Scenario;
+use tidb_changefeed_emulator::{
+    Emulator, EmulatorTls, Mutation, MutationOp, PrewriteOptions, ServeOptions, runner,
+};
 use tokio::sync::mpsc;
 
 use super::feed::THREE_REGIONS;

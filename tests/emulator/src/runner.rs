@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::EmulatorError;
-use super::cluster::{Cluster, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice};
-use super::scenario::{NoticeSpec, RowSpec, Scenario, Step};
-use super::server::{Emulator, ServeOptions};
-use super::tidb;
-use crate::model::TableInfo;
+use crate::EmulatorError;
+use crate::cluster::{Cluster, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice};
+use crate::scenario::{NoticeSpec, RowSpec, Scenario, Step};
+use crate::server::{Emulator, ServeOptions};
+use crate::tidb;
+use tidb_changefeed::model::TableInfo;
 
 /// Error of a run.
 #[derive(Debug, thiserror::Error)]

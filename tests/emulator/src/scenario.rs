@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::topology::{Region, StoreInfo, Topology};
+use crate::topology::{Region, StoreInfo, Topology};
 
 /// Errors while loading a scenario.
 #[derive(Debug, thiserror::Error)]

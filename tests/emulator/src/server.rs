@@ -18,11 +18,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use super::EmulatorError;
-use super::cdc_service::CdcService;
-use super::cluster::Cluster;
-use super::kv_service::KvService;
-use super::pd_service::PdService;
+use crate::EmulatorError;
+use crate::cdc_service::CdcService;
+use crate::cluster::Cluster;
+use crate::kv_service::KvService;
+use crate::pd_service::PdService;
 use crate::proto::cdcpb::change_data_server::ChangeDataServer;
 use crate::proto::pdpb::pd_server::PdServer;
 use crate::proto::tikvpb::tikv_server::TikvServer;

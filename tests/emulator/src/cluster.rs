@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::feed::{self, Features};
-use super::keyspace::{encode_key, intersect};
-use super::mvcc::{KeyData, Lock, LockKind, Locked, Mvcc, SHORT_VALUE_MAX_LEN, Write, WriteKind};
-use super::topology::{Region, Topology, TopologyError};
-use crate::proto::cdcpb::{self, change_data_request, event};
-use crate::proto::{errorpb, metapb};
+use crate::feed::{self, Features};
+use crate::keyspace::{encode_key, intersect};
+use crate::mvcc::{KeyData, Lock, LockKind, Locked, Mvcc, SHORT_VALUE_MAX_LEN, Write, WriteKind};
+use crate::topology::{Region, Topology, TopologyError};
+use tidb_changefeed::proto::cdcpb::{self, change_data_request, event};
+use tidb_changefeed::proto::{errorpb, metapb};
 
 /// Where a connection's messages go (the gRPC response stream).
 pub type Sink = mpsc::UnboundedSender<Result<cdcpb::ChangeDataEvent, tonic::Status>>;
@@ -175,7 +175,7 @@ pub struct Model {
     /// Cluster id reported by PD and validated by TiKV.
     pub cluster_id: u64,
     /// Timestamp oracle.
-    pub tso: super::tso::Tso,
+    pub tso: crate::tso::Tso,
     /// Stores and regions.
     pub topo: Topology,
     /// Versioned data.
@@ -206,7 +206,7 @@ impl Cluster {
     pub fn new(cluster_id: u64, topo: Topology) -> Self {
         Self(Arc::new(Mutex::new(Model {
             cluster_id,
-            tso: super::tso::Tso::default(),
+            tso: crate::tso::Tso::default(),
             topo,
             mvcc: Mvcc::default(),
             max_ts: 0,
@@ -463,7 +463,7 @@ impl Model {
         let mut rows = Vec::new();
         for (k, d) in self.mvcc.range(&region.start, &region.end) {
             let enc = encode_key(k);
-            if !super::keyspace::in_range(&enc, &ds.enc_start, &ds.enc_end) {
+            if !crate::keyspace::in_range(&enc, &ds.enc_start, &ds.enc_end) {
                 continue;
             }
             for r in feed::scan_key_rows(k, d, ds.checkpoint_ts) {
@@ -945,7 +945,7 @@ impl Model {
                 .filter_map(|(key, d)| d.lock.as_ref().map(|l| (key, l)))
                 .filter(|(key, l)| {
                     matches!(l.kind, LockKind::Put | LockKind::Delete)
-                        && super::keyspace::in_range(&encode_key(key), &ds.enc_start, &ds.enc_end)
+                        && crate::keyspace::in_range(&encode_key(key), &ds.enc_start, &ds.enc_end)
                 })
                 .map(|(_, l)| l.start_ts)
                 .min();

@@ -5,13 +5,13 @@
 //! ts suffix), events and KV reads use *raw* keys. Guarantees that range checks are
 //! done in encoded space, so a client-supplied encoded bound never needs decoding.
 //!
-//! The memcomparable codec itself is [`crate::mount::bytes`].
+//! The memcomparable codec itself is [`tidb_changefeed::mount::bytes`].
 
-/// Memcomparable `EncodeBytes` of a raw key (the codec of [`crate::mount::bytes`]).
+/// Memcomparable `EncodeBytes` of a raw key (the codec of [`tidb_changefeed::mount::bytes`]).
 #[must_use]
 pub fn encode_key(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity((raw.len() / 8 + 1) * 9);
-    crate::mount::bytes::encode_bytes(&mut out, raw);
+    tidb_changefeed::mount::bytes::encode_bytes(&mut out, raw);
     out
 }
 

@@ -10,9 +10,9 @@
 
 use std::collections::BTreeSet;
 
-use super::keyspace::{encode_key, in_range};
-use super::mvcc::{KeyData, LockKind, WriteKind};
-use crate::proto::cdcpb::{self, event};
+use crate::keyspace::{encode_key, in_range};
+use crate::mvcc::{KeyData, LockKind, WriteKind};
+use tidb_changefeed::proto::cdcpb::{self, event};
 
 /// Max row bytes per `Event` (TiKV `CDC_EVENT_MAX_BYTES`).
 pub const EVENT_MAX_BYTES: usize = 32 * 1024;

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tidb_changefeed::emulator::runner::{self, Runner};
-use tidb_changefeed::emulator::scenario::Scenario;
+use tidb_changefeed_emulator::runner::{self, Runner};
+use tidb_changefeed_emulator::scenario::Scenario;
 
 /// Serve an emulated PD + TiKV cluster described by a scenario file.
 #[derive(Debug, Parser)]
@@ -26,25 +26,34 @@ struct Args {
     pd_addr: SocketAddr,
 }
 
-async fn shutdown_signal() {
+/// Registers SIGINT/SIGTERM now (before the PD address is printed, so a signal sent as soon
+/// as a caller reads it is not lost to the default action) and returns a future that ends at
+/// the first of them.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -86,6 +95,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let mut stop = std::pin::pin!(shutdown_signal());
     let mut out = std::io::stdout();
     if writeln!(out, "{}", emu.pd_addr())
         .and_then(|()| out.flush())
@@ -97,7 +107,7 @@ async fn main() -> ExitCode {
         r = runner.play(&mut emu, &scenario) => match r {
             Ok(()) => {
                 tracing::info!("scenario timeline finished; serving until stopped");
-                shutdown_signal().await;
+                stop.as_mut().await;
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -105,7 +115,7 @@ async fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        () = shutdown_signal() => ExitCode::SUCCESS,
+        () = stop.as_mut() => ExitCode::SUCCESS,
     };
     emu.shutdown().await;
     code

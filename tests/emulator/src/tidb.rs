@@ -4,7 +4,7 @@
 //! `mysql.tidb_ddl_job`.
 //!
 //! Owns only the mapping from scenario values to bytes; every codec comes from
-//! [`crate::mount`] and the table model from [`crate::schema`]. Guarantees: the int
+//! [`tidb_changefeed::mount`] and the table model from [`tidb_changefeed::schema`]. Guarantees: the int
 //! primary-key column of a `pk_is_handle` table is the handle and is not stored in
 //! the value; common-handle primary-key columns are stored in both key and value;
 //! columns not given are absent from the row (not NULL); a job row carries the
@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::model::{ColumnInfo, TableInfo, flag, tp};
-use crate::mount::column::{encode_v2_value, value_to_datum};
-use crate::mount::decimal::Decimal;
-use crate::mount::key::{Handle, encode_meta_key, encode_record_key, meta_type};
-use crate::mount::row_v2::encode_row_v2;
-use crate::mount::time::{TimeType, TimeZone, parse_duration, parse_time};
-use crate::mount::value::Value;
+use tidb_changefeed::model::{ColumnInfo, TableInfo, flag, tp};
+use tidb_changefeed::mount::column::{encode_v2_value, value_to_datum};
+use tidb_changefeed::mount::decimal::Decimal;
+use tidb_changefeed::mount::key::{Handle, encode_meta_key, encode_record_key, meta_type};
+use tidb_changefeed::mount::row_v2::encode_row_v2;
+use tidb_changefeed::mount::time::{TimeType, TimeZone, parse_duration, parse_time};
+use tidb_changefeed::mount::value::Value;
 
 /// Table id of `mysql.tidb_ddl_job` (`0xFFFFFFFFFFFF - 1`).
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;
@@ -416,7 +416,7 @@ mod tests {
         let (k, v) = ddl_job_row(&job).expect("row");
         assert_eq!(hex::encode(k), "748000fffffffffffe5f728000000000000005");
         let t = parse_table_info(&ddl_job_table(LONGBLOB_FLEN)).expect("table info");
-        let row = crate::mount::row_v2::RowV2::parse(&v).expect("row v2");
+        let row = tidb_changefeed::mount::row_v2::RowV2::parse(&v).expect("row v2");
         let meta = row
             .values()
             .find(|c| c.0 == 5)

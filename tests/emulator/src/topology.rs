@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use super::keyspace::{encode_bound, in_range};
-use crate::proto::metapb;
+use crate::keyspace::{encode_bound, in_range};
+use tidb_changefeed::proto::metapb;
 
 /// One store as PD reports it.
 #[derive(Debug, Clone)]

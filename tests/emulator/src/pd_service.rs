@@ -11,9 +11,10 @@ use std::pin::Pin;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::cluster::Cluster;
-use super::topology::Region;
-use crate::proto::pdpb::{self, pd_server::Pd};
+use crate::cluster::Cluster;
+use crate::proto::pdpb::pd_server::Pd;
+use crate::topology::Region;
+use tidb_changefeed::proto::pdpb;
 
 /// PD service state.
 #[derive(Debug, Clone)]
@@ -118,10 +119,69 @@ impl PdService {
 fn region_pair(
     r: &Region,
 ) -> (
-    crate::proto::metapb::Region,
-    Option<crate::proto::metapb::Peer>,
+    tidb_changefeed::proto::metapb::Region,
+    Option<tidb_changefeed::proto::metapb::Peer>,
 ) {
     (r.to_proto(), r.leader())
+}
+
+/// A PD request: carries the header whose cluster id every RPC but `GetMembers` checks.
+trait PdRequest {
+    fn request_header(&self) -> Option<&pdpb::RequestHeader>;
+}
+
+macro_rules! pd_requests {
+    ($($t:ident),* $(,)?) => {
+        $(impl PdRequest for pdpb::$t {
+            fn request_header(&self) -> Option<&pdpb::RequestHeader> {
+                self.header.as_ref()
+            }
+        })*
+    };
+}
+
+pd_requests!(
+    GetStoreRequest,
+    GetAllStoresRequest,
+    GetRegionRequest,
+    GetRegionByIdRequest,
+    ScanRegionsRequest,
+    BatchScanRegionsRequest,
+    GetGcSafePointRequest,
+    UpdateServiceGcSafePointRequest,
+);
+
+impl PdService {
+    /// The shape of every checked unary RPC: refuse a request [`PdService::check`] refuses,
+    /// else answer with what `build` makes of the request and an OK response header.
+    fn reply<Q: PdRequest, R>(
+        &self,
+        req: Request<Q>,
+        build: impl FnOnce(Q, Option<pdpb::ResponseHeader>) -> R,
+    ) -> Result<Response<R>, Status> {
+        let req = req.into_inner();
+        self.check(req.request_header())?;
+        let header = self.header();
+        Ok(Response::new(build(req, header)))
+    }
+
+    /// A `GetRegion`/`GetRegionByID` answer: the region and its leader, or neither.
+    fn region_response(
+        header: Option<pdpb::ResponseHeader>,
+        found: Option<&Region>,
+    ) -> pdpb::GetRegionResponse {
+        let (region, leader) = found
+            .map(region_pair)
+            .map_or((None, None), |(r, l)| (Some(r), l));
+        pdpb::GetRegionResponse {
+            header,
+            region,
+            leader,
+            down_peers: Vec::new(),
+            pending_peers: Vec::new(),
+            buckets: None,
+        }
+    }
 }
 
 type TsoStream = Pin<Box<dyn Stream<Item = Result<pdpb::TsoResponse, Status>> + Send>>;
@@ -156,187 +216,150 @@ impl Pd for PdService {
         &self,
         req: Request<pdpb::GetStoreRequest>,
     ) -> Result<Response<pdpb::GetStoreResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let mut header = self.header();
-        let m = self.cluster.lock();
-        let store = m
-            .topo
-            .stores
-            .get(&req.store_id)
-            .map(super::topology::StoreInfo::to_proto);
-        if store.is_none()
-            && let Some(h) = header.as_mut()
-        {
-            h.error = Some(pdpb::Error {
-                r#type: pdpb::ErrorType::Unknown as i32,
-                message: format!("invalid store ID {}, not found", req.store_id),
-            });
-        }
-        Ok(Response::new(pdpb::GetStoreResponse { header, store }))
+        self.reply(req, |req, mut header| {
+            let store = self
+                .cluster
+                .lock()
+                .topo
+                .stores
+                .get(&req.store_id)
+                .map(crate::topology::StoreInfo::to_proto);
+            if store.is_none()
+                && let Some(h) = header.as_mut()
+            {
+                h.error = Some(pdpb::Error {
+                    r#type: pdpb::ErrorType::Unknown as i32,
+                    message: format!("invalid store ID {}, not found", req.store_id),
+                });
+            }
+            pdpb::GetStoreResponse { header, store }
+        })
     }
 
     async fn get_all_stores(
         &self,
         req: Request<pdpb::GetAllStoresRequest>,
     ) -> Result<Response<pdpb::GetAllStoresResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let stores = self
-            .cluster
-            .lock()
-            .topo
-            .stores
-            .values()
-            .map(super::topology::StoreInfo::to_proto)
-            .collect();
-        Ok(Response::new(pdpb::GetAllStoresResponse {
-            header: self.header(),
-            stores,
-        }))
+        self.reply(req, |_, header| {
+            let stores = self
+                .cluster
+                .lock()
+                .topo
+                .stores
+                .values()
+                .map(crate::topology::StoreInfo::to_proto)
+                .collect();
+            pdpb::GetAllStoresResponse { header, stores }
+        })
     }
 
     async fn get_region(
         &self,
         req: Request<pdpb::GetRegionRequest>,
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let found = self
-            .cluster
-            .lock()
-            .topo
-            .region_for_encoded(&req.region_key)
-            .map(region_pair);
-        let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
-        Ok(Response::new(pdpb::GetRegionResponse {
-            header: self.header(),
-            region,
-            leader,
-            down_peers: Vec::new(),
-            pending_peers: Vec::new(),
-            buckets: None,
-        }))
+        self.reply(req, |req, header| {
+            let m = self.cluster.lock();
+            Self::region_response(header, m.topo.region_for_encoded(&req.region_key))
+        })
     }
 
     async fn get_region_by_id(
         &self,
         req: Request<pdpb::GetRegionByIdRequest>,
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let found = self
-            .cluster
-            .lock()
-            .topo
-            .regions
-            .get(&req.region_id)
-            .map(region_pair);
-        let (region, leader) = found.map_or((None, None), |(r, l)| (Some(r), l));
-        Ok(Response::new(pdpb::GetRegionResponse {
-            header: self.header(),
-            region,
-            leader,
-            down_peers: Vec::new(),
-            pending_peers: Vec::new(),
-            buckets: None,
-        }))
+        self.reply(req, |req, header| {
+            let m = self.cluster.lock();
+            Self::region_response(header, m.topo.regions.get(&req.region_id))
+        })
     }
 
     async fn scan_regions(
         &self,
         req: Request<pdpb::ScanRegionsRequest>,
     ) -> Result<Response<pdpb::ScanRegionsResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let header = self.header();
-        let m = self.cluster.lock();
-        let mut rs = m.topo.regions_in_encoded(&req.start_key, &req.end_key);
-        if req.limit > 0 {
-            rs.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
-        }
-        let mut resp = pdpb::ScanRegionsResponse {
-            header,
-            ..Default::default()
-        };
-        for r in rs {
-            let (meta, leader) = region_pair(r);
-            resp.region_metas.push(meta.clone());
-            resp.leaders.push(leader.unwrap_or_default());
-            resp.regions.push(pdpb::Region {
-                region: Some(meta),
-                leader,
+        self.reply(req, |req, header| {
+            let m = self.cluster.lock();
+            let mut rs = m.topo.regions_in_encoded(&req.start_key, &req.end_key);
+            if req.limit > 0 {
+                rs.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
+            }
+            let mut resp = pdpb::ScanRegionsResponse {
+                header,
                 ..Default::default()
-            });
-        }
-        Ok(Response::new(resp))
+            };
+            for r in rs {
+                let (meta, leader) = region_pair(r);
+                resp.region_metas.push(meta.clone());
+                resp.leaders.push(leader.unwrap_or_default());
+                resp.regions.push(pdpb::Region {
+                    region: Some(meta),
+                    leader,
+                    ..Default::default()
+                });
+            }
+            resp
+        })
     }
 
     async fn batch_scan_regions(
         &self,
         req: Request<pdpb::BatchScanRegionsRequest>,
     ) -> Result<Response<pdpb::BatchScanRegionsResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let header = self.header();
-        let m = self.cluster.lock();
-        let limit = if req.limit > 0 {
-            usize::try_from(req.limit).unwrap_or(usize::MAX)
-        } else {
-            usize::MAX
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut regions = Vec::new();
-        for kr in &req.ranges {
-            for r in m.topo.regions_in_encoded(&kr.start_key, &kr.end_key) {
-                if regions.len() >= limit {
-                    break;
-                }
-                if seen.insert(r.id) {
-                    let (meta, leader) = region_pair(r);
-                    regions.push(pdpb::Region {
-                        region: Some(meta),
-                        leader,
-                        ..Default::default()
-                    });
+        self.reply(req, |req, header| {
+            let m = self.cluster.lock();
+            let limit = if req.limit > 0 {
+                usize::try_from(req.limit).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
+            let mut seen = std::collections::HashSet::new();
+            let mut regions = Vec::new();
+            for kr in &req.ranges {
+                for r in m.topo.regions_in_encoded(&kr.start_key, &kr.end_key) {
+                    if regions.len() >= limit {
+                        break;
+                    }
+                    if seen.insert(r.id) {
+                        let (meta, leader) = region_pair(r);
+                        regions.push(pdpb::Region {
+                            region: Some(meta),
+                            leader,
+                            ..Default::default()
+                        });
+                    }
                 }
             }
-        }
-        Ok(Response::new(pdpb::BatchScanRegionsResponse {
-            header,
-            regions,
-        }))
+            pdpb::BatchScanRegionsResponse { header, regions }
+        })
     }
 
     async fn get_gc_safe_point(
         &self,
         req: Request<pdpb::GetGcSafePointRequest>,
     ) -> Result<Response<pdpb::GetGcSafePointResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let safe_point = self.cluster.lock().gc_safe_point();
-        Ok(Response::new(pdpb::GetGcSafePointResponse {
-            header: self.header(),
-            safe_point,
-        }))
+        self.reply(req, |_, header| pdpb::GetGcSafePointResponse {
+            header,
+            safe_point: self.cluster.lock().gc_safe_point(),
+        })
     }
 
     async fn update_service_gc_safe_point(
         &self,
         req: Request<pdpb::UpdateServiceGcSafePointRequest>,
     ) -> Result<Response<pdpb::UpdateServiceGcSafePointResponse>, Status> {
-        let req = req.into_inner();
-        self.check(req.header.as_ref())?;
-        let u =
-            self.cluster
-                .lock()
-                .update_service_safe_point(&req.service_id, req.ttl, req.safe_point);
-        Ok(Response::new(pdpb::UpdateServiceGcSafePointResponse {
-            header: self.header(),
-            service_id: u.service_id,
-            ttl: u.ttl,
-            min_safe_point: u.min_safe_point,
-        }))
+        self.reply(req, |req, header| {
+            let u = self.cluster.lock().update_service_safe_point(
+                &req.service_id,
+                req.ttl,
+                req.safe_point,
+            );
+            pdpb::UpdateServiceGcSafePointResponse {
+                header,
+                service_id: u.service_id,
+                ttl: u.ttl,
+                min_safe_point: u.min_safe_point,
+            }
+        })
     }
 }
 

@@ -1,14 +1,20 @@
 //! Every scenario file under tests/scenarios/ parses and plays to the end while a
 //! plain client holds subscriptions; and the emulator binary prints the PD address
-//! first and serves it.
+//! first and serves it. (Here, in the emulator's own package, because only its tests see
+//! the binary.)
 
 use std::path::PathBuf;
 
-use tidb_changefeed::emulator::runner::{self, Runner};
-use tidb_changefeed::emulator::scenario::Scenario;
+use tidb_changefeed_emulator::runner::{self, Runner};
+use tidb_changefeed_emulator::scenario::Scenario;
+
+/// `tests/scenarios/` of the repository (this package is `tests/emulator/`).
+fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
 
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let dir = scenarios_dir();
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/scenarios exists")
         .filter_map(Result::ok)
@@ -28,8 +34,8 @@ async fn every_scenario_file_plays_to_the_end() {
         s.steps.retain(|st| {
             !matches!(
                 st,
-                tidb_changefeed::emulator::scenario::Step::WaitSubscriptions { .. }
-                    | tidb_changefeed::emulator::scenario::Step::Sleep { .. }
+                tidb_changefeed_emulator::scenario::Step::WaitSubscriptions { .. }
+                    | tidb_changefeed_emulator::scenario::Step::Sleep { .. }
             )
         });
         s.cluster.tick_interval_ms = 0;
@@ -47,7 +53,7 @@ async fn every_scenario_file_plays_to_the_end() {
 #[tokio::test]
 async fn binary_prints_pd_address_first_and_serves() {
     use tokio::io::AsyncBufReadExt;
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/plain_dml.toml");
+    let path = scenarios_dir().join("plain_dml.toml");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tidb-changefeed-emulator"))
         .arg("--scenario")
         .arg(&path)

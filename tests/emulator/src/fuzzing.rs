@@ -10,20 +10,20 @@
 //! error names the table and the key ([`DecodeError::Row`] or [`DecodeError::ForeignKey`]).
 //! Each function panics only when one of those guarantees is broken.
 
-use super::column::{encode_v2_value, value_to_datum};
-use super::datum::{Datum, decode_datums};
-use super::decimal::Decimal;
-use super::decoder::RowDecoder;
-use super::error::DecodeError;
-use super::json::{BinaryJson, render};
-use super::key::{Handle, encode_record_key};
-use super::reader::Reader;
-use super::row_v1::{decode_row_v1, encode_row_v1};
-use super::row_v2::{RowV2, encode_row_v2};
-use super::time::{Duration, Time, TimeType, TimeZone};
-use super::value::Value;
-use super::vector::VectorFloat32;
-use crate::model::TableInfo;
+use tidb_changefeed::model::TableInfo;
+use tidb_changefeed::mount::column::{encode_v2_value, value_to_datum};
+use tidb_changefeed::mount::datum::{Datum, decode_datums};
+use tidb_changefeed::mount::decimal::Decimal;
+use tidb_changefeed::mount::decoder::RowDecoder;
+use tidb_changefeed::mount::error::DecodeError;
+use tidb_changefeed::mount::json::{BinaryJson, render};
+use tidb_changefeed::mount::key::{Handle, encode_record_key};
+use tidb_changefeed::mount::reader::Reader;
+use tidb_changefeed::mount::row_v1::{decode_row_v1, encode_row_v1};
+use tidb_changefeed::mount::row_v2::{RowV2, encode_row_v2};
+use tidb_changefeed::mount::time::{Duration, Time, TimeType, TimeZone};
+use tidb_changefeed::mount::value::Value;
+use tidb_changefeed::mount::vector::VectorFloat32;
 
 /// Table id of [`fuzz_table`].
 pub const TABLE_ID: i64 = 104;
@@ -179,7 +179,7 @@ pub fn sample_rows() -> Vec<Vec<u8>> {
 
 /// Checks that a row-level error names the table and the key.
 fn check_row_error(e: &DecodeError, key: &[u8]) {
-    let key_hex = super::key::hex(key);
+    let key_hex = hex::encode(key);
     match e {
         DecodeError::Row {
             table,
@@ -215,8 +215,8 @@ pub fn row_v2(data: &[u8]) {
     };
     // The v2 codec byte is added when missing, so every input is read as a v2 row.
     let mut v = Vec::with_capacity(value.len() + 1);
-    if value.first() != Some(&super::row_v2::CODEC_VERSION) {
-        v.push(super::row_v2::CODEC_VERSION);
+    if value.first() != Some(&tidb_changefeed::mount::row_v2::CODEC_VERSION) {
+        v.push(tidb_changefeed::mount::row_v2::CODEC_VERSION);
     }
     v.extend_from_slice(value);
     row_any(i64::from(h) - 128, &v);
@@ -233,7 +233,7 @@ pub fn row_v1(data: &[u8]) {
     let Some((&h, value)) = data.split_first() else {
         return;
     };
-    if value.first() == Some(&super::row_v2::CODEC_VERSION) {
+    if value.first() == Some(&tidb_changefeed::mount::row_v2::CODEC_VERSION) {
         // That is a v2 row; `row_v2` covers it.
         return;
     }
@@ -257,12 +257,12 @@ fn row_any(handle: i64, value: &[u8]) {
             // Rendering must not panic either.
             for c in &row.columns {
                 let _ = c.value.to_string();
-                let _ = crate::event::value_text::value_string(&c.value);
+                let _ = tidb_changefeed::event::value_text::value_string(&c.value);
             }
         }
         Err(e) => check_row_error(&e, &key),
     }
-    if let Err(crate::event::RowError::Decode(e)) = mounted(d, &key, value) {
+    if let Err(tidb_changefeed::event::RowError::Decode(e)) = mounted(d, &key, value) {
         check_row_error(&e, &key);
     }
     // The value's bytes as a key.
@@ -315,17 +315,17 @@ fn mounted(
     d: &RowDecoder,
     key: &[u8],
     value: &[u8],
-) -> Result<Option<crate::event::RowEvent>, crate::event::RowError> {
-    let change = crate::event::KvChange {
+) -> Result<Option<tidb_changefeed::event::RowEvent>, tidb_changefeed::event::RowError> {
+    let change = tidb_changefeed::event::KvChange {
         key: key.to_vec(),
         value: value.to_vec(),
         old_value: Some(value.to_vec()),
-        op: crate::event::OpType::Put,
+        op: tidb_changefeed::event::OpType::Put,
         start_ts: 1,
         commit_ts: 1,
     };
-    let meta = std::sync::Arc::new(crate::event::TableMeta::new(d.table()));
-    crate::event::RowEvent::decode(&change, d, "s".into(), "t".into(), meta, None)
+    let meta = std::sync::Arc::new(tidb_changefeed::event::TableMeta::new(d.table()));
+    tidb_changefeed::event::RowEvent::decode(&change, d, "s".into(), "t".into(), meta, None)
 }
 
 #[cfg(test)]
@@ -356,9 +356,9 @@ mod tests {
             .decode_row(&key, &[0x80, 0x00, 0x01])
             .expect_err("truncated");
         check_row_error(&e, &key);
-        assert!(e.to_string().contains(&super::super::key::hex(&key)), "{e}");
+        assert!(e.to_string().contains(&hex::encode(&key)), "{e}");
         match mounted(&d, &key, &[0x80, 0x00, 0x01]) {
-            Err(crate::event::RowError::Decode(e)) => check_row_error(&e, &key),
+            Err(tidb_changefeed::event::RowError::Decode(e)) => check_row_error(&e, &key),
             other => panic!("truncated row: {other:?}"),
         }
         let e = d.decode_row(b"not a key", &[]).expect_err("bad key");

@@ -7,11 +7,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::cluster::Cluster;
-use super::mvcc::{LockKind, Locked};
-use super::topology::Region;
-use crate::proto::kvrpcpb::{self, Op};
-use crate::proto::{errorpb, tikvpb::tikv_server::Tikv};
+use crate::cluster::Cluster;
+use crate::mvcc::{LockKind, Locked};
+use crate::proto::tikvpb::tikv_server::Tikv;
+use crate::topology::Region;
+use tidb_changefeed::proto::errorpb;
+use tidb_changefeed::proto::kvrpcpb::{self, Op};
 
 /// KV service of one store.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ impl Tikv for KvService {
                 return Ok(Response::new(resp));
             }
         };
-        let Some((start, end)) = super::keyspace::intersect(
+        let Some((start, end)) = crate::keyspace::intersect(
             (&req.start_key, &req.end_key),
             (&region.start, &region.end),
         ) else {

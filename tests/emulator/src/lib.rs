@@ -1,5 +1,5 @@
-//! Emulated TiDB upstream (PD + TiKV CDC) for tests and demos; never on the
-//! production path.
+//! tidb-changefeed-emulator: an emulated TiDB upstream (PD + TiKV CDC) for tests, benches
+//! and demos; a dev-dependency of the daemon, never on its production path.
 //!
 //! Owns a model of a TiKV cluster (stores, regions, an MVCC store of writes and
 //! locks, EventFeed subscriptions) and real tonic servers on loopback that serve
@@ -7,14 +7,21 @@
 //! faults (splits, merges, leader transfers, outages, region errors, held scans,
 //! stalls) are injected through [`cluster::Model`] and [`server::Emulator`], or
 //! scripted in scenario files ([`scenario`], [`runner`]).
+//!
+//! TiDB's formats come from the daemon's library (`tidb_changefeed::{proto, mount, schema}`);
+//! this crate adds only what the TiDB side needs: the gRPC *servers* ([`proto`], generated
+//! over the daemon's message types), TiDB's row writing ([`tidb`]) and the fuzzing entry
+//! points of the decoders ([`fuzzing`]).
 
 pub mod cdc_service;
 pub mod cluster;
 pub mod feed;
+pub mod fuzzing;
 pub mod keyspace;
 pub mod kv_service;
 pub mod mvcc;
 pub mod pd_service;
+pub mod proto;
 pub mod runner;
 pub mod scenario;
 pub mod server;

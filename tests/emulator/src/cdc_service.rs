@@ -10,9 +10,10 @@
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::cluster::Cluster;
-use super::feed;
-use crate::proto::cdcpb::{self, change_data_server::ChangeData};
+use crate::cluster::Cluster;
+use crate::feed;
+use crate::proto::cdcpb::change_data_server::ChangeData;
+use tidb_changefeed::proto::cdcpb;
 
 /// CDC service of one store.
 #[derive(Debug, Clone)]
