@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{Encoder, FixedClock};
+use tidb_changefeed::codec::{Encoder, FixedClock, TableCodec};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::model::{
     CIStr, ColumnInfo, FieldType, IndexColumn, IndexInfo, SchemaState, TableInfo, flag, tp,
@@ -121,10 +121,10 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("canal_json");
     g.throughput(Throughput::Elements(1));
     g.bench_function("sbtest_insert", |b| {
-        b.iter(|| enc.encode_row(black_box(&insert)))
+        b.iter(|| enc.encode_row(&TableCodec::NONE, black_box(&insert)))
     });
     g.bench_function("sbtest_update", |b| {
-        b.iter(|| enc.encode_row(black_box(&update)))
+        b.iter(|| enc.encode_row(&TableCodec::NONE, black_box(&update)))
     });
     g.finish();
 }

@@ -1,48 +1,91 @@
-//! Codec: row changes, DDLs and watermarks → Kafka message bytes.
+//! Codec: row changes, DDLs and watermarks → Kafka records.
 //!
 //! Owns the protocol-independent interface every output format implements ([`Encoder`]) over
-//! the shared event model (`crate::event`), TiCDC's update splitting ([`split`]) and TiCDC's value text ([`value_text`]); one sub-module per
-//! protocol (today [`canal_json`]).
+//! the shared event model (`crate::event`): per-table state an encoder prepares once per table
+//! version ([`TableCodec`]: schemas, registry ids, rendered names) and is handed back for each
+//! row; the [`Record`] it produces (optional key, optional value — a tombstone has none —
+//! and headers); TiCDC's update splitting ([`split`]); one sub-module per protocol
+//! ([`canal_json`], [`avro`]). What each protocol does with DDLs, watermarks, topics and large
+//! messages is [`crate::config::ProtocolCaps`], read by the pipeline, not matched here.
 //!
-//! Guarantees: nothing here does I/O except through [`Encoder::prepare_table`] (the hook a
-//! schema-registry protocol uses before rows of a new table version are encoded); encoding is
+//! Guarantees: nothing here does I/O except [`Encoder::prepare_table`] (a schema-registry
+//! protocol registers there, before the first row of a table version is encoded); encoding is
 //! deterministic given the injected clock; an encoder that emits nothing for an event (as
 //! TiCDC's Avro does for DDL, or canal-json for watermarks without the TiDB extension) returns
-//! `Ok(None)`; errors are [`CodecError`] and stop the changefeed at that event.
+//! `Ok(None)`; errors are [`CodecError`] and stop the changefeed at that event, before its
+//! checkpoint (registry outages are retryable, the rest need the operator).
 
+// AVRO-PENDING pub mod avro;
 pub mod canal_json;
 pub mod error;
 pub mod split;
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::event::{DdlEvent, RowEvent, TableMeta};
 pub use error::CodecError;
 
-/// One Kafka record's key and value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedMessage {
+use crate::config::{Protocol, ProtocolCaps};
+use crate::event::{DdlEvent, RowEvent, TableMeta};
+
+/// One Kafka record as a protocol encodes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
     /// `None` = null key; `Some(vec![])` = zero-length key (what TiCDC's sarama producer sends
     /// for row messages of protocols without a key).
     pub key: Option<Vec<u8>>,
-    pub value: Vec<u8>,
+    /// `None` = null value: a Kafka tombstone (Avro deletes).
+    pub value: Option<Vec<u8>>,
+    /// Record headers, in order.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
-impl EncodedMessage {
+impl Record {
+    /// A record with a key and a value and no headers.
+    pub fn new(key: Option<Vec<u8>>, value: Vec<u8>) -> Self {
+        Record {
+            key,
+            value: Some(value),
+            headers: Vec::new(),
+        }
+    }
+
     /// TiCDC's size accounting: `len(key) + len(value) + 36` (`common.MaxRecordOverhead`).
     pub fn length(&self) -> usize {
-        self.key.as_ref().map_or(0, Vec::len) + self.value.len() + 36
+        self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len) + 36
     }
 }
 
-/// A message holding several rows (batching protocols such as Open protocol).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedBatch {
-    pub message: EncodedMessage,
-    /// How many of the input rows, in order, this message carries.
-    pub rows: usize,
+/// What an encoder prepared for one table version, handed back with each of its rows; opaque
+/// to the pipeline. Protocols that need nothing per table use [`TableCodec::NONE`].
+#[derive(Clone, Default)]
+pub struct TableCodec(Option<Arc<dyn Any + Send + Sync>>);
+
+impl TableCodec {
+    /// Nothing prepared.
+    pub const NONE: TableCodec = TableCodec(None);
+
+    /// Wraps an encoder's per-table state.
+    pub fn new<T: Any + Send + Sync>(state: T) -> Self {
+        TableCodec(Some(Arc::new(state)))
+    }
+
+    /// The state, if it is a `T`.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|s| s.downcast_ref::<T>())
+    }
+}
+
+impl std::fmt::Debug for TableCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "TableCodec(prepared)"
+        } else {
+            "TableCodec(none)"
+        })
+    }
 }
 
 /// Why a row is re-encoded reduced to its handle-key columns (TiCDC large-message handling).
@@ -54,69 +97,61 @@ pub enum Reduction<'a> {
     ClaimCheck { location: &'a str },
 }
 
-/// A boxed future, for the one async hook of [`Encoder`].
+/// A boxed future, for the async hooks of [`Encoder`] and the pipeline's outputs.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// An output protocol.
 pub trait Encoder: Send + Sync + std::fmt::Debug {
-    /// Protocol name as in TiCDC's `protocol` setting (`canal-json`, `avro`, ...).
-    fn protocol(&self) -> &'static str;
+    /// The protocol (TiCDC's `protocol` setting).
+    fn protocol(&self) -> Protocol;
 
-    /// Called by the pipeline once per table version before any of its rows or DDLs is
-    /// encoded (and again after a DDL changes the table). Schema-registry protocols register
-    /// their schemas here; others need nothing.
+    /// What the protocol does with DDLs, watermarks, topics and large messages.
+    fn caps(&self) -> ProtocolCaps {
+        self.protocol().caps()
+    }
+
+    /// Called once per table version before any of its rows is encoded, with the topic its
+    /// rows go to. Schema-registry protocols register their schemas here; others return
+    /// [`TableCodec::NONE`].
     fn prepare_table<'a>(
         &'a self,
         _meta: &'a Arc<TableMeta>,
-    ) -> BoxFuture<'a, Result<(), CodecError>> {
-        Box::pin(std::future::ready(Ok(())))
+        _topic: &'a str,
+    ) -> BoxFuture<'a, Result<TableCodec, CodecError>> {
+        Box::pin(std::future::ready(Ok(TableCodec::NONE)))
     }
 
-    /// Encodes one row change.
-    fn encode_row(&self, event: &RowEvent) -> Result<Option<EncodedMessage>, CodecError>;
-
-    /// Encodes rows of one topic-partition; batching protocols put several in one message.
-    /// The default gives every row its own message.
-    fn encode_rows(&self, events: &[&RowEvent]) -> Result<Vec<EncodedBatch>, CodecError> {
-        let mut out = Vec::with_capacity(events.len());
-        for e in events {
-            if let Some(message) = self.encode_row(e)? {
-                out.push(EncodedBatch { message, rows: 1 });
-            }
-        }
-        Ok(out)
-    }
+    /// Encodes one row change with its table version's prepared state.
+    fn encode_row(
+        &self,
+        table: &TableCodec,
+        event: &RowEvent,
+    ) -> Result<Option<Record>, CodecError>;
 
     /// Re-encodes a row that was too large, reduced to its handle-key columns. Protocols
     /// without large-message handling return [`CodecError::Unsupported`].
     fn encode_row_reduced(
         &self,
+        _table: &TableCodec,
         _event: &RowEvent,
         _why: Reduction<'_>,
-    ) -> Result<Option<EncodedMessage>, CodecError> {
+    ) -> Result<Option<Record>, CodecError> {
         Err(CodecError::Unsupported {
-            protocol: self.protocol(),
+            protocol: self.protocol().name(),
             what: "large-message handling",
         })
     }
 
     /// Encodes a DDL.
-    fn encode_ddl(&self, event: &DdlEvent) -> Result<Option<EncodedMessage>, CodecError>;
+    fn encode_ddl(&self, event: &DdlEvent) -> Result<Option<Record>, CodecError>;
 
     /// Encodes a watermark (TiCDC checkpoint event) at `ts`.
-    fn encode_watermark(&self, ts: u64) -> Result<Option<EncodedMessage>, CodecError>;
-
-    /// Whether a DDL message goes to every partition of its topic (TiCDC's default) or only to
-    /// partition 0 (canal and canal-json).
-    fn ddl_to_all_partitions(&self) -> bool {
-        true
-    }
+    fn encode_watermark(&self, ts: u64) -> Result<Option<Record>, CodecError>;
 }
 
 /// The encoder of a changefeed's configured protocol; an error names the protocol when it is
 /// not supported yet.
 pub fn build(cf: &crate::config::ChangefeedConfig) -> Result<Arc<dyn Encoder>, String> {
-    use crate::config::Protocol;
     let codec = cf
         .sink
         .kafka_config

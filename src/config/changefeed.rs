@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::protocol::Protocol;
 use super::secret::Secret;
 use super::units::{ByteSize, HumanDuration};
 
@@ -195,6 +196,10 @@ pub struct SinkConfig {
     /// For DELETE events output only the handle-key columns.
     #[serde(default)]
     pub delete_only_output_handle_key_columns: bool,
+    /// Confluent-compatible schema registry (`http(s)://[user:password@]host:port[/path]`),
+    /// required by Avro (TiCDC's `[sink] schema-registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_config: Option<KafkaConfig>,
 }
@@ -205,37 +210,6 @@ pub enum SinkKind {
     #[default]
     Kafka,
     Stdout,
-}
-
-/// The output protocols TiCDC knows. Only some are built; [`super::validate`] rejects the
-/// rest as not supported yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Protocol {
-    CanalJson,
-    Avro,
-    Debezium,
-    #[serde(alias = "default")]
-    OpenProtocol,
-    Simple,
-    Canal,
-    Maxwell,
-    Craft,
-}
-
-impl Protocol {
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::CanalJson => "canal-json",
-            Protocol::Avro => "avro",
-            Protocol::Debezium => "debezium",
-            Protocol::OpenProtocol => "open-protocol",
-            Protocol::Simple => "simple",
-            Protocol::Canal => "canal",
-            Protocol::Maxwell => "maxwell",
-            Protocol::Craft => "craft",
-        }
-    }
 }
 
 /// One `[[sink.dispatchers]]` rule.
@@ -512,9 +486,6 @@ pub struct CodecConfig {
     pub avro_decimal_handling_mode: AvroDecimalMode,
     #[serde(default)]
     pub avro_bigint_unsigned_handling_mode: AvroBigintUnsignedMode,
-    /// Confluent-compatible schema registry URL (Avro).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema_registry: Option<String>,
     #[serde(default)]
     pub debezium_disable_schema: bool,
     /// Rows per message for batching protocols (open-protocol).
@@ -534,7 +505,6 @@ impl Default for CodecConfig {
             only_output_updated_columns: false,
             avro_decimal_handling_mode: AvroDecimalMode::default(),
             avro_bigint_unsigned_handling_mode: AvroBigintUnsignedMode::default(),
-            schema_registry: None,
             debezium_disable_schema: false,
             max_batch_size: default_max_batch_size(),
         }

@@ -8,6 +8,7 @@
 mod changefeed;
 mod locate;
 mod model;
+mod protocol;
 mod secret;
 mod units;
 mod validate;
@@ -18,14 +19,14 @@ use std::path::{Path, PathBuf};
 pub use changefeed::{
     AvroBigintUnsignedMode, AvroDecimalMode, ChangefeedConfig, CodecConfig, ColumnSelector,
     Compression, DispatchRule, EventFilterRule, FilterConfig, KafkaConfig, LargeMessageCompression,
-    LargeMessageHandle, LargeMessageOption, Protocol, SaslMechanism, SinkConfig, SinkKind,
-    StartPosition,
+    LargeMessageHandle, LargeMessageOption, SaslMechanism, SinkConfig, SinkKind, StartPosition,
 };
 pub use locate::{KeyPath, Seg};
 pub use model::{
     CheckpointStore, Config, LogConfig, LogFormat, ServerConfig, StateConfig, UpstreamConfig,
     UpstreamTls,
 };
+pub use protocol::{Placement, Protocol, ProtocolCaps};
 pub use secret::{Secret, SecretSource};
 pub use units::{ByteSize, HumanDuration};
 pub use validate::valid_topic_name;

@@ -50,6 +50,10 @@ pub enum DispatchError {
     VirtualColumn { table: String, column: String },
     #[error("table {table}: dispatch column position {offset} is past the end of the row")]
     OffsetOutOfRow { table: String, offset: usize },
+    #[error(
+        "table {table}: its rows would go to the shared topic {topic:?}, but this protocol needs one topic per table; add a dispatcher whose topic expression contains {{schema}} and {{table}} and whose matcher selects the table"
+    )]
+    SharedTopic { table: String, topic: String },
     #[error("partition count {0} must be positive")]
     BadPartitionCount(i32),
 }
@@ -92,15 +96,18 @@ pub struct EventRouter {
     implicit: Route,
     /// Rules whose partition name was unknown and fell back to `default`.
     pub unknown_partition_rules: Vec<String>,
+    /// Every table needs its own topic (Avro).
+    one_table_per_topic: bool,
 }
 
 impl EventRouter {
-    /// Builds the router. `avro` applies Avro's stricter topic-expression check.
+    /// Builds the router. `one_table_per_topic` (Avro) applies the stricter topic-expression
+    /// check and refuses tables whose rows would share a fixed topic.
     pub fn new(
         rules: &[DispatchRule],
         default_topic: &str,
         case_sensitive: bool,
-        avro: bool,
+        one_table_per_topic: bool,
     ) -> Result<Self, DispatchError> {
         let mut routes = Vec::with_capacity(rules.len());
         let mut unknown = Vec::new();
@@ -116,7 +123,7 @@ impl EventRouter {
             }
             routes.push(Route {
                 matcher: matcher(&r.matcher, case_sensitive)?,
-                topic: TopicDispatcher::new(&r.topic, default_topic, avro)?,
+                topic: TopicDispatcher::new(&r.topic, default_topic, one_table_per_topic)?,
                 partition,
             });
         }
@@ -129,6 +136,7 @@ impl EventRouter {
                 partition: PartitionDispatcher::Default,
             },
             unknown_partition_rules: unknown,
+            one_table_per_topic,
         })
     }
 
@@ -181,6 +189,14 @@ impl EventRouter {
         table: &str,
         meta: &TableMeta,
     ) -> Result<(), DispatchError> {
+        if self.one_table_per_topic
+            && let TopicDispatcher::Static(topic) = &self.route(schema, table).topic
+        {
+            return Err(DispatchError::SharedTopic {
+                table: format!("`{schema}`.`{table}`"),
+                topic: topic.clone(),
+            });
+        }
         self.partition_dispatcher(schema, table).verify(table, meta)
     }
 

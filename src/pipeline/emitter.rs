@@ -14,10 +14,11 @@
 //!   before its ticket (the checkpoint stays before it);
 //! * watermarks carry no ticket: they are sent only at an acknowledged checkpoint.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::codec::Encoder;
+use crate::codec::{Encoder, Record, TableCodec};
+use crate::config::Placement;
 use crate::dispatch::EventRouter;
 use crate::event::{DdlEvent, RowEvent, TableMeta};
 use crate::schema::DDL_JOB_TABLE_ID;
@@ -92,21 +93,22 @@ impl Emitter {
     }
 
     /// Checks a new table version against the dispatch rules and lets the encoder prepare
-    /// for it (schema-registry protocols register its schemas here).
+    /// for it (schema-registry protocols register its schemas here, under its topic).
     pub async fn prepare_table(
         &self,
         schema: &str,
         table: &str,
         meta: &Arc<TableMeta>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<TableCodec, PipelineError> {
         self.router
             .verify_table(schema, table, meta)
             .map_err(|source| PipelineError::Dispatch {
                 table: quoted(schema, table),
                 source,
             })?;
+        let topic = self.router.topic_for_table(schema, table);
         self.encoder
-            .prepare_table(meta)
+            .prepare_table(meta, &topic)
             .await
             .map_err(|source| PipelineError::Codec {
                 table: quoted(schema, table),
@@ -119,6 +121,7 @@ impl Emitter {
     pub async fn send_txn(
         &mut self,
         physical_id: i64,
+        table: &TableCodec,
         rows: Vec<RowEvent>,
         output_raw_change_event: bool,
     ) -> Result<(), PipelineError> {
@@ -127,7 +130,7 @@ impl Emitter {
         }
         let rows = crate::codec::split::split_and_sort_txn(rows, output_raw_change_event);
         for ev in &rows {
-            self.send_row(ev, physical_id).await?;
+            self.send_row(table, ev, physical_id).await?;
         }
         Ok(())
     }
@@ -166,7 +169,12 @@ impl Emitter {
         self.topics.clear();
     }
 
-    async fn send_row(&mut self, ev: &RowEvent, physical_id: i64) -> Result<(), PipelineError> {
+    async fn send_row(
+        &mut self,
+        table_codec: &TableCodec,
+        ev: &RowEvent,
+        physical_id: i64,
+    ) -> Result<(), PipelineError> {
         let table = || quoted(&ev.schema, &ev.table);
         let topic = self.row_topic(ev);
         let (partitions, limit) = self.limits(&topic).await?;
@@ -177,39 +185,30 @@ impl Emitter {
                 table: table(),
                 source,
             })?;
-        let Some(msg) = self
-            .encoder
-            .encode_row(ev)
-            .map_err(|source| PipelineError::Codec {
-                table: table(),
-                source,
-            })?
+        let Some(msg) =
+            self.encoder
+                .encode_row(table_codec, ev)
+                .map_err(|source| PipelineError::Codec {
+                    table: table(),
+                    source,
+                })?
         else {
             return Ok(());
         };
         let msg = self
             .large_messages
-            .fit(self.encoder.as_ref(), ev, msg, limit)?;
+            .fit(self.encoder.as_ref(), table_codec, ev, msg, limit)?;
         let ticket = self.tracker.submit(physical_id, ev.commit_ts);
         self.output
-            .send(
-                &topic,
-                partition,
-                Message {
-                    key: msg.key,
-                    value: Some(msg.value),
-                    headers: BTreeMap::new(),
-                    ticket: Some(ticket),
-                },
-            )
+            .send(&topic, partition, Message::from_record(msg, Some(ticket)))
             .await?;
         self.rows_sent += 1;
         self.rows_sent_total.increment(1);
         Ok(())
     }
 
-    /// Encodes a DDL and sends it to partition 0 of its topic, or to every partition when the
-    /// protocol wants that; each copy is a ticket of the DDL stream at `finished_ts`.
+    /// Encodes a DDL and sends it where the protocol places DDLs (partition 0 of its topic, or
+    /// every partition); each copy is a ticket of the DDL stream at `finished_ts`.
     pub async fn send_ddl(&mut self, ev: &DdlEvent, finished_ts: u64) -> Result<(), PipelineError> {
         let Some(msg) = self
             .encoder
@@ -222,12 +221,7 @@ impl Emitter {
             return Ok(());
         };
         let topic = self.router.topic_for_ddl(ev);
-        let partitions = if self.encoder.ddl_to_all_partitions() {
-            self.output.partitions(&topic).await?
-        } else {
-            self.output.partitions(&topic).await?;
-            1
-        };
+        let partitions = self.placed(self.encoder.caps().ddl, &topic).await?;
         self.broadcast(&topic, partitions, &msg, Some(finished_ts))
             .await?;
         self.ddls_sent += 1;
@@ -256,10 +250,21 @@ impl Emitter {
             .router
             .active_topics(tables.iter().map(|(s, t)| (s.as_ref(), t.as_ref())));
         for topic in topics {
-            let partitions = self.output.partitions(&topic).await?;
+            let partitions = self.placed(self.encoder.caps().watermark, &topic).await?;
             self.broadcast(&topic, partitions, &msg, None).await?;
         }
         Ok(())
+    }
+
+    /// How many partitions of `topic` (from 0) a message placed so goes to; the topic is
+    /// created when missing either way.
+    async fn placed(&self, placement: Placement, topic: &str) -> Result<i32, PipelineError> {
+        let partitions = self.output.partitions(topic).await?;
+        Ok(match placement {
+            Placement::Nowhere => 0,
+            Placement::Partition0 => 1,
+            Placement::AllPartitions => partitions,
+        })
     }
 
     /// Sends one message to partitions `0..partitions` of `topic`, each with a ticket of the
@@ -268,22 +273,13 @@ impl Emitter {
         &mut self,
         topic: &str,
         partitions: i32,
-        msg: &crate::codec::EncodedMessage,
+        msg: &Record,
         ddl_ts: Option<u64>,
     ) -> Result<(), PipelineError> {
         for p in 0..partitions {
             let ticket = ddl_ts.map(|ts| self.tracker.submit(DDL_JOB_TABLE_ID, ts));
             self.output
-                .send(
-                    topic,
-                    p,
-                    Message {
-                        key: msg.key.clone(),
-                        value: Some(msg.value.clone()),
-                        headers: BTreeMap::new(),
-                        ticket,
-                    },
-                )
+                .send(topic, p, Message::from_record(msg.clone(), ticket))
                 .await?;
         }
         Ok(())

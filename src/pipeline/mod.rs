@@ -35,7 +35,7 @@ pub use processor::{Processor, Settings};
 pub use schemas::{JobOrder, Schemas};
 
 use crate::checkpoint::{self, FileStore};
-use crate::config::{ChangefeedConfig, Protocol, SinkKind, StateConfig, UpstreamConfig};
+use crate::config::{ChangefeedConfig, SinkKind, StateConfig, UpstreamConfig};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
 use crate::metrics as m;
@@ -125,7 +125,7 @@ pub fn router(cf: &ChangefeedConfig) -> Result<EventRouter, PipelineError> {
         &rules,
         &default_topic(cf),
         cf.case_sensitive,
-        cf.sink.protocol == Protocol::Avro,
+        cf.sink.protocol.caps().one_table_per_topic,
     )
     .map_err(|e| operator(e.to_string()))
 }
@@ -177,7 +177,13 @@ pub fn settings(
             .iter()
             .copied()
             .collect::<HashSet<_>>(),
-        force_replicate: cf.force_replicate,
+        // Protocols that key records by the handle key skip keyless tables (TiCDC requires
+        // force-replicate = false for them; validation refuses true).
+        force_replicate: if cf.sink.protocol.caps().needs_handle_key {
+            Some(false)
+        } else {
+            cf.force_replicate
+        },
         output_raw_change_event: cf
             .sink
             .kafka_config

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 
-use crate::codec::{EncodedMessage, Encoder, Reduction};
+use crate::codec::{Encoder, Record, Reduction, TableCodec};
 use crate::config::{LargeMessageHandle, LargeMessageOption};
 use crate::event::RowEvent;
 
@@ -89,10 +89,11 @@ impl LargeMessagePolicy {
     pub fn fit(
         &self,
         encoder: &dyn Encoder,
+        table: &TableCodec,
         event: &RowEvent,
-        msg: EncodedMessage,
+        msg: Record,
         limit: u64,
-    ) -> Result<EncodedMessage, LargeMessageError> {
+    ) -> Result<Record, LargeMessageError> {
         let size = msg.length() as u64;
         if size <= limit {
             return Ok(msg);
@@ -105,14 +106,16 @@ impl LargeMessagePolicy {
             what,
             remedy,
         };
-        let reduced = |why: Reduction<'_>| -> Result<EncodedMessage, LargeMessageError> {
-            let m = encoder.encode_row_reduced(event, why)?.ok_or_else(|| {
-                too_large(
-                    size,
-                    "the protocol has no reduced form",
-                    "raise the topic's max.message.bytes",
-                )
-            })?;
+        let reduced = |why: Reduction<'_>| -> Result<Record, LargeMessageError> {
+            let m = encoder
+                .encode_row_reduced(table, event, why)?
+                .ok_or_else(|| {
+                    too_large(
+                        size,
+                        "the protocol has no reduced form",
+                        "raise the topic's max.message.bytes",
+                    )
+                })?;
             let reduced_size = m.length() as u64;
             if reduced_size > limit {
                 return Err(too_large(
@@ -137,7 +140,7 @@ impl LargeMessagePolicy {
             } => {
                 let name = format!("{}.json", uuid::Uuid::new_v4());
                 let body = if *raw_value {
-                    msg.value.clone()
+                    msg.value.clone().unwrap_or_default()
                 } else {
                     claim_check_json(&msg)
                 };
@@ -152,13 +155,14 @@ impl LargeMessagePolicy {
 }
 
 /// `{"key":<base64|null>,"value":<base64>}`, as Go's encoding/json writes `[]byte` fields.
-fn claim_check_json(msg: &EncodedMessage) -> Vec<u8> {
+fn claim_check_json(msg: &Record) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let key = match &msg.key {
         Some(k) => format!("\"{}\"", b64.encode(k)),
         None => "null".to_string(),
     };
-    format!("{{\"key\":{key},\"value\":\"{}\"}}", b64.encode(&msg.value)).into_bytes()
+    let value = msg.value.as_deref().unwrap_or_default();
+    format!("{{\"key\":{key},\"value\":\"{}\"}}", b64.encode(value)).into_bytes()
 }
 
 /// Writes `dir/name` durably: a temporary file, fsync, rename, fsync of the directory.

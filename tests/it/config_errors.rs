@@ -33,6 +33,26 @@ fn with(extra: &str) -> String {
     format!("{BASE}{extra}\n")
 }
 
+/// A valid Avro changefeed, for the Avro cases.
+const AVRO: &str = r#"[upstream]
+pd = ["http://127.0.0.1:2379"]
+
+[[changefeed]]
+id = "cf"
+
+[changefeed.sink]
+protocol = "avro"
+schema-registry = "http://127.0.0.1:18081/apis/ccompat/v7"
+
+[[changefeed.sink.dispatchers]]
+matcher = ["*.*"]
+topic = "tidb_{schema}_{table}"
+
+[changefeed.sink.kafka-config]
+brokers = ["127.0.0.1:9092"]
+topic = "tidb-cdc"
+"#;
+
 fn cases() -> Vec<Case> {
     let kc = "changefeed[0].sink.kafka-config";
     vec![
@@ -50,7 +70,15 @@ fn cases() -> Vec<Case> {
         Case { name: "out of range: max-message-bytes too small", text: with("max-message-bytes = 10"), line: 13, column: 21, key: "changefeed[0].sink.kafka-config.max-message-bytes", message: "between 1KiB and 1GiB" },
         Case { name: "out of range: required-acks 2", text: with("required-acks = 2"), line: 13, column: 17, key: "changefeed[0].sink.kafka-config.required-acks", message: "expected -1, 0 or 1" },
         Case { name: "not supported: required-acks 1", text: with("required-acks = 1"), line: 13, column: 17, key: "changefeed[0].sink.kafka-config.required-acks", message: "not supported yet" },
-        Case { name: "not supported: avro protocol", text: BASE.replace("\"canal-json\"", "\"avro\""), line: 8, column: 12, key: "changefeed[0].sink.protocol", message: "protocol = \"avro\" (only \"canal-json\" is built) is not supported yet" },
+        Case { name: "not supported: debezium protocol", text: BASE.replace("\"canal-json\"", "\"debezium\""), line: 8, column: 12, key: "changefeed[0].sink.protocol", message: "protocol = \"debezium\" (built: canal-json, avro) is not supported yet" },
+        Case { name: "avro: no schema registry", text: AVRO.replace("schema-registry = \"http://127.0.0.1:18081/apis/ccompat/v7\"\n", ""), line: 7, column: 1, key: "changefeed[0].sink.schema-registry", message: "protocol avro needs a Confluent-compatible schema registry" },
+        Case { name: "avro: registry URL without http(s)", text: AVRO.replace("http://127.0.0.1:18081", "127.0.0.1:18081"), line: 9, column: 19, key: "changefeed[0].sink.schema-registry", message: "invalid schema registry URL" },
+        Case { name: "avro: force-replicate = true", text: AVRO.replace("id = \"cf\"", "id = \"cf\"\nforce-replicate = true"), line: 6, column: 19, key: "changefeed[0].force-replicate", message: "set force-replicate = false" },
+        Case { name: "avro: no dispatcher (every table would share the default topic)", text: AVRO.replace("[[changefeed.sink.dispatchers]]\nmatcher = [\"*.*\"]\ntopic = \"tidb_{schema}_{table}\"\n", ""), line: 7, column: 1, key: "changefeed[0].sink.dispatchers", message: "needs one topic per table" },
+        Case { name: "avro: a fixed topic", text: AVRO.replace("tidb_{schema}_{table}", "all_tables"), line: 13, column: 9, key: "changefeed[0].sink.dispatchers[0].topic", message: "needs one topic per table" },
+        Case { name: "avro: topic without {table}", text: AVRO.replace("tidb_{schema}_{table}", "tidb_{schema}"), line: 13, column: 9, key: "changefeed[0].sink.dispatchers[0].topic", message: "must contain both {schema} and {table} with protocol avro" },
+        Case { name: "avro: handle-key-only", text: format!("{AVRO}[changefeed.sink.kafka-config.large-message-handle]\nlarge-message-handle-option = \"handle-key-only\"\n"), line: 19, column: 31, key: "changefeed[0].sink.kafka-config.large-message-handle.large-message-handle-option", message: "protocol avro has no handle-key-only or claim-check form" },
+        Case { name: "schema registry without avro", text: BASE.replace("protocol = \"canal-json\"", "protocol = \"canal-json\"\nschema-registry = \"http://r:8081\""), line: 9, column: 19, key: "changefeed[0].sink.schema-registry", message: "does not use a schema registry" },
         Case { name: "not supported: gssapi", text: with("sasl-mechanism = \"GSSAPI\"\nsasl-user = \"u\"\nsasl-password = \"p\""), line: 13, column: 18, key: "changefeed[0].sink.kafka-config.sasl-mechanism", message: "not supported yet" },
         Case { name: "unknown protocol", text: BASE.replace("\"canal-json\"", "\"canal-jsonn\""), line: 8, column: 12, key: "changefeed[0].sink.protocol", message: "unknown value \"canal-jsonn\"" },
         Case { name: "missing required key: sink", text: "[upstream]\npd = [\"x:1\"]\n[[changefeed]]\nid = \"a\"\n".into(), line: 3, column: 1, key: "changefeed[0]", message: "missing required key \"sink\"" },

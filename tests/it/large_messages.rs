@@ -3,15 +3,13 @@
 //! under `none`, is sent with its handle key only under `handle-key-only`, and is stored in
 //! full with a reference sent under `claim-check`; kcat reads what Kafka got.
 
-use std::collections::BTreeMap;
-
 use std::sync::Arc;
 use std::time::Duration;
 use tidb_changefeed::model::TableInfo;
 
 use base64::Engine as _;
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{Encoder, FixedClock};
+use tidb_changefeed::codec::{Encoder, FixedClock, TableCodec};
 use tidb_changefeed::config::{KafkaConfig, LargeMessageHandle, LargeMessageOption};
 use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::mount::Value;
@@ -96,13 +94,8 @@ async fn sink() -> (Topics, Producer, String) {
     (topics, producer, topic)
 }
 
-async fn send(producer: &Producer, topic: &str, m: tidb_changefeed::codec::EncodedMessage) {
-    let msg = Message {
-        key: m.key,
-        value: Some(m.value),
-        headers: BTreeMap::new(),
-        ticket: None,
-    };
+async fn send(producer: &Producer, topic: &str, m: tidb_changefeed::codec::Record) {
+    let msg = Message::from_record(m, None);
     producer.send(topic, 0, msg).await.expect("send");
     producer.flush().await.expect("flush");
 }
@@ -114,9 +107,12 @@ async fn none_stops_with_table_key_and_size() {
     assert_eq!(limit, 1_048_460);
     let ev = event(2_000_000);
     let enc = encoder();
-    let full = enc.encode_row(&ev).expect("encode").expect("a message");
+    let full = enc
+        .encode_row(&TableCodec::NONE, &ev)
+        .expect("encode")
+        .expect("a message");
     let err = policy(LargeMessageOption::None, None)
-        .fit(&enc, &ev, full, limit)
+        .fit(&enc, &TableCodec::NONE, &ev, full, limit)
         .expect_err("too large");
     assert!(matches!(err, LargeMessageError::TooLarge { .. }));
     let text = err.to_string();
@@ -128,9 +124,12 @@ async fn none_stops_with_table_key_and_size() {
     assert!(text.contains("large-message-handle-option"), "{text}");
     // A row that fits passes unchanged.
     let small = event(10);
-    let m = enc.encode_row(&small).expect("encode").expect("message");
+    let m = enc
+        .encode_row(&TableCodec::NONE, &small)
+        .expect("encode")
+        .expect("message");
     let same = policy(LargeMessageOption::None, None)
-        .fit(&enc, &small, m.clone(), limit)
+        .fit(&enc, &TableCodec::NONE, &small, m.clone(), limit)
         .expect("fits");
     assert_eq!(same, m);
 }
@@ -142,9 +141,12 @@ async fn handle_key_only_sends_the_key_marked() {
     let limit = producer.max_message_bytes(&topic).await.expect("limit");
     let ev = event(2_000_000);
     let enc = encoder();
-    let full = enc.encode_row(&ev).expect("encode").expect("a message");
+    let full = enc
+        .encode_row(&TableCodec::NONE, &ev)
+        .expect("encode")
+        .expect("a message");
     let reduced = policy(LargeMessageOption::HandleKeyOnly, None)
-        .fit(&enc, &ev, full, limit)
+        .fit(&enc, &TableCodec::NONE, &ev, full, limit)
         .expect("reduced");
     send(&producer, &topic, reduced).await;
     let got = kcat_consume(&env.plaintext, &KcatAuth::Plain, &topic, 1);
@@ -164,9 +166,12 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
     let uri = format!("file://{}", dir.path().display());
     let ev = event(2_000_000);
     let enc = encoder();
-    let full = enc.encode_row(&ev).expect("encode").expect("a message");
+    let full = enc
+        .encode_row(&TableCodec::NONE, &ev)
+        .expect("encode")
+        .expect("a message");
     let reduced = policy(LargeMessageOption::ClaimCheck, Some(uri.clone()))
-        .fit(&enc, &ev, full.clone(), limit)
+        .fit(&enc, &TableCodec::NONE, &ev, full.clone(), limit)
         .expect("claim check");
     send(&producer, &topic, reduced).await;
     let got = kcat_consume(&env.plaintext, &KcatAuth::Plain, &topic, 1);
@@ -187,7 +192,11 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
     let value = b64
         .decode(obj["value"].as_str().expect("value"))
         .expect("base64");
-    assert_eq!(value, full.value, "the stored value is the full message");
+    assert_eq!(
+        Some(value),
+        full.value,
+        "the stored value is the full message"
+    );
     assert_eq!(
         obj["key"],
         serde_json::json!(""),

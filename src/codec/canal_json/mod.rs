@@ -30,8 +30,9 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use super::{
-    Clock, CodecError, EncodedMessage, Encoder, Reduction, SystemClock, tso_physical_millis,
+    Clock, CodecError, Encoder, Record, Reduction, SystemClock, TableCodec, tso_physical_millis,
 };
+use crate::config::Protocol;
 use crate::event::value_text::{write_f32, write_f64};
 use crate::event::{ColumnMeta, TableMeta};
 use crate::event::{DdlEvent, RowEvent, RowKind};
@@ -320,29 +321,34 @@ pub(crate) fn write_value(out: &mut Vec<u8>, c: &ColumnMeta, v: &Value) {
 }
 
 impl Encoder for CanalJsonEncoder {
-    fn protocol(&self) -> &'static str {
-        "canal-json"
+    fn protocol(&self) -> Protocol {
+        Protocol::CanalJson
     }
 
-    fn encode_row(&self, event: &RowEvent) -> Result<Option<EncodedMessage>, CodecError> {
-        Ok(Some(EncodedMessage {
-            key: Some(Vec::new()),
-            value: self.dml_value(event, None)?,
-        }))
+    fn encode_row(
+        &self,
+        _table: &TableCodec,
+        event: &RowEvent,
+    ) -> Result<Option<Record>, CodecError> {
+        Ok(Some(Record::new(
+            Some(Vec::new()),
+            self.dml_value(event, None)?,
+        )))
     }
 
     fn encode_row_reduced(
         &self,
+        _table: &TableCodec,
         event: &RowEvent,
         why: Reduction<'_>,
-    ) -> Result<Option<EncodedMessage>, CodecError> {
-        Ok(Some(EncodedMessage {
-            key: Some(Vec::new()),
-            value: self.dml_value(event, Some(why))?,
-        }))
+    ) -> Result<Option<Record>, CodecError> {
+        Ok(Some(Record::new(
+            Some(Vec::new()),
+            self.dml_value(event, Some(why))?,
+        )))
     }
 
-    fn encode_ddl(&self, e: &DdlEvent) -> Result<Option<EncodedMessage>, CodecError> {
+    fn encode_ddl(&self, e: &DdlEvent) -> Result<Option<Record>, CodecError> {
         let ext = self
             .config
             .enable_tidb_extension
@@ -356,10 +362,10 @@ impl Encoder for CanalJsonEncoder {
             &e.query,
             ext,
         );
-        Ok(Some(EncodedMessage { key: None, value }))
+        Ok(Some(Record::new(None, value)))
     }
 
-    fn encode_watermark(&self, ts: u64) -> Result<Option<EncodedMessage>, CodecError> {
+    fn encode_watermark(&self, ts: u64) -> Result<Option<Record>, CodecError> {
         if !self.config.enable_tidb_extension {
             return Ok(None);
         }
@@ -372,10 +378,6 @@ impl Encoder for CanalJsonEncoder {
             "",
             Some(("watermarkTs", ts)),
         );
-        Ok(Some(EncodedMessage { key: None, value }))
-    }
-
-    fn ddl_to_all_partitions(&self) -> bool {
-        false
+        Ok(Some(Record::new(None, value)))
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::model::{ActionType, CIStr, TableInfo, flag, tp};
 
 use super::*;
-use crate::codec::{EncodedMessage, FixedClock};
+use crate::codec::{FixedClock, Record, TableCodec};
 use crate::event::TableName;
 use crate::event::test_support::{col, ft, index};
 use crate::mount::{Decimal, Duration, Time, TimeType, VectorFloat32};
@@ -24,8 +24,8 @@ fn enc(config: CanalJsonConfig) -> CanalJsonEncoder {
     CanalJsonEncoder::with_clock(config, Arc::new(FixedClock(NOW)))
 }
 
-fn text(m: &EncodedMessage) -> String {
-    String::from_utf8(m.value.clone()).unwrap()
+fn text(m: &Record) -> String {
+    String::from_utf8(m.value.clone().unwrap()).unwrap()
 }
 
 fn time(tp: TimeType, fsp: u8, ymd: (u16, u8, u8), hms: (u8, u8, u8), micro: u32) -> Value {
@@ -239,7 +239,7 @@ const ALL_MYSQL_TYPE: &str = concat!(
 fn insert_every_type() {
     let (meta, values) = all_types();
     let m = enc(CanalJsonConfig::default())
-        .encode_row(&insert(meta, "t_all", values))
+        .encode_row(&TableCodec::NONE, &insert(meta, "t_all", values))
         .unwrap()
         .unwrap();
     let expected = [
@@ -277,7 +277,7 @@ fn insert_every_type_with_extension_ends_with_commit_ts() {
     };
     let v = text(
         &enc(cfg)
-            .encode_row(&insert(meta, "t_all", values))
+            .encode_row(&TableCodec::NONE, &insert(meta, "t_all", values))
             .unwrap()
             .unwrap(),
     );
@@ -299,7 +299,7 @@ fn content_compatible_mysql_types() {
     };
     let v = text(
         &enc(cfg)
-            .encode_row(&insert(meta, "t_all", values))
+            .encode_row(&TableCodec::NONE, &insert(meta, "t_all", values))
             .unwrap()
             .unwrap(),
     );
@@ -376,7 +376,7 @@ fn update_default_old_has_every_column() {
     let ev = update(row(1, "a", Some(1.5)), row(1, "b", Some(1.5)));
     let v = text(
         &enc(CanalJsonConfig::default())
-            .encode_row(&ev)
+            .encode_row(&TableCodec::NONE, &ev)
             .unwrap()
             .unwrap(),
     );
@@ -398,7 +398,12 @@ fn update_only_output_updated_columns() {
         ..CanalJsonConfig::default()
     };
     let ev = update(row(1, "a", Some(1.5)), row(1, "b", None));
-    let v = text(&enc(cfg).encode_row(&ev).unwrap().unwrap());
+    let v = text(
+        &enc(cfg)
+            .encode_row(&TableCodec::NONE, &ev)
+            .unwrap()
+            .unwrap(),
+    );
     assert!(
         v.ends_with(
             r#","old":[{"name":"a","score":"1.5"}],"data":[{"id":"1","name":"b","score":null}]}"#
@@ -407,7 +412,12 @@ fn update_only_output_updated_columns() {
     );
     // Nothing changed: `old` is an empty object in the array, not null.
     let ev = update(row(1, "a", None), row(1, "a", None));
-    let v = text(&enc(cfg).encode_row(&ev).unwrap().unwrap());
+    let v = text(
+        &enc(cfg)
+            .encode_row(&TableCodec::NONE, &ev)
+            .unwrap()
+            .unwrap(),
+    );
     assert!(v.contains(r#","old":[{}],"data":"#), "{v}");
 }
 
@@ -420,7 +430,12 @@ fn update_content_compatible() {
         ..CanalJsonConfig::default()
     };
     let ev = update(row(1, "a", Some(2.0)), row(1, "b", Some(2.0)));
-    let v = text(&enc(cfg).encode_row(&ev).unwrap().unwrap());
+    let v = text(
+        &enc(cfg)
+            .encode_row(&TableCodec::NONE, &ev)
+            .unwrap()
+            .unwrap(),
+    );
     let expected = concat!(
         r#"{"id":0,"database":"test","table":"t","pkNames":["id"],"isDdl":false,"type":"UPDATE","#,
         r#""es":1700000000123,"ts":1700000000999,"sql":"","sqlType":{"id":4,"name":12,"score":8},"#,
@@ -437,7 +452,7 @@ fn delete_default_and_handle_key_only() {
     let ev = delete(row(7, "x", Some(0.25)));
     let v = text(
         &enc(CanalJsonConfig::default())
-            .encode_row(&ev)
+            .encode_row(&TableCodec::NONE, &ev)
             .unwrap()
             .unwrap(),
     );
@@ -455,7 +470,12 @@ fn delete_default_and_handle_key_only() {
         enable_tidb_extension: true,
         ..CanalJsonConfig::default()
     };
-    let v = text(&enc(cfg).encode_row(&ev).unwrap().unwrap());
+    let v = text(
+        &enc(cfg)
+            .encode_row(&TableCodec::NONE, &ev)
+            .unwrap()
+            .unwrap(),
+    );
     let expected = concat!(
         r#"{"id":0,"database":"test","table":"t","pkNames":["id"],"isDdl":false,"type":"DELETE","#,
         r#""es":1700000000123,"ts":1700000000999,"sql":"","sqlType":{"id":4},"mysqlType":{"id":"int"},"#,
@@ -481,7 +501,7 @@ fn reduced_messages() {
         ..update(vec![], vec![])
     };
     let m = e
-        .encode_row_reduced(&ev, Reduction::HandleKeyOnly)
+        .encode_row_reduced(&TableCodec::NONE, &ev, Reduction::HandleKeyOnly)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -494,6 +514,7 @@ fn reduced_messages() {
     );
     let m = e
         .encode_row_reduced(
+            &TableCodec::NONE,
             &ev,
             Reduction::ClaimCheck {
                 location: "file:///tmp/cc/5f0e.json",
@@ -529,7 +550,7 @@ fn no_primary_key_and_column_selection() {
     );
     let v = text(
         &enc(CanalJsonConfig::default())
-            .encode_row(&ev)
+            .encode_row(&TableCodec::NONE, &ev)
             .unwrap()
             .unwrap(),
     );
@@ -545,7 +566,7 @@ fn no_primary_key_and_column_selection() {
     let ev = insert(selected, "u", vec![Value::Int(1), bytes(b"z")]);
     let v = text(
         &enc(CanalJsonConfig::default())
-            .encode_row(&ev)
+            .encode_row(&TableCodec::NONE, &ev)
             .unwrap()
             .unwrap(),
     );
@@ -708,10 +729,10 @@ fn same_content_as_ticdc_fixture() {
         new: Some(r((2015, 10, 8), "Los Angeles")),
     };
     let ours = enc(CanalJsonConfig::default())
-        .encode_row(&ev)
+        .encode_row(&TableCodec::NONE, &ev)
         .unwrap()
         .unwrap();
-    let mut a: serde_json::Value = serde_json::from_slice(&ours.value).unwrap();
+    let mut a: serde_json::Value = serde_json::from_slice(ours.value.as_deref().unwrap()).unwrap();
     let mut b: serde_json::Value = serde_json::from_str(fixture).unwrap();
     a.as_object_mut().unwrap().remove("ts");
     b.as_object_mut().unwrap().remove("ts");
@@ -737,11 +758,13 @@ fn unexpected_value_is_a_typed_error() {
         "w",
         vec![Value::Float64(1.0)],
     );
-    let err = enc(CanalJsonConfig::default()).encode_row(&ev).unwrap_err();
+    let err = enc(CanalJsonConfig::default())
+        .encode_row(&TableCodec::NONE, &ev)
+        .unwrap_err();
     assert!(matches!(err, CodecError::UnexpectedValue { ref column, .. } if column == "n"));
     let ev = insert(Arc::new(TableMeta::new(&info)), "w", vec![]);
     assert!(matches!(
-        enc(CanalJsonConfig::default()).encode_row(&ev),
+        enc(CanalJsonConfig::default()).encode_row(&TableCodec::NONE, &ev),
         Err(CodecError::ColumnMismatch { .. })
     ));
 }

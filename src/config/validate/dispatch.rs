@@ -1,7 +1,7 @@
 //! Rules of `[[sink.dispatchers]]`: a matcher that parses; one partition dispatcher
 //! (`partition`, or its deprecated name `dispatcher`, not both) of TiCDC's kinds, with
 //! `index` and `columns` only where they are used; a topic expression as TiCDC accepts it
-//! (`dispatcher/topic/expression.go`), with both `{schema}` and `{table}` under Avro.
+//! (`dispatcher/topic/expression.go`), with both `{schema}` and `{table}` under protocols with one table per topic.
 
 use super::kafka::{topic_byte, valid_topic_name};
 use super::{Report, filter};
@@ -101,9 +101,12 @@ fn check_topic_expression(expr: &str, protocol: Protocol) -> Result<(), String> 
             "invalid topic expression {expr:?}: use letters, digits, '.', '_', '-' and at most one {{schema}} followed by at most one {{table}}"
         ));
     }
-    if protocol == Protocol::Avro && !(expr.contains("{schema}") && expr.contains("{table}")) {
+    if protocol.caps().one_table_per_topic
+        && !(expr.contains("{schema}") && expr.contains("{table}"))
+    {
         return Err(format!(
-            "topic expression {expr:?} must contain both {{schema}} and {{table}} with protocol avro"
+            "topic expression {expr:?} must contain both {{schema}} and {{table}} with protocol {}",
+            protocol.name()
         ));
     }
     Ok(())

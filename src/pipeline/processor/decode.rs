@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::codec::TableCodec;
 use crate::event::{KvChange, RowError, RowEvent, TableMeta};
 use crate::mount::RowDecoder;
 use crate::schema::TableVersion;
@@ -28,6 +29,8 @@ pub(super) struct PreparedTable {
     meta: Arc<TableMeta>,
     /// Column ids the selectors keep; `None` keeps all.
     keep: Option<HashSet<i64>>,
+    /// What the encoder prepared for this version.
+    pub(super) codec: TableCodec,
 }
 
 impl<S: Schemas> Processor<S> {
@@ -65,10 +68,12 @@ impl<S: Schemas> Processor<S> {
             (meta, Some(keep))
         };
         let meta = Arc::new(meta);
-        self.emitter
+        let codec = self
+            .emitter
             .prepare_table(&view.schema, &view.table, &meta)
             .await?;
         let m = Arc::new(PreparedTable {
+            codec,
             decoder: RowDecoder::new(&view.info, self.settings.time_zone),
             meta,
             keep,
@@ -81,11 +86,12 @@ impl<S: Schemas> Processor<S> {
 
     /// Decodes one released change into the row event the codec sees, or `None` when it is
     /// empty or an event filter drops it.
+    /// The prepared table comes along: its encoder state goes with the row.
     pub(super) async fn decode(
         &mut self,
         physical_id: i64,
         c: KvChange,
-    ) -> Result<Option<RowEvent>, PipelineError> {
+    ) -> Result<Option<(RowEvent, Arc<PreparedTable>)>, PipelineError> {
         let m = self
             .prepared(physical_id, c.commit_ts.saturating_sub(1), &c.key)
             .await?;
@@ -132,6 +138,6 @@ impl<S: Schemas> Processor<S> {
         {
             return Ok(None);
         }
-        Ok(Some(ev))
+        Ok(Some((ev, m)))
     }
 }

@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::codec::TableCodec;
 use crate::event::{KvChange, RowEvent};
 use crate::filter::{ColumnSelectors, EventFilters, TableFilter};
 use crate::mount::TimeZone;
@@ -310,6 +311,8 @@ impl<S: Schemas> Processor<S> {
     /// Releases `physical_id`'s rows up to `limit` and sends them.
     async fn release(&mut self, physical_id: i64, limit: u64) -> Result<(), PipelineError> {
         let mut txn: Vec<RowEvent> = Vec::new();
+        // The table version of the chunk's rows (one transaction sees one version).
+        let mut codec = TableCodec::NONE;
         let mut txn_id: Option<(u64, u64)> = None;
         loop {
             let next = match self.tables.get_mut(&physical_id) {
@@ -319,17 +322,21 @@ impl<S: Schemas> Processor<S> {
             let Some(c) = next else { break };
             let id = (c.commit_ts, c.start_ts);
             if txn_id != Some(id) || txn.len() >= TXN_CHUNK_ROWS {
-                self.send_txn(physical_id, std::mem::take(&mut txn)).await?;
+                self.send_txn(physical_id, &codec, std::mem::take(&mut txn))
+                    .await?;
                 txn_id = Some(id);
             }
             if self.settings.ignore_txn_start_ts.contains(&c.start_ts) {
                 continue;
             }
-            if let Some(ev) = self.decode(physical_id, c).await? {
+            if let Some((ev, prepared)) = self.decode(physical_id, c).await? {
+                if txn.is_empty() {
+                    codec = prepared.codec.clone();
+                }
                 txn.push(ev);
             }
         }
-        self.send_txn(physical_id, txn).await?;
+        self.send_txn(physical_id, &codec, txn).await?;
         if let Some(t) = self.tables.get_mut(&physical_id) {
             t.emitted = t.emitted.max(limit);
         }
@@ -355,10 +362,16 @@ impl<S: Schemas> Processor<S> {
     async fn send_txn(
         &mut self,
         physical_id: i64,
+        codec: &TableCodec,
         rows: Vec<RowEvent>,
     ) -> Result<(), PipelineError> {
         self.emitter
-            .send_txn(physical_id, rows, self.settings.output_raw_change_event)
+            .send_txn(
+                physical_id,
+                codec,
+                rows,
+                self.settings.output_raw_change_event,
+            )
             .await
     }
 

@@ -51,6 +51,16 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message of an encoded record, acknowledged with `ticket`.
+    pub fn from_record(r: crate::codec::Record, ticket: Option<Ticket>) -> Self {
+        Message {
+            key: r.key,
+            value: r.value,
+            headers: r.headers.into_iter().collect(),
+            ticket,
+        }
+    }
+
     /// Encoded size as Kafka limits count it.
     pub fn size(&self) -> u64 {
         let kv = self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len);

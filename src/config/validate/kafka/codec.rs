@@ -1,6 +1,6 @@
 //! Rules of `[sink.kafka-config.codec-config]` against the protocol: content-compatible only
 //! for canal-json and without the TiDB extension, only-output-updated-columns only for
-//! canal-json and simple, an http(s) schema registry URL, a batch size above zero.
+//! canal-json and simple, a batch size above zero.
 
 use super::super::Report;
 use crate::config::{CodecConfig, KeyPath, Protocol};
@@ -23,14 +23,6 @@ pub(super) fn check(r: &mut Report, cc: &KeyPath, c: &CodecConfig, protocol: Pro
         r.err(
             cc.key("only-output-updated-columns"),
             "only-output-updated-columns applies to canal-json and simple only",
-        );
-    }
-    if let Some(url) = &c.schema_registry
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        r.err(
-            cc.key("schema-registry"),
-            format!("invalid schema registry URL {url:?}: expected http:// or https://"),
         );
     }
     if c.max_batch_size == 0 {

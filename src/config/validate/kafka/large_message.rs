@@ -24,6 +24,15 @@ pub(super) fn check(
             }
         }
         opt => {
+            if !protocol.caps().large_message_reduction {
+                r.err(
+                    lm.key("large-message-handle-option"),
+                    format!(
+                        "protocol {} has no handle-key-only or claim-check form (as in TiCDC): leave large-message-handle-option = \"none\" and raise the topic's max.message.bytes if rows are large",
+                        protocol.name()
+                    ),
+                );
+            }
             if protocol == Protocol::CanalJson && !k.codec_config.enable_tidb_extension {
                 r.err(
                     lm.key("large-message-handle-option"),
