@@ -36,4 +36,5 @@ pub mod shutdown;
 pub mod sink;
 pub mod sorter;
 pub mod status;
+pub mod tls;
 pub mod upstream;

@@ -1,7 +1,8 @@
 //! Errors of the codec layer.
 //!
-//! Owns [`CodecError`]. Every variant names the table (or event) and what was wrong. None is
-//! retryable: an encoding error stops the changefeed at that row, before its checkpoint.
+//! Owns [`CodecError`]. Every variant names the table (or event) and what was wrong. Only a
+//! schema registry that is unavailable is retryable ([`CodecError::is_retryable`]); any other
+//! error stops the changefeed at that row, before its checkpoint.
 
 use thiserror::Error;
 
@@ -18,6 +19,9 @@ pub enum CodecError {
         column: String,
         reason: String,
     },
+    /// The schema registry was unavailable or refused a schema.
+    #[error(transparent)]
+    Registry(#[from] super::avro::RegistryError),
     /// The protocol cannot produce this message (e.g. a reduced row for a protocol without
     /// large-message handling).
     #[error("{protocol}: {what} is not supported")]
@@ -25,4 +29,11 @@ pub enum CodecError {
         protocol: &'static str,
         what: &'static str,
     },
+}
+
+impl CodecError {
+    /// Whether retrying later (from the checkpoint) can succeed without the operator.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CodecError::Registry(e) if e.is_retryable())
+    }
 }

@@ -15,7 +15,7 @@
 //! `Ok(None)`; errors are [`CodecError`] and stop the changefeed at that event, before its
 //! checkpoint (registry outages are retryable, the rest need the operator).
 
-// AVRO-PENDING pub mod avro;
+pub mod avro;
 pub mod canal_json;
 pub mod error;
 pub mod split;
@@ -110,11 +110,19 @@ pub trait Encoder: Send + Sync + std::fmt::Debug {
         self.protocol().caps()
     }
 
-    /// Called once per table version before any of its rows is encoded, with the topic its
-    /// rows go to. Schema-registry protocols register their schemas here; others return
-    /// [`TableCodec::NONE`].
+    /// Checks the services the encoder depends on (a schema registry) before the changefeed
+    /// starts; nothing to check by default.
+    fn probe(&self) -> BoxFuture<'_, Result<(), CodecError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Called once per table version before any of its rows is encoded, with the table's
+    /// names and the topic its rows go to. Schema-registry protocols register their schemas
+    /// here; others return [`TableCodec::NONE`].
     fn prepare_table<'a>(
         &'a self,
+        _schema: &'a str,
+        _table: &'a str,
         _meta: &'a Arc<TableMeta>,
         _topic: &'a str,
     ) -> BoxFuture<'a, Result<TableCodec, CodecError>> {
@@ -169,9 +177,27 @@ pub fn build(cf: &crate::config::ChangefeedConfig) -> Result<Arc<dyn Encoder>, S
                     .delete_only_output_handle_key_columns,
             },
         ))),
+        Protocol::Avro => {
+            let url = cf
+                .sink
+                .schema_registry
+                .as_ref()
+                .ok_or("protocol avro needs [changefeed.sink] schema-registry")?;
+            let registry = avro::Registry::new(url.expose(), cf.sink.schema_registry_ca.as_deref())
+                .map_err(|e| e.to_string())?;
+            Ok(Arc::new(avro::AvroEncoder::new(
+                avro::AvroModes {
+                    enable_tidb_extension: codec.enable_tidb_extension,
+                    decimal: codec.avro_decimal_handling_mode,
+                    bigint_unsigned: codec.avro_bigint_unsigned_handling_mode,
+                },
+                Arc::new(registry),
+            )))
+        }
         other => Err(format!(
-            "protocol {} is not supported yet; use canal-json",
-            other.name()
+            "protocol {} is not supported yet; use one of {}",
+            other.name(),
+            Protocol::built_names().join(", ")
         )),
     }
 }

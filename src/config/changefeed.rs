@@ -200,6 +200,10 @@ pub struct SinkConfig {
     /// required by Avro (TiCDC's `[sink] schema-registry`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_registry: Option<Secret>,
+    /// PEM CA file for an `https://` schema registry signed by a private CA (default: the
+    /// system roots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_ca: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_config: Option<KafkaConfig>,
 }

@@ -18,7 +18,7 @@
 //!   our `TableInfo`; the schema layer filters them).
 
 use super::type_name::{type_desc, type_name};
-use crate::model::{ColumnInfo, FieldType, TableInfo, flag};
+use crate::model::{ColumnDefault, ColumnInfo, FieldType, TableInfo, flag};
 
 /// TiCDC's column flag bits (`cdc/model/sink.go` `ColumnFlagType`; Open protocol prints them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -74,6 +74,8 @@ pub struct ColumnMeta {
     pub type_desc: String,
     /// False when a column selector dropped the column: every protocol then skips it.
     pub selected: bool,
+    /// The column's current default (Avro writes it into the field's schema).
+    pub default: Option<ColumnDefault>,
 }
 
 /// An index of the table, as dispatchers need it.
@@ -248,6 +250,7 @@ impl TableMeta {
                 type_name: type_name(&c.field_type),
                 type_desc: type_desc(&c.field_type),
                 selected: true,
+                default: c.default_value(),
             })
             .collect();
         TableMeta {

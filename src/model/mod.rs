@@ -21,6 +21,6 @@ pub use db_info::DbInfo;
 pub use meta_snapshot::{MetaSnapshot, SnapshotTable};
 pub use system_schema::{SYSTEM_SCHEMAS, is_system_schema};
 pub use table_info::{
-    CIStr, ColumnInfo, DefaultValue, FieldType, IndexColumn, IndexInfo, PartitionDefinition,
-    PartitionInfo, SchemaState, TableInfo, flag, tp,
+    CIStr, ColumnDefault, ColumnInfo, DefaultValue, FieldType, IndexColumn, IndexInfo,
+    PartitionDefinition, PartitionInfo, SchemaState, TableInfo, flag, tp,
 };

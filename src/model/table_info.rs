@@ -203,6 +203,30 @@ impl ColumnInfo {
     }
 }
 
+/// A column's current default (`ColumnInfo.GetDefaultValue`), owned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnDefault {
+    /// A string (TiDB stores nearly every default as its string form) or BIT bytes.
+    Bytes(Vec<u8>),
+    /// A non-string JSON value (number or bool).
+    Json(serde_json::Value),
+}
+
+impl ColumnInfo {
+    /// The default new rows get, as TiDB's `GetDefaultValue` sees it: BIT columns take the
+    /// bytes of `default_bit` when present. `None` = no default (JSON null or absent).
+    pub fn default_value(&self) -> Option<ColumnDefault> {
+        if let (tp::BIT, Some(b)) = (self.field_type.tp, &self.default_bit) {
+            return Some(ColumnDefault::Bytes(b.clone()));
+        }
+        match &self.default {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(ColumnDefault::Bytes(s.as_bytes().to_vec())),
+            Some(v) => Some(ColumnDefault::Json(v.clone())),
+        }
+    }
+}
+
 /// A column default value as stored in TableInfo.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DefaultValue<'a> {

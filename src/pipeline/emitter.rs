@@ -87,6 +87,17 @@ impl Emitter {
         }
     }
 
+    /// Checks the services the encoder depends on (a schema registry).
+    pub async fn probe(&self) -> Result<(), PipelineError> {
+        self.encoder
+            .probe()
+            .await
+            .map_err(|source| PipelineError::Codec {
+                table: "(startup check)".to_string(),
+                source,
+            })
+    }
+
     /// Rows and DDLs sent so far.
     pub fn sent(&self) -> (u64, u64) {
         (self.rows_sent, self.ddls_sent)
@@ -108,7 +119,7 @@ impl Emitter {
             })?;
         let topic = self.router.topic_for_table(schema, table);
         self.encoder
-            .prepare_table(meta, &topic)
+            .prepare_table(schema, table, meta, &topic)
             .await
             .map_err(|source| PipelineError::Codec {
                 table: quoted(schema, table),

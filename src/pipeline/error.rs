@@ -99,6 +99,7 @@ impl PipelineError {
                 _ => ErrorKind::Operator,
             },
             PipelineError::FeedEnded => ErrorKind::Retryable,
+            PipelineError::Codec { source, .. } if source.is_retryable() => ErrorKind::Retryable,
             _ => ErrorKind::Operator,
         }
     }

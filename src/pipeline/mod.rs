@@ -313,18 +313,6 @@ pub async fn run<L: SchemaSource>(
             settings.spill_dir.display()
         ))
     })?;
-    let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
-
-    let (tx, mut rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
-    let (feed, mut feed_task) = Feed::start(
-        FeedOptions {
-            pd_endpoints: ctx.upstream.pd.clone(),
-            tls: ctx.upstream.tls.clone(),
-            connect_timeout: ctx.upstream.connect_timeout.get(),
-        },
-        tx,
-    )
-    .await?;
     let emitter = Emitter::new(
         &cf.id,
         Arc::clone(&output),
@@ -340,6 +328,20 @@ pub async fn run<L: SchemaSource>(
         .map_err(operator)?,
         tracker.clone(),
     );
+    // The encoder's services (a schema registry) answer before anything is read.
+    emitter.probe().await?;
+    let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
+
+    let (tx, mut rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
+    let (feed, mut feed_task) = Feed::start(
+        FeedOptions {
+            pd_endpoints: ctx.upstream.pd.clone(),
+            tls: ctx.upstream.tls.clone(),
+            connect_timeout: ctx.upstream.connect_timeout.get(),
+        },
+        tx,
+    )
+    .await?;
     let mut p = Processor::new(
         settings,
         tracker_schemas,

@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "metrics",
     "shutdown",
     "status",
+    "tls",
     // Stages, in data-flow order.
     "upstream",
     "schema",

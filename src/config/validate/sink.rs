@@ -65,7 +65,7 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
 /// resolvable `http(s)://` URL.
 fn schema_registry(r: &mut Report, p: &KeyPath, s: &mut SinkConfig, base: &Path) {
     let wanted = s.protocol.caps().schema_registry;
-    let Some(url) = s.schema_registry.as_mut() else {
+    if s.schema_registry.is_none() {
         if wanted {
             r.err(
                 p.key("schema-registry"),
@@ -76,7 +76,7 @@ fn schema_registry(r: &mut Report, p: &KeyPath, s: &mut SinkConfig, base: &Path)
             );
         }
         return;
-    };
+    }
     if !wanted {
         r.err(
             p.key("schema-registry"),
@@ -87,6 +87,23 @@ fn schema_registry(r: &mut Report, p: &KeyPath, s: &mut SinkConfig, base: &Path)
         );
         return;
     }
+    if let Some(ca) = s.schema_registry_ca.as_ref() {
+        let path = if ca.is_relative() {
+            base.join(ca)
+        } else {
+            ca.clone()
+        };
+        if !path.is_file() {
+            r.err(
+                p.key("schema-registry-ca"),
+                format!("CA file {} does not exist", path.display()),
+            );
+        }
+        s.schema_registry_ca = Some(path);
+    }
+    let Some(url) = s.schema_registry.as_mut() else {
+        return;
+    };
     if let Err(why) = url.resolve(base) {
         r.err(p.key("schema-registry"), why);
         return;

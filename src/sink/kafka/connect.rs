@@ -13,8 +13,8 @@ use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use super::KafkaError;
 use super::admin::Admin;
 use super::broker::Login;
-use super::tls::{self, TlsOptions};
 use crate::config::{KafkaConfig, SaslMechanism};
+use crate::tls::{self, TlsOptions};
 
 /// Everything needed to open a client, borrowed from the configuration.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ pub async fn connect(o: &ConnectOptions<'_>) -> Result<Kafka, KafkaError> {
         .client_id(o.client_id.clone())
         .backoff_config(backoff(o.dial_timeout));
     let tls_config = match &o.tls {
-        Some(t) => Some(tls::client_config(t)?),
+        Some(t) => Some(tls::client_config(t).map_err(|e| KafkaError::TlsSetup(e.0))?),
         None => None,
     };
     if let Some(c) = &tls_config {

@@ -13,14 +13,13 @@ mod describe_configs;
 mod error;
 mod probe;
 mod producer;
-mod tls;
 mod topics;
 
+pub use crate::tls::TlsOptions;
 pub use admin::{Admin, ClusterInfo, CreateProbe, Described};
 pub use broker::Login;
 pub use connect::{ConnectOptions, Kafka, connect};
 pub use error::{ErrorKind, KafkaError};
 pub use probe::probe;
 pub use producer::{Health, Message, Producer, ProducerSettings};
-pub use tls::TlsOptions;
 pub use topics::{DEFAULT_PARTITION_NUM, METADATA_REFRESH_INTERVAL, TopicPolicy, Topics};

@@ -1,6 +1,9 @@
-//! The rustls client configuration for brokers: the user's CA file (self-signed CAs work)
-//! or the system roots, an optional client certificate for mutual TLS, and TiCDC's
-//! `insecure-skip-verify`. Always built on the ring provider, the process's only one.
+//! The rustls client configuration for the daemon's TLS clients (Kafka brokers, the schema
+//! registry): the user's CA file (self-signed CAs work) or the system roots, an optional
+//! client certificate for mutual TLS, and TiCDC's `insecure-skip-verify`. A shared leaf.
+//!
+//! Guarantees: always built on the ring provider, the process's only one (DESIGN.md); every
+//! error names the file and what is wrong with it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +14,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::KafkaError;
+/// A TLS client configuration could not be built (names the file and the reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(pub String);
 
-/// What TLS to use, taken from the sink configuration.
+/// What TLS to use, taken from the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions<'a> {
     pub ca: Option<&'a Path>,
@@ -26,10 +32,10 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-pub fn client_config(o: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, KafkaError> {
+pub fn client_config(o: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| KafkaError::TlsSetup(e.to_string()))?;
+        .map_err(|e| TlsError(e.to_string()))?;
     let builder = if o.insecure_skip_verify {
         builder
             .dangerous()
@@ -43,13 +49,13 @@ pub fn client_config(o: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, KafkaError
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert)?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                KafkaError::TlsSetup(format!(
+                TlsError(format!(
                     "cannot read a PEM private key from {}: {e}",
                     key.display()
                 ))
             })?;
             builder.with_client_auth_cert(chain, key).map_err(|e| {
-                KafkaError::TlsSetup(format!(
+                TlsError(format!(
                     "client certificate {} does not match its key: {e}",
                     cert.display()
                 ))
@@ -60,17 +66,17 @@ pub fn client_config(o: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, KafkaError
     Ok(Arc::new(config))
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, KafkaError> {
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
-            KafkaError::TlsSetup(format!(
+            TlsError(format!(
                 "cannot read PEM certificates from {}: {e}",
                 path.display()
             ))
         })?;
     if certs.is_empty() {
-        return Err(KafkaError::TlsSetup(format!(
+        return Err(TlsError(format!(
             "{} holds no PEM certificate",
             path.display()
         )));
@@ -78,13 +84,13 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, KafkaError> {
     Ok(certs)
 }
 
-fn roots(ca: Option<&Path>) -> Result<RootCertStore, KafkaError> {
+fn roots(ca: Option<&Path>) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     match ca {
         Some(path) => {
             for cert in read_certs(path)? {
                 store.add(cert).map_err(|e| {
-                    KafkaError::TlsSetup(format!("bad CA certificate in {}: {e}", path.display()))
+                    TlsError(format!("bad CA certificate in {}: {e}", path.display()))
                 })?;
             }
         }
@@ -95,7 +101,7 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, KafkaError> {
                 let _ = store.add(cert);
             }
             if store.is_empty() {
-                return Err(KafkaError::TlsSetup(format!(
+                return Err(TlsError(format!(
                     "no system root certificates found ({} errors); set `ca` to the broker's CA file",
                     found.errors.len()
                 )));
