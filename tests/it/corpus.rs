@@ -58,6 +58,14 @@ const REPLAY: &[(&str, Replay)] = &[
         Replay::Pending("Avro encoder: src/codec (not started)"),
     ),
     (
+        "avro-schema",
+        Replay::Pending("Avro encoder: src/codec (not started)"),
+    ),
+    (
+        "avro-values",
+        Replay::Pending("Avro encoder: src/codec (not started)"),
+    ),
+    (
         "oracle-table",
         Replay::Pending(
             "raw KV → emulator (branch emulator), TableInfo/DDL jobs → src/schema, rows → src/mount, messages → src/codec",

@@ -29,6 +29,10 @@ TIFLOW_REV = "v8.5.7"
 TIFLOW_COMMIT = "f90a1dd48658373443f3af2bb370d70dc0d825c5"
 TIKV_REV = "8e964719db0d2088d47a280a1dde3fefa1b31d6b"
 TIDB_ROWCODEC_TEST_COMMIT = "5c9acfc23afad817f480a3e55a163a317be6130a"
+# The last tiflow release whose Avro tests still state per-column schemas, native values and
+# whole-record schema texts (tiflow#11010, first released in v8.2.0, replaced them by round trips).
+TIFLOW_AVRO_TABLES_REV = "v8.1.2"
+TIFLOW_AVRO_TABLES_COMMIT = "cd5e9e4ecdd7772a960b78cdbd2f1ebad7fd5cab"
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 
@@ -62,6 +66,10 @@ def tiflow(path, anchor, after=None):
 
 def tikv(path, anchor, after=None):
     return f"tikv/tikv@{TIKV_REV[:10]}:{path}:{line_of(TIKV_GIT, TIKV_REV, path, anchor, after)}"
+
+
+def tiflow_at(rev, path, anchor, after=None):
+    return f"pingcap/tiflow@{rev}:{path}:{line_of(TIFLOW_GIT, rev, path, anchor, after)}"
 
 
 def hexb(seq):
@@ -595,6 +603,503 @@ def avro_names():
 
 
 # --------------------------------------------------------------------------------------------
+# avro_schema.json / avro_values.json: Avro schemas and native values as TiCDC's tests state them
+# --------------------------------------------------------------------------------------------
+#
+# tiflow v8.5.7's avro_test.go states almost no schema or value: tiflow#11010 (first released
+# in v8.2.0) replaced the per-column table `avroTestColumns`, the expected whole-record schema
+# texts (avro_test_data.go) and the per-mode checks by encode/decode round trips. The tables
+# are therefore read at v8.1.2, the last release that has them; every such case cites
+# pingcap/tiflow@v8.1.2. Between v8.1.2 and v8.5.7, pkg/sink/codec/avro/avro.go changes in
+# ways none of these cases reach (checked by reading the diff): the empty-schema namespace
+# (avro_names.json), a nullable column whose default converts to the string "null", the
+# VECTOR type, and SanitizeName moving to pkg/sink/codec/common/helper.go unchanged.
+
+AVRO_TEST = "pkg/sink/codec/avro/avro_test.go"
+AVRO_TEST_DATA = "pkg/sink/codec/avro/avro_test_data.go"
+AVRO_OLD = TIFLOW_AVRO_TABLES_REV
+
+MYSQL_TP = {
+    "TypeTiny": 1, "TypeShort": 2, "TypeLong": 3, "TypeFloat": 4, "TypeDouble": 5,
+    "TypeTimestamp": 7, "TypeLonglong": 8, "TypeInt24": 9, "TypeDate": 10, "TypeDuration": 11,
+    "TypeDatetime": 12, "TypeYear": 13, "TypeVarchar": 15, "TypeBit": 16, "TypeJSON": 245,
+    "TypeNewDecimal": 246, "TypeEnum": 247, "TypeSet": 248, "TypeTinyBlob": 249,
+    "TypeMediumBlob": 250, "TypeLongBlob": 251, "TypeBlob": 252, "TypeVarString": 253,
+    "TypeString": 254,
+}
+F_NOT_NULL, F_PRI_KEY, F_UNSIGNED, F_BINARY = 1, 2, 32, 128
+STRING_TPS = {"TypeVarchar", "TypeVarString", "TypeString", "TypeTinyBlob", "TypeMediumBlob",
+              "TypeLongBlob", "TypeBlob"}
+
+AVRO_MODES_DEFAULT = {"avro-decimal-handling-mode": "precise",
+                      "avro-bigint-unsigned-handling-mode": "long",
+                      "enable-tidb-extension": False}
+
+HELLO = "hello world"
+
+# avroTestColumns (v8.1.2 avro_test.go:46-517), in order. Per column: name, rowcodec column id,
+# model.Column Type, flags the test sets ("U" = model.UnsignedFlag, "B" = model.BinaryFlag),
+# Elems, the Go value TiCDC's test passes, that value in this corpus' value kinds, the expected
+# Avro type (TestColumnToAvroSchema), the expected native value as the Go literal the test
+# states, goavro's union branch name the test states, and that native value as data.
+AVRO_COLUMNS = [
+    ("tiny", 1, "TypeTiny", "", None, "int64(1)", {"kind": "int", "value": "1"},
+     ("int", {"tidb_type": "INT"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("short", 2, "TypeShort", "", None, "int64(1)", {"kind": "int", "value": "1"},
+     ("int", {"tidb_type": "INT"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("int24", 3, "TypeInt24", "", None, "int64(1)", {"kind": "int", "value": "1"},
+     ("int", {"tidb_type": "INT"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("long", 4, "TypeLong", "", None, "int64(1)", {"kind": "int", "value": "1"},
+     ("int", {"tidb_type": "INT"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("longlong", 5, "TypeLonglong", "", None, "int64(1)", {"kind": "int", "value": "1"},
+     ("long", {"tidb_type": "BIGINT"}), "int64(1)", "long", {"avro": "long", "value": 1}),
+    ("tinyunsigned", 6, "TypeTiny", "U", None, "uint64(1)", {"kind": "uint", "value": "1"},
+     ("int", {"tidb_type": "INT UNSIGNED"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("shortunsigned", 7, "TypeShort", "U", None, "uint64(1)", {"kind": "uint", "value": "1"},
+     ("int", {"tidb_type": "INT UNSIGNED"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("int24unsigned", 8, "TypeInt24", "U", None, "uint64(1)", {"kind": "uint", "value": "1"},
+     ("int", {"tidb_type": "INT UNSIGNED"}), "int32(1)", "int", {"avro": "int", "value": 1}),
+    ("longunsigned", 9, "TypeLong", "U", None, "uint64(1)", {"kind": "uint", "value": "1"},
+     ("long", {"tidb_type": "INT UNSIGNED"}), "int64(1)", "long", {"avro": "long", "value": 1}),
+    ("longlongunsigned", 10, "TypeLonglong", "U", None, "uint64(1)", {"kind": "uint", "value": "1"},
+     ("long", {"tidb_type": "BIGINT UNSIGNED"}), "int64(1)", "long", {"avro": "long", "value": 1}),
+    ("float", 11, "TypeFloat", "", None, "float32(3.14)", {"kind": "float32", "value": "3.14"},
+     ("float", {"tidb_type": "FLOAT"}), "float32(3.14)", "float", {"avro": "float", "value": "3.14"}),
+    ("double", 12, "TypeDouble", "", None, "float64(3.14)", {"kind": "float64", "value": "3.14"},
+     ("double", {"tidb_type": "DOUBLE"}), "float64(3.14)", "double", {"avro": "double", "value": "3.14"}),
+    ("bit", 13, "TypeBit", "", None, "uint64(683)", {"kind": "bit", "value": "683"},
+     ("bytes", {"length": "1", "tidb_type": "BIT"}), '[]byte("\\x02\\xab")', "bytes",
+     {"avro": "bytes", "hex": "02ab"}),
+    ("decimal", 14, "TypeNewDecimal", "", None, '"129012.1230000"', {"kind": "decimal", "value": "129012.1230000"},
+     ("bytes", {"tidb_type": "DECIMAL"}), "big.NewRat(129012123, 1000)", "bytes.decimal",
+     {"avro": "bytes.decimal", "rational": "129012123/1000"}),
+] + [
+    (n, i, tp, "", None, '[]byte("hello world")', {"kind": "bytes", "hex": HELLO.encode().hex(), "text": HELLO},
+     ("string", {"tidb_type": "TEXT"}), '"hello world"', "string", {"avro": "string", "value": HELLO})
+    for n, i, tp in [("tinytext", 15, "TypeTinyBlob"), ("mediumtext", 16, "TypeMediumBlob"),
+                     ("text", 17, "TypeBlob"), ("longtext", 18, "TypeLongBlob"),
+                     ("varchar", 19, "TypeVarchar"), ("varstring", 20, "TypeVarString"),
+                     ("string", 21, "TypeString")]
+] + [
+    (n, i, tp, "B", None, '[]byte("hello world")', {"kind": "bytes", "hex": HELLO.encode().hex(), "text": HELLO},
+     ("bytes", {"tidb_type": "BLOB"}), '[]byte("hello world")', "bytes", {"avro": "bytes", "hex": HELLO.encode().hex()})
+    for n, i, tp in [("tinyblob", 22, "TypeTinyBlob"), ("mediumblob", 23, "TypeMediumBlob"),
+                     ("blob", 24, "TypeBlob"), ("longblob", 25, "TypeLongBlob"),
+                     ("varbinary", 26, "TypeVarchar"), ("varbinary1", 27, "TypeVarString"),
+                     ("binary", 28, "TypeString")]
+] + [
+    ("enum", 29, "TypeEnum", "", ["a", "b"], "uint64(1)", {"kind": "enum", "value": "1"},
+     ("string", {"allowed": "a,b", "tidb_type": "ENUM"}), '"a"', "string", {"avro": "string", "value": "a"}),
+    ("set", 30, "TypeSet", "", ["a", "b"], "uint64(1)", {"kind": "set", "value": "1"},
+     ("string", {"allowed": "a,b", "tidb_type": "SET"}), '"a"', "string", {"avro": "string", "value": "a"}),
+    ("json", 31, "TypeJSON", "", None, '`{"key": "value"}`', {"kind": "json", "value": '{"key": "value"}'},
+     ("string", {"tidb_type": "JSON"}), '`{"key": "value"}`', "string", {"avro": "string", "value": '{"key": "value"}'}),
+    ("date", 32, "TypeDate", "", None, '"2000-01-01"', {"kind": "time", "value": "2000-01-01"},
+     ("string", {"tidb_type": "DATE"}), '"2000-01-01"', "string", {"avro": "string", "value": "2000-01-01"}),
+    ("datetime", 33, "TypeDatetime", "", None, '"2015-12-20 23:58:58"', {"kind": "time", "value": "2015-12-20 23:58:58"},
+     ("string", {"tidb_type": "DATETIME"}), '"2015-12-20 23:58:58"', "string",
+     {"avro": "string", "value": "2015-12-20 23:58:58"}),
+    ("timestamp", 34, "TypeTimestamp", "", None, '"1973-12-30 15:30:00"', {"kind": "time", "value": "1973-12-30 15:30:00"},
+     ("string", {"tidb_type": "TIMESTAMP"}), '"1973-12-30 15:30:00"', "string",
+     {"avro": "string", "value": "1973-12-30 15:30:00"}),
+    ("time", 35, "TypeDuration", "", None, '"23:59:59"', {"kind": "duration", "value": "23:59:59"},
+     ("string", {"tidb_type": "TIME"}), '"23:59:59"', "string", {"avro": "string", "value": "23:59:59"}),
+    ("year", 36, "TypeYear", "", None, "int64(1970)", {"kind": "int", "value": "1970"},
+     ("int", {"tidb_type": "YEAR"}), "int32(1970)", "int", {"avro": "int", "value": 1970}),
+]
+
+
+def avro_column_type(tp, flags, elems, nullable=False, pri_key=False):
+    """The TiDB column (FieldType JSON names) equivalent to the TiCDC test column.
+
+    Flen/Decimal are given only where TiCDC's Avro encoder reads them (BIT: `length`; DECIMAL:
+    precision/scale); the test builds them with types.NewFieldType, which leaves both
+    unspecified (-1) for these two types. Charset `binary` stands for TiCDC's BinaryFlag, which
+    v8.5.7 derives from the column charset (cdc/model/schema_storage.go initColumnsFlag)."""
+    t = {"Tp": MYSQL_TP[tp],
+         "Flag": (0 if nullable else F_NOT_NULL) | (F_PRI_KEY if pri_key else 0)
+         | (F_UNSIGNED if "U" in flags else 0) | (F_BINARY if "B" in flags else 0)}
+    if tp in ("TypeBit", "TypeNewDecimal"):
+        t["Flen"], t["Decimal"] = -1, -1
+    if tp in STRING_TPS:
+        t["Charset"] = "binary" if "B" in flags else "utf8mb4"
+    if elems is not None:
+        t["Elems"] = elems
+    return t
+
+
+def avro_type_json(avro, params, decimal=None):
+    """The expected avroSchema / avroLogicalTypeSchema as JSON, keys in encoding/json order
+    (struct fields in declaration order, map keys sorted)."""
+    v = {"type": avro, "connect.parameters": dict(sorted(params.items()))}
+    if decimal is not None:
+        v.update({"logicalType": "decimal", "precision": decimal[0], "scale": decimal[1]})
+    return v
+
+
+def compact(v):
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+# Avro binary encoding (Avro 1.11 specification), to derive the bytes of a stated native value.
+def avro_long(n):
+    u = ((n << 1) ^ (n >> 63)) & 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while True:
+        b, u = u & 0x7F, u >> 7
+        out.append(b | 0x80 if u else b)
+        if not u:
+            return bytes(out)
+
+
+def signed_bytes(n):
+    """goavro v2.11.1 toSignedBytes: minimal big-endian two's complement (0 → 00)."""
+    if n == 0:
+        return b"\x00"
+    if n > 0:
+        b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        return b"\x00" + b if b[0] & 0x80 else b
+    length = (n.bit_length() // 8 + 1) * 8
+    v = n + (1 << length)
+    b = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    return b[1:] if len(b) >= 2 and b[0] == 0xFF and b[1] & 0x80 else b
+
+
+def avro_binary(native, scale=None):
+    import struct
+    kind = native["avro"]
+    if kind in ("int", "long"):
+        return avro_long(int(native["value"]))
+    if kind == "float":
+        return struct.pack("<f", float(native["value"]))
+    if kind == "double":
+        return struct.pack("<d", float(native["value"]))
+    if kind == "string":
+        b = native["value"].encode()
+        return avro_long(len(b)) + b
+    if kind == "bytes":
+        b = bytes.fromhex(native["hex"])
+        return avro_long(len(b)) + b
+    if kind == "bytes.decimal":
+        num, den = (int(x) for x in native["rational"].split("/"))
+        b = signed_bytes((num * 10 ** scale) // den)  # big.Int.Div: Euclidean (floor for den > 0)
+        return avro_long(len(b)) + b
+    raise SystemExit(f"no Avro binary for {native}")
+
+
+def avro_test_lines():
+    """Locate each avroTestColumns entry: (column line, expected-schema line, expected-data line),
+    checking the transcription above against the upstream text."""
+    lines = upstream(TIFLOW_GIT, AVRO_OLD, AVRO_TEST)
+    start = line_of(TIFLOW_GIT, AVRO_OLD, AVRO_TEST, "var avroTestColumns = ")
+    end = line_of(TIFLOW_GIT, AVRO_OLD, AVRO_TEST, "func TestColumnToAvroSchema")
+    out = {}
+    i = start
+    for (name, cid, tp, flags, elems, go_value, _inp, (avro, params), go_native, branch, _nat) in AVRO_COLUMNS:
+        while not re.search(r'Name:\s+"%s",' % re.escape(name), lines[i]):
+            i += 1
+            if i >= end:
+                raise SystemExit(f"avroTestColumns: column {name!r} not found in order")
+        col_line = i + 1
+        j = i
+        while "avroSchema{" not in lines[j] and "avroLogicalTypeSchema{" not in lines[j]:
+            j += 1
+        schema_line = j + 1
+        k = j
+        while not re.search(r', "[\w.]+",\s*$', lines[k]):
+            k += 1
+        data_line = k + 1
+        squeeze = lambda t: re.sub(r"\s+", " ", t)
+        entry = squeeze("\n".join(lines[i - 1:k + 1]))
+        checks = [f"Value: {go_value}", f"mysql.{tp}", f"ID: {cid},", f'Type: "{avro}"',
+                  f"{go_native}, \"{branch}\","]
+        checks += [f'"{k2}": "{v2}"' for k2, v2 in params.items()]
+        if "U" in flags:
+            checks.append("model.UnsignedFlag")
+        if "B" in flags:
+            checks += ["model.BinaryFlag", "SetBinChsClnFlag"]
+        if elems:
+            checks.append("[]string{%s}" % ", ".join(f'"{e}"' for e in elems))
+        for c in map(squeeze, checks):
+            if c not in entry:
+                raise SystemExit(f"avroTestColumns {name!r}: {c!r} not in upstream entry at line {col_line}")
+        if not re.search(r"Type:\s+mysql\.%s\b" % tp, entry):
+            raise SystemExit(f"avroTestColumns {name!r}: column type is not mysql.{tp}")
+        for flag, word in (("U", "UnsignedFlag"), ("B", "BinaryFlag")):
+            if flag not in flags and word in entry:
+                raise SystemExit(f"avroTestColumns {name!r}: upstream sets {word}")
+        out[name] = (col_line, schema_line, data_line)
+        i = k + 1
+    return out
+
+
+def avro_record_texts():
+    """The three expected whole-record schema texts of avro_test_data.go: {var: (line, text)}."""
+    lines = upstream(TIFLOW_GIT, AVRO_OLD, AVRO_TEST_DATA)
+    out = {}
+    for var in ("expectedSchemaWithoutExtension", "expectedSchemaWithExtension",
+                "expectedSchemaWithExtensionEnableChecksum"):
+        i = line_of(TIFLOW_GIT, AVRO_OLD, AVRO_TEST_DATA, f"var {var} = `") - 1
+        buf = [lines[i].split("`", 1)[1]]
+        j = i + 1
+        while "`" not in lines[j]:
+            buf.append(lines[j])
+            j += 1
+        buf.append(lines[j].split("`")[0])
+        text = "\n".join(buf)
+        # The test compares against json.Indent(<schema>, "", "  "); the schema TiCDC writes
+        # is the compact form. Check the round trip is lossless before relying on it.
+        value = json.loads(text)
+        if json.dumps(value, ensure_ascii=False, indent=2) != text or any(c in text for c in "<>&"):
+            raise SystemExit(f"{var}: compact form cannot be derived losslessly")
+        out[var] = (i + 1, text, value)
+    return out
+
+
+def avro_large_event_columns():
+    """newLargeEvent (v8.1.2 avro_test.go): `id` INT primary key (handle, column id 1000), then
+    each avroTestColumns column followed by a nullable copy named <name>nullable (id + 36)."""
+    cols = [{"name": "id", "id": 1000, "type": avro_column_type("TypeLong", "", None, pri_key=True),
+             "default_value": None}]
+    n = len(AVRO_COLUMNS)
+    for (name, cid, tp, flags, elems, *_rest) in AVRO_COLUMNS:
+        cols.append({"name": name, "id": cid, "type": avro_column_type(tp, flags, elems), "default_value": None})
+        cols.append({"name": name + "nullable", "id": cid + n,
+                     "type": avro_column_type(tp, flags, elems, nullable=True), "default_value": None})
+    return cols
+
+
+AVRO_SOURCES = dict(SOURCES, **{"tiflow-avro-tables": {
+    "repo": "pingcap/tiflow", "ref": TIFLOW_AVRO_TABLES_REV, "commit": TIFLOW_AVRO_TABLES_COMMIT,
+    "note": "last release whose pkg/sink/codec/avro tests state schemas and native values "
+            "(removed by tiflow#11010, first released in v8.2.0); avro.go v8.1.2..v8.5.7 "
+            "changes nothing these cases reach"}})
+
+
+def avro_schema():
+    locs = avro_test_lines()
+    records = avro_record_texts()
+    plain = records["expectedSchemaWithoutExtension"]
+    checksum = records["expectedSchemaWithExtensionEnableChecksum"]
+    data_lines = upstream(TIFLOW_GIT, AVRO_OLD, AVRO_TEST_DATA)
+    fields_plain = {f["name"]: f for f in plain[2]["fields"]}
+    fields_checksum = {f["name"]: f for f in checksum[2]["fields"]}
+
+    def field_line(var_line, name):
+        return f"pingcap/tiflow@{AVRO_OLD}:{AVRO_TEST_DATA}:" + str(
+            line_of(TIFLOW_GIT, AVRO_OLD, AVRO_TEST_DATA, f'"name": "{name}",', after=data_lines[var_line - 1]))
+
+    assert_src = tiflow_at(AVRO_OLD, AVRO_TEST, "require.Equal(t, v.expectedSchema, schema)")
+    cases = []
+    for (name, cid, tp, flags, elems, go_value, inp, (avro, params), *_rest) in AVRO_COLUMNS:
+        decimal = (10, 0) if tp == "TypeNewDecimal" else None
+        expect = avro_type_json(avro, params, decimal)
+        # The same column, NOT NULL, appears in expectedSchemaWithoutExtension as text.
+        stated = fields_plain[name]
+        if stated != {"name": name, "type": expect} or compact(stated["type"]) != compact(expect):
+            raise SystemExit(f"avro_schema {name}: column schema and record text disagree: {stated}")
+        c = {"id": f"column-{name}", "source": f"pingcap/tiflow@{AVRO_OLD}:{AVRO_TEST}:{locs[name][1]}",
+             "assert_source": assert_src, "op": "column_type",
+             "column": {"name": name, "id": cid, "type": avro_column_type(tp, flags, elems), "default_value": None},
+             "modes": AVRO_MODES_DEFAULT,
+             "expect": {"type_json": expect, "compared_as": "go-value",
+                        "type_text": compact(expect),
+                        "type_text_source": field_line(plain[0], name)}}
+        if decimal:
+            c["note"] = ("Flen/Decimal unspecified (-1): precision and scale fall back to "
+                         "mysql.GetDefaultFieldLengthAndDecimal(TypeNewDecimal) = 10, 0")
+        if tp == "TypeBit":
+            c["note"] = ("Flen unspecified (-1): `length` falls back to "
+                         "mysql.GetDefaultFieldLengthAndDecimal(TypeBit) = 1")
+        cases.append(c)
+    # The two mode variants TestColumnToAvroSchema checks.
+    for name, anchor, mode, avro, params in [
+            ("decimal", 'avroSchema{Type: "string", Parameters: map[string]string{"tidb_type": "DECIMAL"}}',
+             {"avro-decimal-handling-mode": "string"}, "string", {"tidb_type": "DECIMAL"}),
+            ("longlongunsigned", 'Parameters: map[string]string{"tidb_type": "BIGINT UNSIGNED"},',
+             {"avro-bigint-unsigned-handling-mode": "string"}, "string", {"tidb_type": "BIGINT UNSIGNED"})]:
+        row = next(r for r in AVRO_COLUMNS if r[0] == name)
+        expect = avro_type_json(avro, params)
+        if fields_checksum[name] != {"name": name, "type": expect}:
+            raise SystemExit(f"avro_schema {name} ({mode}): disagrees with the checksum record text")
+        cases.append({
+            "id": f"column-{name}-{'-'.join(mode.values())}-mode",
+            "source": tiflow_at(AVRO_OLD, AVRO_TEST, anchor, after="func TestColumnToAvroSchema"),
+            "op": "column_type",
+            "column": {"name": name, "id": row[1], "type": avro_column_type(row[2], row[3], row[4]),
+                       "default_value": None},
+            "modes": dict(AVRO_MODES_DEFAULT, **mode),
+            "expect": {"type_json": expect, "compared_as": "go-value", "type_text": compact(expect),
+                       "type_text_source": field_line(checksum[0], name)}})
+    # Whole-record value schemas (TestRowToAvroSchema, TestRowToAvroSchemaEnableChecksum).
+    table = {"namespace": "default", "schema": "testdb", "table": "avroencode", "table_id": 100,
+             "pk_is_handle": True, "commit_ts": "417318403368288260"}
+    columns = avro_large_event_columns()
+    for var, cid, modes, assert_anchor, note in [
+            ("expectedSchemaWithoutExtension", "record-without-extension", AVRO_MODES_DEFAULT,
+             "require.Equal(t, expectedSchemaWithoutExtension, indentJSON(schema))",
+             "fields in column order; NOT NULL columns bare, nullable ones [\"null\", T] with default null"),
+            ("expectedSchemaWithExtension", "record-with-extension", dict(AVRO_MODES_DEFAULT, **{"enable-tidb-extension": True}),
+             "require.Equal(t, expectedSchemaWithExtension, indentJSON(schema))",
+             "as without extension, then _tidb_op, _tidb_commit_ts, _tidb_commit_physical_time"),
+            ("expectedSchemaWithExtensionEnableChecksum", "record-with-extension-checksum",
+             {"avro-decimal-handling-mode": "string", "avro-bigint-unsigned-handling-mode": "string",
+              "enable-tidb-extension": True, "enable-row-checksum": True},
+             "require.Equal(t, expectedSchemaWithExtensionEnableChecksum, indentJSON(schema))",
+             "the test shuffles the columns first; with row checksum on TiCDC sorts them by column id "
+             "(id 1000 last), then appends the three extension and three checksum fields"),
+    ]:
+        line, text, value = records[var]
+        names = [f["name"] for f in value["fields"]]
+        ext = [n for n in names if n.startswith("_tidb_")]
+        want = [c["name"] for c in columns]
+        if "checksum" in cid:
+            want = [c["name"] for c in sorted(columns, key=lambda c: c["id"])]
+        if names[:len(names) - len(ext)] != want:
+            raise SystemExit(f"{var}: field order is not the column order this generator assumes")
+        cases.append({
+            "id": cid, "source": f"pingcap/tiflow@{AVRO_OLD}:{AVRO_TEST_DATA}:{line}",
+            "assert_source": tiflow_at(AVRO_OLD, AVRO_TEST, assert_anchor),
+            "op": "value_record",
+            "table": table, "columns": columns, "modes": modes, "note": note,
+            "expect": {"text": text, "compared_as": "text (json.Indent of the schema, two spaces)",
+                       "compact_text": compact(value),
+                       "compact_text_note": "the schema as TiCDC writes and registers it: the stated "
+                                            "text with json.Indent undone (lossless: no <, >, & to escape)"}})
+    return envelope("avro-schema", "Avro schemas TiCDC generates, as its tests state them. "
+                    "`column_type`: one column's Avro type (TestColumnToAvroSchema compares Go "
+                    "values: `type_json`; `type_text` is the same object as the whole-record text "
+                    "at `type_text_source` states it). `value_record`: the whole value schema of a "
+                    "table (compared as text). Columns: `type` in TiDB FieldType names (Flag bits: "
+                    "1 NOT NULL, 2 primary key, 32 unsigned, 128 binary; Charset binary = TiCDC's "
+                    "binary flag), `default_value` = ColumnInfo default (null: none). Modes are "
+                    "TiCDC's sink options; the record namespace is `default` (the changefeed "
+                    "namespace) + `.` + schema.", cases, sources=AVRO_SOURCES)
+
+
+def avro_values():
+    locs = avro_test_lines()
+    assert_src = tiflow_at(AVRO_OLD, AVRO_TEST, "require.Equal(t, v.expectedData, data)")
+    binary_note = ("derived_binary_hex: the Avro binary of the stated native value under the "
+                   "column's (non-union) type, by the Avro specification; a decimal is scaled by "
+                   "goavro v2.11.1 (unscaled = floor(value * 10^scale), big.Int.Div) and written as "
+                   "minimal two's-complement bytes (toSignedBytes)")
+    cases = []
+    for (name, cid, tp, flags, elems, go_value, inp, (avro, params), go_native, branch, native) in AVRO_COLUMNS:
+        scale = 0 if tp == "TypeNewDecimal" else None
+        cases.append({
+            "id": f"value-{name}", "source": f"pingcap/tiflow@{AVRO_OLD}:{AVRO_TEST}:{locs[name][2]}",
+            "column_source": f"pingcap/tiflow@{AVRO_OLD}:{AVRO_TEST}:{locs[name][0]}",
+            "assert_source": assert_src, "op": "column_value",
+            "column": {"name": name, "id": cid, "type": avro_column_type(tp, flags, elems), "default_value": None},
+            "modes": AVRO_MODES_DEFAULT,
+            "input": dict(inp, go=go_value),
+            "expect": dict(native, go=go_native, union_branch=branch),
+            "derived": True, "derived_note": binary_note,
+            "derived_binary_hex": avro_binary(native, scale).hex()})
+    for name, mode, anchor, native in [
+            ("decimal", {"avro-decimal-handling-mode": "string"}, 'require.Equal(t, "129012.1230000", data)',
+             {"avro": "string", "value": "129012.1230000"}),
+            ("longlongunsigned", {"avro-bigint-unsigned-handling-mode": "string"}, 'require.Equal(t, "1", data)',
+             {"avro": "string", "value": "1"})]:
+        row = next(r for r in AVRO_COLUMNS if r[0] == name)
+        cases.append({
+            "id": f"value-{name}-{'-'.join(mode.values())}-mode",
+            "source": tiflow_at(AVRO_OLD, AVRO_TEST, anchor, after="func TestColumnToAvroData"),
+            "op": "column_value",
+            "column": {"name": name, "id": row[1], "type": avro_column_type(row[2], row[3], row[4]),
+                       "default_value": None},
+            "modes": dict(AVRO_MODES_DEFAULT, **mode),
+            "input": dict(row[6], go=row[5]),
+            "expect": dict(native, go=f'"{native["value"]}"', union_branch="string"),
+            "derived": True, "derived_note": binary_note,
+            "derived_binary_hex": avro_binary(native).hex()})
+
+    # Whole-event assertions of TestAvroEncode: v8.1.2 on newLargeEvent, v8.5.7 on the table of
+    # pkg/sink/codec/utils/test_utils.go (NewLargeEvent4Test).
+    ext_on = dict(AVRO_MODES_DEFAULT, **{"enable-tidb-extension": True})
+    large = avro_large_event_columns()
+    old_table = {"namespace": "default", "schema": "testdb", "table": "avroencode", "table_id": 100,
+                 "pk_is_handle": True, "commit_ts": "417318403368288260", "event": "INSERT",
+                 "columns_source": tiflow_at(AVRO_OLD, AVRO_TEST, "func newLargeEvent()")}
+    id_col = large[0]
+    float_col = next(c for c in large if c["name"] == "float")
+    cases.append({
+        "id": "encode-v8.1.2-key-id", "source": tiflow_at(AVRO_OLD, AVRO_TEST, 'require.Equal(t, int32(1), res.(map[string]interface{})["id"])'),
+        "op": "encode_key_field", "event": old_table, "modes": ext_on,
+        "column": id_col, "input": {"kind": "int", "value": "1", "go": "int64(1)"},
+        "expect": {"field": "id", "avro": "int", "value": 1, "go": "int32(1)"}})
+    cases.append({
+        "id": "encode-v8.1.2-key-no-extension", "source": tiflow_at(AVRO_OLD, AVRO_TEST, 'require.Fail(t, "key shall not include extension fields")'),
+        "op": "encode_key_fields_exclude", "event": old_table, "modes": ext_on,
+        "expect": {"absent_fields": ["_tidb_commit_ts", "_tidb_op", "_tidb_commit_physical_time"]}})
+    cases.append({
+        "id": "encode-v8.1.2-value-op", "source": tiflow_at(AVRO_OLD, AVRO_TEST, 'require.Equal(t, "c", v.(string))'),
+        "op": "encode_value_field", "event": old_table, "modes": ext_on,
+        "expect": {"field": "_tidb_op", "avro": "string", "value": "c"}})
+    cases.append({
+        "id": "encode-v8.1.2-value-float", "source": tiflow_at(AVRO_OLD, AVRO_TEST, "require.Equal(t, float32(3.14), v)"),
+        "op": "encode_value_field", "event": old_table, "modes": ext_on,
+        "column": float_col, "input": {"kind": "float32", "value": "3.14", "go": "float32(3.14)"},
+        "expect": {"field": "float", "avro": "float", "value": "3.14", "go": "float32(3.14)"}})
+    tu = "pkg/sink/codec/utils/test_utils.go"
+    new_table = {"namespace": "default", "schema": "test", "table": "t", "event": "INSERT",
+                 "ddl_source": tiflow(tu, "sql := `create table test.t("),
+                 "dml_source": tiflow(tu, "sql = `insert into test.t values(")}
+    # The insert's second value is tu1's (the first, also 127, is column t's).
+    first = line_of(TIFLOW_GIT, TIFLOW_REV, tu, "127,", after="sql = `insert into test.t values(")
+    if upstream(TIFLOW_GIT, TIFLOW_REV, tu)[first].strip() != "127,":
+        raise SystemExit("NewLargeEvent4Test: tu1's value is not the second 127")
+    tu1_value_src = f"pingcap/tiflow@{TIFLOW_REV}:{tu}:{first + 1}"
+    cases.append({
+        "id": "encode-v8.5.7-key-tu1", "source": tiflow(AVRO_TEST, 'require.Equal(t, int32(127), res.(map[string]interface{})["tu1"])'),
+        "op": "encode_key_field", "event": new_table, "modes": ext_on,
+        "column": {"name": "tu1", "ddl": "tu1 tinyint unsigned default 1 primary key",
+                   "ddl_source": tiflow(tu, "tu1 tinyint unsigned default 1 primary key"),
+                   "type": {"Tp": 1, "Flag": F_NOT_NULL | F_PRI_KEY | F_UNSIGNED}, "default_value": "1"},
+        "input": {"kind": "uint", "value": "127", "dml_source": tu1_value_src},
+        "expect": {"field": "tu1", "avro": "int", "value": 127, "go": "int32(127)"},
+        "note": "the key record holds the handle-key columns only (here the primary key tu1)"})
+    cases.append({
+        "id": "encode-v8.5.7-key-no-extension", "source": tiflow(AVRO_TEST, 'require.Fail(t, "key shall not include extension fields")'),
+        "op": "encode_key_fields_exclude", "event": new_table, "modes": ext_on,
+        "expect": {"absent_fields": ["_tidb_commit_ts", "_tidb_op", "_tidb_commit_physical_time"]}})
+    cases.append({
+        "id": "encode-v8.5.7-value-op", "source": tiflow(AVRO_TEST, 'require.Equal(t, "c", v.(string))'),
+        "op": "encode_value_field", "event": new_table, "modes": ext_on,
+        "expect": {"field": "_tidb_op", "avro": "string", "value": "c"},
+        "note": "the same test's check of a field named `float` never runs at v8.5.7: "
+                "NewLargeEvent4Test's table has no such column (floatT)"})
+
+    # Confluent envelope (TestAvroEnvelope, identical at v8.1.2 and v8.5.7).
+    reg = "pkg/sink/codec/avro/confluent_schema_registry.go"
+    env_schema = {"type": "record", "name": "testdb.avroenvelope",
+                  "fields": [{"name": "id", "type": "int", "default": 0}]}
+    header = b"\x00" + (8).to_bytes(4, "big")
+    body = avro_long(7)
+    cases.append({
+        "id": "confluent-envelope-id8", "source": tiflow(AVRO_TEST, "func TestAvroEnvelope"),
+        "op": "confluent_envelope",
+        "schema_json": env_schema, "native": {"id": 7}, "schema_id": 8,
+        "expect": {"header_len": 5, "decoded": {"id": 7}, "decoded_go": "int32(7)"},
+        "expect_source": tiflow(AVRO_TEST, "require.Equal(t, header, evlp[0:5])"),
+        "derived": True,
+        "derived_note": "the test compares the envelope with getMsgHeader(8) rather than a literal; "
+                        "header = magic 0 + int32 id big-endian (" + tiflow(reg, "func (m *confluentSchemaManager) getMsgHeader")
+                        + "), body = Avro binary of int 7",
+        "derived_header_hex": header.hex(), "derived_body_hex": body.hex(),
+        "derived_envelope_hex": (header + body).hex()})
+    return envelope("avro-values", "Avro native values TiCDC's encoder produces, as its tests "
+                    "state them. `column_value`: one column value (`input`: the TiCDC column value, "
+                    "in this corpus' value kinds plus the Go literal; `expect`: the native value "
+                    "(`avro` type, `value`/`hex`/`rational`), the Go literal the test states and "
+                    "goavro's union branch name). `encode_*`: a field of the key or value record "
+                    "TestAvroEncode decodes from a real encoding. `confluent_envelope`: the wire "
+                    "header. `derived_*` fields are computed, not stated (see `derived_note`).",
+                    cases, sources=AVRO_SOURCES)
+
+
+# --------------------------------------------------------------------------------------------
 # dispatch_hash.json: the hash under every hashing dispatcher, and the value strings it hashes
 # --------------------------------------------------------------------------------------------
 
@@ -730,6 +1235,8 @@ def main():
     write("canal_values.json", canal_values())
     write("debezium.json", debezium())
     write("avro_names.json", avro_names())
+    write("avro_schema.json", avro_schema())
+    write("avro_values.json", avro_values())
 
 
 if __name__ == "__main__":
