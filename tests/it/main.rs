@@ -6,6 +6,7 @@ mod cli;
 mod config_errors;
 mod corpus;
 mod corpus_replay;
+mod corpus_replay_avro;
 mod corpus_replay_codec;
 mod corpus_replay_mount;
 mod decode_cli;
