@@ -97,6 +97,16 @@ impl Model {
         Ok(out)
     }
 
+    /// [`Model::group_by_region`] for the mutations of a request.
+    fn group_mutations(&self, mutations: &[Mutation]) -> Result<ByRegion<MutationOp>, TxnError> {
+        self.group_by_region(
+            mutations
+                .iter()
+                .map(|m| (m.key.clone(), m.op.clone()))
+                .collect(),
+        )
+    }
+
     // ----- transactions ------------------------------------------------------
 
     /// A fresh timestamp (transaction start ts or commit ts).
@@ -177,12 +187,7 @@ impl Model {
         for m in mutations {
             self.check_conflict(&m.key, start_ts, conflict_after)?;
         }
-        let groups = self.group_by_region(
-            mutations
-                .iter()
-                .map(|m| (m.key.clone(), m.op.clone()))
-                .collect(),
-        )?;
+        let groups = self.group_mutations(mutations)?;
         let min_commit_ts = if opts.async_commit {
             self.max_ts.max(start_ts).max(opts.for_update_ts) + 1
         } else {
@@ -392,12 +397,7 @@ impl Model {
             self.check_conflict(&m.key, start_ts, start_ts)?;
         }
         let commit_ts = self.next_ts();
-        let groups = self.group_by_region(
-            mutations
-                .iter()
-                .map(|m| (m.key.clone(), m.op.clone()))
-                .collect(),
-        )?;
+        let groups = self.group_mutations(mutations)?;
         for (region, muts) in groups {
             let mut rows = Vec::new();
             for (k, op) in muts {

@@ -22,24 +22,15 @@ pub fn encode_index_key(table_id: i64, index_id: i64, encoded_values: &[u8]) -> 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use tidb_changefeed::mount::key::{Key, decode_key};
 
     use super::super::unhex;
 
-    /// Derived vector of upstream.md §3.9 (mount's `common_handle_and_index_vectors`).
+    /// Derived vector of upstream.md §3.9: table 104, index 1, values (5, 9); mount's
+    /// `common_handle_and_index_vectors` decodes the same key.
     #[test]
     fn index_vector() {
         let k = unhex("7480000000000000685f698000000000000001038000000000000005038000000000000009");
-        match decode_key(&k).unwrap() {
-            Key::Index {
-                table_id,
-                index_id,
-                values,
-            } => {
-                assert_eq!((table_id, index_id), (104, 1));
-                assert_eq!(encode_index_key(104, 1, &values), k);
-            }
-            other => panic!("{other:?}"),
-        }
+        let values = unhex("038000000000000005038000000000000009");
+        assert_eq!(encode_index_key(104, 1, &values), k);
     }
 }
