@@ -10,9 +10,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tidb_changefeed::model::{CIStr, ColumnInfo, FieldType, SchemaState, TableInfo, flag, tp};
 use tidb_changefeed::mount::key::encode_record_key;
-use tidb_changefeed::mount::row_v2::encode_row_v2;
 use tidb_changefeed::mount::time::{TimeType, parse_duration, parse_time};
-use tidb_changefeed::mount::{Decimal, Handle, RowDecoder, TimeZone, Value, encode_v2_value};
+use tidb_changefeed::mount::{Decimal, Handle, RowDecoder, TimeZone, Value};
+use tidb_changefeed_emulator::encode::{encode_row_v2, encode_v2_value};
 
 fn col(id: i64, tp: u8, flag: u32, flen: i64, decimal: i32, elems: &[&str]) -> ColumnInfo {
     ColumnInfo {

@@ -23,52 +23,7 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Mutation, MutationOp};
 
-const SCENARIO: &str = r#"
-[cluster]
-cluster_id = 7000000000000000001
-tick_interval_ms = 200
-
-[[stores]]
-id = 1
-[[stores]]
-id = 2
-[[stores]]
-id = 3
-
-[[regions]]
-id = 2
-end = "7480000000000000015f72"
-peers = [1, 2, 3]
-[[regions]]
-id = 4
-start = "7480000000000000015f72"
-end = "7480000000000000015f72800000000000c350"
-peers = [2, 3, 1]
-[[regions]]
-id = 6
-start = "7480000000000000015f72800000000000c350"
-peers = [3, 1, 2]
-
-[[databases]]
-id = 2
-name = "sbtest"
-
-[[tables]]
-db = 2
-info = '''
-{"id":1,"name":{"O":"sbtest1","L":"sbtest1"},"charset":"utf8mb4","collate":"utf8mb4_bin",
- "cols":[
-  {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"origin_default":null,
-   "type":{"Tp":3,"Flag":515,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
-  {"id":2,"name":{"O":"k","L":"k"},"offset":1,"state":5,"origin_default":null,
-   "type":{"Tp":3,"Flag":1,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
-  {"id":3,"name":{"O":"c","L":"c"},"offset":2,"state":5,"origin_default":null,
-   "type":{"Tp":254,"Flag":1,"Flen":120,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}},
-  {"id":4,"name":{"O":"pad","L":"pad"},"offset":3,"state":5,"origin_default":null,
-   "type":{"Tp":254,"Flag":1,"Flen":60,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}}],
- "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":4,"version":5}
-'''
-"#;
+const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/sysbench_three_regions.toml");
 
 fn kafka_dir() -> String {
     std::env::var("KAFKA_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-kafka".into())

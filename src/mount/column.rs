@@ -1,19 +1,17 @@
 //! Column values: stored bytes or datums ↔ [`Value`], by column type.
 //!
-//! Owns the per-type rules of TiDB's `rowcodec` decoder (`decodeColDatum`) and encoder
-//! (`encodeValueDatum`) for row format v2, and of `tablecodec.Unflatten` / `flatten` for row
-//! format v1 and key datums. Guarantees: TIMESTAMP is converted from UTC to the decoder's zone
-//! (zero stays zero) and back on encode; ENUM indexes outside the elements decode to the
-//! empty enum (index 0), as TiDB does; SET bits outside the elements are an error, as in TiDB.
+//! Owns the per-type rules of TiDB's `rowcodec` decoder (`decodeColDatum`) for row format v2,
+//! and of `tablecodec.Unflatten` for row format v1 and key datums (the encoders, TiDB's
+//! `encodeValueDatum` and `flatten`, are the emulator's: `tests/emulator/src/encode/value.rs`).
+//! Guarantees: TIMESTAMP is converted from UTC to the decoder's zone (zero stays zero); ENUM
+//! indexes outside the elements decode to the empty enum (index 0), as TiDB does; SET bits
+//! outside the elements are an error, as in TiDB.
 
 use super::datum::Datum;
 use super::decimal::Decimal;
-use super::error::{DecodeError, EncodeError, enc_invalid};
+use super::error::DecodeError;
 use super::json::BinaryJson;
-use super::number::{
-    decode_float, decode_int_compact_le, decode_uint_compact_le, encode_float,
-    encode_int_compact_le, encode_uint_compact_le,
-};
+use super::number::{decode_float, decode_int_compact_le, decode_uint_compact_le};
 use super::reader::Reader;
 use super::time::{Duration, Time, TimeType, TimeZone};
 use super::value::{Value, bit_bytes};
@@ -200,61 +198,5 @@ pub(crate) fn from_datum(
         (Kind::Json, Datum::Json(j)) => Value::Json(j.to_text()?),
         (Kind::Vector, Datum::VectorFloat32(v)) => Value::Vector(v),
         (_, other) => return Err(mismatch(&other)),
-    })
-}
-
-fn packed_utc(t: &Time, tz: &TimeZone) -> Result<u64, EncodeError> {
-    let t = if t.tp == TimeType::Timestamp {
-        t.zone_to_utc(tz).map_err(|e| enc_invalid("timestamp", e))?
-    } else {
-        *t
-    };
-    Ok(t.to_packed())
-}
-
-/// Encodes a non-NULL value as row format v2 stores it (TiDB `encodeValueDatum`);
-/// TIMESTAMP values are taken to be in `tz` and stored in UTC.
-pub fn encode_v2_value(v: &Value, tz: &TimeZone) -> Result<Vec<u8>, EncodeError> {
-    let mut b = Vec::new();
-    match v {
-        Value::Null => return Err(enc_invalid("row v2 value", "NULL is not a stored value")),
-        Value::Int(i) => encode_int_compact_le(&mut b, *i),
-        Value::Uint(u) => encode_uint_compact_le(&mut b, *u),
-        Value::Float32(f) => encode_float(&mut b, f64::from(*f)),
-        Value::Float64(f) => encode_float(&mut b, *f),
-        Value::Decimal(d) => d.encode_datum(&mut b)?,
-        Value::Bytes(x) => b.extend_from_slice(x),
-        Value::Time(t) => encode_uint_compact_le(&mut b, packed_utc(t, tz)?),
-        Value::Duration(d) => encode_int_compact_le(&mut b, d.nanos),
-        Value::Enum { index, .. } => encode_uint_compact_le(&mut b, *index),
-        Value::Set { bits, .. } => encode_uint_compact_le(&mut b, *bits),
-        Value::Bit(_) => encode_uint_compact_le(&mut b, v.bit_as_u64().unwrap_or(0)),
-        Value::Json(text) => {
-            let j = BinaryJson::parse(text)?;
-            b.push(j.type_code);
-            b.extend_from_slice(&j.body);
-        }
-        Value::Vector(x) => x.encode(&mut b),
-    }
-    Ok(b)
-}
-
-/// Flattens a value into the datum row format v1 stores (TiDB `flatten`).
-pub fn value_to_datum(v: &Value, tz: &TimeZone) -> Result<Datum, EncodeError> {
-    Ok(match v {
-        Value::Null => Datum::Null,
-        Value::Int(i) => Datum::Int(*i),
-        Value::Uint(u) => Datum::Uint(*u),
-        Value::Float32(f) => Datum::Float(f64::from(*f)),
-        Value::Float64(f) => Datum::Float(*f),
-        Value::Decimal(d) => Datum::Decimal(d.clone()),
-        Value::Bytes(b) => Datum::Bytes(b.clone()),
-        Value::Time(t) => Datum::Uint(packed_utc(t, tz)?),
-        Value::Duration(d) => Datum::Int(d.nanos),
-        Value::Enum { index, .. } => Datum::Uint(*index),
-        Value::Set { bits, .. } => Datum::Uint(*bits),
-        Value::Bit(_) => Datum::Uint(v.bit_as_u64().unwrap_or(0)),
-        Value::Json(text) => Datum::Json(BinaryJson::parse(text)?),
-        Value::Vector(x) => Datum::VectorFloat32(x.clone()),
     })
 }

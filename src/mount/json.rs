@@ -656,9 +656,8 @@ mod tests {
             render(type_code::OPAQUE, &[0xfd, 2, 0x01, 0x02]).unwrap(),
             r#""base64:type253:AQI=""#
         );
-        let t =
-            super::super::time::parse_time("2024-01-02 03:04:05.5", TimeType::Datetime, 6).unwrap();
-        let body = t.to_core_time().to_le_bytes();
+        // CoreTime of 2024-01-02 03:04:05.5 (checked in tests/emulator/src/encode/time.rs)
+        let body = 0x1fa0_4431_057a_1200u64.to_le_bytes();
         assert_eq!(
             render(type_code::DATETIME, &body).unwrap(),
             r#""2024-01-02 03:04:05.500000""#

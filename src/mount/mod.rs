@@ -3,8 +3,11 @@
 //! Owns every TiDB encoding the pipeline reads from TiKV — memcomparable and compact number
 //! and byte codecs, record/index/meta keys, flag-prefixed datums, row formats v1 and v2,
 //! MySQL binary decimal, packed times, binary JSON, vectors — and the row decoder that applies
-//! a [`crate::model::TableInfo`] to them. Encoders for the same formats are public so the
-//! upstream emulator writes exactly what TiDB writes.
+//! a [`crate::model::TableInfo`] to them. Encoders here are only those the daemon runs or
+//! builds on: memcomparable ints and bytes, record and meta keys (spans, meta scans) with the
+//! key datums of common handles, and binary JSON, decimals and times parsed from the text of
+//! column defaults. TiDB's row writers (row formats v1 and v2, value datums, typed values,
+//! index keys) live with the emulator (`tests/emulator/src/encode/`).
 //!
 //! Guarantees: nothing downstream sees TiKV bytes; decoding never panics and never unwraps
 //! input data (every failure is a typed [`DecodeError`] naming what, where and why); each
@@ -28,7 +31,6 @@ pub mod time;
 pub mod value;
 pub mod vector;
 
-pub use column::{encode_v2_value, value_to_datum};
 pub use datum::Datum;
 pub use decimal::Decimal;
 pub use decoder::{DecodedColumn, DecodedRow, RowDecoder, ValueOrigin};

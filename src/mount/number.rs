@@ -1,9 +1,12 @@
 //! Number codecs of TiDB's `util/codec` (and TiKV's `components/codec/src/number.rs`).
 //!
 //! Owns: comparable int (8-byte big-endian with the sign bit flipped), comparable uint, their
-//! descending forms, varint (zig-zag LEB128, Go `binary.PutVarint`), uvarint (LEB128) and the
-//! comparable float. Guarantees: encode/decode are exact inverses (except that the comparable
-//! float maps -0.0 to +0.0, as TiDB's does), and comparable encodings sort like the values.
+//! descending forms, varint (zig-zag LEB128, Go `binary.PutVarint`), uvarint (LEB128), the
+//! comparable float and the little-endian ints of row format v2. Encoders exist for the forms
+//! the daemon writes (keys, key datums, binary JSON); the others are written only by the
+//! emulator (`tests/emulator/src/encode/number.rs`). Guarantees: encode/decode are exact
+//! inverses (except that the comparable float maps -0.0 to +0.0, as TiDB's does), and
+//! comparable encodings sort like the values.
 
 use super::error::DecodeError;
 use super::reader::Reader;
@@ -20,11 +23,6 @@ pub fn decode_int(r: &mut Reader<'_>) -> Result<i64, DecodeError> {
     Ok((u64::from_be_bytes(r.read_array("comparable int")?) ^ SIGN_MASK) as i64)
 }
 
-/// Appends the descending comparable encoding of a signed integer.
-pub fn encode_int_desc(buf: &mut Vec<u8>, v: i64) {
-    buf.extend_from_slice(&(!((v as u64) ^ SIGN_MASK)).to_be_bytes());
-}
-
 /// Reads a descending comparable signed integer.
 pub fn decode_int_desc(r: &mut Reader<'_>) -> Result<i64, DecodeError> {
     Ok((!u64::from_be_bytes(r.read_array("comparable int desc")?) ^ SIGN_MASK) as i64)
@@ -38,11 +36,6 @@ pub fn encode_uint(buf: &mut Vec<u8>, v: u64) {
 /// Reads an 8-byte big-endian unsigned integer.
 pub fn decode_uint(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
     Ok(u64::from_be_bytes(r.read_array("comparable uint")?))
-}
-
-/// Appends the descending form (`!v`, big-endian), used for timestamps in TiKV keys.
-pub fn encode_uint_desc(buf: &mut Vec<u8>, v: u64) {
-    buf.extend_from_slice(&(!v).to_be_bytes());
 }
 
 /// Reads the descending form of an unsigned integer.
@@ -80,11 +73,6 @@ pub fn decode_uvarint(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
     ))
 }
 
-/// Appends zig-zag LEB128 (Go `binary.PutVarint`).
-pub fn encode_varint(buf: &mut Vec<u8>, v: i64) {
-    encode_uvarint(buf, ((v << 1) ^ (v >> 63)) as u64);
-}
-
 /// Reads zig-zag LEB128.
 pub fn decode_varint(r: &mut Reader<'_>) -> Result<i64, DecodeError> {
     let u = decode_uvarint(r)?;
@@ -108,32 +96,6 @@ pub fn decode_float(r: &mut Reader<'_>) -> Result<f64, DecodeError> {
         !u
     };
     Ok(f64::from_bits(bits))
-}
-
-/// Smallest little-endian two's-complement form of 1, 2, 4 or 8 bytes (row format v2 ints).
-pub fn encode_int_compact_le(buf: &mut Vec<u8>, v: i64) {
-    if let Ok(x) = i8::try_from(v) {
-        buf.push(x as u8);
-    } else if let Ok(x) = i16::try_from(v) {
-        buf.extend_from_slice(&x.to_le_bytes());
-    } else if let Ok(x) = i32::try_from(v) {
-        buf.extend_from_slice(&x.to_le_bytes());
-    } else {
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-/// Smallest little-endian unsigned form of 1, 2, 4 or 8 bytes (row format v2 uints).
-pub fn encode_uint_compact_le(buf: &mut Vec<u8>, v: u64) {
-    if let Ok(x) = u8::try_from(v) {
-        buf.push(x);
-    } else if let Ok(x) = u16::try_from(v) {
-        buf.extend_from_slice(&x.to_le_bytes());
-    } else if let Ok(x) = u32::try_from(v) {
-        buf.extend_from_slice(&x.to_le_bytes());
-    } else {
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
 }
 
 /// Decodes a row-v2 signed integer by its length (1, 2, 4 or 8 bytes); other lengths are
@@ -196,21 +158,17 @@ mod tests {
         }
     }
 
+    /// Go binary.PutVarint vectors (the encoding side: tests/emulator/src/encode/number.rs).
     #[test]
     fn varint_matches_go() {
-        // Go binary.PutVarint: 1 -> 02, -1 -> 01, 300 -> d804, compact bytes length 5 -> 0a
-        // (TIKV components/codec/src/byte.rs test_write_compact_bytes_for_file: "hello" -> 0a...).
-        for (v, h) in [
-            (1i64, "02"),
-            (-1, "01"),
-            (300, "d804"),
-            (5, "0a"),
-            (0, "00"),
+        for (v, b) in [
+            (1i64, &[0x02][..]),
+            (-1, &[0x01]),
+            (300, &[0xd8, 0x04]),
+            (5, &[0x0a]),
+            (0, &[0x00]),
         ] {
-            let mut b = Vec::new();
-            encode_varint(&mut b, v);
-            assert_eq!(hex(&b), h);
-            assert_eq!(decode_varint(&mut Reader::new(&b)).unwrap(), v);
+            assert_eq!(decode_varint(&mut Reader::new(b)).unwrap(), v);
         }
     }
 
@@ -256,9 +214,6 @@ mod tests {
             encode_int(&mut eb, b);
             prop_assert_eq!(decode_int(&mut Reader::new(&ea)).unwrap(), a);
             prop_assert_eq!(a.cmp(&b), ea.cmp(&eb));
-            let mut d = Vec::new();
-            encode_int_desc(&mut d, a);
-            prop_assert_eq!(decode_int_desc(&mut Reader::new(&d)).unwrap(), a);
         }
 
         #[test]
@@ -267,24 +222,8 @@ mod tests {
             encode_uint(&mut e, a);
             prop_assert_eq!(decode_uint(&mut Reader::new(&e)).unwrap(), a);
             e.clear();
-            encode_uint_desc(&mut e, a);
-            prop_assert_eq!(decode_uint_desc(&mut Reader::new(&e)).unwrap(), a);
-            e.clear();
             encode_uvarint(&mut e, a);
             prop_assert_eq!(decode_uvarint(&mut Reader::new(&e)).unwrap(), a);
-            e.clear();
-            encode_uint_compact_le(&mut e, a);
-            prop_assert_eq!(decode_uint_compact_le(&e).unwrap(), a);
-        }
-
-        #[test]
-        fn varint_roundtrip(a: i64) {
-            let mut e = Vec::new();
-            encode_varint(&mut e, a);
-            prop_assert_eq!(decode_varint(&mut Reader::new(&e)).unwrap(), a);
-            e.clear();
-            encode_int_compact_le(&mut e, a);
-            prop_assert_eq!(decode_int_compact_le(&e).unwrap(), a);
         }
 
         #[test]

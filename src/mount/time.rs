@@ -1,7 +1,8 @@
 //! DATE / DATETIME / TIMESTAMP / TIME values and time zones.
 //!
 //! Owns [`Time`] (TiDB's packed u64 of row values, `types/time.go` `ToPackedUint`, and the
-//! `CoreTime` bit layout used inside binary JSON, `types/core_time.go`), [`Duration`]
+//! reading of the `CoreTime` bit layout used inside binary JSON, `types/core_time.go`, which
+//! only the emulator writes), [`Duration`]
 //! (nanoseconds, as Go's `time.Duration`), [`TimeZone`] and the conversions TiCDC applies:
 //! TIMESTAMP values are stored in UTC and rendered in the changefeed's zone.
 //! Guarantees: text renders exactly like TiDB's `Time.String()` / `Duration.String()`
@@ -101,18 +102,6 @@ impl Time {
             tp,
             fsp: fsp.min(6),
         }
-    }
-
-    /// Writes TiDB's `CoreTime` layout (fsp/type nibble left zero, as `CoreTime()` does).
-    pub fn to_core_time(&self) -> u64 {
-        let f = |v: u64, off: u32, width: u32| (v & ((1u64 << width) - 1)) << off;
-        f(u64::from(self.year), 50, 14)
-            | f(u64::from(self.month), 46, 4)
-            | f(u64::from(self.day), 41, 5)
-            | f(u64::from(self.hour), 36, 5)
-            | f(u64::from(self.minute), 30, 6)
-            | f(u64::from(self.second), 24, 6)
-            | f(u64::from(self.microsecond), 4, 20)
     }
 
     fn to_naive(self) -> Option<NaiveDateTime> {
@@ -461,14 +450,6 @@ mod tests {
         assert!("Mars/Base".parse::<TimeZone>().is_err());
     }
 
-    #[test]
-    fn core_time_layout() {
-        let t = parse_time("2018-01-19 03:14:07.123456", TimeType::Datetime, 6).unwrap();
-        let v = t.to_core_time();
-        assert_eq!(v >> 50, 2018);
-        assert_eq!(Time::from_core_time(v, TimeType::Datetime, 6), t);
-    }
-
     prop_compose! {
         fn any_time()(year in 0u16..=9999, month in 0u8..=12, day in 0u8..=31, hour in 0u8..=23,
                       minute in 0u8..=59, second in 0u8..=59, microsecond in 0u32..=999_999,
@@ -481,7 +462,7 @@ mod tests {
         #[test]
         fn packed_roundtrip(t in any_time()) {
             prop_assert_eq!(Time::from_packed(t.to_packed(), t.tp, t.fsp), t);
-            prop_assert_eq!(Time::from_core_time(t.to_core_time(), t.tp, t.fsp), t);
+            // the CoreTime layout's round trip: tests/emulator/src/encode/time.rs
         }
 
         #[test]

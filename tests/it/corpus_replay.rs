@@ -7,9 +7,10 @@
 use serde_json::Value as J;
 use tidb_changefeed::dispatch::PositionInertia;
 use tidb_changefeed::mount::Value;
-use tidb_changefeed::mount::bytes::{decode_bytes, encode_bytes, encode_compact_bytes};
+use tidb_changefeed::mount::bytes::{decode_bytes, encode_bytes};
 use tidb_changefeed::mount::key::{Handle, decode_record_key};
 use tidb_changefeed::mount::reader::Reader;
+use tidb_changefeed_emulator::encode::encode_compact_bytes;
 
 fn cases(file: &str) -> Vec<J> {
     let path = format!("{}/tests/corpus/vectors/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -19,8 +19,8 @@ use tidb_changefeed::event::{RowEvent, RowKind, TableMeta};
 use tidb_changefeed::model::{FieldType, TableInfo, flag, tp};
 use tidb_changefeed::mount::Value;
 use tidb_changefeed::mount::key::encode_record_key;
-use tidb_changefeed::mount::row_v2::encode_row_v2;
 use tidb_changefeed::mount::{DecodedColumn, Handle, RowDecoder, TimeZone};
+use tidb_changefeed_emulator::encode::encode_row_v2;
 
 fn cases(file: &str) -> Vec<J> {
     let path = format!("{}/tests/corpus/vectors/{file}", env!("CARGO_MANIFEST_DIR"));

@@ -15,10 +15,8 @@ use serde_json::Value as J;
 use tidb_changefeed::model::TableInfo;
 use tidb_changefeed::mount::json::{BinaryJson, type_code};
 use tidb_changefeed::mount::key::encode_record_key;
-use tidb_changefeed::mount::row_v2::encode_row_v2;
-use tidb_changefeed::mount::{
-    Decimal, Handle, RowDecoder, TimeZone, Value, ValueOrigin, encode_v2_value,
-};
+use tidb_changefeed::mount::{Decimal, Handle, RowDecoder, TimeZone, Value, ValueOrigin};
+use tidb_changefeed_emulator::encode::{encode_row_v2, encode_v2_value};
 
 fn cases(file: &str) -> Vec<J> {
     let path = format!("{}/tests/corpus/vectors/{file}", env!("CARGO_MANIFEST_DIR"));

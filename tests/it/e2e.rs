@@ -446,6 +446,8 @@ mod scenarios {
     );
 }
 
+/// Every scenario file of `tests/scenarios/` (not its `fixtures/`: cluster layouts that tests
+/// and benches fill themselves) is replicated end to end by a line of `scenario_tests!` above.
 #[test]
 fn every_scenario_file_has_an_end_to_end_test() {
     let src = include_str!("e2e.rs");
@@ -463,48 +465,7 @@ fn every_scenario_file_has_an_end_to_end_test() {
     }
 }
 
-const KILL_SCENARIO: &str = r#"
-[cluster]
-cluster_id = 7000000000000000001
-tick_interval_ms = 200
-
-[[stores]]
-id = 1
-[[stores]]
-id = 2
-[[stores]]
-id = 3
-
-[[regions]]
-id = 2
-end = "7480000000000000685f72"
-peers = [1, 2, 3]
-[[regions]]
-id = 4
-start = "7480000000000000685f72"
-end = "7480000000000000685f728000000000000019"
-peers = [2, 3, 1]
-[[regions]]
-id = 6
-start = "7480000000000000685f728000000000000019"
-peers = [3, 1, 2]
-
-[[databases]]
-id = 2
-name = "test"
-
-[[tables]]
-db = 2
-info = '''
-{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin",
- "cols":[
-  {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"origin_default":null,
-   "type":{"Tp":8,"Flag":515,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary","Elems":null}},
-  {"id":2,"name":{"O":"name","L":"name"},"offset":1,"state":5,"origin_default":null,
-   "type":{"Tp":15,"Flag":0,"Flen":32,"Decimal":0,"Charset":"utf8mb4","Collate":"utf8mb4_bin","Elems":null}}],
- "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":2,"version":5}
-'''
-"#;
+const KILL_SCENARIO: &str = include_str!("../scenarios/fixtures/kill_restart.toml");
 
 /// Waits until the daemon holds a region subscription (its start ts is taken by then).
 async fn wait_subscribed(emu: &Emulator) {

@@ -11,7 +11,6 @@
 //! Each function panics only when one of those guarantees is broken.
 
 use tidb_changefeed::model::TableInfo;
-use tidb_changefeed::mount::column::{encode_v2_value, value_to_datum};
 use tidb_changefeed::mount::datum::{Datum, decode_datums};
 use tidb_changefeed::mount::decimal::Decimal;
 use tidb_changefeed::mount::decoder::RowDecoder;
@@ -19,11 +18,13 @@ use tidb_changefeed::mount::error::DecodeError;
 use tidb_changefeed::mount::json::{BinaryJson, render};
 use tidb_changefeed::mount::key::{Handle, encode_record_key};
 use tidb_changefeed::mount::reader::Reader;
-use tidb_changefeed::mount::row_v1::{decode_row_v1, encode_row_v1};
-use tidb_changefeed::mount::row_v2::{RowV2, encode_row_v2};
+use tidb_changefeed::mount::row_v1::decode_row_v1;
+use tidb_changefeed::mount::row_v2::RowV2;
 use tidb_changefeed::mount::time::{Duration, Time, TimeType, TimeZone};
 use tidb_changefeed::mount::value::Value;
 use tidb_changefeed::mount::vector::VectorFloat32;
+
+use crate::encode::{encode_row_v1, encode_row_v2, encode_v2_value, value_to_datum};
 
 /// Table id of [`fuzz_table`].
 pub const TABLE_ID: i64 = 104;

@@ -10,11 +10,13 @@
 //!
 //! TiDB's formats come from the daemon's library (`tidb_changefeed::{proto, mount, schema}`);
 //! this crate adds only what the TiDB side needs: the gRPC *servers* ([`proto`], generated
-//! over the daemon's message types), TiDB's row writing ([`tidb`]) and the fuzzing entry
-//! points of the decoders ([`fuzzing`]).
+//! over the daemon's message types), TiDB's encoders the daemon never runs ([`encode`]: row
+//! formats v1 and v2, value datums, typed values, index keys), TiDB's row writing ([`tidb`])
+//! and the fuzzing entry points of the decoders ([`fuzzing`]).
 
 pub mod cdc_service;
 pub mod cluster;
+pub mod encode;
 pub mod feed;
 pub mod fuzzing;
 pub mod keyspace;

@@ -3,8 +3,9 @@
 //! (`m` prefix: `DBs`/`DB:<id>` hashes, `SchemaVersionKey`) and DDL job rows of
 //! `mysql.tidb_ddl_job`.
 //!
-//! Owns only the mapping from scenario values to bytes; every codec comes from
-//! [`tidb_changefeed::mount`] and the table model from [`tidb_changefeed::schema`]. Guarantees: the int
+//! Owns only the mapping from scenario values to bytes; the codecs come from
+//! [`tidb_changefeed::mount`] and this crate's [`crate::encode`], the table model from
+//! [`tidb_changefeed::model`]. Guarantees: the int
 //! primary-key column of a `pk_is_handle` table is the handle and is not stored in
 //! the value; common-handle primary-key columns are stored in both key and value;
 //! columns not given are absent from the row (not NULL); a job row carries the
@@ -16,12 +17,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use tidb_changefeed::model::{ColumnInfo, TableInfo, flag, tp};
-use tidb_changefeed::mount::column::{encode_v2_value, value_to_datum};
 use tidb_changefeed::mount::decimal::Decimal;
 use tidb_changefeed::mount::key::{Handle, encode_meta_key, encode_record_key, meta_type};
-use tidb_changefeed::mount::row_v2::encode_row_v2;
 use tidb_changefeed::mount::time::{TimeType, TimeZone, parse_duration, parse_time};
 use tidb_changefeed::mount::value::Value;
+
+use crate::encode::{encode_row_v2, encode_v2_value, value_to_datum};
 
 /// Table id of `mysql.tidb_ddl_job` (`0xFFFFFFFFFFFF - 1`).
 pub const DDL_JOB_TABLE_ID: i64 = 0xFFFF_FFFF_FFFF - 1;

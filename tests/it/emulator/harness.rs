@@ -1,6 +1,7 @@
-//! Test harness: starts an emulator from inline scenario TOML (manual resolved-ts
-//! ticks), opens EventFeed streams with the generated tonic client, and renders
-//! messages as compact lines so tests can assert exact sequences.
+//! Test harness: starts an emulator from scenario TOML (manual resolved-ts ticks; the shared
+//! layouts are files in `tests/scenarios/fixtures/`), opens EventFeed streams with the
+//! generated tonic client, and renders messages as compact lines so tests can assert exact
+//! sequences.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,30 +20,7 @@ use tonic::Streaming;
 
 /// Three stores, three regions [-inf,"b") led by 1, ["b","d") led by 2,
 /// ["d",+inf) led by 3, every region with a peer on every store.
-pub const THREE_REGIONS: &str = r#"
-[cluster]
-cluster_id = 42
-tick_interval_ms = 0
-[[stores]]
-id = 1
-[[stores]]
-id = 2
-[[stores]]
-id = 3
-[[regions]]
-id = 10
-end = "62"
-peers = [1, 2, 3]
-[[regions]]
-id = 20
-start = "62"
-end = "64"
-peers = [2, 3, 1]
-[[regions]]
-id = 30
-start = "64"
-peers = [3, 1, 2]
-"#;
+pub const THREE_REGIONS: &str = include_str!("../../scenarios/fixtures/three_regions.toml");
 
 pub const CLUSTER_ID: u64 = 42;
 

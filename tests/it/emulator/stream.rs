@@ -351,61 +351,7 @@ async fn resolved_ts_waits_for_initialized_and_is_held_by_locks() {
     );
 }
 
-const TEN_REGIONS: &str = r#"
-[cluster]
-cluster_id = 42
-tick_interval_ms = 0
-[[stores]]
-id = 1
-[[regions]]
-id = 1
-end = "6b31"
-peers = [1]
-[[regions]]
-id = 2
-start = "6b31"
-end = "6b32"
-peers = [1]
-[[regions]]
-id = 3
-start = "6b32"
-end = "6b33"
-peers = [1]
-[[regions]]
-id = 4
-start = "6b33"
-end = "6b34"
-peers = [1]
-[[regions]]
-id = 5
-start = "6b34"
-end = "6b35"
-peers = [1]
-[[regions]]
-id = 6
-start = "6b35"
-end = "6b36"
-peers = [1]
-[[regions]]
-id = 7
-start = "6b36"
-end = "6b37"
-peers = [1]
-[[regions]]
-id = 8
-start = "6b37"
-end = "6b38"
-peers = [1]
-[[regions]]
-id = 9
-start = "6b38"
-end = "6b39"
-peers = [1]
-[[regions]]
-id = 11
-start = "6b39"
-peers = [1]
-"#;
+const TEN_REGIONS: &str = include_str!("../../scenarios/fixtures/ten_regions.toml");
 
 const REGION_IDS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11];
 
