@@ -39,10 +39,31 @@ impl Daemon {
 
     /// [`Daemon::start`] with the PD URL given (e.g. `https://…`).
     pub fn start_url(pd: &str, prefix: &str, extra: &str, tail: &str) -> Daemon {
+        let broker = &kafka().plaintext;
+        let sink = format!(
+            r#"[changefeed.sink]
+protocol = "canal-json"
+
+[[changefeed.sink.dispatchers]]
+matcher = ["*.*"]
+topic = "{prefix}_{{schema}}_{{table}}"
+partition = "index-value"
+
+[changefeed.sink.kafka-config]
+brokers = ["{broker}"]
+topic = "{prefix}_ddl"
+partition-num = 3
+{tail}
+"#
+        );
+        Self::start_sink(pd, extra, &sink)
+    }
+
+    /// Starts the binary with `sink` as the whole `[changefeed.sink]` part of the file.
+    pub fn start_sink(pd: &str, extra: &str, sink: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let http = free_port();
         let id = "e2e".to_string();
-        let broker = &kafka().plaintext;
         let text = format!(
             r#"
 [upstream]
@@ -65,19 +86,7 @@ id = "{id}"
 time-zone = "UTC"
 {extra}
 
-[changefeed.sink]
-protocol = "canal-json"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-{tail}
+{sink}
 "#
         );
         let config = write_file(dir.path(), "changefeed.toml", &text);
@@ -156,14 +165,21 @@ partition-num = 3
 
     /// `/api/v1/status` as JSON.
     pub fn status(&self) -> serde_json::Value {
+        let (_, json) = self.get("/api/v1/status");
+        serde_json::from_str(&json).unwrap_or_else(|e| panic!("status JSON ({e}): {json}"))
+    }
+
+    /// GET `path` of the HTTP endpoint: the status line and the body.
+    pub fn get(&self, path: &str) -> (String, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http)).expect("status port");
-        s.write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
             .expect("request");
-        let mut body = String::new();
-        s.read_to_string(&mut body).expect("response");
-        let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("status JSON ({e}): {body}"))
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("response");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.lines().next().unwrap_or_default().to_string();
+        (status, body.to_string())
     }
 
     /// SIGTERM, and the exit status (0 expected: drained and saved).
