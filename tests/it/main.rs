@@ -4,6 +4,7 @@
 
 mod cli;
 mod config_errors;
+mod consumers;
 mod corpus;
 mod corpus_replay;
 mod corpus_replay_avro;

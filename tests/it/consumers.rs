@@ -1,0 +1,475 @@
+//! The real schema registry and the independent consumers of the test bed, for tests that
+//! check what we write with code nobody here wrote.
+//!
+//! - [`registry`]: the Apicurio Registry instances `scripts/registry.sh start` runs (an open
+//!   one and one behind HTTP basic auth), found through the variables `scripts/registry.sh env`
+//!   exports or its env file. It panics with the command that starts them when they are not
+//!   configured or do not answer: a test never skips.
+//! - [`http`] / [`register_schema`]: a minimal HTTP/1.1 client on `std::net` (one request per
+//!   connection), enough to drive the registry's Confluent API.
+//! - [`consume_avro`]: runs `tests/consumers/consume.py --format avro` (confluent-kafka's
+//!   consumer and Confluent Avro deserializer) with the venv python that
+//!   `tests/consumers/setup.sh` installs, and returns its records as JSON values.
+//!
+//! The one test here proves the chain: a schema registered by HTTP, a Confluent-framed Avro
+//! record produced with rskafka, decoded by the independent consumer.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rskafka::client::partition::{Compression, UnknownTopicHandling};
+use rskafka::record::Record;
+use serde_json::{Value, json};
+
+use crate::kafka_env::{admin_client, create_topic, kafka};
+use crate::support::unique;
+
+const HOW: &str =
+    "start it with `scripts/registry.sh start` (or run the whole suite with `scripts/test`)";
+const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// One registry instance: its Confluent API base URL (`…/apis/ccompat/v7`) and credentials.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub credentials: Option<(String, String)>,
+}
+
+impl Endpoint {
+    /// The same instance with other credentials (e.g. a wrong password, for 401 checks).
+    pub fn with_credentials(&self, user: &str, password: &str) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            credentials: Some((user.to_string(), password.to_string())),
+        }
+    }
+
+    /// The same instance without credentials.
+    pub fn anonymous(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            credentials: None,
+        }
+    }
+}
+
+/// The test bed's registries, as `scripts/registry.sh env` describes them.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// `SCHEMA_REGISTRY_URL`: no authentication.
+    pub url: String,
+    /// `SCHEMA_REGISTRY_AUTH_URL`: HTTP basic auth.
+    pub auth_url: String,
+    /// `SCHEMA_REGISTRY_USER` / `SCHEMA_REGISTRY_PASSWORD`: may read and write on `auth_url`.
+    pub user: String,
+    pub password: String,
+}
+
+impl Registry {
+    /// The open instance.
+    pub fn open(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            credentials: None,
+        }
+    }
+
+    /// The basic-auth instance, with the user that may write.
+    pub fn authenticated(&self) -> Endpoint {
+        Endpoint {
+            url: self.auth_url.clone(),
+            credentials: Some((self.user.clone(), self.password.clone())),
+        }
+    }
+}
+
+fn read_env_file() -> HashMap<String, String> {
+    let dir =
+        std::env::var("REGISTRY_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-registry".into());
+    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
+
+/// The registries' settings; panics with instructions when they are not configured or an
+/// instance does not answer `GET /subjects` with 200.
+pub fn registry() -> Registry {
+    static REG: OnceLock<Registry> = OnceLock::new();
+    REG.get_or_init(|| {
+        let file = read_env_file();
+        let get = |k: &str| -> String {
+            std::env::var(k)
+                .ok()
+                .or_else(|| file.get(k).cloned())
+                .unwrap_or_else(|| {
+                    panic!("the test schema registry is not configured ({k} is unset): {HOW}")
+                })
+        };
+        let reg = Registry {
+            url: get("SCHEMA_REGISTRY_URL"),
+            auth_url: get("SCHEMA_REGISTRY_AUTH_URL"),
+            user: get("SCHEMA_REGISTRY_USER"),
+            password: get("SCHEMA_REGISTRY_PASSWORD"),
+        };
+        for ep in [reg.open(), reg.authenticated()] {
+            match http(&ep, "GET", "/subjects", None) {
+                Ok(r) if r.status == 200 => {}
+                Ok(r) => panic!(
+                    "the test schema registry at {} answers GET /subjects with {} {}: {HOW}",
+                    ep.url, r.status, r.body
+                ),
+                Err(e) => panic!(
+                    "the test schema registry at {} does not answer ({e}): {HOW}",
+                    ep.url
+                ),
+            }
+        }
+        reg
+    })
+    .clone()
+}
+
+/// An HTTP answer: status code and body text.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The body as JSON; panics with the body when it is not.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("registry answer is not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends one HTTP/1.1 request to `endpoint.url` + `path` (with basic auth when the endpoint
+/// has credentials, and the Confluent content type when there is a body).
+pub fn http(
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<HttpResponse> {
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+    let rest = endpoint
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid(format!("not an http:// URL: {}", endpoint.url)))?;
+    let (authority, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let mut stream = TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!(
+        "{method} {prefix}{path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+         Accept: application/json\r\n"
+    );
+    if let Some((user, password)) = &endpoint.credentials {
+        req.push_str(&format!(
+            "Authorization: Basic {}\r\n",
+            base64(format!("{user}:{password}").as_bytes())
+        ));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        req.push_str(&format!(
+            "Content-Type: {CONTENT_TYPE}\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw).map_err(invalid)
+}
+
+fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers in the answer")?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line in {head:?}"))?;
+    let chunked = lines.any(|l| {
+        l.to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("transfer-encoding:chunked")
+    });
+    let rest = &raw[split + 4..];
+    let body = if chunked {
+        dechunk(rest)?
+    } else {
+        rest.to_vec()
+    };
+    Ok(HttpResponse {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("truncated chunk size")?;
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size_hex = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|e| format!("bad chunk size {size_hex:?}: {e}"))?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = rest.get(..size).ok_or("truncated chunk")?;
+        out.extend_from_slice(chunk);
+        rest = rest.get(size + 2..).ok_or("truncated chunk end")?;
+    }
+}
+
+fn base64(input: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Registers `schema` (Avro schema JSON text) under `subject` with
+/// `POST /subjects/<subject>/versions`; `Ok(id)` on 200, `Err(answer)` otherwise.
+pub fn register_schema(
+    endpoint: &Endpoint,
+    subject: &str,
+    schema: &str,
+) -> Result<u32, HttpResponse> {
+    let body = json!({ "schema": schema }).to_string();
+    let r = http(
+        endpoint,
+        "POST",
+        &format!("/subjects/{subject}/versions"),
+        Some(&body),
+    )
+    .unwrap_or_else(|e| panic!("POST to the registry at {} failed: {e}", endpoint.url));
+    if r.status != 200 {
+        return Err(r);
+    }
+    let id = r.json()["id"]
+        .as_u64()
+        .and_then(|id| u32::try_from(id).ok())
+        .unwrap_or_else(|| panic!("registry answer has no id: {}", r.body));
+    Ok(id)
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("TIDB_CHANGEFEED_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+            Path::new(&home).join(".cache/tidb-changefeed")
+        })
+}
+
+/// The python of the consumers' venv: `TIDB_CHANGEFEED_CONSUMER_PYTHON`, else the venv that
+/// `tests/consumers/setup.sh` makes in the cache; panics with instructions when neither exists.
+pub fn consumer_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TIDB_CHANGEFEED_CONSUMER_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = cache_root().join("consumers-venv/bin/python");
+    assert!(
+        p.exists(),
+        "the independent consumers are not installed (TIDB_CHANGEFEED_CONSUMER_PYTHON is unset \
+         and {} does not exist): run `tests/consumers/setup.sh` (or the whole suite with \
+         `scripts/test`)",
+        p.display()
+    );
+    p
+}
+
+fn consume_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/consume.py")
+}
+
+/// Reads `expect` records of `topic` (all partitions, from the beginning) through `bootstrap`
+/// with the independent Avro consumer, schemas from `registry`. Each record is
+/// `{"partition","offset","key","value","key_schema_id","value_schema_id"}` (see consume.py),
+/// sorted by partition and offset. Panics with the consumer's stderr when it fails (a decode
+/// error names the offset) or reads fewer than `expect` records within 30 s.
+pub fn consume_avro(
+    bootstrap: &str,
+    topic: &str,
+    expect: usize,
+    registry: &Endpoint,
+) -> Vec<Value> {
+    let mut cmd = Command::new(consumer_python());
+    cmd.arg(consume_script())
+        .args([
+            "--format",
+            "avro",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+        ])
+        .args(["--registry", &registry.url])
+        .args(["--expect", &expect.to_string(), "--timeout", "30"]);
+    if let Some((user, password)) = &registry.credentials {
+        cmd.args(["--registry-user", user, "--registry-password", password]);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the independent consumer ({cmd:?}): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the independent Avro consumer failed on topic {topic} ({}): {}\nstdout:\n{stdout}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("consumer line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chain, by hand: registry over HTTP, Avro binary written here, rskafka, the independent
+// consumer.
+
+/// Avro's zig-zag varint `long`.
+fn avro_long(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn avro_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    avro_long(out, b.len() as i64);
+    out.extend_from_slice(b);
+}
+
+/// The Confluent wire format: magic byte 0, the schema id big-endian, the Avro body.
+fn framed(schema_id: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8];
+    out.extend_from_slice(&schema_id.to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+const KEY_SCHEMA: &str = r#"{"type":"record","name":"k","namespace":"default.it","fields":[{"name":"id","type":"long"}]}"#;
+const VALUE_SCHEMA: &str = r#"{"type":"record","name":"t","namespace":"default.it","fields":[{"name":"id","type":"long"},{"name":"name","type":["null","string"],"default":null},{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":3}},{"name":"raw","type":"bytes"}]}"#;
+
+#[tokio::test]
+async fn a_framed_avro_record_is_decoded_by_the_independent_consumer() {
+    let reg = registry();
+    let open = reg.open();
+    let topic = unique("it_consumers_avro");
+
+    // The basic-auth instance refuses a wrong password, as the fault tests will need.
+    let denied = http(
+        &reg.authenticated()
+            .with_credentials(&reg.user, "wrong-password"),
+        "GET",
+        "/subjects",
+        None,
+    )
+    .expect("GET on the auth registry");
+    assert_eq!(denied.status, 401, "wrong password: {}", denied.body);
+
+    let key_id = register_schema(&open, &format!("{topic}-key"), KEY_SCHEMA)
+        .unwrap_or_else(|r| panic!("register key schema: {} {}", r.status, r.body));
+    let value_id = register_schema(&open, &format!("{topic}-value"), VALUE_SCHEMA)
+        .unwrap_or_else(|r| panic!("register value schema: {} {}", r.status, r.body));
+    assert_ne!(key_id, value_id);
+
+    let mut key = Vec::new();
+    avro_long(&mut key, -7);
+    let mut value = Vec::new();
+    avro_long(&mut value, -7); // id
+    avro_long(&mut value, 1); // union branch 1: string
+    avro_bytes(&mut value, "héllo".as_bytes());
+    avro_bytes(&mut value, &(-12_340i16).to_be_bytes()); // decimal(10,3) -12.340
+    avro_bytes(&mut value, &[0x00, 0xff]);
+
+    create_topic(&topic, 1).await;
+    let partition = admin_client()
+        .await
+        .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
+        .await
+        .expect("partition client");
+    let record = |value: Option<Vec<u8>>| Record {
+        key: Some(framed(key_id, &key)),
+        value,
+        headers: BTreeMap::new(),
+        timestamp: rskafka::chrono::Utc::now(),
+    };
+    let offsets = partition
+        .produce(
+            vec![record(Some(framed(value_id, &value))), record(None)],
+            Compression::NoCompression,
+        )
+        .await
+        .expect("produce");
+    assert_eq!(offsets, vec![0, 1]);
+
+    let got = consume_avro(&kafka().plaintext, &topic, 2, &open);
+    assert_eq!(
+        got,
+        vec![
+            json!({
+                "partition": 0, "offset": 0,
+                "key": {"id": -7},
+                "value": {"id": -7, "name": "héllo", "price": "-12.340", "raw": "00ff"},
+                "key_schema_id": key_id, "value_schema_id": value_id,
+            }),
+            json!({
+                "partition": 0, "offset": 1,
+                "key": {"id": -7},
+                "value": null,
+                "key_schema_id": key_id, "value_schema_id": null,
+            }),
+        ]
+    );
+}
