@@ -48,13 +48,23 @@ fn scenario(text: &str) -> Scenario {
 
 /// The registry URL with credentials in it.
 fn with_credentials(ep: &Endpoint, user: &str, password: &str) -> String {
-    ep.url.replacen("http://", &format!("http://{user}:{password}@"), 1)
+    ep.url
+        .replacen("http://", &format!("http://{user}:{password}@"), 1)
 }
 
-async fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool, log: impl Fn() -> String) {
+async fn wait_for(
+    what: &str,
+    within: Duration,
+    mut ok: impl FnMut() -> bool,
+    log: impl Fn() -> String,
+) {
     let deadline = Instant::now() + within;
     while !ok() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}\nlog:\n{}", log());
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {within:?}\nlog:\n{}",
+            log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -134,13 +144,22 @@ async fn every_type_reaches_an_independent_avro_consumer_through_a_real_registry
     let three = by_id(&records, 3);
     assert_eq!(three.len(), 2, "{records:#?}");
     assert_eq!(three[0]["value"]["c_note"], "noted");
-    assert!(three[1]["value"].is_null(), "a DELETE is a tombstone: {}", three[1]);
+    assert!(
+        three[1]["value"].is_null(),
+        "a DELETE is a tombstone: {}",
+        three[1]
+    );
     assert_eq!(three[1]["key"], json!({"id": 3}));
 
     // The subject's versions: one more after the DDL; the key schema did not change.
     let subject = format!("{topic}-value");
-    let versions = http(&reg.open(), "GET", &format!("/subjects/{subject}/versions"), None)
-        .expect("registry answers");
+    let versions = http(
+        &reg.open(),
+        "GET",
+        &format!("/subjects/{subject}/versions"),
+        None,
+    )
+    .expect("registry answers");
     assert_eq!(versions.json(), json!([1, 2]), "{}", versions.body);
     let key_versions = http(
         &reg.open(),
@@ -191,7 +210,9 @@ async fn a_registry_down_at_start_is_retried_and_nothing_is_lost() {
         "the changefeed retrying with the registry named",
         Duration::from_secs(60),
         || {
-            let st = d.status();
+            let Some(st) = d.try_status() else {
+                return false;
+            };
             let cf = &st["changefeeds"][0];
             cf["state"] == "retrying"
                 && cf["last_error"]
@@ -202,7 +223,10 @@ async fn a_registry_down_at_start_is_retried_and_nothing_is_lost() {
     )
     .await;
     let (ready, body) = d.get("/readyz");
-    assert!(ready.contains("503"), "/readyz while the registry is down: {ready} {body}");
+    assert!(
+        ready.contains("503"),
+        "/readyz while the registry is down: {ready} {body}"
+    );
     let metrics = d.get("/metrics").1;
     assert!(
         metrics
@@ -221,7 +245,11 @@ async fn a_registry_down_at_start_is_retried_and_nothing_is_lost() {
     let last = emu.cluster().lock().next_ts();
     d.wait_checkpoint(last, Duration::from_secs(90)).await;
     let (ready, _) = d.get("/readyz");
-    assert!(ready.contains("200"), "/readyz after recovery: {ready}\n{}", d.log());
+    assert!(
+        ready.contains("200"),
+        "/readyz after recovery: {ready}\n{}",
+        d.log()
+    );
     let st = d.terminate();
     assert!(st.success(), "exit {st}:\n{}", d.log());
     let records = consume_avro(
@@ -230,7 +258,11 @@ async fn a_registry_down_at_start_is_retried_and_nothing_is_lost() {
         5,
         &reg.open(),
     );
-    assert_eq!(records.len(), 5, "every row after the recovery: {records:#?}");
+    assert_eq!(
+        records.len(),
+        5,
+        "every row after the recovery: {records:#?}"
+    );
 }
 
 /// A table, a row, then `add column b int not null` without a default: the new value schema
@@ -297,7 +329,9 @@ async fn an_incompatible_schema_fails_the_changefeed_before_its_row() {
         "the changefeed failed naming the subject",
         Duration::from_secs(60),
         || {
-            let st = d.status();
+            let Some(st) = d.try_status() else {
+                return false;
+            };
             let cf = &st["changefeeds"][0];
             cf["state"] == "failed"
                 && cf["last_error"].as_str().is_some_and(|e| {
@@ -319,7 +353,11 @@ async fn an_incompatible_schema_fails_the_changefeed_before_its_row() {
         1,
         &reg.open(),
     );
-    assert_eq!(records.len(), 1, "only the row before the DDL: {records:#?}");
+    assert_eq!(
+        records.len(),
+        1,
+        "only the row before the DDL: {records:#?}"
+    );
     assert_eq!(records[0]["value"], json!({"id": 1, "a": 1}));
 }
 
@@ -336,7 +374,9 @@ async fn a_wrong_registry_password_is_named_as_such() {
         "the changefeed failed on the credentials",
         Duration::from_secs(60),
         || {
-            let st = d.status();
+            let Some(st) = d.try_status() else {
+                return false;
+            };
             let cf = &st["changefeeds"][0];
             cf["state"] == "failed"
                 && cf["last_error"].as_str().is_some_and(|e| {
@@ -347,8 +387,13 @@ async fn a_wrong_registry_password_is_named_as_such() {
     )
     .await;
     let st = d.status();
-    let err = st["changefeeds"][0]["last_error"].as_str().unwrap_or_default();
-    assert!(!err.contains("not-the-password"), "the password is not shown: {err}");
+    let err = st["changefeeds"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !err.contains("not-the-password"),
+        "the password is not shown: {err}"
+    );
     // The right password works.
     let good = with_credentials(&reg.authenticated(), &reg.user, &reg.password);
     let ok = Daemon::start_sink(
@@ -359,7 +404,10 @@ async fn a_wrong_registry_password_is_named_as_such() {
     wait_for(
         "the changefeed running with the right password",
         Duration::from_secs(60),
-        || ok.status()["changefeeds"][0]["state"] == "running",
+        || {
+            ok.try_status()
+                .is_some_and(|st| st["changefeeds"][0]["state"] == "running")
+        },
         || ok.log(),
     )
     .await;

@@ -169,12 +169,20 @@ time-zone = "UTC"
         serde_json::from_str(&json).unwrap_or_else(|e| panic!("status JSON ({e}): {json}"))
     }
 
+    /// `/api/v1/status` as JSON, or `None` while the endpoint does not answer yet.
+    pub fn try_status(&self) -> Option<serde_json::Value> {
+        std::net::TcpStream::connect(("127.0.0.1", self.http)).ok()?;
+        Some(self.status())
+    }
+
     /// GET `path` of the HTTP endpoint: the status line and the body.
     pub fn get(&self, path: &str) -> (String, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http)).expect("status port");
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-            .expect("request");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .expect("request");
         let mut text = String::new();
         s.read_to_string(&mut text).expect("response");
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

@@ -2,6 +2,7 @@
 //! one area; `support` finds the parts the tests need (the daemon binary, the Kafka test
 //! broker) and fails loudly when a part is missing.
 
+mod avro_e2e;
 mod cli;
 mod config_errors;
 mod consumers;

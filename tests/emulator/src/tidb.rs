@@ -134,6 +134,37 @@ pub fn to_value(col: &ColumnInfo, v: &toml::Value) -> Result<Value, TidbDataErro
                 .ok_or_else(|| bad(col, format!("{s:?} is not an ENUM element")))?;
             Value::Enum { index, name: s }
         }
+        tp::SET => {
+            let mut bits = 0u64;
+            for name in s.split(',').filter(|n| !n.is_empty()) {
+                let i = ft
+                    .elems
+                    .iter()
+                    .position(|e| e == name)
+                    .ok_or_else(|| bad(col, format!("{name:?} is not a SET element")))?;
+                bits |= 1 << i;
+            }
+            let names: Vec<&str> = ft
+                .elems
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| bits & (1 << i) != 0)
+                .map(|(_, e)| e.as_str())
+                .collect();
+            Value::Set {
+                bits,
+                names: names.join(","),
+            }
+        }
+        tp::BIT => {
+            let n: u64 = s
+                .parse()
+                .map_err(|_| bad(col, format!("{s:?} is not a BIT value")))?;
+            let width = usize::try_from(ft.flen.clamp(1, 64))
+                .unwrap_or(64)
+                .div_ceil(8);
+            Value::Bit(n.to_be_bytes()[8 - width..].to_vec())
+        }
         other => {
             return Err(bad(
                 col,
