@@ -1,19 +1,25 @@
 //! tidb-changefeed: replicates a TiDB cluster's row changes into Apache Kafka, writing the
 //! same bytes, topics and partitions as TiCDC's Kafka sink.
 //!
-//! Modules: `config` (the TOML file and its rules), `metrics` (every metric name),
-//! `status` (what each changefeed is doing), `server` (HTTP endpoints), `runtime` (process
-//! lifecycle: logging, signals, changefeed tasks), `check` and `decode` (subcommands),
-//! `filter` (table filters, event filters, column selectors), `model` (TiDB's meta
-//! model: TableInfo, DBInfo, ActionType), `schema` (the table every id belonged to as of any ts), `checkpoint` (durable checkpoints and where a changefeed starts), `mount`
-//! (TiDB's key and value encodings: raw KV → typed rows), `upstream` (PD and TiKV CDC
-//! EventFeed client), `codec` (output formats: Canal-JSON), `dispatch` (topics and
-//! partitions as TiCDC picks them), `sorter` (per-table ordering until the frontier passes,
-//! with spill), `sink` (Kafka), `pipeline` (one changefeed's stages joined: upstream →
-//! decode → filter → sorter → dispatch → codec → output → checkpoint), `proto` (our minimal kvproto-compatible gRPC types:
-//! messages and clients). The emulated TiDB upstream used by tests and the demo is a crate
-//! of its own (`tests/emulator`, a dev-dependency); nothing here depends on it. The data
-//! flow is described in the project's DESIGN.md.
+//! The modules form layers; each imports only the ones before it in this list (the test
+//! `tests/it/layers.rs` enforces it):
+//! * foundations — `build_info`, `proto` (our minimal kvproto-compatible gRPC messages and
+//!   clients), `model` (TiDB's meta model: TableInfo, DBInfo, ActionType), `mount` (TiDB's
+//!   key and value encodings, the row decoder), `event` (the event model the stages share),
+//!   `filter` (table filters, event filters, column selectors), `config` (the TOML file, its
+//!   rules, protocol capabilities), `metrics`, `shutdown`, `status`, `tls`;
+//! * stages, in data-flow order — `upstream` (PD and the TiKV CDC EventFeed client, the meta
+//!   snapshot reader), `schema` (the table every id belonged to as of any ts), `sorter`
+//!   (per-table ordering until the frontier passes, with spill), `dispatch` (topics and
+//!   partitions as TiCDC picks them), `codec` (Canal-JSON, Avro), `sink` (Kafka),
+//!   `checkpoint` (durable checkpoints and where a changefeed starts), `pipeline` (one
+//!   changefeed's stages joined);
+//! * what the operator runs — `check` and `decode` (subcommands), `server` (HTTP
+//!   endpoints), `runtime` (process lifecycle).
+//!
+//! The emulated TiDB upstream used by tests and the demo is a crate of its own
+//! (`tests/emulator`, a dev-dependency); nothing here depends on it. The data flow is
+//! described in the project's DESIGN.md.
 
 pub mod build_info;
 pub mod check;

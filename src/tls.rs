@@ -66,6 +66,18 @@ pub fn client_config(o: &TlsOptions<'_>) -> Result<Arc<ClientConfig>, TlsError> 
     Ok(Arc::new(config))
 }
 
+/// A configuration that trusts no server: for clients that must carry one but only speak
+/// plain TCP (an `http://` URL), so they never fall back to a process-wide default provider.
+pub fn trust_nothing() -> Result<Arc<ClientConfig>, TlsError> {
+    Ok(Arc::new(
+        ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError(e.to_string()))?
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth(),
+    ))
+}
+
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())

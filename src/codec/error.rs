@@ -21,7 +21,7 @@ pub enum CodecError {
     },
     /// The schema registry was unavailable or refused a schema.
     #[error(transparent)]
-    Registry(#[from] super::avro::RegistryError),
+    Registry(Box<super::avro::RegistryError>),
     /// The protocol cannot produce this message (e.g. a reduced row for a protocol without
     /// large-message handling).
     #[error("{protocol}: {what} is not supported")]
@@ -35,5 +35,11 @@ impl CodecError {
     /// Whether retrying later (from the checkpoint) can succeed without the operator.
     pub fn is_retryable(&self) -> bool {
         matches!(self, CodecError::Registry(e) if e.is_retryable())
+    }
+}
+
+impl From<super::avro::RegistryError> for CodecError {
+    fn from(e: super::avro::RegistryError) -> Self {
+        CodecError::Registry(Box::new(e))
     }
 }

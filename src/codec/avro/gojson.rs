@@ -91,8 +91,8 @@ mod tests {
     #[test]
     fn floats_take_go_s_shortest_form() {
         assert_eq!(f(0.0), "0");
-        assert_eq!(f(3.14), "3.14");
-        assert_eq!(f(f64::from(3.14f32)), "3.140000104904175");
+        assert_eq!(f(6.25), "6.25");
+        assert_eq!(f(f64::from(1.1f32)), "1.100000023841858");
         assert_eq!(f(-2.5), "-2.5");
         assert_eq!(f(1e21), "1e+21");
         assert_eq!(f(1e20), "100000000000000000000");

@@ -164,12 +164,10 @@ impl Encoder for AvroEncoder {
     }
 
     fn encode_row(&self, table: &TableCodec, ev: &RowEvent) -> Result<Option<Record>, CodecError> {
-        let t = table
-            .get::<AvroTable>()
-            .ok_or_else(|| CodecError::Unsupported {
-                protocol: "avro",
-                what: "a row of a table version that was not prepared",
-            })?;
+        let t = table.get::<AvroTable>().ok_or(CodecError::Unsupported {
+            protocol: "avro",
+            what: "a row of a table version that was not prepared",
+        })?;
         let key = match &t.key {
             Some((plan, id)) => Some(write(plan, *id, ev, ev.key_image(), "", &t.name)?),
             None => None,

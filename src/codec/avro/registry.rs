@@ -91,17 +91,21 @@ impl Registry {
         });
         let _ = base.set_username("");
         let _ = base.set_password(None);
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10));
-        if base.scheme() == "https" {
-            let tls = crate::tls::client_config(&crate::tls::TlsOptions {
+        // Always our own rustls config on ring, so the client never looks for a default
+        // provider; it verifies servers only when the URL is https.
+        let tls = if base.scheme() == "https" {
+            crate::tls::client_config(&crate::tls::TlsOptions {
                 ca,
                 ..Default::default()
             })
-            .map_err(|e| config(e.0))?;
-            builder = builder.tls_backend_preconfigured((*tls).clone());
+        } else {
+            crate::tls::trust_nothing()
         }
+        .map_err(|e| config(e.0))?;
+        let builder = builder.tls_backend_preconfigured((*tls).clone());
         let http = builder
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
