@@ -69,6 +69,19 @@ async fn wait_for(
     }
 }
 
+/// Starts the emulator of scenario `text` and a daemon with `sink`, and plays the scenario.
+async fn run(text: &str, sink: &str) -> (Daemon, tidb_changefeed_emulator::Emulator) {
+    let s = scenario(text);
+    let mut emu = emulator(&s).await;
+    let d = Daemon::start_sink(&format!("http://{}", emu.pd_addr()), "", sink);
+    Runner::new(&s)
+        .expect("runner")
+        .play(&mut emu, &s)
+        .await
+        .expect("scenario plays");
+    (d, emu)
+}
+
 fn by_id(records: &[J], id: i64) -> Vec<&J> {
     records.iter().filter(|r| r["key"]["id"] == id).collect()
 }
@@ -76,16 +89,12 @@ fn by_id(records: &[J], id: i64) -> Vec<&J> {
 #[tokio::test]
 async fn every_type_reaches_an_independent_avro_consumer_through_a_real_registry() {
     let reg = registry();
-    let s = scenario(ALL_TYPES);
-    let mut emu = emulator(&s).await;
     let prefix = unique("avro");
-    let sink = avro_sink(&prefix, &reg.open().url, "enable-tidb-extension = true");
-    let mut d = Daemon::start_sink(&format!("http://{}", emu.pd_addr()), "", &sink);
-    Runner::new(&s)
-        .expect("runner")
-        .play(&mut emu, &s)
-        .await
-        .expect("scenario plays");
+    let (mut d, emu) = run(
+        ALL_TYPES,
+        &avro_sink(&prefix, &reg.open().url, "enable-tidb-extension = true"),
+    )
+    .await;
     let last = emu.cluster().lock().next_ts();
     d.wait_checkpoint(last, Duration::from_secs(60)).await;
     let st = d.terminate();
@@ -314,16 +323,8 @@ rows = [{ table = 104, values = { id = 2, a = 2, b = 2 } }]
 #[tokio::test]
 async fn an_incompatible_schema_fails_the_changefeed_before_its_row() {
     let reg = registry();
-    let s = scenario(INCOMPATIBLE);
-    let mut emu = emulator(&s).await;
     let prefix = unique("avro_409");
-    let sink = avro_sink(&prefix, &reg.open().url, "");
-    let mut d = Daemon::start_sink(&format!("http://{}", emu.pd_addr()), "", &sink);
-    Runner::new(&s)
-        .expect("runner")
-        .play(&mut emu, &s)
-        .await
-        .expect("scenario plays");
+    let (mut d, emu) = run(INCOMPATIBLE, &avro_sink(&prefix, &reg.open().url, "")).await;
     let subject = format!("{prefix}_test_t-value");
     wait_for(
         "the changefeed failed naming the subject",
