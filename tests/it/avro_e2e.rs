@@ -17,6 +17,7 @@ use crate::kafka_env::kafka;
 use crate::support::{free_port, unique};
 
 const ALL_TYPES: &str = include_str!("../scenarios/fixtures/avro_all_types.toml");
+const INCOMPATIBLE: &str = include_str!("../scenarios/fixtures/avro_incompatible.toml");
 
 /// The `[changefeed.sink]` of an Avro changefeed: one topic per table, 3 partitions.
 fn avro_sink(prefix: &str, registry_url: &str, codec: &str) -> String {
@@ -273,52 +274,6 @@ async fn a_registry_down_at_start_is_retried_and_nothing_is_lost() {
         "every row after the recovery: {records:#?}"
     );
 }
-
-/// A table, a row, then `add column b int not null` without a default: the new value schema
-/// cannot read the old records, which BACKWARD compatibility forbids.
-const INCOMPATIBLE: &str = r#"
-[cluster]
-cluster_id = 7000000000000000152
-tick_interval_ms = 500
-[[stores]]
-id = 1
-[[regions]]
-id = 2
-peers = [1]
-[[databases]]
-id = 2
-name = "test"
-[[tables]]
-db = 2
-info = '''
-{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin","cols":[
- {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"type":{"Tp":8,"Flag":515,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary"}},
- {"id":2,"name":{"O":"a","L":"a"},"offset":1,"state":5,"type":{"Tp":3,"Flag":0,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary"}}],
- "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":2,"version":5}
-'''
-[[steps]]
-action = "wait_subscriptions"
-count = 1
-[[steps]]
-action = "one_pc"
-rows = [{ table = 104, values = { id = 1, a = 1 } }]
-[[steps]]
-action = "ddl"
-job_id = 7
-db = 2
-type = 5
-query = "alter table t add column b int not null"
-table = '''
-{"id":104,"name":{"O":"t","L":"t"},"charset":"utf8mb4","collate":"utf8mb4_bin","cols":[
- {"id":1,"name":{"O":"id","L":"id"},"offset":0,"state":5,"type":{"Tp":8,"Flag":515,"Flen":20,"Decimal":0,"Charset":"binary","Collate":"binary"}},
- {"id":2,"name":{"O":"a","L":"a"},"offset":1,"state":5,"type":{"Tp":3,"Flag":0,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary"}},
- {"id":3,"name":{"O":"b","L":"b"},"offset":2,"state":5,"type":{"Tp":3,"Flag":1,"Flen":11,"Decimal":0,"Charset":"binary","Collate":"binary"}}],
- "index_info":[],"state":5,"pk_is_handle":true,"is_common_handle":false,"max_col_id":3,"version":6}
-'''
-[[steps]]
-action = "one_pc"
-rows = [{ table = 104, values = { id = 2, a = 2, b = 2 } }]
-"#;
 
 #[tokio::test]
 async fn an_incompatible_schema_fails_the_changefeed_before_its_row() {
