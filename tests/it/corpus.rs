@@ -54,6 +54,14 @@ const REPLAY: &[(&str, Replay)] = &[
         Replay::Pending("Debezium encoder: src/codec (not started)"),
     ),
     (
+        "debezium-messages",
+        Replay::Pending("Debezium encoder: src/codec (not started)"),
+    ),
+    (
+        "debezium-values",
+        Replay::Pending("Debezium encoder: src/codec (not started)"),
+    ),
+    (
         "avro-names",
         Replay::Pending("Avro encoder: src/codec (not started)"),
     ),

@@ -11,6 +11,7 @@ fails loudly instead of producing a stale citation.
 Upstream checkouts (bare git directories) are read with `git show <rev>:<path>`:
   TIFLOW_GIT (default /work/.mirror/pingcap+tiflow/repo), tag v8.5.7
   TIKV_GIT   (default /work/.mirror/tikv+tikv/repo), commit TIKV_REV below
+  TICDC_GIT  (default /work/.mirror/pingcap+ticdc/repo), tag TICDC_REV below (Debezium DDL/watermark)
 TiDB is cited by the commit of the file version that was read (no local checkout needed).
 
 Usage: python3 tests/corpus/vectors/generate.py [OUT_DIR]
@@ -578,6 +579,440 @@ def debezium():
     return envelope("debezium-message", "Debezium key and value JSON for one row of a table with "
                     "every common column type (dates incl. zero, fractional seconds, negative time, "
                     "bit widths, binary, decimal, unsigned maxima, invalid enum/set, JSON).", [case])
+
+
+# --------------------------------------------------------------------------------------------
+# debezium_messages.json / debezium_values.json: every Debezium message TiCDC's tests state
+# --------------------------------------------------------------------------------------------
+#
+# Two encoders: TiCDC classic (tiflow v8.5.7, rows only: its EncodeDDLEvent and
+# EncodeCheckpointEvent return nil) and TiCDC's new architecture (pingcap/ticdc, tag
+# TICDC_REV), which adds schema-change (DDL) and watermark messages. Every expected message is
+# the Go raw-string literal of a `require.JSONEq` call, kept byte for byte (`expect.text`);
+# JSONEq compares parsed JSON, so neither key order nor whitespace nor number spelling is
+# asserted by upstream: the encoder's own key order is the order of its writer calls (cited
+# per object in README.md / the report, not restated here).
+
+TICDC_GIT = os.environ.get("TICDC_GIT", "/work/.mirror/pingcap+ticdc/repo")
+TICDC_REV = "v8.5.7-release.1"
+TICDC_COMMIT = "e7e1f6142308f893acbd2aea8ee57af49a53e5fc"
+DBZ_CLOCK_UNIX_S = 1701326309  # nowFunc: time.Unix(1701326309, 0) in every codec_test.go case
+
+DBZ_SOURCES = dict(SOURCES)
+DBZ_SOURCES["ticdc"] = {"repo": "pingcap/ticdc", "ref": TICDC_REV, "commit": TICDC_COMMIT,
+                        "note": "TiCDC new architecture, v8.5.7 release line (2026-04-29); "
+                                "the first line with Debezium DDL and watermark messages"}
+
+# TiDB type codes and the FieldType flag bits the Debezium encoder reads.
+TP = {"tiny": 1, "short": 2, "long": 3, "float": 4, "double": 5, "timestamp": 7, "longlong": 8,
+      "int24": 9, "date": 10, "duration": 11, "datetime": 12, "year": 13, "varchar": 15,
+      "bit": 16, "json": 245, "newdecimal": 246, "enum": 247, "set": 248, "blob": 252,
+      "string": 254}
+F_NOT_NULL, F_PRI_KEY, F_UNSIGNED, F_BINARY = 1, 2, 32, 128
+
+
+def dbz_envelope(kind, description, cases, **extra):
+    doc = envelope(kind, description, cases, **extra)
+    doc["sources"] = DBZ_SOURCES
+    return doc
+
+
+def ticdc(path, anchor, after=None):
+    return f"pingcap/ticdc@{TICDC_REV}:{path}:{line_of(TICDC_GIT, TICDC_REV, path, anchor, after)}"
+
+
+def go_jsoneq_literals(git_dir, rev, path, func_anchor):
+    """Every `require.JSONEq(t, `...`, <buf>.String())` of one Go test function, in order:
+    (1-based line of the call, literal text exactly as in the file, buffer name)."""
+    lines = upstream(git_dir, rev, path)
+    start = line_of(git_dir, rev, path, func_anchor)
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    out, i = [], start
+    while i < end:
+        if "require.JSONEq(t, `" in lines[i]:
+            parts, j = [lines[i].split("require.JSONEq(t, `", 1)[1]], i
+            while "`" not in parts[-1]:
+                j += 1
+                parts.append(lines[j])
+            text, rest = "\n".join(parts).split("`", 1)
+            m = re.match(r",\s*(\w+)\.String\(\)\)", rest)
+            if not m:
+                raise SystemExit(f"{path}:{i + 1}: unexpected JSONEq target {rest!r}")
+            json.loads(text)  # must be JSON
+            out.append((i + 1, text, m.group(1)))
+            i = j
+        i += 1
+    return out
+
+
+JSONEQ_NOTE = ("require.JSONEq (testify): both sides are unmarshalled into Go `interface{}` and "
+               "compared with ObjectsAreEqual, so object key order, whitespace and number "
+               "spelling (all numbers become float64) are not asserted; `text` is the test's raw "
+               "string literal, byte for byte")
+
+
+def dbz_col(name, tp, flag=0, *, flen=None, decimal=None, charset=None, elems=None, default=None,
+            sql=None):
+    t = {"Tp": TP[tp], "Flag": flag}
+    if flen is not None:
+        t["Flen"] = flen
+    if decimal is not None:
+        t["Decimal"] = decimal
+    if charset is not None:
+        t["Charset"] = charset
+    if elems is not None:
+        t["Elems"] = elems
+    c = {"name": name, "type": t, "default_value": default}
+    if sql is not None:
+        c["sql_type"] = sql
+    return c
+
+
+def dbz_message_cases(stack, git_dir, rev, repo, path, func, plan):
+    """Zip the JSONEq literals of `func` with `plan` (one dict per literal, in order)."""
+    lits = go_jsoneq_literals(git_dir, rev, path, f"func {func}(")
+    if len(lits) != len(plan):
+        raise SystemExit(f"{path} {func}: {len(lits)} JSONEq literals, plan has {len(plan)}")
+    cases = []
+    for (line, text, buf), p in zip(lits, plan):
+        msg = "key" if buf == "keyBuf" else "value"
+        if msg != p["message"]:
+            raise SystemExit(f"{path}:{line}: literal is the {msg}, plan says {p['message']}")
+        case = {"id": p["id"], "source": f"{repo}@{rev}:{path}:{line}",
+                "stack": stack, "test": func, "message": msg}
+        case.update({k: v for k, v in p.items() if k not in ("id", "message")})
+        case["expect"] = {"text": text, "json": json.loads(text), "compare": "json-eq"}
+        cases.append(case)
+    return cases
+
+
+def dbz_row_plans(prefix, stack, table, event_for, options_seq):
+    """Key/value literal plans of TestEncodeInsert/Update/Delete (same structure in both stacks)."""
+    plans = []
+    for n, (msg, opts) in enumerate(options_seq):
+        plans.append({"id": f"{prefix}-{n}-{msg}", "message": msg, "table": table,
+                      "event": event_for, "config": dict(opts)})
+    return plans
+
+
+def debezium_messages():
+    cases = []
+    clock = {"clock_unix_s": DBZ_CLOCK_UNIX_S, "clock_note": "nowFunc = time.Unix(1701326309, 0); "
+             "payload.ts_ms = its UnixMilli = 1701326309000"}
+    base = {"cluster_id": "test_cluster", "time-zone": None, "enable-tidb-extension": False}
+
+    def cfg(disable_schema, output_old_value):
+        c = dict(base)
+        c["debezium-disable-schema"] = disable_schema
+        c["debezium-output-old-value"] = output_old_value
+        return c
+
+    # ---- classic (tiflow v8.5.7): table built in Go by model.BuildTableInfo -------------------
+    t_path = "pkg/sink/codec/debezium/codec_test.go"
+    tiflow_table = {
+        "schema": "test", "table": "table1", "handle_key": ["tiny"],
+        "columns": [dbz_col("tiny", "tiny", F_PRI_KEY, charset="utf8mb4")],
+        "built_by": "model.BuildTableInfo(\"test\", \"table1\", []*model.Column{{Name: \"tiny\", "
+                    "Type: mysql.TypeTiny, Flag: model.NullableFlag | model.HandleKeyFlag | "
+                    "model.PrimaryKeyFlag}}, [][]int{{0}})",
+        "type_note": "The test states TiCDC column flags Nullable|HandleKey|PrimaryKey; "
+                     "BuildTiDBTableInfoImpl turns them into TiDB flag PriKeyFlag without "
+                     "NotNullFlag (so the key schema says optional: true) and charset utf8mb4 "
+                     "(derived; Flen/Decimal are left zero and the encoder does not read them "
+                     "for TINYINT)",
+    }
+    ins = {"kind": "insert", "commit_ts": 1, "columns": {"tiny": {"go": "int64(1)", "value": 1}}}
+    upd = {"kind": "update", "commit_ts": 1, "columns": {"tiny": {"go": "int64(1)", "value": 1}},
+           "pre_columns": {"tiny": {"go": "int64(2)", "value": 2}}}
+    dele = {"kind": "delete", "commit_ts": 1, "pre_columns": {"tiny": {"go": "int64(2)", "value": 2}}}
+    seqs = {
+        "TestEncodeInsert": (ins, [("key", cfg(True, False)), ("value", cfg(True, False)),
+                                   ("key", cfg(False, False)), ("value", cfg(False, False))]),
+        "TestEncodeUpdate": (upd, [("key", cfg(True, True)), ("value", cfg(True, True)),
+                                   ("key", cfg(False, True)), ("value", cfg(False, True)),
+                                   ("key", cfg(True, False)), ("value", cfg(True, False))]),
+        "TestEncodeDelete": (dele, [("key", cfg(True, False)), ("value", cfg(True, False)),
+                                    ("key", cfg(False, False)), ("value", cfg(False, False))]),
+    }
+    for func, (ev, seq) in seqs.items():
+        plan = dbz_row_plans(f"classic-{func[len('TestEncode'):].lower()}", "classic",
+                             tiflow_table, ev, seq)
+        for p in plan:
+            p.update(clock)
+        cases += dbz_message_cases("classic", TIFLOW_GIT, TIFLOW_REV, "pingcap/tiflow",
+                                   t_path, func, plan)
+
+    # ---- new architecture (pingcap/ticdc): tables made by SQL in an embedded TiDB -------------
+    n_path = "pkg/sink/codec/debezium/codec_test.go"
+    tiny_table = {
+        "schema": "test", "table": "table1", "handle_key": ["tiny"],
+        "ddl": "create table test.table1(tiny tinyint primary key)",
+        "columns": [dbz_col("tiny", "tiny", F_NOT_NULL | F_PRI_KEY, flen=4, decimal=0,
+                            charset="binary", sql="tinyint")],
+        "type_note": "Derived from the DDL with TiDB's defaults: a PRIMARY KEY column is NOT NULL "
+                     "(so the key schema says optional: false, unlike the classic cases)",
+    }
+    ins_n = {"kind": "insert", "commit_ts": 1, "dml": ["insert into test.table1 values (1)"],
+             "columns": {"tiny": {"value": 1}}}
+    upd_n = {"kind": "update", "commit_ts": 1,
+             "dml": ["insert into test.table1 values (2)", "update test.table1 set tiny=1 where tiny=2"],
+             "columns": {"tiny": {"value": 1}}, "pre_columns": {"tiny": {"value": 2}},
+             "note": "row = the UPDATE's row with PreRow replaced by the INSERT's row; not split"}
+    del_n = {"kind": "delete", "commit_ts": 1, "dml": ["insert into test.table1 values (2)"],
+             "pre_columns": {"tiny": {"value": 2}},
+             "note": "the INSERT's row with Row and PreRow swapped"}
+    seqs = {
+        "TestEncodeInsert": (ins_n, seqs["TestEncodeInsert"][1]),
+        "TestEncodeUpdate": (upd_n, seqs["TestEncodeUpdate"][1]),
+        "TestEncodeDelete": (del_n, seqs["TestEncodeDelete"][1]),
+    }
+    for func, (ev, seq) in seqs.items():
+        plan = dbz_row_plans(f"newarch-{func[len('TestEncode'):].lower()}", "new-architecture",
+                             tiny_table, ev, seq)
+        for p in plan:
+            p.update(clock)
+        cases += dbz_message_cases("new-architecture", TICDC_GIT, TICDC_REV, "pingcap/ticdc",
+                                   n_path, func, plan)
+
+    # DDL (schema change) messages
+    id_table = {"columns": [dbz_col("id", "long", F_NOT_NULL | F_PRI_KEY, flen=10, decimal=0,
+                                    charset="binary", sql="int(10)")],
+                "charset": "utf8mb4", "primary_key": ["id"],
+                "type_note": "Derived from the DDL with TiDB's defaults (table charset utf8mb4)"}
+    rename = {"kind": "ddl", "action": "ActionRenameTable", "action_type": 14,
+              "schema": "test", "table": "table2", "extra_schema": "test", "extra_table": "table1",
+              "query": "RENAME TABLE test.table1 to test.table2", "finished_ts": 1,
+              "setup": ["use test", "create table test.table1(id int(10) primary key)"],
+              "table_info": id_table}
+    create = {"kind": "ddl", "action": "ActionCreateTable", "action_type": 3,
+              "schema": "test", "table": "table1",
+              "query": "CREATE TABLE test.table1(id int(10) primary key)", "finished_ts": 1,
+              "table_info": id_table}
+    drop = {"kind": "ddl", "action": "ActionDropTable", "action_type": 4,
+            "schema": "test", "table": "table2", "query": "DROP TABLE test.table2", "finished_ts": 1}
+    plan = []
+    for name, ev, ds in (("rename", rename, False), ("create", create, True), ("drop", drop, True)):
+        for msg in ("key", "value"):
+            p = {"id": f"newarch-ddl-{name}-{msg}", "message": msg, "event": ev,
+                 "config": cfg(ds, True)}
+            p.update(clock)
+            plan.append(p)
+    cases.append({
+        "id": "newarch-ddl-unsupported-action", "stack": "new-architecture", "test": "TestDDLEvent",
+        "source": ticdc(n_path, "require.ErrorIs(t, err, errors.ErrDDLUnsupportType)"),
+        "message": "none", "event": dict(rename, action="ActionNone", action_type=0),
+        "config": cfg(False, True),
+        "expect": {"error": "ErrDDLUnsupportType",
+                   "note": "the encoder (encoder.go EncodeDDLEvent) logs and drops such a DDL: no message"}})
+    cases += dbz_message_cases("new-architecture", TICDC_GIT, TICDC_REV, "pingcap/ticdc",
+                               n_path, "TestDDLEvent", plan)
+
+    # watermark (checkpoint) messages
+    plan = []
+    for msg in ("key", "value"):
+        p = {"id": f"newarch-watermark-{msg}", "message": msg,
+             "event": {"kind": "watermark", "checkpoint_ts": 3},
+             "config": cfg(False, True),
+             "note": "codec-level call: the batch encoder emits a watermark only with "
+                     "enable-tidb-extension=true (encoder.go EncodeCheckpointEvent)"}
+        p.update(clock)
+        plan.append(p)
+    cases += dbz_message_cases("new-architecture", TICDC_GIT, TICDC_REV, "pingcap/ticdc", n_path,
+                               "TestCheckPointEvent", plan)
+
+    # ---- the all-types golden (real Debezium 2.4 output; same files in both repositories) ---
+    td = "pkg/sink/codec/debezium/testdata/"
+    read = lambda p: "\n".join(upstream(TIFLOW_GIT, TIFLOW_REV, td + p))
+    for p in ("datatype.dbz.json", "datatype.dbz.key.json", "datatype.ddl.sql", "datatype.dml.sql"):
+        if read(p) != "\n".join(upstream(TICDC_GIT, TICDC_REV, td + p)):
+            raise SystemExit(f"{p} differs between tiflow {TIFLOW_REV} and ticdc {TICDC_REV}")
+    dt_test = "pkg/sink/codec/debezium/debezium_test.go"
+    for msg, f in (("value", "datatype.dbz.json"), ("key", "datatype.dbz.key.json")):
+        cases.append({
+            "id": f"datatype-foo-{msg}", "stack": "both", "test": "debeziumSuite.TestDataTypes",
+            "source": tiflow(dt_test, "func (s *debeziumSuite) TestDataTypes"),
+            "also_source": ticdc(dt_test, "func (s *debeziumSuite) TestDataTypes"),
+            "message": msg,
+            "table": {"schema": "test", "table": "foo", "handle_key": ["pk"],
+                      "ddl": read("datatype.ddl.sql").strip(),
+                      "columns_in": "debezium_values.json (op column_value)"},
+            "event": {"kind": "insert", "commit_ts": "from the mock store (tiflow: start ts + 1; "
+                      "ticdc: 1)", "session": ["set @@tidb_enable_clustered_index=1", "use test",
+                                              "SET sql_mode=''", "SET time_zone='UTC'"],
+                      "dml": read("datatype.dml.sql").strip()},
+            "config": {"cluster_id": "dbserver1", "time-zone": "UTC", "enable-tidb-extension": False,
+                       "debezium-output-old-value": True,
+                       "debezium-disable-schema": [False, True]},
+            "expect": {"text": read(f), "json": json.loads(read(f)), "compare": "json-eq-ignoring",
+                       "ignore": ["payload.source", "payload.ts_ms"],
+                       "ignore_when_debezium-disable-schema": ["schema"],
+                       "provenance": "Debezium 2.4 MySQL connector output for the same DDL/DML; "
+                                     "TiCDC's suite runs once with the schema and once with "
+                                     "debezium-disable-schema, comparing as parsed JSON (cmp.Diff of "
+                                     "map[string]any) with these paths ignored"},
+            "data_source": f"pingcap/tiflow@{TIFLOW_REV}:{td}{f}",
+        })
+    return dbz_envelope("debezium-messages", "Debezium key and value messages exactly as TiCDC's "
+                    "tests state them (Go raw-string literals, byte for byte, in `expect.text`; "
+                    "`expect.json` is the same parsed): classic row messages (tiflow), new-"
+                    "architecture row, schema-change (DDL) and watermark messages (pingcap/ticdc), "
+                    "and the all-types Debezium golden. " + JSONEQ_NOTE + ".", cases,
+                    stacks={"classic": f"pingcap/tiflow@{TIFLOW_REV}",
+                            "new-architecture": f"pingcap/ticdc@{TICDC_REV}"})
+
+
+def split_sql_values(dml):
+    """The top-level comma-separated items of `INSERT ... VALUES (...)`, quotes respected."""
+    body = dml[dml.index("(") + 1: dml.rindex(")")]
+    items, cur, quoted = [], "", False
+    for ch in body:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "," and not quoted:
+            items.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur.strip())
+    return items
+
+
+def json_object_text(lines, at):
+    """Exact text of the JSON object whose member is on line index `at` (pretty-printed file)."""
+    if "{" in lines[at] and "}" in lines[at]:
+        return lines[at].strip().rstrip(",")
+    s = at
+    while lines[s].strip() != "{":
+        s -= 1
+    e = at
+    while lines[e].strip() not in ("}", "},"):
+        e += 1
+    return "\n".join(lines[s:e + 1]).rstrip(",")
+
+
+# The datatype table as TiDB builds it from testdata/datatype.ddl.sql (derived: the DDL states
+# SQL types only). Flen/Decimal only where the Debezium encoder reads them (BIT length, time
+# fsp, FLOAT/DOUBLE declared decimals, DECIMAL); Flag only the bits it reads.
+DBZ_DATATYPE_COLUMNS = [
+    ("pk", "INT PRIMARY KEY", "long", F_NOT_NULL | F_PRI_KEY, {}),
+    ("col_d_2023", "DATE", "date", 0, {}), ("col_d_1000", "DATE", "date", 0, {}),
+    ("col_d_9999", "DATE", "date", 0, {}), ("col_d_0000", "DATE", "date", 0, {}),
+    ("col_dt", "DATETIME", "datetime", 0, {"decimal": 0}),
+    ("col_dt_fsp_0", "DATETIME(0)", "datetime", 0, {"decimal": 0}),
+    ("col_dt_fsp_1", "DATETIME(1)", "datetime", 0, {"decimal": 1}),
+    ("col_dt_fsp_4", "DATETIME(4)", "datetime", 0, {"decimal": 4}),
+    ("col_dt_fsp_6", "DATETIME(6)", "datetime", 0, {"decimal": 6}),
+    ("col_dt_0000", "DATETIME(6)", "datetime", 0, {"decimal": 6}),
+    ("col_t", "TIME", "duration", 0, {"decimal": 0}),
+    ("col_t_fsp_0", "TIME(0)", "duration", 0, {"decimal": 0}),
+    ("col_t_fsp_1", "TIME(1)", "duration", 0, {"decimal": 1}),
+    ("col_t_fsp_4", "TIME(4)", "duration", 0, {"decimal": 4}),
+    ("col_t_fsp_6", "TIME(6)", "duration", 0, {"decimal": 6}),
+    ("col_t_neg", "TIME(6)", "duration", 0, {"decimal": 6}),
+    ("col_ts", "TIMESTAMP", "timestamp", 0, {"decimal": 0}),
+    ("col_ts_fsp_0", "TIMESTAMP(0)", "timestamp", 0, {"decimal": 0}),
+    ("col_ts_fsp_1", "TIMESTAMP(1)", "timestamp", 0, {"decimal": 1}),
+    ("col_ts_fsp_5", "TIMESTAMP(5)", "timestamp", 0, {"decimal": 5}),
+    ("col_ts_fsp_6", "TIMESTAMP(6)", "timestamp", 0, {"decimal": 6}),
+    ("col_y", "YEAR", "year", 0, {}),
+    ("col_bit_1", "BIT(1)", "bit", 0, {"flen": 1}), ("col_bit_5", "BIT(5)", "bit", 0, {"flen": 5}),
+    ("col_bit_6", "BIT(6)", "bit", 0, {"flen": 6}), ("col_bit_60", "BIT(60)", "bit", 0, {"flen": 60}),
+    ("col_varchar", "VARCHAR(100)", "varchar", 0, {"flen": 100, "charset": "utf8mb4"}),
+    ("col_char", "CHAR(100)", "string", 0, {"flen": 100, "charset": "utf8mb4"}),
+    ("col_varbinary", "VARBINARY(100)", "varchar", F_BINARY, {"flen": 100, "charset": "binary"}),
+    ("col_binary", "BINARY(100)", "string", F_BINARY, {"flen": 100, "charset": "binary"}),
+    ("col_blob", "BLOB", "blob", F_BINARY, {"charset": "binary"}),
+    ("col_decimal", "DECIMAL(10, 5)", "newdecimal", 0, {"flen": 10, "decimal": 5}),
+    ("col_numeric", "NUMERIC(10, 5)", "newdecimal", 0, {"flen": 10, "decimal": 5}),
+    ("col_float", "FLOAT", "float", 0, {"decimal": -1}),
+    ("col_double", "DOUBLE", "double", 0, {"decimal": -1}),
+    ("col_int", "INT", "long", 0, {}), ("col_int_unsigned", "INT UNSIGNED", "long", F_UNSIGNED, {}),
+    ("col_tinyint", "TINYINT", "tiny", 0, {}),
+    ("col_tinyint_unsigned", "TINYINT UNSIGNED", "tiny", F_UNSIGNED, {}),
+    ("col_smallint", "SMALLINT", "short", 0, {}),
+    ("col_smallint_unsigned", "SMALLINT UNSIGNED", "short", F_UNSIGNED, {}),
+    ("col_mediumint", "MEDIUMINT", "int24", 0, {}),
+    ("col_mediumint_unsigned", "MEDIUMINT UNSIGNED", "int24", F_UNSIGNED, {}),
+    ("col_bigint", "BIGINT", "longlong", 0, {}),
+    ("col_bigint_unsigned", "BIGINT UNSIGNED", "longlong", F_UNSIGNED, {}),
+    ("col_enum", "ENUM('a', 'b', 'c')", "enum", 0, {"elems": ["a", "b", "c"]}),
+    ("col_enum_invalid", "ENUM('a', 'b', 'c')", "enum", 0, {"elems": ["a", "b", "c"]}),
+    ("col_set", "SET('a', 'b', 'c')", "set", 0, {"elems": ["a", "b", "c"]}),
+    ("col_set_invalid", "SET('a', 'b', 'c')", "set", 0, {"elems": ["a", "b", "c"]}),
+    ("col_json", "JSON", "json", F_BINARY, {"charset": "binary"}),
+]
+
+
+def debezium_values():
+    td = "pkg/sink/codec/debezium/testdata/"
+    ddl = "\n".join(upstream(TIFLOW_GIT, TIFLOW_REV, td + "datatype.ddl.sql"))
+    dml = "\n".join(upstream(TIFLOW_GIT, TIFLOW_REV, td + "datatype.dml.sql"))
+    dbz = upstream(TIFLOW_GIT, TIFLOW_REV, td + "datatype.dbz.json")
+    parsed = json.loads("\n".join(dbz))
+    after_line = next(i for i, l in enumerate(dbz) if l.strip() == '"after": {')
+    sql_values = split_sql_values(dml)
+    if [c[0] for c in DBZ_DATATYPE_COLUMNS] != [f["field"] for f in parsed["schema"]["fields"][0]["fields"]]:
+        raise SystemExit("datatype columns disagree with datatype.dbz.json")
+    if len(sql_values) != len(DBZ_DATATYPE_COLUMNS):
+        raise SystemExit("datatype.dml.sql: value count disagrees with the columns")
+    cases = []
+    for (name, sql, tp, flag, more), literal in zip(DBZ_DATATYPE_COLUMNS, sql_values):
+        if not re.search(rf"^\s*{name}\s+{re.escape(sql)}", ddl, re.M):
+            raise SystemExit(f"datatype.ddl.sql: {name} {sql} not found")
+        col = dbz_col(name, tp, flag, sql=sql, **more)
+        schema_at = next(i for i, l in enumerate(dbz) if f'"field": "{name}"' in l)
+        value_at = next(i for i in range(after_line, len(dbz)) if dbz[i].strip().startswith(f'"{name}": '))
+        value_text = dbz[value_at].strip().rstrip(",").split(": ", 1)[1]
+        schema_text = json_object_text(dbz, schema_at)
+        cases.append({
+            "id": f"datatype-{name}", "op": "column_value",
+            "source": f"pingcap/tiflow@{TIFLOW_REV}:{td}datatype.dbz.json:{value_at + 1}",
+            "schema_source": f"pingcap/tiflow@{TIFLOW_REV}:{td}datatype.dbz.json:{schema_at + 1}",
+            "input_source": f"pingcap/tiflow@{TIFLOW_REV}:{td}datatype.dml.sql",
+            "column": col,
+            "input": {"sql_literal": literal, "session": {"time_zone": "UTC", "sql_mode": ""}},
+            "config": {"time-zone": "UTC", "enable-tidb-extension": False},
+            "expect": {"value_text": value_text, "value": parsed["payload"]["after"][name],
+                       "schema_field_text": schema_text,
+                       "schema_field": json.loads(schema_text),
+                       "compare": "json-eq (Debezium's output; TiCDC's test compares parsed JSON)"},
+        })
+    # Schema and topic names
+    for repo, git_dir, rev in (("pingcap/tiflow", TIFLOW_GIT, TIFLOW_REV),
+                               ("pingcap/ticdc", TICDC_GIT, TICDC_REV)):
+        path = "pkg/sink/codec/debezium/helper_test.go"
+        cases.append({"id": f"schema-topic-name-{repo.split('/')[1]}", "op": "schema_name_prefix",
+                      "source": f"{repo}@{rev}:{path}:{line_of(git_dir, rev, path, 'func TestGetSchemaTopicName')}",
+                      "input": {"cluster_id": "default", "schema": "1A.B", "table": "columnNameWith中文"},
+                      "expect": "default._1A_B.columnNameWith__",
+                      "note": "prefix of <…>.Key / .Value / .Envelope: SanitizeName(cluster id) . "
+                              "SanitizeName(schema) . SanitizeTopicName(table)"})
+    # Column defaults and fsp as the new-architecture DDL encoder re-reads them from the query
+    path = "pkg/sink/codec/debezium/helper_test.go"
+    src = ticdc(path, "func TestGetColumns")
+    query = ("CREATE TABLE test (id INT PRIMARY KEY, val1 datetime default current_timestamp, "
+             "val2 time(2) default 0,  val3 timestamp(3) default now(), val4 YEAR(4) default 1970 "
+             "comment 'first');")
+    if query not in "\n".join(upstream(TICDC_GIT, TICDC_REV, path)):
+        raise SystemExit("helper_test.go: TestGetColumns query moved")
+    for cid, col, exp in (
+            ("val1", dbz_col("val1", "datetime"), {"default_value": "CURRENT_TIMESTAMP"}),
+            ("val2", dbz_col("val2", "duration"), {"Decimal": 2, "default_value": "0"}),
+            ("val3", dbz_col("val3", "timestamp"), {"Decimal": 3, "default_value": "CURRENT_TIMESTAMP"}),
+            ("val4", dbz_col("val4", "year"), {"Flen": 4, "default_value": "1970", "comment": ""})):
+        col["type"]["Flag"] = 0
+        cases.append({"id": f"parse-columns-{cid}", "op": "ddl_parse_columns", "source": src,
+                      "query": query, "column_before": col, "expect": exp,
+                      "note": "parseColumns(query, columnInfos) fills default value, fsp and length "
+                              "from the DDL text into the column infos given as types.NewFieldType(tp); "
+                              "the comment is not taken over"})
+    return dbz_envelope("debezium-values", "Per-column Debezium values and column schemas of the "
+                        "all-types golden (Debezium 2.4 MySQL connector output that TiCDC's test "
+                        "requires its encoder to match; `value_text` / `schema_field_text` are the "
+                        "file's text, byte for byte), the Connect schema name prefix, and the DDL "
+                        "column parsing of the new-architecture schema-change encoder. Column `type` "
+                        "is derived from the DDL (Flen/Decimal only where the encoder reads them; "
+                        "Flag only NotNull 1, PriKey 2, Unsigned 32, Binary 128).", cases)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1234,6 +1669,8 @@ def main():
     write("canal_json_types.json", canal_types())
     write("canal_values.json", canal_values())
     write("debezium.json", debezium())
+    write("debezium_messages.json", debezium_messages())
+    write("debezium_values.json", debezium_values())
     write("avro_names.json", avro_names())
     write("avro_schema.json", avro_schema())
     write("avro_values.json", avro_values())
