@@ -63,15 +63,15 @@ const REPLAY: &[(&str, Replay)] = &[
     ),
     (
         "avro-names",
-        Replay::Pending("Avro encoder: src/codec (not started)"),
+        Replay::Replayed("corpus_replay_avro::avro_name_vectors_replay"),
     ),
     (
         "avro-schema",
-        Replay::Pending("Avro encoder: src/codec (not started)"),
+        Replay::Replayed("corpus_replay_avro::whole_record_schema_texts_are_ticdcs"),
     ),
     (
         "avro-values",
-        Replay::Pending("Avro encoder: src/codec (not started)"),
+        Replay::Replayed("corpus_replay_avro::every_column_value_encodes_to_ticdcs_native_value"),
     ),
     (
         "oracle-table",

@@ -292,3 +292,21 @@ fn the_confluent_envelope_is_magic_zero_and_the_id() {
         c["derived_header_hex"].as_str().expect("header")
     );
 }
+
+#[test]
+fn avro_name_vectors_replay() {
+    let all = cases("avro_names.json");
+    for c in &all {
+        let id = c["id"].as_str().unwrap_or("?");
+        let got = match c["op"].as_str() {
+            Some("sanitize_name") => schema::sanitize_name(c["input"].as_str().expect("input")),
+            Some("namespace") => schema::namespace(
+                c["input"][0].as_str().expect("namespace"),
+                c["input"][1].as_str().expect("schema"),
+            ),
+            other => panic!("{id}: op {other:?}"),
+        };
+        assert_eq!(got, c["expect"].as_str().expect("expect"), "{id}");
+    }
+    assert_eq!(all.len(), 8, "every avro-names case");
+}
