@@ -495,3 +495,185 @@ fn datatype_replay() {
         assert_eq!(value["payload"]["source"]["name"], json(r#""dbserver1""#));
     }
 }
+
+/// Column defaults, NULLs that take them, and the value edge cases, derived from codec.go
+/// (`writeDebeziumFieldSchema` :66-500 for the schemas and defaults,
+/// `writeDebeziumFieldValue` :505-865 for the values; lines cited per column).
+#[test]
+fn defaults_and_value_edges() {
+    let b = "binary";
+    let u = "utf8mb4";
+    let nn = flag::NOT_NULL;
+    let with_default = |mut c: ColumnInfo, d: &str| {
+        c.default = Some(J::String(d.to_owned()));
+        c
+    };
+    let mut bit1 = col(3, "b1", ft(tp::BIT, flag::UNSIGNED, 1, 0, b));
+    bit1.default_bit = Some(vec![1]);
+    let mut bit10 = col(4, "b10", ft(tp::BIT, flag::UNSIGNED, 10, 0, b));
+    bit10.default_bit = Some(vec![1, 2]);
+    let mut e = ft(tp::ENUM, 0, -1, 0, u);
+    e.elems = vec!["a,b".into(), "it's".into()];
+    let mut s = ft(tp::SET, 0, -1, 0, u);
+    s.elems = vec!["x".into(), "y".into()];
+    let mut g = col(18, "g", ft(tp::LONG, 0, 11, 0, b));
+    g.generated_expr_string = "`id` + 1".into();
+    let cols = vec![
+        col(1, "id", ft(tp::LONG, nn | flag::PRI_KEY, 11, 0, b)),
+        with_default(col(2, "i", ft(tp::LONG, 0, 11, 0, b)), "5"),
+        bit1,
+        bit10,
+        with_default(col(5, "d", ft(tp::DATE, 0, 10, 0, b)), "2023-11-30"),
+        with_default(
+            col(6, "dt", ft(tp::DATETIME, nn, 23, 3, b)),
+            "CURRENT_TIMESTAMP",
+        ),
+        with_default(
+            col(7, "ts", ft(tp::TIMESTAMP, nn, 19, 0, b)),
+            "CURRENT_TIMESTAMP",
+        ),
+        with_default(
+            col(8, "ts0", ft(tp::TIMESTAMP, 0, 22, 2, b)),
+            "0000-00-00 00:00:00",
+        ),
+        with_default(col(9, "tm", ft(tp::DURATION, 0, 12, 1, b)), "01:00:00"),
+        with_default(col(10, "y", ft(tp::YEAR, 0, 4, 0, b)), "99"),
+        with_default(col(11, "vb", ft(tp::VARCHAR, 0, 10, 0, b)), "x"),
+        with_default(col(12, "e", e), "it's"),
+        col(13, "s", s),
+        col(14, "f", ft(tp::FLOAT, 0, 10, 2, b)),
+        col(15, "ti", ft(tp::TINY, 0, 4, 0, b)),
+        col(16, "bu", ft(tp::LONGLONG, flag::UNSIGNED, 20, 0, b)),
+        col(17, "v", ft(tp::TIDB_VECTOR_FLOAT32, 0, -1, 0, b)),
+        g,
+        col(19, "x", ft(tp::VARCHAR, 0, 10, 0, u)),
+    ];
+    let meta = Arc::new(
+        TableMeta::new(&TableInfo {
+            id: 100,
+            name: crate::model::CIStr::new("t"),
+            columns: cols,
+            pk_is_handle: true,
+            ..TableInfo::default()
+        })
+        .with_selection(|c| c.name != "x"),
+    );
+    let values = vec![
+        Value::Int(1),
+        Value::Null,
+        Value::Bit(vec![0]),
+        Value::Bit(vec![0, 5]),
+        Value::Null,
+        time(TimeType::Datetime, 3, (1969, 12, 31), (23, 59, 59), 500_000),
+        time(TimeType::Timestamp, 0, (2023, 11, 30), (20, 34, 56), 0),
+        Value::Null,
+        Value::Duration(Duration {
+            nanos: -1_500_000_000,
+            fsp: 1,
+        }),
+        Value::Int(2001),
+        Value::Null,
+        Value::Enum {
+            index: 1,
+            name: "a,b".into(),
+        },
+        Value::Set {
+            bits: 4,
+            names: String::new(),
+        },
+        Value::Float32(1.5),
+        Value::Int(300),
+        Value::Uint(1 << 63),
+        Value::Vector(crate::mount::VectorFloat32(vec![1.0, 2.5])),
+        Value::Bytes(b"dropped".to_vec()),
+    ];
+    let ev = RowEvent {
+        schema: "test".into(),
+        table: "t".into(),
+        meta,
+        commit_ts: 1,
+        kind: RowKind::Insert,
+        new: Some(values),
+        old: None,
+    };
+    let mut config = DebeziumConfig {
+        cluster_id: "c1".into(),
+        ..DebeziumConfig::default()
+    };
+    config.time_zone = "+08:00".parse().unwrap();
+    let d = DebeziumEncoder::with_clock(config, Arc::new(FixedClock(NOW)));
+    let value = text(d.value(&ev).unwrap());
+    let after = concat!(
+        r#""after":{"id":1,"i":5,"b1":false,"b10":"BQA=","d":19691,"dt":-500,"#,
+        r#""ts":"2023-11-30T12:34:56Z","ts0":null,"tm":-1500000,"y":2001,"#,
+        // codec.go:561-565: a binary string default is written as base64, then as text.
+        r#""vb":"eA==","vb":"x","e":"a,b","s":"","f":1.5,"ti":-1,"#,
+        r#""bu":-9223372036854775808,"v":"[1,2.5]"}"#,
+    );
+    assert!(value.contains(after), "{value}");
+    let fields = concat!(
+        r#""field":"after","fields":["#,
+        r#"{"type":"int32","optional":false,"field":"id"},"#,
+        r#"{"type":"int32","optional":true,"field":"i","default":5},"#,
+        r#"{"type":"boolean","optional":true,"field":"b1","default":true},"#,
+        r#"{"type":"bytes","optional":true,"name":"io.debezium.data.Bits","version":1,"parameters":{"length":"10"},"field":"b10","default":"AgE="},"#,
+        r#"{"type":"int32","optional":true,"name":"io.debezium.time.Date","version":1,"field":"d","default":19691},"#,
+        r#"{"type":"int64","optional":false,"name":"io.debezium.time.Timestamp","version":1,"field":"dt","default":0},"#,
+        r#"{"type":"string","optional":false,"name":"io.debezium.time.ZonedTimestamp","version":1,"field":"ts","default":"1970-01-01T00:00:00Z"},"#,
+        r#"{"type":"string","optional":true,"name":"io.debezium.time.ZonedTimestamp","version":1,"field":"ts0"},"#,
+        r#"{"type":"int64","optional":true,"name":"io.debezium.time.MicroTime","version":1,"field":"tm","default":3600000000},"#,
+        r#"{"type":"int32","optional":true,"name":"io.debezium.time.Year","version":1,"field":"y","default":1999},"#,
+        r#"{"type":"string","optional":true,"field":"vb","default":"x"},"#,
+        r#"{"type":"string","optional":true,"name":"io.debezium.data.Enum","version":1,"parameters":{"allowed":"a\\,b,it's"},"field":"e","default":"it's"},"#,
+        r#"{"type":"string","optional":true,"name":"io.debezium.data.EnumSet","version":1,"parameters":{"allowed":"x,y"},"field":"s"},"#,
+        r#"{"type":"double","optional":true,"field":"f"},"#,
+        r#"{"type":"int16","optional":true,"field":"ti"},"#,
+        r#"{"type":"int64","optional":true,"field":"bu"},"#,
+        r#"{"type":"string","optional":true,"name":"io.debezium.data.TiDBVectorFloat32","field":"v"},"#,
+        // codec.go:1106-1115: virtual generated columns close the list.
+        r#"{"type":"int32","optional":true,"field":"g"}]}"#,
+    );
+    assert!(value.contains(fields), "{value}");
+    assert!(value.starts_with(
+        r#"{"payload":{"source":{"version":"2.4.0.Final","connector":"TiCDC","name":"c1","#
+    ));
+    assert!(value.contains(r#""name":"c1.test.t.Envelope""#));
+    assert_eq!(
+        text(d.key(&ev).unwrap()),
+        r#"{"payload":{"id":1},"schema":{"type":"struct","name":"c1.test.t.Key","optional":false,"fields":[{"type":"int32","optional":false,"field":"id"}]}}"#
+    );
+}
+
+/// Values TiCDC refuses stop the row with an error naming the column (codec.go:727-745: a
+/// TIMESTAMP that does not exist in the changefeed's zone).
+#[test]
+fn impossible_timestamp_is_an_error() {
+    let meta = table(
+        "t",
+        vec![col(1, "ts", ft(tp::TIMESTAMP, 0, 19, 0, "binary"))],
+        false,
+    );
+    let mut e = row(
+        &meta,
+        RowKind::Insert,
+        Some(vec![time(
+            TimeType::Timestamp,
+            0,
+            (2023, 3, 12),
+            (2, 30, 0),
+            0,
+        )]),
+        None,
+    );
+    e.table = "t".into();
+    let config = DebeziumConfig {
+        time_zone: "America/New_York".parse().unwrap(),
+        ..DebeziumConfig::default()
+    };
+    let d = DebeziumEncoder::with_clock(config, Arc::new(FixedClock(NOW)));
+    let err = d.value(&e).unwrap_err();
+    assert!(
+        matches!(&err, CodecError::UnexpectedValue { column, .. } if column == "ts"),
+        "{err}"
+    );
+}
