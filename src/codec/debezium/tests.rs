@@ -412,7 +412,8 @@ fn datatype_row() -> Vec<Value> {
         Value::Bytes(b"foo".to_vec()),
         Value::Decimal(Decimal::parse("12345.12345", 10, 5).unwrap()),
         Value::Decimal(Decimal::parse("12345.12345", 10, 5).unwrap()),
-        Value::Float32(12345.12345),
+        // TiDB narrows the inserted DOUBLE to float32.
+        Value::Float32(12345.12345f64 as f32),
         Value::Float64(12345.12345),
         Value::Int(-2147483648),
         Value::Uint(4294967295),
