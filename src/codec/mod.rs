@@ -5,7 +5,7 @@
 //! version ([`TableCodec`]: schemas, registry ids, rendered names) and is handed back for each
 //! row; the [`Record`] it produces (optional key, optional value — a tombstone has none —
 //! and headers); TiCDC's update splitting ([`split`]); one sub-module per protocol
-//! ([`canal_json`], [`avro`]). What each protocol does with DDLs, watermarks, topics and large
+//! ([`canal_json`], [`avro`], [`debezium`]). What each protocol does with DDLs, watermarks, topics and large
 //! messages is [`crate::config::ProtocolCaps`], read by the pipeline, not matched here.
 //!
 //! Guarantees: nothing here does I/O except [`Encoder::prepare_table`] (a schema-registry
@@ -17,6 +17,7 @@
 
 pub mod avro;
 pub mod canal_json;
+pub mod debezium;
 pub mod error;
 pub mod split;
 
@@ -158,8 +159,12 @@ pub trait Encoder: Send + Sync + std::fmt::Debug {
 }
 
 /// The encoder of a changefeed's configured protocol; an error names the protocol when it is
-/// not supported yet.
-pub fn build(cf: &crate::config::ChangefeedConfig) -> Result<Arc<dyn Encoder>, String> {
+/// not supported yet. `time_zone` is the changefeed's resolved `time-zone` (the zone
+/// TIMESTAMP values arrive in).
+pub fn build(
+    cf: &crate::config::ChangefeedConfig,
+    time_zone: crate::mount::TimeZone,
+) -> Result<Arc<dyn Encoder>, String> {
     let codec = cf
         .sink
         .kafka_config
@@ -194,6 +199,14 @@ pub fn build(cf: &crate::config::ChangefeedConfig) -> Result<Arc<dyn Encoder>, S
                 Arc::new(registry),
             )))
         }
+        Protocol::Debezium => Ok(Arc::new(debezium::DebeziumEncoder::new(
+            debezium::DebeziumConfig {
+                cluster_id: cf.cluster_id.clone(),
+                disable_schema: codec.debezium_disable_schema,
+                output_old_value: cf.sink.debezium.as_ref().is_none_or(|d| d.output_old_value),
+                time_zone,
+            },
+        ))),
         other => Err(format!(
             "protocol {} is not supported yet; use one of {}",
             other.name(),

@@ -37,6 +37,11 @@ pub struct ChangefeedConfig {
     /// IANA name `Asia/Shanghai`.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// TiCDC's server `cluster-id`: Debezium messages carry it as `source.name` and
+    /// `source.cluster_id` and start their schema names with it. Letters and digits in
+    /// groups joined by single dashes, at most 128 characters.
+    #[serde(default = "default_cluster_id")]
+    pub cluster_id: String,
     #[serde(default)]
     pub filter: FilterConfig,
     pub sink: SinkConfig,
@@ -55,6 +60,10 @@ impl ChangefeedConfig {
 
 fn default_time_zone() -> String {
     "System".to_string()
+}
+
+fn default_cluster_id() -> String {
+    "default".to_string()
 }
 
 /// The configured start of a changefeed.
@@ -206,6 +215,27 @@ pub struct SinkConfig {
     pub schema_registry_ca: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kafka_config: Option<KafkaConfig>,
+    /// TiCDC's `[sink.debezium]`, for `protocol = "debezium"` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debezium: Option<DebeziumSinkConfig>,
+}
+
+/// TiCDC's `[sink.debezium]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DebeziumSinkConfig {
+    /// UPDATE messages carry the row before the change in `before`; `false` leaves the
+    /// `before` key out.
+    #[serde(default = "default_true")]
+    pub output_old_value: bool,
+}
+
+impl Default for DebeziumSinkConfig {
+    fn default() -> Self {
+        DebeziumSinkConfig {
+            output_old_value: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -490,6 +520,7 @@ pub struct CodecConfig {
     pub avro_decimal_handling_mode: AvroDecimalMode,
     #[serde(default)]
     pub avro_bigint_unsigned_handling_mode: AvroBigintUnsignedMode,
+    /// Debezium messages without their `schema` blocks (payload only).
     #[serde(default)]
     pub debezium_disable_schema: bool,
     /// Rows per message for batching protocols (open-protocol).

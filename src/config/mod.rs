@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 pub use changefeed::{
     AvroBigintUnsignedMode, AvroDecimalMode, ChangefeedConfig, CodecConfig, ColumnSelector,
-    Compression, DispatchRule, EventFilterRule, FilterConfig, KafkaConfig, LargeMessageCompression,
-    LargeMessageHandle, LargeMessageOption, SaslMechanism, SinkConfig, SinkKind, StartPosition,
+    Compression, DebeziumSinkConfig, DispatchRule, EventFilterRule, FilterConfig, KafkaConfig,
+    LargeMessageCompression, LargeMessageHandle, LargeMessageOption, SaslMechanism, SinkConfig,
+    SinkKind, StartPosition,
 };
 pub use locate::{KeyPath, Seg};
 pub use model::{

@@ -113,7 +113,15 @@ impl Protocol {
                 large_message_reduction: true,
                 ..ticdc_default
             },
-            Protocol::Debezium | Protocol::Maxwell | Protocol::Craft => ticdc_default,
+            // Classic v8.5 writes neither DDL nor checkpoint messages and refuses
+            // large-message handling for Debezium (`pkg/config/large_message.go`).
+            Protocol::Debezium => ProtocolCaps {
+                built: true,
+                ddl: Placement::Nowhere,
+                watermark: Placement::Nowhere,
+                ..ticdc_default
+            },
+            Protocol::Maxwell | Protocol::Craft => ticdc_default,
         }
     }
 

@@ -113,6 +113,9 @@ pub struct TableMeta {
     pub handle_key: HandleKey,
     /// Lower-case name and "is virtual generated" of every `TableInfo.columns` entry.
     pub info_columns: Vec<(String, bool)>,
+    /// The public virtual generated columns (never emitted), in table order: Debezium's
+    /// schema still describes them.
+    pub virtual_columns: Vec<ColumnMeta>,
 }
 
 /// TiCDC's `IsColCDCVisible` plus the decoder's "public only".
@@ -236,22 +239,30 @@ impl TableMeta {
             });
         }
 
+        let meta = |(i, c): (usize, &ColumnInfo)| ColumnMeta {
+            id: c.id,
+            name: c.name.o.clone(),
+            info_offset: i,
+            field_type: c.field_type.clone(),
+            flags: flags.get(i).copied().unwrap_or_default(),
+            type_name: type_name(&c.field_type),
+            type_desc: type_desc(&c.field_type),
+            selected: true,
+            default: c.default_value(),
+        };
         let columns = t
             .columns
             .iter()
             .enumerate()
             .filter(|(_, c)| emitted(c))
-            .map(|(i, c)| ColumnMeta {
-                id: c.id,
-                name: c.name.o.clone(),
-                info_offset: i,
-                field_type: c.field_type.clone(),
-                flags: flags.get(i).copied().unwrap_or_default(),
-                type_name: type_name(&c.field_type),
-                type_desc: type_desc(&c.field_type),
-                selected: true,
-                default: c.default_value(),
-            })
+            .map(meta)
+            .collect();
+        let virtual_columns = t
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_public() && c.is_virtual_generated())
+            .map(meta)
             .collect();
         TableMeta {
             table_id: t.id,
@@ -264,6 +275,7 @@ impl TableMeta {
                 .iter()
                 .map(|c| (c.name.l.clone(), c.is_virtual_generated()))
                 .collect(),
+            virtual_columns,
         }
     }
 

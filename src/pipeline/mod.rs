@@ -316,7 +316,7 @@ pub async fn run<L: SchemaSource>(
     let emitter = Emitter::new(
         &cf.id,
         Arc::clone(&output),
-        crate::codec::build(cf).map_err(operator)?,
+        crate::codec::build(cf, settings.time_zone).map_err(operator)?,
         router(cf)?,
         LargeMessagePolicy::from_config(
             &cf.sink

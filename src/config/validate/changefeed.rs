@@ -1,4 +1,5 @@
-//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule and a known time zone, then
+//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule, a known time zone and TiCDC's
+//! cluster-id rule, then
 //! the rules of its parts in the order they are reported: `[filter]`, the matchers of
 //! `[[sink.dispatchers]]`, `[[sink.column-selectors]]`, and `[sink]` itself.
 
@@ -23,6 +24,16 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
             format!("unknown time zone {:?}: use \"System\", \"UTC\", an offset such as \"+08:00\" or an IANA name such as \"Asia/Shanghai\"", cf.time_zone),
         );
     }
+    if !valid_cluster_id(&cf.cluster_id) {
+        r.err(
+            p.key("cluster-id"),
+            format!(
+                "invalid cluster-id {:?}: use letters and digits, groups joined by single dashes, at most 128 characters, not one of {} (TiCDC's rule)",
+                cf.cluster_id,
+                RESERVED_CLUSTER_IDS.join(", ")
+            ),
+        );
+    }
     filter::check(r, &p.key("filter"), &cf.filter, cf.case_sensitive);
     let s = p.key("sink");
     dispatch::matchers(r, &s, &cf.sink.dispatchers, cf.case_sensitive);
@@ -37,6 +48,14 @@ fn valid_changefeed_id(id: &str) -> bool {
         && id
             .split('-')
             .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Words TiCDC reserves (old etcd key prefixes), `pkg/config/server_config.go`.
+const RESERVED_CLUSTER_IDS: [&str; 6] = ["owner", "capture", "task", "changefeed", "job", "meta"];
+
+/// TiCDC's `isValidClusterID`: the changefeed-id pattern, at most 128 bytes, not reserved.
+fn valid_cluster_id(id: &str) -> bool {
+    valid_changefeed_id(id) && !RESERVED_CLUSTER_IDS.contains(&id)
 }
 
 fn valid_time_zone(tz: &str) -> bool {
@@ -54,6 +73,17 @@ mod tests {
         assert!(!valid_changefeed_id("cf_1"));
         assert!(!valid_changefeed_id("-cf"));
         assert!(!valid_changefeed_id("cf--1"));
+    }
+
+    #[test]
+    fn cluster_ids() {
+        assert!(valid_cluster_id("default"));
+        assert!(valid_cluster_id("dbserver1"));
+        assert!(valid_cluster_id("east-1"));
+        assert!(!valid_cluster_id(""));
+        assert!(!valid_cluster_id("a_b"));
+        assert!(!valid_cluster_id("owner"));
+        assert!(!valid_cluster_id(&"a".repeat(129)));
     }
 
     #[test]

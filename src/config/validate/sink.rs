@@ -2,8 +2,9 @@
 //! ([`crate::config::ProtocolCaps`]) demand — a schema registry URL (resolved, `http(s)://`)
 //! exactly where one is used, `force-replicate = true` not where rows need a handle key, every
 //! dispatcher's topic one table's own where the protocol has one table per topic; each
-//! dispatcher's rules, each column selector complete, and a `kafka-config` exactly when the
-//! sink type is `kafka` (whose rules are in `kafka`).
+//! dispatcher's rules, each column selector complete, `[sink.debezium]` only with
+//! `protocol = "debezium"`, and a `kafka-config` exactly when the sink type is `kafka` (whose
+//! rules are in `kafka`).
 
 use std::path::Path;
 
@@ -40,6 +41,15 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
         dispatch::check(r, &p.key("dispatchers").index(i), rule, s.protocol);
     }
     selector::required(r, p, &s.column_selectors);
+    if s.debezium.is_some() && s.protocol != Protocol::Debezium {
+        r.err(
+            p.key("debezium"),
+            format!(
+                "[sink.debezium] applies to protocol debezium only (protocol is {}); remove it",
+                s.protocol.name()
+            ),
+        );
+    }
     match (s.kind, s.kafka_config.as_mut()) {
         (SinkKind::Kafka, None) => r.err(
             p.key("kafka-config"),

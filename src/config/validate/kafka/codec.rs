@@ -1,6 +1,6 @@
 //! Rules of `[sink.kafka-config.codec-config]` against the protocol: content-compatible only
 //! for canal-json and without the TiDB extension, only-output-updated-columns only for
-//! canal-json and simple, a batch size above zero.
+//! canal-json and simple, debezium-disable-schema only for debezium, a batch size above zero.
 
 use super::super::Report;
 use crate::config::{CodecConfig, KeyPath, Protocol};
@@ -23,6 +23,12 @@ pub(super) fn check(r: &mut Report, cc: &KeyPath, c: &CodecConfig, protocol: Pro
         r.err(
             cc.key("only-output-updated-columns"),
             "only-output-updated-columns applies to canal-json and simple only",
+        );
+    }
+    if c.debezium_disable_schema && protocol != Protocol::Debezium {
+        r.err(
+            cc.key("debezium-disable-schema"),
+            "debezium-disable-schema applies to debezium only",
         );
     }
     if c.max_batch_size == 0 {
