@@ -2,7 +2,8 @@
 //!
 //! * [`datatype_replay`] replays tiflow v8.5.7 `pkg/sink/codec/debezium/testdata/`
 //!   (`datatype.ddl.sql`, `datatype.dml.sql`, expected `datatype.dbz.json` and
-//!   `datatype.dbz.key.json`, copied here as data) the way `debezium_test.go:135-208`
+//!   `datatype.dbz.key.json`, as transcribed with citations in
+//!   `tests/corpus/vectors/debezium_messages.json`) the way `debezium_test.go:135-208`
 //!   compares them: both sides parsed as JSON, with `payload.source` and `payload.ts_ms`
 //!   masked (the expected messages come from a real Debezium 2.4 MySQL connector) and
 //!   `schema` masked too when the schema is disabled. The row is built by hand with the
@@ -288,7 +289,7 @@ fn helper_test_schema_topic_name() {
     );
 }
 
-/// The table of testdata/datatype.ddl.sql with the FieldTypes TiDB builds for it.
+/// The table of tiflow v8.5.7 pkg/sink/codec/debezium/testdata/datatype.ddl.sql with the FieldTypes TiDB builds for it.
 fn datatype_table() -> Arc<TableMeta> {
     let b = "binary";
     let u = "utf8mb4";
@@ -359,7 +360,7 @@ fn datatype_table() -> Arc<TableMeta> {
     table("foo", infos, true)
 }
 
-/// The values TiDB stores for testdata/datatype.dml.sql (fractions rounded to each column's
+/// The values TiDB stores for tiflow v8.5.7 testdata/datatype.dml.sql (fractions rounded to each column's
 /// fsp, BINARY padded, invalid ENUM/SET values stored as the empty value).
 fn datatype_row() -> Vec<Value> {
     use TimeType::{Date, Datetime, Timestamp};
@@ -461,10 +462,22 @@ fn masked(mut v: J, disable_schema: bool) -> J {
 /// debezium_test.go:164-208 `TestDataTypes`, schema enabled and disabled.
 #[test]
 fn datatype_replay() {
-    let expected_value: J =
-        serde_json::from_str(include_str!("testdata/datatype.dbz.json")).unwrap();
-    let expected_key: J =
-        serde_json::from_str(include_str!("testdata/datatype.dbz.key.json")).unwrap();
+    // TiCDC's expected messages, as the golden corpus transcribes them (with citations).
+    let corpus: J = serde_json::from_str(include_str!(
+        "../../../tests/corpus/vectors/debezium_messages.json"
+    ))
+    .unwrap();
+    let golden = |id: &str| -> J {
+        corpus["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("corpus case {id}"))["expect"]["json"]
+            .clone()
+    };
+    let expected_value = golden("datatype-foo-value");
+    let expected_key = golden("datatype-foo-key");
     let meta = datatype_table();
     let e = RowEvent {
         schema: "test".into(),
