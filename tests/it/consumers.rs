@@ -710,15 +710,33 @@ async fn debezium_json_records_are_decoded_by_kafka_connect_and_flink() {
                "value": v})
     };
     for (rec, offset, op, before, after, kind) in [
-        (&got[0], 0, "c", Value::Null, connect_row(1, 19691, "foo"), "+I"),
-        (&got[1], 1, "d", connect_row(1, 19691, "foo"), Value::Null, "-D"),
+        (
+            &got[0],
+            0,
+            "c",
+            Value::Null,
+            connect_row(1, 19691, "foo"),
+            "+I",
+        ),
+        (
+            &got[1],
+            1,
+            "d",
+            connect_row(1, 19691, "foo"),
+            Value::Null,
+            "-D",
+        ),
     ] {
         assert_eq!(rec["partition"], json!(0), "{rec:#}");
         assert_eq!(rec["offset"], json!(offset), "{rec:#}");
         assert_eq!(rec["connect_key"], connect_key, "{rec:#}");
         let value = &rec["connect_value"];
         assert_eq!(value["type"], json!("struct"), "{value:#}");
-        assert_eq!(value["name"], json!("dbserver1.test.foo.Envelope"), "{value:#}");
+        assert_eq!(
+            value["name"],
+            json!("dbserver1.test.foo.Envelope"),
+            "{value:#}"
+        );
         assert_eq!(value["version"], json!(1), "{value:#}");
         let fields = &value["value"];
         assert_eq!(fields["before"], value_struct(before), "{value:#}");
