@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The independent consumer: reads a topic of the real broker from the beginning and decodes
-every record with code nobody in this project wrote (confluent-kafka's consumer and its Confluent
-Avro deserializer), printing one JSON object per record on stdout, sorted by (partition, offset):
+every record with code nobody in this project wrote, printing one JSON object per record on
+stdout, sorted by (partition, offset). For --format avro (confluent-kafka's consumer and its
+Confluent Avro deserializer):
 
   {"partition": P, "offset": O, "key": ..., "value": ..., "key_schema_id": ..., "value_schema_id": ...}
 
@@ -17,8 +18,22 @@ names topic, partition and offset); 3 fewer than --expect records before the tim
 or usage error (topic missing, broker unreachable); 1 stuck past --timeout + 30 s (a watchdog
 dumps every thread's stack on stderr) or an unexpected crash.
 
-One decoder per format, in DECODERS: only "avro" for now; "canal-json" and "debezium-json" (as
-Flink's formats read them) are meant to be added there.
+--format debezium-json hands the whole run to the JVM consumer tests/consumers/jvm
+(DebeziumConsume: the Kafka Java client, Kafka Connect's JsonConverter and Flink's
+debezium-json format), with the same options, exit codes and stdout contract, one object per
+record:
+
+  {"partition": P, "offset": O, "connect_key": ..., "connect_value": ..., "flink": [...]}
+
+(jvm/DebeziumConsume.java, ConnectView.java and FlinkView.java describe the fields). Its own
+options: --no-schema (JsonConverter schemas.enable=false; Flink schema-include=false unless
+--flink-schema-include says otherwise), --flink-columns "name:TYPE,..." (Flink SQL types; without
+it "flink" is null), --flink-schema-include true|false, --flink-timestamp-format SQL|ISO-8601.
+Before starting it, tests/consumers/setup-jvm.sh fetches the jars and compiles the program when
+needed (under a second when nothing changed).
+
+One decoder per format: in-process ones in DECODERS (avro), whole-run delegates to another
+runtime in DELEGATES (debezium-json); canal-json (as Flink reads it) is meant to be added.
 
 Run it with the venv python that tests/consumers/setup.sh prints.
 """
@@ -31,6 +46,8 @@ import datetime
 import decimal
 import faulthandler
 import json
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -112,6 +129,57 @@ DECODERS: Dict[str, Callable[[argparse.Namespace], Decoder]] = {
     "avro": avro_decoder,
 }
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def jvm_debezium(args: argparse.Namespace) -> None:
+    """Replaces this process with the JVM consumer (tests/consumers/jvm/DebeziumConsume)."""
+    setup = os.path.join(HERE, "setup-jvm.sh")
+    got = subprocess.run([setup], stdout=subprocess.PIPE, text=True)
+    if got.returncode != 0:
+        fail(EXIT_KAFKA, f"{setup} failed (exit {got.returncode}); its stderr is above")
+    classpath = got.stdout.strip()
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else "java"
+    argv = [
+        java,
+        # A short-lived client: start fast, stay small.
+        "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC",
+        "-Xmx512m",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        "-cp",
+        classpath,
+        "DebeziumConsume",
+        "--bootstrap",
+        args.bootstrap,
+        "--topic",
+        args.topic,
+        "--timeout",
+        str(args.timeout),
+    ]
+    if args.expect is not None:
+        argv += ["--expect", str(args.expect)]
+    if args.no_schema:
+        argv.append("--no-schema")
+    if args.flink_columns is not None:
+        argv += ["--flink-columns", args.flink_columns]
+    if args.flink_schema_include is not None:
+        argv += ["--flink-schema-include", args.flink_schema_include]
+    if args.flink_timestamp_format is not None:
+        argv += ["--flink-timestamp-format", args.flink_timestamp_format]
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        fail(EXIT_KAFKA, f"cannot start {argv[0]}: {e}")
+
+
+# format name -> a function that runs the whole consumption in another runtime (never returns).
+DELEGATES: Dict[str, Callable[[argparse.Namespace], None]] = {
+    "debezium-json": jvm_debezium,
+}
+
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -119,10 +187,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         description=(
             "Read a Kafka topic from the beginning and decode every record independently; one "
             "JSON object per record on stdout. Formats: avro (Confluent wire format, schemas "
-            "from the registry). canal-json and debezium-json are planned, not there yet."
+            "from the registry); debezium-json (the JVM consumer: Kafka Connect's JsonConverter "
+            "and Flink's debezium-json format). canal-json is planned, not there yet."
         ),
     )
-    p.add_argument("--format", required=True, choices=sorted(DECODERS), help="record format (only avro for now)")
+    p.add_argument("--format", required=True, choices=sorted([*DECODERS, *DELEGATES]), help="record format")
     p.add_argument("--bootstrap", required=True, help="broker HOST:PORT (PLAINTEXT)")
     p.add_argument("--topic", required=True)
     p.add_argument("--registry", help="Confluent-API schema registry base URL (avro)")
@@ -130,6 +199,22 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--registry-password", help="basic-auth password for the registry")
     p.add_argument("--expect", type=int, help="stop after this many records (exit 3 if fewer arrive)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait in all (default 30)")
+    p.add_argument(
+        "--no-schema",
+        action="store_true",
+        help="debezium-json: JsonConverter with schemas.enable=false (and Flink schema-include=false)",
+    )
+    p.add_argument("--flink-columns", help='debezium-json: the table for Flink, "name:TYPE,..." (Flink SQL types)')
+    p.add_argument(
+        "--flink-schema-include",
+        choices=["true", "false"],
+        help="debezium-json: debezium-json.schema-include (default: true unless --no-schema)",
+    )
+    p.add_argument(
+        "--flink-timestamp-format",
+        choices=["SQL", "ISO-8601"],
+        help="debezium-json: debezium-json.timestamp-format.standard (default SQL)",
+    )
     return p.parse_args(argv)
 
 
@@ -140,6 +225,9 @@ def fail(code: int, text: str) -> None:
 
 def main(argv: List[str]) -> None:
     args = parse_args(argv)
+    if args.format in DELEGATES:
+        DELEGATES[args.format](args)
+        return
     # Never hang a test run: past the timeout plus a grace period, dump every thread's stack
     # to stderr and exit (code 1).
     faulthandler.dump_traceback_later(args.timeout + 30, exit=True)

@@ -10,9 +10,14 @@
 //! - [`consume_avro`]: runs `tests/consumers/consume.py --format avro` (confluent-kafka's
 //!   consumer and Confluent Avro deserializer) with the venv python that
 //!   `tests/consumers/setup.sh` installs, and returns its records as JSON values.
+//! - [`consume_debezium`] / [`consume_debezium_with`]: runs `consume.py --format
+//!   debezium-json`, which hands over to the JVM consumer in `tests/consumers/jvm` (Kafka
+//!   Connect's `JsonConverter` on key and value, Flink's `debezium-json` format on the value;
+//!   `tests/consumers/setup-jvm.sh` fetches and compiles it when needed).
 //!
-//! The one test here proves the chain: a schema registered by HTTP, a Confluent-framed Avro
-//! record produced with rskafka, decoded by the independent consumer.
+//! The tests here prove the chains: a schema registered by HTTP, a Confluent-framed Avro
+//! record produced with rskafka, decoded by the independent consumer; and two hand-written
+//! Debezium JSON records (TiCDC's envelope) decoded by Kafka Connect and by Flink.
 
 #![allow(dead_code)]
 
@@ -351,13 +356,19 @@ pub fn consume_avro(
     if let Some((user, password)) = &registry.credentials {
         cmd.args(["--registry-user", user, "--registry-password", password]);
     }
+    run_consumer(cmd, "Avro", topic)
+}
+
+/// Runs one consume.py command; its stdout lines as JSON values. Panics with the consumer's
+/// stderr (and stdout) when it fails.
+fn run_consumer(mut cmd: Command, what: &str, topic: &str) -> Vec<Value> {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run the independent consumer ({cmd:?}): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "the independent Avro consumer failed on topic {topic} ({}): {}\nstdout:\n{stdout}",
+        "the independent {what} consumer failed on topic {topic} ({}): {}\nstdout:\n{stdout}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -369,6 +380,85 @@ pub fn consume_avro(
                 .unwrap_or_else(|e| panic!("consumer line is not JSON ({e}): {l}"))
         })
         .collect()
+}
+
+/// How the JVM consumer reads Debezium JSON records.
+#[derive(Debug, Clone, Copy)]
+pub struct DebeziumReading<'a> {
+    /// The table for Flink's `debezium-json`, `"name:TYPE,..."` in Flink SQL types (e.g.
+    /// `"id:BIGINT NOT NULL,d:INT,s:STRING"`); `None` skips Flink (`"flink"` is null).
+    pub flink_columns: Option<&'a str>,
+    /// `JsonConverter`'s `schemas.enable` (the `{"schema","payload"}` envelope) on key and value.
+    pub connect_schemas: bool,
+    /// Flink's `debezium-json.schema-include`: the row change is read under `"payload"`.
+    pub flink_schema_include: bool,
+}
+
+/// Reads `expect` records of `topic` (all partitions, from the beginning) through `bootstrap`
+/// with the JVM consumer: Kafka Connect's `JsonConverter` with `schemas.enable` =
+/// `schema_included` on key and value, and Flink's `debezium-json` with `schema-include` =
+/// `schema_included` for the table `flink_columns` (see [`DebeziumReading`]). Each record is
+/// `{"partition","offset","connect_key","connect_value","flink"}`, sorted by partition and
+/// offset: `connect_*` is the Connect data rendered with its schema (type, logical name,
+/// version, parameters, default, Java class and value of every field;
+/// `tests/consumers/jvm/ConnectView.java`), null for a missing key or a tombstone; `flink` the
+/// rows Flink emits, `[{"kind":"+I|-U|+U|-D","fields":[...]}]` (`FlinkView.java`). Panics with
+/// the consumer's stderr when it fails (a record Connect or Flink rejects names its offset and
+/// the decoder) or reads fewer than `expect` records within 30 s.
+pub fn consume_debezium(
+    bootstrap: &str,
+    topic: &str,
+    expect: usize,
+    flink_columns: &str,
+    schema_included: bool,
+) -> Vec<Value> {
+    consume_debezium_with(
+        bootstrap,
+        topic,
+        expect,
+        DebeziumReading {
+            flink_columns: Some(flink_columns),
+            connect_schemas: schema_included,
+            flink_schema_include: schema_included,
+        },
+    )
+}
+
+/// [`consume_debezium`] with Connect's and Flink's settings chosen apart (TiCDC keeps the
+/// `"payload"` wrapper when `debezium-disable-schema` drops the schema, which Flink reads only
+/// with `schema-include=true`).
+pub fn consume_debezium_with(
+    bootstrap: &str,
+    topic: &str,
+    expect: usize,
+    reading: DebeziumReading<'_>,
+) -> Vec<Value> {
+    let mut cmd = Command::new(consumer_python());
+    cmd.arg(consume_script())
+        .args([
+            "--format",
+            "debezium-json",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+        ])
+        .args(["--expect", &expect.to_string(), "--timeout", "30"])
+        .args([
+            "--flink-schema-include",
+            if reading.flink_schema_include {
+                "true"
+            } else {
+                "false"
+            },
+        ]);
+    if !reading.connect_schemas {
+        cmd.arg("--no-schema");
+    }
+    if let Some(columns) = reading.flink_columns {
+        cmd.args(["--flink-columns", columns]);
+    }
+    run_consumer(cmd, "Debezium JSON (JVM)", topic)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,4 +562,231 @@ async fn a_framed_avro_record_is_decoded_by_the_independent_consumer() {
             }),
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debezium JSON, by hand: TiCDC's envelope (the shape of tiflow
+// pkg/sink/codec/debezium/testdata/datatype.dbz.json and .key.json and codec_test.go's
+// TestEncodeInsert/TestEncodeDelete: connector "TiCDC", commit_ts and cluster_id in source),
+// produced with rskafka, read by Kafka Connect's JsonConverter and Flink's debezium-json.
+
+fn dbz_field(ty: &str, optional: bool, field: &str) -> Value {
+    json!({"type": ty, "optional": optional, "field": field})
+}
+
+/// The table test.foo (pk INT PRIMARY KEY, col_d DATE, col_varchar VARCHAR) as Debezium
+/// columns; `col_d` carries Debezium's `io.debezium.time.Date` (int32 days since the epoch).
+fn dbz_columns() -> Value {
+    json!([
+        dbz_field("int32", false, "pk"),
+        {"type": "int32", "optional": true, "name": "io.debezium.time.Date", "version": 1, "field": "col_d"},
+        dbz_field("string", true, "col_varchar"),
+    ])
+}
+
+fn dbz_value_schema() -> Value {
+    let value = |field: &str| {
+        json!({"type": "struct", "optional": true, "name": "dbserver1.test.foo.Value",
+               "field": field, "fields": dbz_columns()})
+    };
+    json!({
+        "type": "struct", "optional": false, "name": "dbserver1.test.foo.Envelope", "version": 1,
+        "fields": [
+            value("before"),
+            value("after"),
+            {"type": "struct", "fields": [
+                dbz_field("string", false, "version"),
+                dbz_field("string", false, "connector"),
+                dbz_field("string", false, "name"),
+                dbz_field("int64", false, "ts_ms"),
+                {"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
+                 "parameters": {"allowed": "true,last,false,incremental"}, "default": "false",
+                 "field": "snapshot"},
+                dbz_field("string", false, "db"),
+                dbz_field("string", true, "sequence"),
+                dbz_field("string", true, "table"),
+                dbz_field("int64", false, "server_id"),
+                dbz_field("string", true, "gtid"),
+                dbz_field("string", false, "file"),
+                dbz_field("int64", false, "pos"),
+                dbz_field("int32", false, "row"),
+                dbz_field("int64", true, "thread"),
+                dbz_field("string", true, "query"),
+            ], "optional": false, "name": "io.debezium.connector.mysql.Source", "field": "source"},
+            dbz_field("string", false, "op"),
+            dbz_field("int64", true, "ts_ms"),
+            {"type": "struct", "fields": [
+                dbz_field("string", false, "id"),
+                dbz_field("int64", false, "total_order"),
+                dbz_field("int64", false, "data_collection_order"),
+            ], "optional": true, "name": "event.block", "version": 1, "field": "transaction"},
+        ]
+    })
+}
+
+fn dbz_source() -> Value {
+    json!({
+        "version": "2.4.0.Final", "connector": "TiCDC", "name": "dbserver1",
+        "ts_ms": 1701672687000_i64, "snapshot": "false", "db": "test", "table": "foo",
+        "server_id": 0, "gtid": null, "file": "", "pos": 0, "row": 0, "thread": 0, "query": null,
+        "commit_ts": 446266146443804673_u64, "cluster_id": "dbserver1"
+    })
+}
+
+/// One Connect field as ConnectView renders it.
+fn connect_field(ty: &str, name: Option<&str>, optional: bool, class: &str, value: Value) -> Value {
+    let mut v = json!({"type": ty, "name": name, "optional": optional});
+    if name.is_some() {
+        v["version"] = json!(1);
+    }
+    v["class"] = json!(class);
+    v["value"] = value;
+    v
+}
+
+fn connect_row(pk: i32, days: i32, s: &str) -> Value {
+    json!({
+        "pk": connect_field("int32", None, false, "java.lang.Integer", json!(pk)),
+        "col_d": connect_field("int32", Some("io.debezium.time.Date"), true, "java.lang.Integer", json!(days)),
+        "col_varchar": connect_field("string", None, true, "java.lang.String", json!(s)),
+    })
+}
+
+#[tokio::test]
+async fn debezium_json_records_are_decoded_by_kafka_connect_and_flink() {
+    let topic = unique("it_consumers_debezium");
+    let row = json!({"pk": 1, "col_d": 19691, "col_varchar": "foo"}); // 2023-11-30
+    let key = json!({
+        "payload": {"pk": 1},
+        "schema": {"type": "struct", "name": "dbserver1.test.foo.Key", "optional": false,
+                   "fields": [dbz_field("int32", false, "pk")]}
+    });
+    let insert = json!({
+        "payload": {"source": dbz_source(), "ts_ms": 1701672687217_i64, "transaction": null,
+                    "op": "c", "before": null, "after": row},
+        "schema": dbz_value_schema()
+    });
+    let delete = json!({
+        "payload": {"source": dbz_source(), "ts_ms": 1701672687218_i64, "transaction": null,
+                    "op": "d", "after": null, "before": row},
+        "schema": dbz_value_schema()
+    });
+
+    create_topic(&topic, 1).await;
+    let partition = admin_client()
+        .await
+        .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
+        .await
+        .expect("partition client");
+    let record = |value: &Value| Record {
+        key: Some(key.to_string().into_bytes()),
+        value: Some(value.to_string().into_bytes()),
+        headers: BTreeMap::new(),
+        timestamp: rskafka::chrono::Utc::now(),
+    };
+    let offsets = partition
+        .produce(
+            vec![record(&insert), record(&delete)],
+            Compression::NoCompression,
+        )
+        .await
+        .expect("produce");
+    assert_eq!(offsets, vec![0, 1]);
+
+    // Flink's debezium-json reads DATE only from ISO text; a Debezium Date column (int32 days)
+    // is declared INT on the Flink side.
+    let columns = "pk:INT NOT NULL,col_d:INT,col_varchar:STRING";
+    let got = consume_debezium(&kafka().plaintext, &topic, 2, columns, true);
+    assert_eq!(got.len(), 2, "{got:#?}");
+
+    let connect_key = json!({
+        "type": "struct", "name": "dbserver1.test.foo.Key", "optional": false,
+        "class": "org.apache.kafka.connect.data.Struct",
+        "value": {"pk": connect_field("int32", None, false, "java.lang.Integer", json!(1))},
+    });
+    let value_struct = |v: Value| {
+        json!({"type": "struct", "name": "dbserver1.test.foo.Value", "optional": true,
+               "class": if v.is_null() { Value::Null } else { json!("org.apache.kafka.connect.data.Struct") },
+               "value": v})
+    };
+    for (rec, offset, op, before, after, kind) in [
+        (
+            &got[0],
+            0,
+            "c",
+            Value::Null,
+            connect_row(1, 19691, "foo"),
+            "+I",
+        ),
+        (
+            &got[1],
+            1,
+            "d",
+            connect_row(1, 19691, "foo"),
+            Value::Null,
+            "-D",
+        ),
+    ] {
+        assert_eq!(rec["partition"], json!(0), "{rec:#}");
+        assert_eq!(rec["offset"], json!(offset), "{rec:#}");
+        assert_eq!(rec["connect_key"], connect_key, "{rec:#}");
+        let value = &rec["connect_value"];
+        assert_eq!(value["type"], json!("struct"), "{value:#}");
+        assert_eq!(
+            value["name"],
+            json!("dbserver1.test.foo.Envelope"),
+            "{value:#}"
+        );
+        assert_eq!(value["version"], json!(1), "{value:#}");
+        let fields = &value["value"];
+        assert_eq!(fields["before"], value_struct(before), "{value:#}");
+        assert_eq!(fields["after"], value_struct(after), "{value:#}");
+        assert_eq!(fields["op"]["value"], json!(op), "{value:#}");
+        assert_eq!(
+            fields["source"]["name"],
+            json!("io.debezium.connector.mysql.Source"),
+            "{value:#}"
+        );
+        assert_eq!(
+            fields["source"]["value"]["connector"]["value"],
+            json!("TiCDC"),
+            "{value:#}"
+        );
+        assert_eq!(
+            fields["source"]["value"]["snapshot"],
+            json!({"type": "string", "name": "io.debezium.data.Enum", "optional": true,
+                   "version": 1, "parameters": {"allowed": "true,last,false,incremental"},
+                   "default": "false", "class": "java.lang.String", "value": "false"}),
+            "{value:#}"
+        );
+        assert_eq!(
+            rec["flink"],
+            json!([{"kind": kind, "fields": [1, 19691, "foo"]}]),
+            "{rec:#}"
+        );
+    }
+
+    // The same records read schemaless by Connect (a plain map holding "schema" and "payload")
+    // and by Flink with schema-include=true give the same rows.
+    let plain = consume_debezium_with(
+        &kafka().plaintext,
+        &topic,
+        2,
+        DebeziumReading {
+            flink_columns: Some(columns),
+            connect_schemas: false,
+            flink_schema_include: true,
+        },
+    );
+    assert_eq!(plain.len(), 2, "{plain:#?}");
+    for (rec, value, kind) in [(&plain[0], &insert, "+I"), (&plain[1], &delete, "-D")] {
+        assert_eq!(rec["connect_key"]["type"], Value::Null, "{rec:#}");
+        assert_eq!(rec["connect_key"]["value"], key, "{rec:#}");
+        assert_eq!(rec["connect_value"]["value"], *value, "{rec:#}");
+        assert_eq!(
+            rec["flink"],
+            json!([{"kind": kind, "fields": [1, 19691, "foo"]}]),
+            "{rec:#}"
+        );
+    }
 }
