@@ -12,6 +12,7 @@ mod corpus_replay_avro;
 mod corpus_replay_codec;
 mod corpus_replay_mount;
 mod ddl_job_rows;
+mod debezium_e2e;
 mod decode_cli;
 mod decode_fuzz_regressions;
 mod e2e;
