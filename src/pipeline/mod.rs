@@ -51,6 +51,9 @@ use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 
+/// Serialises "take a start ts, hold GC from it" across the changefeeds of the process.
+static GC_START: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Upstream events buffered between the feeds and the processor; when full, the feeds wait
 /// (back-pressure from a slow Kafka reaches TiKV's streams).
 const EVENT_CHANNEL: usize = 4096;
@@ -286,6 +289,10 @@ pub async fn run<L: SchemaSource>(
         ctx.upstream.connect_timeout.get(),
     )?;
     let pd = PdClient::connect_with(&ctx.upstream.pd, conn).await?;
+    // Taking a start ts and holding GC from it is one step across the process's changefeeds:
+    // each has its own service safe point, and PD refuses one below the least existing entry,
+    // so a changefeed whose TSO came first must also register first.
+    let start_guard = GC_START.lock().await;
     let now = if saved.is_none() {
         pd.get_ts().await?
     } else {
@@ -302,6 +309,7 @@ pub async fn run<L: SchemaSource>(
         start_ts,
     )
     .await?;
+    drop(start_guard);
 
     let tracker = AckTracker::new();
     let output = open_output(cf, &tracker).await?;
