@@ -19,6 +19,7 @@ pub mod avro;
 pub mod canal_json;
 pub mod debezium;
 pub mod error;
+mod json_escape;
 pub mod split;
 
 use std::any::Any;

@@ -1,6 +1,6 @@
 //! The event model: what flows between the stages of a changefeed, shared by filters,
-//! dispatchers, codecs and sinks (a shared leaf: it imports only the TiDB foundations `schema`
-//! model types and `mount`'s values and decoder).
+//! dispatchers, codecs and sinks (a foundation: it imports only `model`, TiDB's meta model,
+//! and `mount`'s values and decoder).
 //!
 //! A row changes form twice on its way:
 //! * [`KvChange`] — a committed change of one key, still TiDB's bytes (upstream matcher →
@@ -8,7 +8,8 @@
 //! * [`RowEvent`] — the typed row of one table version, positional against its [`TableMeta`]
 //!   (decoder → filters → dispatch → codec);
 //!
-//! then leaves as the codec's encoded message. A DDL is a [`DdlEvent`]. There is one put/delete
+//! then leaves as the codec's `Record` (wrapped with its progress ticket
+//! as the sink's message). A DDL is a [`DdlEvent`]. There is one put/delete
 //! enum ([`OpType`]) and one insert/update/delete enum ([`RowKind`]).
 
 mod change;

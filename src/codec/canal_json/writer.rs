@@ -8,30 +8,11 @@
 //! start a valid UTF-8 sequence (Go `utf8.DecodeRune` rules: no overlongs, no surrogates, at
 //! most U+10FFFF) as `\ufffd`; everything else, including 0x7F, is copied.
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+use crate::codec::json_escape::write_ascii_escape;
 
 #[inline]
 fn ascii_needs_escape(c: u8) -> bool {
     c < 0x20 || c == b'"' || c == b'\\' || c == b'<' || c == b'>' || c == b'&'
-}
-
-#[inline]
-fn write_ascii_escape(out: &mut Vec<u8>, c: u8) {
-    match c {
-        b'"' => out.extend_from_slice(b"\\\""),
-        b'\\' => out.extend_from_slice(b"\\\\"),
-        b'\n' => out.extend_from_slice(b"\\n"),
-        b'\r' => out.extend_from_slice(b"\\r"),
-        b'\t' => out.extend_from_slice(b"\\t"),
-        _ => out.extend_from_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(c >> 4)],
-            HEX[usize::from(c & 0xf)],
-        ]),
-    }
 }
 
 /// Decodes one UTF-8 sequence at the start of `b` (non-empty, first byte ≥ 0x80) with Go's

@@ -16,7 +16,7 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+use crate::codec::json_escape::write_ascii_escape;
 
 /// A compact JSON writer tracking where commas go.
 #[derive(Debug, Default)]
@@ -154,21 +154,7 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
             continue;
         }
         out.extend_from_slice(&s[start..i]);
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 0xf)],
-            ]),
-        }
+        write_ascii_escape(out, c);
         start = i + 1;
     }
     out.extend_from_slice(&s[start..]);
