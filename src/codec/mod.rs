@@ -206,6 +206,8 @@ pub fn build(
                 disable_schema: codec.debezium_disable_schema,
                 output_old_value: cf.sink.debezium.as_ref().is_none_or(|d| d.output_old_value),
                 time_zone,
+                enable_tidb_extension: codec.enable_tidb_extension,
+                newarch: cf.sink.debezium.as_ref().is_some_and(|d| d.newarch),
             },
         ))),
         other => Err(format!(

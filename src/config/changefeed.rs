@@ -228,12 +228,18 @@ pub struct DebeziumSinkConfig {
     /// `before` key out.
     #[serde(default = "default_true")]
     pub output_old_value: bool,
+    /// Messages as TiCDC's new architecture writes them (TiCDC's `newarch` server switch):
+    /// schema-change messages for DDLs, and with `enable-tidb-extension` watermark messages
+    /// and `tidb_type` in column schemas. `false` (default): TiCDC classic v8.5.
+    #[serde(default)]
+    pub newarch: bool,
 }
 
 impl Default for DebeziumSinkConfig {
     fn default() -> Self {
         DebeziumSinkConfig {
             output_old_value: true,
+            newarch: false,
         }
     }
 }

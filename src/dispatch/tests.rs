@@ -314,6 +314,7 @@ fn router() {
             table: t.into(),
         }),
         meta: None,
+        table_info: None,
         start_ts: 0,
         commit_ts: 0,
     };

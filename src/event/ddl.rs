@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::table::TableMeta;
-use crate::model::ActionType;
+use crate::model::{ActionType, TableInfo};
 
 /// A schema-qualified table name; `table` is empty for schema-level DDL.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
@@ -30,6 +30,9 @@ pub struct DdlEvent {
     pub pre_table: Option<TableName>,
     /// Metadata of the table after the DDL, for protocols that describe the schema.
     pub meta: Option<Arc<TableMeta>>,
+    /// TiDB's definition of the table after the DDL (every column, hidden ones included),
+    /// for protocols that describe the table itself (Debezium's `tableChanges`).
+    pub table_info: Option<Arc<TableInfo>>,
     pub start_ts: u64,
     /// The DDL job's finished ts; DDL messages carry it as commit ts.
     pub commit_ts: u64,

@@ -23,7 +23,7 @@ pub use change::{KvChange, OpType};
 pub use ddl::{DdlEvent, TableName};
 pub use row::{RowError, RowEvent, RowKind};
 pub use table::{ColumnFlags, ColumnMeta, HandleKey, IndexMeta, TableMeta};
-pub use type_name::{type_desc, type_name};
+pub use type_name::{default_flen_decimal, type_desc, type_name, type_to_str};
 
 #[cfg(test)]
 pub(crate) use table::test_support;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::model::{FieldType, flag, tp};
 
 /// TiDB `types.TypeToStr(tp, charset)` (parser `types/etc.go`).
-fn base_type_name(ft: &FieldType) -> &'static str {
+pub fn type_to_str(ft: &FieldType) -> &'static str {
     let binary = ft.charset == "binary";
     match ft.tp {
         tp::BIT => "bit",
@@ -66,11 +66,11 @@ fn unsigned_zerofill(ft: &FieldType, mut s: String) -> String {
 pub fn type_name(ft: &FieldType) -> String {
     // TiCDC's own helpers (`withUnsigned4MySQLType`, `withZerofill4MySQLType`) compare the
     // rendered name with "bit"/"year", which is the same test as the type code.
-    unsigned_zerofill(ft, base_type_name(ft).to_owned())
+    unsigned_zerofill(ft, type_to_str(ft).to_owned())
 }
 
 /// TiDB `mysql.GetDefaultFieldLengthAndDecimal` (`parser/mysql/util.go`).
-fn default_flen_decimal(t: u8) -> (i64, i32) {
+pub fn default_flen_decimal(t: u8) -> (i64, i32) {
     match t {
         tp::BIT => (1, 0),
         tp::TINY => (4, 0),
@@ -113,7 +113,7 @@ fn output_format(e: &str, out: &mut String) {
 /// TiDB `ColumnInfo.GetTypeDesc()` = `FieldType.CompactStr()` + ` unsigned` + ` zerofill`,
 /// with TiDB's default `TiDBStrictIntegerDisplayWidth = false` (integers keep their width).
 pub fn type_desc(ft: &FieldType) -> String {
-    let mut s = base_type_name(ft).to_owned();
+    let mut s = type_to_str(ft).to_owned();
     let (dflen, ddec) = default_flen_decimal(ft.tp);
     let flen = if ft.flen == -1 { dflen } else { ft.flen };
     let dec = if ft.decimal == -1 { ddec } else { ft.decimal };

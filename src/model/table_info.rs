@@ -175,6 +175,9 @@ pub struct ColumnInfo {
     pub state: SchemaState,
     #[serde(default)]
     pub hidden: bool,
+    /// The column's `COMMENT` (empty when none).
+    #[serde(default, deserialize_with = "null_default")]
+    pub comment: String,
     /// 0: timestamp defaults in the server zone; 1+: in UTC.
     #[serde(default)]
     pub version: u64,

@@ -590,6 +590,7 @@ fn ddl_message() {
         },
         pre_table: None,
         meta: None,
+        table_info: None,
         start_ts: TS - 1,
         commit_ts: TS,
     };

@@ -97,6 +97,18 @@ impl Json {
         self.out.extend_from_slice(text);
     }
 
+    /// A string as an array element.
+    pub fn string_element(&mut self, value: &[u8]) {
+        self.sep();
+        write_string(&mut self.out, value);
+    }
+
+    /// `"name":<text>` where `text` is already JSON.
+    pub fn raw_field(&mut self, name: &str, text: &[u8]) {
+        self.key(name);
+        self.out.extend_from_slice(text);
+    }
+
     pub fn string_field(&mut self, name: &str, value: &[u8]) {
         self.key(name);
         write_string(&mut self.out, value);

@@ -13,26 +13,43 @@
 //!   envelope's `before`/`after` structs list the emitted columns, then the table's virtual
 //!   generated columns (as TiCDC does, though their values are never in the payload);
 //! * columns dropped by a column selector are in neither payload nor schema;
-//! * no tombstone follows a delete; DDLs and watermarks produce nothing (classic v8.5 emits
-//!   neither); `enable-tidb-extension` changes nothing in v8.5 (`commit_ts`/`cluster_id` are
-//!   always in `source`); no large-message reduction (TiCDC's config check refuses
+//! * no tombstone follows a delete; no large-message reduction (TiCDC's config check refuses
 //!   handle-key-only and claim-check for this protocol).
 //!
+//! Two TiCDC generations, chosen by `[sink.debezium] newarch` (TiCDC's own switch for its new
+//! architecture, `cdc server --newarch`):
+//! * classic v8.5 (the default): DDLs and watermarks produce nothing, and
+//!   `enable-tidb-extension` changes nothing (`commit_ts`/`cluster_id` are always in
+//!   `source`);
+//! * new architecture (pingcap/ticdc v8.5.4-release.1 and later, read at v8.5.7-release.1):
+//!   every DDL of a kind Debezium describes becomes a schema-change message
+//!   ([`schema_change`]) sent to every partition of the DDL's topic; with
+//!   `enable-tidb-extension`, every column schema starts with `tidb_type` and each checkpoint
+//!   becomes a watermark message (`"op":"m"`) on every partition of every active topic. Row
+//!   messages are the same in both.
+//!
 //! Modules: [`json`] (jsoniter-compatible text), [`source`] (`payload.source`), [`schema`]
-//! (Connect schemas), [`value`] (column values).
+//! (Connect schemas), [`value`] (column values), [`schema_change`] (DDL and watermark
+//! messages), [`table_change`] (a DDL's table description), [`ddl_columns`] (column
+//! definitions read from a DDL query).
 
+pub mod ddl_columns;
 pub mod json;
 pub mod schema;
+pub mod schema_change;
 pub mod source;
+pub mod table_change;
 pub mod value;
 
+#[cfg(test)]
+mod schema_change_tests;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
 use super::{Clock, CodecError, Encoder, Record, SystemClock, TableCodec};
-use crate::config::Protocol;
+use crate::config::{Placement, Protocol, ProtocolCaps};
 use crate::event::{ColumnMeta, DdlEvent, RowEvent, RowKind, TableMeta};
 use crate::mount::{TimeZone, Value};
 use json::Json;
@@ -49,6 +66,12 @@ pub struct DebeziumConfig {
     pub output_old_value: bool,
     /// The changefeed's time zone, in which TIMESTAMP values arrive (TiCDC's `--tz`).
     pub time_zone: TimeZone,
+    /// `enable-tidb-extension`: with `newarch`, `tidb_type` in column schemas and watermark
+    /// messages; nothing in classic v8.5.
+    pub enable_tidb_extension: bool,
+    /// `[sink.debezium] newarch`: TiCDC's new architecture (schema-change messages, and the
+    /// TiDB extension above) instead of classic v8.5.
+    pub newarch: bool,
 }
 
 impl Default for DebeziumConfig {
@@ -58,6 +81,8 @@ impl Default for DebeziumConfig {
             disable_schema: false,
             output_old_value: true,
             time_zone: TimeZone::Utc,
+            enable_tidb_extension: false,
+            newarch: false,
         }
     }
 }
@@ -83,6 +108,11 @@ impl DebeziumEncoder {
     /// The options in force.
     pub fn config(&self) -> &DebeziumConfig {
         &self.config
+    }
+
+    /// `tidb_type` in column schemas (new architecture with the TiDB extension).
+    fn tidb_type(&self) -> bool {
+        self.config.newarch && self.config.enable_tidb_extension
     }
 
     fn prefix(&self, ev: &RowEvent) -> String {
@@ -139,7 +169,7 @@ impl DebeziumEncoder {
                     j.bool_field("optional", false);
                     j.array_field("fields", |j| {
                         for (c, _) in &keys {
-                            schema::column_schema(j, c);
+                            schema::column_schema_with(j, c, self.tidb_type());
                         }
                     });
                 });
@@ -203,10 +233,10 @@ impl DebeziumEncoder {
         let prefix = self.prefix(ev);
         let mut columns = Json::with_capacity(96 * ev.meta.columns.len());
         for c in ev.meta.columns.iter().filter(|c| c.selected) {
-            schema::column_schema(&mut columns, c);
+            schema::column_schema_with(&mut columns, c, self.tidb_type());
         }
         for c in &ev.meta.virtual_columns {
-            schema::column_schema(&mut columns, c);
+            schema::column_schema_with(&mut columns, c, self.tidb_type());
         }
         let columns = columns.into_bytes();
         let value_name = format!("{prefix}.Value");
@@ -270,14 +300,63 @@ impl Encoder for DebeziumEncoder {
         )))
     }
 
-    /// Classic v8.5 emits no DDL message ("Schema Change Events are currently not
-    /// supported").
-    fn encode_ddl(&self, _event: &DdlEvent) -> Result<Option<Record>, CodecError> {
-        Ok(None)
+    /// Classic v8.5: no DDL and no watermark messages. New architecture: DDLs to every
+    /// partition; watermarks too with the TiDB extension.
+    fn caps(&self) -> ProtocolCaps {
+        let caps = Protocol::Debezium.caps();
+        if !self.config.newarch {
+            return caps;
+        }
+        ProtocolCaps {
+            ddl: Placement::AllPartitions,
+            watermark: if self.config.enable_tidb_extension {
+                Placement::AllPartitions
+            } else {
+                Placement::Nowhere
+            },
+            ..caps
+        }
     }
 
-    /// Classic v8.5 emits no checkpoint message.
-    fn encode_watermark(&self, _ts: u64) -> Result<Option<Record>, CodecError> {
-        Ok(None)
+    /// Classic v8.5 emits no DDL message ("Schema Change Events are currently not
+    /// supported"); the new architecture a schema-change message, except for DDL kinds it
+    /// does not describe (which it logs and drops).
+    fn encode_ddl(&self, event: &DdlEvent) -> Result<Option<Record>, CodecError> {
+        if !self.config.newarch {
+            return Ok(None);
+        }
+        let with_schema = !self.config.disable_schema;
+        let value = schema_change::ddl_value(
+            event,
+            &self.config.cluster_id,
+            self.clock.now_millis(),
+            with_schema,
+        );
+        let Some(value) = value else {
+            tracing::warn!(
+                query = %event.query,
+                action = event.action.0,
+                "debezium: DDL of a kind without a schema-change description is not sent"
+            );
+            return Ok(None);
+        };
+        Ok(Some(Record::new(
+            Some(schema_change::ddl_key(event, with_schema)),
+            value,
+        )))
+    }
+
+    /// Classic v8.5 emits no checkpoint message; the new architecture a watermark message
+    /// with `enable-tidb-extension`.
+    fn encode_watermark(&self, ts: u64) -> Result<Option<Record>, CodecError> {
+        if !(self.config.newarch && self.config.enable_tidb_extension) {
+            return Ok(None);
+        }
+        let with_schema = !self.config.disable_schema;
+        let id = &self.config.cluster_id;
+        Ok(Some(Record::new(
+            Some(schema_change::watermark_key(id, with_schema)),
+            schema_change::watermark_value(id, ts, self.clock.now_millis(), with_schema),
+        )))
     }
 }

@@ -2,7 +2,8 @@
 //! `pkg/sink/codec/debezium/codec.go` `writeDebeziumFieldSchema`, `writeSourceSchema`, the
 //! schema parts of `EncodeKey` / `EncodeValue`; `helper.go` `getSchemaTopicName`).
 //!
-//! Owns [`column_schema`], [`source_schema`], [`envelope_tail`] and [`schema_name`].
+//! Owns [`column_schema`] (and [`column_schema_with`], which adds the new architecture's
+//! `tidb_type`), [`source_schema`], [`envelope_tail`] and [`schema_name`].
 //! Guarantees, as TiCDC classic v8.5 writes them:
 //! * a column schema's keys are `type`, `optional` (= the column is nullable), then for
 //!   logical types `name`, `version` (1; none for vectors), `parameters`, then `field` and,
@@ -86,6 +87,34 @@ fn any_default(j: &mut Json, c: &ColumnMeta) {
         Some(Input::Str(s)) => j.string_field("default", s),
         Some(Input::Other(o)) => write_json_default(j, "default", o),
         _ => {}
+    }
+}
+
+/// [`column_schema`], with TiCDC's new-architecture `tidb_type` as the element's first key
+/// when `tidb_type` is set (`enable-tidb-extension` there).
+pub fn column_schema_with(j: &mut Json, c: &ColumnMeta, tidb_type: bool) {
+    let start = j.out.len();
+    column_schema(j, c);
+    if !tidb_type {
+        return;
+    }
+    if let Some(open) = j.out[start..].iter().position(|&b| b == b'{') {
+        let mut field = b"\"tidb_type\":".to_vec();
+        super::json::write_string(&mut field, tidb_type_name(&c.field_type).as_bytes());
+        field.push(b',');
+        let at = start + open + 1;
+        j.out.splice(at..at, field);
+    }
+}
+
+/// TiCDC new-architecture `getTiDBType`: `TypeToStr`, plus ` unsigned` for unsigned numeric
+/// types other than YEAR, BIT and DECIMAL.
+fn tidb_type_name(ft: &crate::model::FieldType) -> String {
+    let base = crate::event::type_to_str(ft);
+    match ft.tp {
+        tp::YEAR | tp::BIT | tp::VARCHAR | tp::STRING | tp::NEWDECIMAL => base.to_owned(),
+        _ if ft.is_unsigned() => format!("{base} unsigned"),
+        _ => base.to_owned(),
     }
 }
 

@@ -35,6 +35,7 @@ fn enc(cluster: &str, disable_schema: bool, output_old_value: bool) -> DebeziumE
             disable_schema,
             output_old_value,
             time_zone: TimeZone::Utc,
+            ..DebeziumConfig::default()
         },
         Arc::new(FixedClock(NOW)),
     )
@@ -275,6 +276,7 @@ fn ddl() -> DdlEvent {
         },
         pre_table: None,
         meta: None,
+        table_info: None,
         start_ts: 1,
         commit_ts: 2,
     }
@@ -690,4 +692,55 @@ fn impossible_timestamp_is_an_error() {
         matches!(&err, CodecError::UnexpectedValue { column, .. } if column == "ts"),
         "{err}"
     );
+}
+
+/// New architecture with `enable-tidb-extension`: each column schema (key and envelope) starts
+/// with `tidb_type` (pingcap/ticdc v8.5.7-release.1 `codec.go:101-104`, `helper.go`
+/// `getTiDBType`); classic v8.5 and the new architecture without the extension have none.
+#[test]
+fn new_architecture_tidb_type_in_column_schemas() {
+    let meta = table(
+        "table1",
+        vec![
+            col(
+                1,
+                "id",
+                ft(tp::LONG, flag::PRI_KEY | flag::UNSIGNED, 10, 0, "binary"),
+            ),
+            col(2, "b", ft(tp::BIT, 0, 8, 0, "binary")),
+        ],
+        true,
+    );
+    let ev = row(
+        &meta,
+        RowKind::Insert,
+        Some(vec![Value::Uint(1), Value::Bit(vec![5])]),
+        None,
+    );
+    let with = |newarch, enable_tidb_extension| {
+        DebeziumEncoder::with_clock(
+            DebeziumConfig {
+                newarch,
+                enable_tidb_extension,
+                ..DebeziumConfig::default()
+            },
+            Arc::new(FixedClock(NOW)),
+        )
+    };
+    let extended = with(true, true);
+    let key = text(extended.key(&ev).unwrap());
+    assert!(
+        key.contains(
+            r#""fields":[{"tidb_type":"int unsigned","type":"int64","optional":true,"field":"id"}]"#
+        ),
+        "{key}"
+    );
+    let value = text(extended.value(&ev).unwrap());
+    assert!(value.contains(r#"{"tidb_type":"bit","type":"#), "{value}");
+    assert_eq!(value.matches("\"tidb_type\"").count(), 4, "{value}");
+    for (newarch, ext) in [(false, true), (true, false), (false, false)] {
+        let e = with(newarch, ext);
+        assert!(!text(e.key(&ev).unwrap()).contains("tidb_type"));
+        assert!(!text(e.value(&ev).unwrap()).contains("tidb_type"));
+    }
 }

@@ -97,6 +97,7 @@ impl<S: Schemas> Processor<S> {
                 .table_after
                 .as_ref()
                 .map(|t| Arc::new(TableMeta::new(&t.info))),
+            table_info: ch.table_after.as_ref().map(|t| Arc::clone(&t.info)),
             start_ts: ch.start_ts,
             commit_ts: ch.finished_ts,
         };
