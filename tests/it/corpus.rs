@@ -57,14 +57,14 @@ const REPLAY: &[(&str, Replay)] = &[
     ),
     (
         "debezium-messages",
-        Replay::Pending(
-            "the all-types golden is replayed by src/codec/debezium/tests.rs and the classic codec_test.go cases are hand-built there; the per-case corpus replay and the new-architecture DDL/watermark cases are not built (issue 16)",
+        Replay::Replayed(
+            "corpus_replay_debezium::debezium_message_vectors_replay (DDL, watermark and DDL-column-parse cases: src/codec/debezium)",
         ),
     ),
     (
         "debezium-values",
-        Replay::Pending(
-            "per-column Debezium values: covered by the all-types golden in src/codec/debezium/tests.rs, not replayed case by case yet (issue 16)",
+        Replay::Replayed(
+            "corpus_replay_debezium::debezium_value_vectors_replay (DDL, watermark and DDL-column-parse cases: src/codec/debezium)",
         ),
     ),
     (

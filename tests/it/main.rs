@@ -10,6 +10,7 @@ mod corpus;
 mod corpus_replay;
 mod corpus_replay_avro;
 mod corpus_replay_codec;
+mod corpus_replay_debezium;
 mod corpus_replay_mount;
 mod ddl_job_rows;
 mod debezium_e2e;
