@@ -58,13 +58,13 @@ const REPLAY: &[(&str, Replay)] = &[
     (
         "debezium-messages",
         Replay::Replayed(
-            "corpus_replay_debezium::debezium_message_vectors_replay (DDL, watermark and DDL-column-parse cases: src/codec/debezium)",
+            "corpus_replay_debezium::debezium_message_vectors_replay (DDL, watermark and DDL-column-parse cases: codec::debezium::schema_change_tests)",
         ),
     ),
     (
         "debezium-values",
         Replay::Replayed(
-            "corpus_replay_debezium::debezium_value_vectors_replay (DDL, watermark and DDL-column-parse cases: src/codec/debezium)",
+            "corpus_replay_debezium::debezium_value_vectors_replay (DDL, watermark and DDL-column-parse cases: codec::debezium::schema_change_tests)",
         ),
     ),
     (

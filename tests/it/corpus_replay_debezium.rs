@@ -501,9 +501,9 @@ fn disable_schema_runs(config: &J) -> Vec<bool> {
     }
 }
 
-/// The encoder a case's config states; `enable-tidb-extension` has no field because it
-/// changes nothing in the v8.5 Debezium encoder.
-fn encoder(config: &J, disable_schema: bool, clock_ms: i64) -> DebeziumEncoder {
+/// The encoder a case's config states, as TiCDC's new architecture (`newarch`) when the
+/// case comes from pingcap/ticdc (rows are the same in both generations; this proves it).
+fn encoder(config: &J, disable_schema: bool, clock_ms: i64, newarch: bool) -> DebeziumEncoder {
     DebeziumEncoder::with_clock(
         DebeziumConfig {
             cluster_id: config["cluster_id"]
@@ -515,6 +515,8 @@ fn encoder(config: &J, disable_schema: bool, clock_ms: i64) -> DebeziumEncoder {
                 .as_bool()
                 .unwrap_or(true),
             time_zone: time_zone(config),
+            enable_tidb_extension: config["enable-tidb-extension"].as_bool().unwrap_or(false),
+            newarch,
         },
         Arc::new(FixedClock(clock_ms)),
     )
@@ -709,7 +711,8 @@ fn clock_ms(c: &J) -> i64 {
 fn replay_message(c: &J, values: &[J], failures: &mut Vec<String>) {
     let event = message_event(c, values);
     for disable_schema in disable_schema_runs(&c["config"]) {
-        let enc = encoder(&c["config"], disable_schema, clock_ms(c));
+        let newarch = c["stack"] == "new-architecture";
+        let enc = encoder(&c["config"], disable_schema, clock_ms(c), newarch);
         let what = format!("{} [debezium-disable-schema = {disable_schema}]", label(c));
         let record = match enc.encode_row(&TableCodec::NONE, &event) {
             Ok(Some(r)) => r,
@@ -851,7 +854,7 @@ fn replay_column_value(c: &J, failures: &mut Vec<String>) {
         new: Some(vec![value]),
         old: None,
     };
-    let enc = encoder(config, false, 0);
+    let enc = encoder(config, false, 0, false);
     let msg: J = match enc.value(&event) {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| panic!("{what}: not JSON: {e}")),
         Err(e) => {
