@@ -30,6 +30,8 @@ fn bench(c: &mut Criterion) {
     );
     let insert = insert(&meta);
     let update = RowEvent {
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Update,
         old: Some(row(42, 1)),
         new: Some(row(42, 2)),

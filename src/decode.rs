@@ -6,7 +6,7 @@
 
 use crate::codec::canal_json::write_value;
 
-use crate::codec::canal_json::writer::write_json_string;
+use crate::codec::go_json::write_json_string;
 use crate::event::TableMeta;
 use crate::model::TableInfo;
 use crate::mount::Datum;

@@ -99,6 +99,8 @@ pub fn insert(meta: &Arc<TableMeta>) -> RowEvent {
         table: "sbtest1".into(),
         meta: meta.clone(),
         commit_ts: 449_870_311_925_678_085,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Insert,
         new: Some(row(42, 1)),
         old: None,

@@ -19,6 +19,7 @@ pub mod avro;
 pub mod canal_json;
 pub mod debezium;
 pub mod error;
+pub mod go_json;
 mod json_escape;
 pub mod split;
 

@@ -117,6 +117,8 @@ mod tests {
             table: "t".into(),
             meta: meta(),
             commit_ts: 7,
+            physical_id: 0,
+            row_id: 0,
             kind: RowKind::Update,
             old: Some(old.iter().map(|v| Value::Int(*v)).collect()),
             new: Some(new.iter().map(|v| conv(*v)).collect()),
@@ -134,6 +136,8 @@ mod tests {
     #[test]
     fn transaction_reordered_delete_update_insert_only_when_split() {
         let ins = RowEvent {
+            physical_id: 0,
+            row_id: 0,
             kind: RowKind::Insert,
             old: None,
             ..upd([0, 0, 0], [Some(5), Some(5), Some(5)])

@@ -19,6 +19,8 @@ fn ev(table: &str, meta: TableMeta, values: Vec<Value>, ts: u64) -> RowEvent {
         table: table.into(),
         meta: Arc::new(meta),
         commit_ts: ts,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Insert,
         new: Some(values),
         old: None,

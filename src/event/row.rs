@@ -35,6 +35,11 @@ pub struct RowEvent {
     pub table: Arc<str>,
     pub meta: Arc<TableMeta>,
     pub commit_ts: u64,
+    /// The physical table the row lives in (a partition's own id for partitioned tables).
+    pub physical_id: i64,
+    /// The integer row handle (`_tidb_rowid` or the integer primary key; TiCDC's `RowID`),
+    /// 0 for clustered non-integer primary keys.
+    pub row_id: i64,
     pub kind: RowKind,
     /// Row after the change (insert, update), one value per `meta.columns` entry.
     pub new: Option<Vec<Value>>,
@@ -67,7 +72,11 @@ impl RowEvent {
         keep: Option<&HashSet<i64>>,
     ) -> Result<Option<RowEvent>, RowError> {
         let key = &change.key;
-        let (_, handle) = decoder.decode_key(key)?;
+        let (physical_id, handle) = decoder.decode_key(key)?;
+        let row_id = match &handle {
+            crate::mount::Handle::Int(h) => *h,
+            crate::mount::Handle::Common(_) => 0,
+        };
         let image = |value: &[u8]| {
             decoder
                 .decode_value(&handle, value)
@@ -126,6 +135,8 @@ impl RowEvent {
             table,
             meta,
             commit_ts: change.commit_ts,
+            physical_id,
+            row_id,
             kind,
             new,
             old,

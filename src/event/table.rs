@@ -116,6 +116,8 @@ pub struct TableMeta {
     /// The public virtual generated columns (never emitted), in table order: Debezium's
     /// schema still describes them.
     pub virtual_columns: Vec<ColumnMeta>,
+    /// The table is partitioned (rows carry their partition's physical id).
+    pub partitioned: bool,
 }
 
 /// TiCDC's `IsColCDCVisible` plus the decoder's "public only".
@@ -276,6 +278,7 @@ impl TableMeta {
                 .map(|c| (c.name.l.clone(), c.is_virtual_generated()))
                 .collect(),
             virtual_columns,
+            partitioned: t.partition.as_ref().is_some_and(|p| p.enable),
         }
     }
 

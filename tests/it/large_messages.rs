@@ -33,6 +33,8 @@ fn event(body_len: usize) -> RowEvent {
         table: Arc::from("docs"),
         meta: Arc::new(TableMeta::new(&info)),
         commit_ts: 449_000_000_000_000_000,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Insert,
         new: Some(vec![
             Value::Int(7),

@@ -21,7 +21,6 @@
 //! * `ts` comes from the injected [`Clock`], `es` is `commitTs >> 18`.
 
 pub mod types;
-pub mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -32,13 +31,13 @@ use std::sync::Arc;
 use super::{
     Clock, CodecError, Encoder, Record, Reduction, SystemClock, TableCodec, tso_physical_millis,
 };
+use crate::codec::go_json::{write_json_string, write_latin1_json_string};
 use crate::config::Protocol;
 use crate::event::value_text::{write_f32, write_f64};
 use crate::event::{ColumnMeta, TableMeta};
 use crate::event::{DdlEvent, RowEvent, RowKind};
 use crate::mount::Value;
 use types::{canal_ddl_type, java_sql_type};
-use writer::{write_json_string, write_latin1_json_string};
 
 /// Canal-JSON options (TiCDC names in kebab-case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

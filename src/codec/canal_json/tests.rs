@@ -204,6 +204,8 @@ fn insert(meta: Arc<TableMeta>, table: &str, new: Vec<Value>) -> RowEvent {
         table: table.into(),
         meta,
         commit_ts: TS,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Insert,
         new: Some(new),
         old: None,
@@ -352,6 +354,8 @@ fn update(old: Vec<Value>, new: Vec<Value>) -> RowEvent {
         table: "t".into(),
         meta: small(),
         commit_ts: TS,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Update,
         new: Some(new),
         old: Some(old),
@@ -360,6 +364,8 @@ fn update(old: Vec<Value>, new: Vec<Value>) -> RowEvent {
 
 fn delete(old: Vec<Value>) -> RowEvent {
     RowEvent {
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Delete,
         new: None,
         old: Some(old),
@@ -495,6 +501,8 @@ fn reduced_messages() {
     };
     let e = enc(cfg);
     let ev = RowEvent {
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Insert,
         new: Some(row(3, "big", Some(1.0))),
         old: None,
@@ -725,6 +733,8 @@ fn same_content_as_ticdc_fixture() {
         table: "employee".into(),
         meta: Arc::new(TableMeta::new(&info)),
         commit_ts: 1_668_067_229_137 << 18,
+        physical_id: 0,
+        row_id: 0,
         kind: RowKind::Update,
         old: Some(r((2014, 6, 4), "New York")),
         new: Some(r((2015, 10, 8), "Los Angeles")),

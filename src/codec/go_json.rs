@@ -1,8 +1,11 @@
-//! JSON string escaping exactly as TiCDC's canal-json writers do it.
+//! JSON string escaping exactly as TiCDC's Go JSON encoders with HTML escaping do it.
 //!
-//! Owns [`write_json_string`] and [`write_latin1_json_string`]. TiCDC writes DML messages with
-//! mailru/easyjson `jwriter.Writer.String` (HTML escaping on) and DDL/watermark messages with
-//! goccy/go-json `Marshal` (HTML escaping on); both escape identically:
+//! Owns [`write_json_string`], [`write_std_json_string`] and [`write_latin1_json_string`].
+//! TiCDC's canal-json writes DML messages with mailru/easyjson `jwriter.Writer.String` (HTML
+//! escaping on) and DDL/watermark messages with goccy/go-json `Marshal` (HTML escaping on);
+//! the Open protocol uses Go's `encoding/json` (Go 1.25, HTML escaping on). All escape
+//! identically but for `\b` and `\f`, which `encoding/json` (since Go 1.22) writes as such
+//! ([`write_std_json_string`]) and the others as `\u0008`/`\u000c`:
 //! `"` → `\"`, `\` → `\\`, `\n` `\r` `\t` as such, every other byte below 0x20 and `<` `>` `&`
 //! as `\u00XX` with lowercase hex, U+2028/U+2029 as `\u2028`/`\u2029`, each byte that does not
 //! start a valid UTF-8 sequence (Go `utf8.DecodeRune` rules: no overlongs, no surrogates, at
@@ -42,8 +45,18 @@ fn decode_multibyte(b: &[u8]) -> Option<(u32, usize)> {
     Some((cp, len))
 }
 
-/// Appends `s` (arbitrary bytes, meant as UTF-8) as a quoted, escaped JSON string.
+/// Appends `s` (arbitrary bytes, meant as UTF-8) as a quoted, escaped JSON string
+/// (easyjson, goccy/go-json).
 pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    write_escaped(out, s, false);
+}
+
+/// Appends `s` as Go's `encoding/json` writes a string (`\b`, `\f` short escapes).
+pub fn write_std_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    write_escaped(out, s, true);
+}
+
+fn write_escaped(out: &mut Vec<u8>, s: &[u8], short_bf: bool) {
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
@@ -52,7 +65,11 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &[u8]) {
         if c < 0x80 {
             if ascii_needs_escape(c) {
                 out.extend_from_slice(&s[start..i]);
-                write_ascii_escape(out, c);
+                match c {
+                    0x08 if short_bf => out.extend_from_slice(b"\\b"),
+                    0x0c if short_bf => out.extend_from_slice(b"\\f"),
+                    _ => write_ascii_escape(out, c),
+                }
                 start = i + 1;
             }
             i += 1;
@@ -114,6 +131,14 @@ mod tests {
 
     /// Expectations derived from mailru/easyjson `jwriter/writer.go` `String` (HTML escaping
     /// on) and goccy/go-json `internal/encoder/string.go` `AppendString`.
+    /// Go 1.25 `encoding/json` `appendString`: `\b` and `\f` short, the rest as easyjson.
+    #[test]
+    fn encoding_json_escaping() {
+        let mut v = Vec::new();
+        write_std_json_string(&mut v, b"\x08\x0c\x01<\xff");
+        assert_eq!(String::from_utf8(v).unwrap(), r#""\b\f\u0001\u003c\ufffd""#);
+    }
+
     #[test]
     fn easyjson_escaping() {
         assert_eq!(esc(b"plain"), r#""plain""#);
