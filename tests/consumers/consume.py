@@ -28,7 +28,9 @@ record:
 (jvm/DebeziumConsume.java, ConnectView.java and FlinkView.java describe the fields). Its own
 options: --no-schema (JsonConverter schemas.enable=false; Flink schema-include=false unless
 --flink-schema-include says otherwise), --flink-columns "name:TYPE,..." (Flink SQL types; without
-it "flink" is null), --flink-schema-include true|false, --flink-timestamp-format SQL|ISO-8601.
+it "flink" is null), --flink-schema-include true|false, --flink-timestamp-format SQL|ISO-8601,
+--flink-errors-as-data (a record Flink rejects gets "flink": null and "flink_error", the
+exception chain on one line, instead of failing the run).
 Before starting it, tests/consumers/setup-jvm.sh fetches the jars and compiles the program when
 needed (under a second when nothing changed).
 
@@ -168,6 +170,8 @@ def jvm_debezium(args: argparse.Namespace) -> None:
         argv += ["--flink-schema-include", args.flink_schema_include]
     if args.flink_timestamp_format is not None:
         argv += ["--flink-timestamp-format", args.flink_timestamp_format]
+    if args.flink_errors_as_data:
+        argv.append("--flink-errors-as-data")
     sys.stdout.flush()
     try:
         os.execvp(argv[0], argv)
@@ -214,6 +218,11 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         "--flink-timestamp-format",
         choices=["SQL", "ISO-8601"],
         help="debezium-json: debezium-json.timestamp-format.standard (default SQL)",
+    )
+    p.add_argument(
+        "--flink-errors-as-data",
+        action="store_true",
+        help='debezium-json: a record Flink rejects gets "flink": null and "flink_error" instead of exit 2',
     )
     return p.parse_args(argv)
 

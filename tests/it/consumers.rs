@@ -392,6 +392,10 @@ pub struct DebeziumReading<'a> {
     pub connect_schemas: bool,
     /// Flink's `debezium-json.schema-include`: the row change is read under `"payload"`.
     pub flink_schema_include: bool,
+    /// A record Flink rejects is data, not a failure of the run: its `"flink"` is null and
+    /// `"flink_error"` holds the exception chain on one line (`"Type: message; caused by
+    /// Type: message"`). Connect failures still fail the run.
+    pub flink_errors_as_data: bool,
 }
 
 /// Reads `expect` records of `topic` (all partitions, from the beginning) through `bootstrap`
@@ -420,13 +424,15 @@ pub fn consume_debezium(
             flink_columns: Some(flink_columns),
             connect_schemas: schema_included,
             flink_schema_include: schema_included,
+            flink_errors_as_data: false,
         },
     )
 }
 
 /// [`consume_debezium`] with Connect's and Flink's settings chosen apart (TiCDC keeps the
 /// `"payload"` wrapper when `debezium-disable-schema` drops the schema, which Flink reads only
-/// with `schema-include=true`).
+/// with `schema-include=true`), and optionally Flink's refusals as data (see
+/// [`DebeziumReading::flink_errors_as_data`]).
 pub fn consume_debezium_with(
     bootstrap: &str,
     topic: &str,
@@ -454,6 +460,9 @@ pub fn consume_debezium_with(
         ]);
     if !reading.connect_schemas {
         cmd.arg("--no-schema");
+    }
+    if reading.flink_errors_as_data {
+        cmd.arg("--flink-errors-as-data");
     }
     if let Some(columns) = reading.flink_columns {
         cmd.args(["--flink-columns", columns]);
@@ -776,6 +785,7 @@ async fn debezium_json_records_are_decoded_by_kafka_connect_and_flink() {
             flink_columns: Some(columns),
             connect_schemas: false,
             flink_schema_include: true,
+            flink_errors_as_data: false,
         },
     );
     assert_eq!(plain.len(), 2, "{plain:#?}");

@@ -6,7 +6,10 @@
 //
 //   {"partition": P, "offset": O, "connect_key": ..., "connect_value": ..., "flink": [...]}
 //
-// "flink" is null when --flink-columns is not given. Options (tests/consumers/consume.py
+// "flink" is null when --flink-columns is not given. With --flink-errors-as-data, a record
+// Flink's debezium-json rejects is data, not a failure: its "flink" is null and the object
+// gains "flink_error" (the exception and its causes, one line: "Type: message; caused by
+// Type: message"); Connect failures still fail the run. Options (tests/consumers/consume.py
 // --format debezium-json passes them through; run with the classpath setup-jvm.sh prints):
 //   --bootstrap HOST:PORT   broker (PLAINTEXT)                       required
 //   --topic T                                                        required
@@ -18,6 +21,7 @@
 //   --flink-columns SPEC    the table's columns for Flink, "name:TYPE,..." in Flink SQL types
 //   --flink-schema-include true|false   debezium-json.schema-include (default: !--no-schema)
 //   --flink-timestamp-format SQL|ISO-8601   debezium-json.timestamp-format.standard (SQL)
+//   --flink-errors-as-data  a record Flink rejects gets "flink_error" instead of exit 2
 // Exit codes (as consume.py): 0 ok; 2 a record failed to decode (stderr names topic,
 // partition, offset and which decoder); 3 fewer than --expect records before the timeout (or
 // not at the end of every partition); 4 a Kafka or usage error; 1 stuck past --timeout + 30 s
@@ -68,6 +72,7 @@ public final class DebeziumConsume {
         Integer expect;
         double timeout = 30.0;
         boolean schemas = true;
+        boolean flinkErrorsAsData;
         String flinkColumns;
         Boolean flinkSchemaInclude;
         TimestampFormat timestampFormat = TimestampFormat.SQL;
@@ -78,6 +83,10 @@ public final class DebeziumConsume {
                 String opt = argv[i];
                 if (opt.equals("--no-schema")) {
                     a.schemas = false;
+                    continue;
+                }
+                if (opt.equals("--flink-errors-as-data")) {
+                    a.flinkErrorsAsData = true;
                     continue;
                 }
                 if (i + 1 >= argv.length) {
@@ -241,7 +250,7 @@ public final class DebeziumConsume {
                     break;
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(Math.min(leftMs, 500)))) {
-                    out.add(decode(r, connect, flink));
+                    out.add(decode(r, connect, flink, args.flinkErrorsAsData));
                 }
             }
             if (ends != null && !atEnd(consumer, ends)) {
@@ -268,8 +277,8 @@ public final class DebeziumConsume {
         return true;
     }
 
-    private static ObjectNode decode(ConsumerRecord<byte[], byte[]> r, ConnectView connect, FlinkView flink)
-            throws Failure {
+    private static ObjectNode decode(ConsumerRecord<byte[], byte[]> r, ConnectView connect, FlinkView flink,
+            boolean flinkErrorsAsData) throws Failure {
         ObjectNode o = MAPPER.createObjectNode();
         o.put("partition", r.partition());
         o.put("offset", r.offset());
@@ -281,6 +290,8 @@ public final class DebeziumConsume {
             stage = "Flink debezium-json";
             if (flink == null) {
                 o.putNull("flink");
+            } else if (flinkErrorsAsData) {
+                flinkAsData(o, flink, r.value());
             } else {
                 o.set("flink", flink.decode(r.value()));
             }
@@ -290,6 +301,16 @@ public final class DebeziumConsume {
                     + describe(e));
         }
         return o;
+    }
+
+    /** Flink's rows, or null and "flink_error" when Flink rejects the record. */
+    private static void flinkAsData(ObjectNode o, FlinkView flink, byte[] value) {
+        try {
+            o.set("flink", flink.decode(value));
+        } catch (Exception e) {
+            o.putNull("flink");
+            o.put("flink_error", describe(e));
+        }
     }
 
     private static void print(List<ObjectNode> out) throws Failure {
