@@ -391,3 +391,154 @@ async fn without_old_values_the_update_has_no_before_and_flink_refuses_it() {
         json!([{"kind": "-D", "fields": [3, null, null, null]}])
     );
 }
+
+/// `[sink.debezium] newarch = true` with the TiDB extension: TiCDC's new architecture. The
+/// scenario's `ALTER TABLE … ADD COLUMN` arrives on every partition of the table's topic as a
+/// `SchemaChangeValue` between the rows committed before and after it; checkpoints arrive as
+/// watermark messages (`op` `m`) that follow every row they cover; column schemas start with
+/// `tidb_type`; Kafka Connect's `JsonConverter` reads every record, schema changes included.
+#[tokio::test]
+async fn new_architecture_sends_schema_changes_and_watermarks() {
+    let topic = replicate(
+        "[changefeed.sink.debezium]\nnewarch = true\n\n\
+         [changefeed.sink.kafka-config.codec-config]\nenable-tidb-extension = true\n",
+    )
+    .await;
+    let broker = &kafka().plaintext;
+    let mut raw = kcat_consume(broker, &KcatAuth::Plain, &topic, 10_000);
+    raw.sort_by_key(|m| (m.partition, m.offset));
+    let parsed: Vec<(&KcatMessage, J)> = raw
+        .iter()
+        .map(|m| {
+            let v = serde_json::from_str(m.payload.as_deref().expect("no tombstone"))
+                .expect("the value is JSON");
+            (m, v)
+        })
+        .collect();
+    let is_ddl = |v: &J| v["payload"].get("ddl").is_some();
+    let is_watermark = |v: &J| v["payload"]["op"] == json!("m");
+    let rows: Vec<&(&KcatMessage, J)> = parsed
+        .iter()
+        .filter(|(_, v)| !is_ddl(v) && !is_watermark(v))
+        .collect();
+    assert_eq!(rows.len(), RECORDS, "{raw:#?}");
+
+    // The schema change: once per partition, the query and the table after it.
+    let query = "alter table all_types add column c_note varchar(20) default 'n/a'";
+    let ddls: Vec<&(&KcatMessage, J)> = parsed.iter().filter(|(_, v)| is_ddl(v)).collect();
+    let mut partitions: Vec<i32> = ddls.iter().map(|(m, _)| m.partition).collect();
+    partitions.sort_unstable();
+    assert_eq!(partitions, [0, 1, 2], "{raw:#?}");
+    for (m, v) in &ddls {
+        let key: J = serde_json::from_str(m.key.as_deref().expect("key")).expect("key JSON");
+        assert_eq!(key["payload"], json!({"databaseName": "test"}));
+        assert_eq!(
+            key["schema"]["name"],
+            json!("io.debezium.connector.mysql.SchemaChangeKey")
+        );
+        let p = &v["payload"];
+        assert_eq!(p["ddl"], json!(query));
+        assert_eq!(p["databaseName"], json!("test"));
+        assert_eq!(p["source"]["table"], json!("all_types"));
+        let change = &p["tableChanges"][0];
+        assert_eq!(change["type"], json!("ALTER"));
+        assert_eq!(change["id"], json!("\"test\".\"all_types\""));
+        assert_eq!(change["table"]["primaryKeyColumnNames"], json!(["id"]));
+        assert_eq!(change["table"]["defaultCharsetName"], json!("utf8mb4"));
+        let columns = change["table"]["columns"].as_array().expect("columns");
+        assert_eq!(columns.len(), 25);
+        assert_eq!(
+            columns[24],
+            json!({"name": "c_note", "jdbcType": 12, "nativeType": null, "comment": null,
+                   "defaultValueExpression": "n/a", "enumValues": null, "typeName": "VARCHAR",
+                   "typeExpression": "VARCHAR", "charsetName": "utf8mb4", "length": 20,
+                   "scale": null, "position": 25, "optional": true, "autoIncremented": false,
+                   "generated": false})
+        );
+        assert_eq!(
+            columns[0]["autoIncremented"],
+            json!(true),
+            "id is AUTO_INCREMENT"
+        );
+        assert_eq!(columns[21]["enumValues"], json!(["'a'", "'b'", "'c'"]));
+        assert_eq!(
+            v["schema"]["name"],
+            json!("io.debezium.connector.mysql.SchemaChangeValue")
+        );
+        // On its partition, the DDL follows every row committed before it and precedes the rest.
+        let ddl_ts = p["source"]["commit_ts"].as_u64().expect("commit_ts");
+        for (r, rv) in &rows {
+            if r.partition != m.partition {
+                continue;
+            }
+            let ts = rv["payload"]["source"]["commit_ts"]
+                .as_u64()
+                .expect("commit_ts");
+            assert_eq!(ts < ddl_ts, r.offset < m.offset, "row {ts} vs DDL {ddl_ts}");
+        }
+    }
+
+    // Watermarks: non-decreasing per partition, each after every row it covers.
+    let watermarks: Vec<&(&KcatMessage, J)> =
+        parsed.iter().filter(|(_, v)| is_watermark(v)).collect();
+    assert!(!watermarks.is_empty(), "no watermark in {raw:#?}");
+    for p in 0..3 {
+        let mut last = 0;
+        for (m, v) in watermarks.iter().filter(|(m, _)| m.partition == p) {
+            let ts = v["payload"]["source"]["commit_ts"]
+                .as_u64()
+                .expect("commit_ts");
+            assert!(ts >= last, "watermarks go back on partition {p}");
+            last = ts;
+            assert_eq!(v["payload"]["source"]["db"], json!(""));
+            assert_eq!(v["schema"]["name"], json!("default.watermark.Envelope"));
+            for (r, rv) in rows.iter().filter(|(r, _)| r.partition == p) {
+                let row_ts = rv["payload"]["source"]["commit_ts"].as_u64().expect("ts");
+                if row_ts <= ts {
+                    assert!(r.offset < m.offset, "row {row_ts} after watermark {ts}");
+                }
+            }
+        }
+    }
+
+    // TiDB's type names lead every column schema of the rows.
+    let (_, first) = rows[0];
+    let text = first["schema"].to_string();
+    assert!(text.contains(r#""tidb_type":"bigint""#), "{text}");
+    assert!(text.contains(r#""tidb_type":"int unsigned""#), "{text}");
+
+    // Kafka Connect reads every record: rows, schema changes and watermarks.
+    let records = consume_debezium_with(
+        broker,
+        &topic,
+        raw.len(),
+        DebeziumReading {
+            flink_columns: None,
+            connect_schemas: true,
+            flink_schema_include: true,
+            flink_errors_as_data: false,
+        },
+    );
+    assert_eq!(records.len(), raw.len());
+    let names = |n: &str| {
+        records
+            .iter()
+            .filter(|r| r["connect_value"]["name"] == json!(n))
+            .count()
+    };
+    assert_eq!(names("io.debezium.connector.mysql.SchemaChangeValue"), 3);
+    assert_eq!(names("default.watermark.Envelope"), watermarks.len());
+    assert_eq!(names("default.test.all_types.Envelope"), RECORDS);
+    let ddl = records
+        .iter()
+        .find(|r| {
+            r["connect_value"]["name"] == json!("io.debezium.connector.mysql.SchemaChangeValue")
+        })
+        .expect("a schema change");
+    assert_eq!(ddl["connect_value"]["value"]["ddl"]["value"], json!(query));
+    let changes = &ddl["connect_value"]["value"]["tableChanges"]["value"];
+    assert_eq!(changes[0]["type"]["value"], json!("ALTER"));
+    let cols = &changes[0]["table"]["value"]["columns"]["value"];
+    assert_eq!(cols[24]["name"]["value"], json!("c_note"));
+    assert_eq!(cols[24]["length"]["value"], json!(20));
+}
