@@ -14,10 +14,15 @@
 //!   debezium-json`, which hands over to the JVM consumer in `tests/consumers/jvm` (Kafka
 //!   Connect's `JsonConverter` on key and value, Flink's `debezium-json` format on the value;
 //!   `tests/consumers/setup-jvm.sh` fetches and compiles it when needed).
+//! - [`consume_open`]: runs `consume.py --format open-protocol`, a plain-Python decoder of
+//!   TiCDC's Open Protocol written from its public documentation, and returns one JSON value
+//!   per event (a record holds a batch of events).
 //!
 //! The tests here prove the chains: a schema registered by HTTP, a Confluent-framed Avro
-//! record produced with rskafka, decoded by the independent consumer; and two hand-written
-//! Debezium JSON records (TiCDC's envelope) decoded by Kafka Connect and by Flink.
+//! record produced with rskafka, decoded by the independent consumer; two hand-written
+//! Debezium JSON records (TiCDC's envelope) decoded by Kafka Connect and by Flink; hand-built
+//! Open Protocol batches decoded event by event, and a bad one refused with its offset. They
+//! also run the Open Protocol decoder's own unit tests (`tests/consumers/test_open_protocol.py`).
 
 #![allow(dead_code)]
 
@@ -470,6 +475,41 @@ pub fn consume_debezium_with(
     run_consumer(cmd, "Debezium JSON (JVM)", topic)
 }
 
+/// The consume.py command that reads `topic` as TiCDC Open Protocol (see [`consume_open`]).
+fn open_command(bootstrap: &str, topic: &str, expect: Option<usize>) -> Command {
+    let mut cmd = Command::new(consumer_python());
+    cmd.arg(consume_script())
+        .args([
+            "--format",
+            "open-protocol",
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+        ])
+        .args(["--timeout", "30"]);
+    if let Some(n) = expect {
+        cmd.args(["--expect", &n.to_string()]);
+    }
+    cmd
+}
+
+/// Reads `topic` (all partitions, from the beginning) through `bootstrap` with the independent
+/// Open Protocol decoder (`consume.py --format open-protocol`): until at least `expect`
+/// events, or with `None` to the end of every partition. One value per EVENT,
+/// `{"partition","offset","index","batch_size","key","value"}` (`index` its place in the
+/// record's batch of `batch_size` events, `key` the event key JSON, `value` the event value
+/// JSON or null for a resolved event), sorted by partition, offset and index. Panics with the
+/// consumer's stderr when a record is not valid Open Protocol (the message names topic,
+/// partition and offset) or fewer events arrive within 30 s.
+pub fn consume_open(bootstrap: &str, topic: &str, expect: Option<usize>) -> Vec<Value> {
+    run_consumer(
+        open_command(bootstrap, topic, expect),
+        "Open Protocol",
+        topic,
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // The chain, by hand: registry over HTTP, Avro binary written here, rskafka, the independent
 // consumer.
@@ -799,4 +839,166 @@ async fn debezium_json_records_are_decoded_by_kafka_connect_and_flink() {
             "{rec:#}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TiCDC Open Protocol, by hand: batches framed as the documentation's "Message format" says
+// (version, then length-prefixed event keys; length-prefixed event values), with the events
+// of its "Examples of the Event stream output", produced with rskafka and decoded by
+// consume.py's open-protocol decoder.
+
+/// The decoder's unit tests on hand-built bytes (tests/consumers/test_open_protocol.py).
+#[test]
+fn the_open_protocol_decoder_passes_its_unit_tests() {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/consumers/test_open_protocol.py");
+    let out = Command::new(consumer_python())
+        .arg(&script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{report}",
+        script.display(),
+        out.status
+    );
+    let ran = report
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no \"Ran N tests\" line:\n{report}"));
+    assert!(ran >= 20, "only {ran} unit tests ran:\n{report}");
+}
+
+/// One Open Protocol record: key = version 1 then each event key framed by its 8-byte
+/// big-endian length; value = each event value so framed (empty for a resolved event).
+fn open_record(events: &[(&Value, Option<&Value>)]) -> Record {
+    let mut key = 1i64.to_be_bytes().to_vec();
+    let mut value = Vec::new();
+    for (k, v) in events {
+        let k = k.to_string().into_bytes();
+        let v = v.map(|v| v.to_string().into_bytes()).unwrap_or_default();
+        key.extend_from_slice(&(k.len() as i64).to_be_bytes());
+        key.extend_from_slice(&k);
+        value.extend_from_slice(&(v.len() as i64).to_be_bytes());
+        value.extend_from_slice(&v);
+    }
+    Record {
+        key: Some(key),
+        value: Some(value),
+        headers: BTreeMap::new(),
+        timestamp: rskafka::chrono::Utc::now(),
+    }
+}
+
+/// Produces `records` to partition `p` of `topic`; their offsets.
+async fn produce_to(topic: &str, p: i32, records: Vec<Record>) -> Vec<i64> {
+    admin_client()
+        .await
+        .partition_client(topic.to_string(), p, UnknownTopicHandling::Retry)
+        .await
+        .expect("partition client")
+        .produce(records, Compression::NoCompression)
+        .await
+        .expect("produce")
+}
+
+#[tokio::test]
+async fn open_protocol_batches_are_decoded_event_by_event() {
+    let topic = unique("it_consumers_open");
+    create_topic(&topic, 2).await;
+    // The documentation's example: the CREATE TABLE broadcast with a resolved event to both
+    // partitions, then rows (log 5, 7), an update with its old row, a delete, a resolved.
+    let ddl_key = json!({"ts": 415508856908021766u64, "scm": "test", "tbl": "t1", "t": 2});
+    let ddl = json!({"q": "CREATE TABLE test.t1(id int primary key, val varchar(16))", "t": 3});
+    let resolved = json!({"ts": 415508856908021766u64, "t": 3});
+    let row_key = json!({"ts": 415508878783938562u64, "scm": "test", "tbl": "t1", "t": 1});
+    let col = |id: i64, val: &str| json!({"id": {"t": 3, "h": true, "f": 11, "v": id}, "val": {"t": 15, "f": 64, "v": val}});
+    let insert_1 = json!({"u": col(1, "aa")});
+    let insert_3 = json!({"u": col(3, "cc")});
+    let update_3 = json!({"u": col(3, "dd"), "p": col(3, "cc")});
+    let delete_1 = json!({"d": col(1, "aa")});
+    let resolved_2 = json!({"ts": 415508881418485761u64, "t": 3});
+    for p in 0..2 {
+        let offsets = produce_to(
+            &topic,
+            p,
+            vec![open_record(&[(&ddl_key, Some(&ddl)), (&resolved, None)])],
+        )
+        .await;
+        assert_eq!(offsets, vec![0]);
+    }
+    let offsets = produce_to(
+        &topic,
+        0,
+        vec![
+            open_record(&[(&row_key, Some(&insert_1)), (&row_key, Some(&insert_3))]),
+            open_record(&[
+                (&row_key, Some(&update_3)),
+                (&row_key, Some(&delete_1)),
+                (&resolved_2, None),
+            ]),
+        ],
+    )
+    .await;
+    assert_eq!(offsets, vec![1, 2]);
+
+    let got = consume_open(&kafka().plaintext, &topic, None);
+    let ev = |p: i32, offset: i64, index: usize, n: usize, key: &Value, value: Option<&Value>| {
+        json!({"partition": p, "offset": offset, "index": index, "batch_size": n,
+               "key": key, "value": value})
+    };
+    assert_eq!(
+        got,
+        vec![
+            ev(0, 0, 0, 2, &ddl_key, Some(&ddl)),
+            ev(0, 0, 1, 2, &resolved, None),
+            ev(0, 1, 0, 2, &row_key, Some(&insert_1)),
+            ev(0, 1, 1, 2, &row_key, Some(&insert_3)),
+            ev(0, 2, 0, 3, &row_key, Some(&update_3)),
+            ev(0, 2, 1, 3, &row_key, Some(&delete_1)),
+            ev(0, 2, 2, 3, &resolved_2, None),
+            ev(1, 0, 0, 2, &ddl_key, Some(&ddl)),
+            ev(1, 0, 1, 2, &resolved, None),
+        ]
+    );
+
+    // --expect counts events: 3 are reached inside the second record of partition 0 or
+    // the first of partition 1, whichever is read first; either way at least 3 come back.
+    let some = consume_open(&kafka().plaintext, &topic, Some(3));
+    assert!(some.len() >= 3, "{some:#?}");
+}
+
+#[tokio::test]
+async fn an_invalid_open_protocol_record_fails_the_run_naming_its_offset() {
+    let topic = unique("it_consumers_open_bad");
+    create_topic(&topic, 1).await;
+    let resolved = json!({"ts": 1, "t": 3});
+    let good = open_record(&[(&resolved, None)]);
+    let mut bad = open_record(&[(&resolved, None)]);
+    // Protocol version 2.
+    if let Some(key) = bad.key.as_mut() {
+        key[7] = 2;
+    }
+    let offsets = produce_to(&topic, 0, vec![good, bad]).await;
+    assert_eq!(offsets, vec![0, 1]);
+
+    let out = open_command(&kafka().plaintext, &topic, None)
+        .output()
+        .expect("the consumer runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot decode open-protocol record at topic {topic} partition 0 offset 1: \
+             OpenProtocolError: protocol version 2, not 1"
+        )),
+        "{stderr}"
+    );
 }

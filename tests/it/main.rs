@@ -26,6 +26,7 @@ mod kafka_sink;
 mod large_messages;
 mod layers;
 mod mount_rows;
+mod open_e2e;
 mod pipeline;
 mod schema;
 mod support;
