@@ -83,9 +83,7 @@ impl Output for MemoryOutput {
             key: msg.key,
             value: msg.value,
         });
-        if let Some(t) = msg.ticket {
-            self.tracker.ack(&[t]);
-        }
+        self.tracker.ack(&msg.tickets);
         Box::pin(std::future::ready(Ok(())))
     }
 
