@@ -33,8 +33,9 @@ fn event(body_len: usize) -> RowEvent {
         table: Arc::from("docs"),
         meta: Arc::new(TableMeta::new(&info)),
         commit_ts: 449_000_000_000_000_000,
-        physical_id: 0,
-        row_id: 0,
+        physical_id: 120,
+        // The integer primary key is the row handle.
+        row_id: 7,
         kind: RowKind::Insert,
         new: Some(vec![
             Value::Int(7),
@@ -203,5 +204,73 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
         obj["key"],
         serde_json::json!(""),
         "canal-json keys are empty, not null"
+    );
+}
+
+/// The events of an Open protocol record: (key, value) text pairs.
+fn open_events(r: &tidb_changefeed::codec::Record) -> Vec<(String, String)> {
+    let split = |b: &[u8]| {
+        let mut out = Vec::new();
+        let mut rest = b;
+        while !rest.is_empty() {
+            let n = usize::try_from(u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")))
+                .expect("length");
+            out.push(String::from_utf8(rest[8..8 + n].to_vec()).expect("utf-8"));
+            rest = &rest[8 + n..];
+        }
+        out
+    };
+    let keys = split(&r.key.as_deref().expect("key")[8..]);
+    let values = split(r.value.as_deref().expect("value"));
+    keys.into_iter().zip(values).collect()
+}
+
+/// Open protocol, as TiCDC's open encoder handles a row past the limit: handle-key-only marks
+/// the key `ohk` and keeps only the handle-key columns; claim-check stores the full record
+/// and sends those columns with the location in `ccl`.
+#[tokio::test]
+async fn open_protocol_reduces_with_ohk_and_ccl() {
+    use tidb_changefeed::codec::open::{OpenConfig, OpenEncoder};
+    let (_topics, producer, topic) = sink().await;
+    let limit = producer.max_message_bytes(&topic).await.expect("limit");
+    let ev = event(2_000_000);
+    let enc = OpenEncoder::new(OpenConfig::default());
+    let full = enc
+        .encode_row(&TableCodec::NONE, &ev)
+        .expect("encode")
+        .expect("a message");
+    let reduced = policy(LargeMessageOption::HandleKeyOnly, None)
+        .fit(&enc, &TableCodec::NONE, &ev, full.clone(), limit)
+        .expect("reduced");
+    let events = open_events(&reduced);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].0,
+        r#"{"ts":449000000000000000,"scm":"shop","tbl":"docs","rid":7,"t":1,"ohk":true}"#
+    );
+    assert_eq!(events[0].1, r#"{"u":{"id":{"t":8,"h":true,"f":11,"v":7}}}"#);
+    send(&producer, &topic, reduced).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = format!("file://{}", dir.path().display());
+    let checked = policy(LargeMessageOption::ClaimCheck, Some(uri.clone()))
+        .fit(&enc, &TableCodec::NONE, &ev, full.clone(), limit)
+        .expect("claim check");
+    let events = open_events(&checked);
+    let key: serde_json::Value = serde_json::from_str(&events[0].0).expect("key json");
+    let location = key["ccl"].as_str().expect("ccl").to_string();
+    assert!(key.get("ohk").is_none(), "{key}");
+    assert!(location.starts_with(&format!("{uri}/")), "{location}");
+    assert_eq!(events[0].1, r#"{"u":{"id":{"t":8,"h":true,"f":11,"v":7}}}"#);
+    let stored = std::fs::read(location.trim_start_matches("file://")).expect("stored object");
+    let obj: serde_json::Value = serde_json::from_slice(&stored).expect("claim-check JSON");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let value = b64
+        .decode(obj["value"].as_str().expect("value"))
+        .expect("base64");
+    assert_eq!(
+        Some(value),
+        full.value,
+        "the stored value is the full record"
     );
 }
