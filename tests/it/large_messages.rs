@@ -189,19 +189,14 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
         "{location}"
     );
     assert_eq!(v["data"], serde_json::json!([{"id": "7"}]));
-    let stored = std::fs::read(location.trim_start_matches("file://")).expect("stored object");
-    let obj: serde_json::Value = serde_json::from_slice(&stored).expect("claim-check JSON");
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let value = b64
-        .decode(obj["value"].as_str().expect("value"))
-        .expect("base64");
+    let (value, key) = stored(&location);
     assert_eq!(
         Some(value),
         full.value,
         "the stored value is the full message"
     );
     assert_eq!(
-        obj["key"],
+        key,
         serde_json::json!(""),
         "canal-json keys are empty, not null"
     );
@@ -209,20 +204,22 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
 
 /// The events of an Open protocol record: (key, value) text pairs.
 fn open_events(r: &tidb_changefeed::codec::Record) -> Vec<(String, String)> {
-    let split = |b: &[u8]| {
-        let mut out = Vec::new();
-        let mut rest = b;
-        while !rest.is_empty() {
-            let n = usize::try_from(u64::from_be_bytes(rest[..8].try_into().expect("8 bytes")))
-                .expect("length");
-            out.push(String::from_utf8(rest[8..8 + n].to_vec()).expect("utf-8"));
-            rest = &rest[8 + n..];
-        }
-        out
-    };
-    let keys = split(&r.key.as_deref().expect("key")[8..]);
-    let values = split(r.value.as_deref().expect("value"));
-    keys.into_iter().zip(values).collect()
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("utf-8");
+    tidb_changefeed::codec::open::message::events(r)
+        .expect("an open-protocol record")
+        .into_iter()
+        .map(|(k, v)| (text(k), text(v)))
+        .collect()
+}
+
+/// The full message a claim-check object at `location` holds: its base64 `value`, and `key`.
+fn stored(location: &str) -> (Vec<u8>, serde_json::Value) {
+    let stored = std::fs::read(location.trim_start_matches("file://")).expect("stored object");
+    let obj: serde_json::Value = serde_json::from_slice(&stored).expect("claim-check JSON");
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(obj["value"].as_str().expect("value"))
+        .expect("base64");
+    (value, obj["key"].clone())
 }
 
 /// Open protocol, as TiCDC's open encoder handles a row past the limit: handle-key-only marks

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use tidb_changefeed::model::{ActionType, TableInfo};
 
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
+use tidb_changefeed::codec::open::message::events;
 use tidb_changefeed::codec::open::{OpenConfig, OpenEncoder};
-use tidb_changefeed::codec::{BoxFuture, Encoder, FixedClock};
+use tidb_changefeed::codec::{BoxFuture, Encoder, FixedClock, Record};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
 use tidb_changefeed::event::{KvChange, OpType, TableMeta};
 use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
@@ -658,18 +659,14 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
     assert_eq!(h.p.checkpoint(), 300);
 }
 
-/// The events in an Open protocol record (its length-prefixed keys after the version).
+/// The event keys of an Open protocol record.
 fn open_events(s: &Sent) -> Vec<String> {
-    let key = s.key.as_deref().unwrap();
-    assert_eq!(&key[..8], &1u64.to_be_bytes());
-    let mut rest = &key[8..];
-    let mut out = Vec::new();
-    while !rest.is_empty() {
-        let n = usize::try_from(u64::from_be_bytes(rest[..8].try_into().unwrap())).unwrap();
-        out.push(String::from_utf8(rest[8..8 + n].to_vec()).unwrap());
-        rest = &rest[8 + n..];
-    }
-    out
+    let record = Record::new(s.key.clone(), s.value.clone().unwrap());
+    events(&record)
+        .expect("an open-protocol record")
+        .into_iter()
+        .map(|(k, _)| String::from_utf8(k.to_vec()).unwrap())
+        .collect()
 }
 
 /// Open protocol: the rows a resolved ts releases leave in records of `max-batch-size` events

@@ -2,7 +2,8 @@
 //! `pkg/sink/codec/internal/message_key.go`, `open/open_protocol_message.go` `messageDDL`,
 //! `open/open_protocol_encoder.go`; docs `ticdc/ticdc-open-protocol.md` "Message format").
 //!
-//! Owns [`EventKey`], [`ddl_value`] and the framing ([`single`], [`append`]). Guarantees:
+//! Owns [`EventKey`], [`ddl_value`] and the framing ([`single`], [`append`], and [`events`]
+//! to read it back, for tools and tests). Guarantees:
 //! * an event key is Go `encoding/json` of TiCDC's `MessageKey`: `{"ts":…,"scm":…,"tbl":…,
 //!   "rid":…,"ptn":…,"t":…,"ohk":true,"ccl":…}` in that order, `scm`/`tbl`/`ccl` left out when
 //!   empty, `rid` when 0, `ptn` when the table is not partitioned, `ohk` when false;
@@ -121,6 +122,27 @@ pub fn append(batch: &mut Record, next: &Record) {
     }
 }
 
+/// The (key, value) of every event in a record this module framed; `None` when the record is
+/// not such a record (no version 1 header, a length past the end, uneven counts).
+pub fn events(record: &Record) -> Option<Vec<(&[u8], &[u8])>> {
+    fn split(mut rest: &[u8]) -> Option<Vec<&[u8]>> {
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let n = usize::try_from(u64::from_be_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
+            out.push(rest.get(8..8usize.checked_add(n)?)?);
+            rest = &rest[8 + n..];
+        }
+        Some(out)
+    }
+    let key = record.key.as_deref()?;
+    if key.get(..8)? != BATCH_VERSION.to_be_bytes() {
+        return None;
+    }
+    let keys = split(&key[8..])?;
+    let values = split(record.value.as_deref()?)?;
+    (keys.len() == values.len()).then(|| keys.into_iter().zip(values).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +208,14 @@ mod tests {
         assert_eq!(&key[23..31], &[0, 0, 0, 0, 0, 0, 0, 8]);
         assert_eq!(value.len(), 8 + 7 + 8);
         assert_eq!(&value[15..], &[0; 8]);
+        let back = events(&r).unwrap_or_default();
+        assert_eq!(
+            back,
+            [
+                (&b"{\"k\":1}"[..], &b"{\"v\":1}"[..]),
+                (&b"{\"k\":22}"[..], &b""[..])
+            ]
+        );
+        assert!(events(&Record::new(Some(vec![0; 8]), Vec::new())).is_none());
     }
 }

@@ -66,20 +66,12 @@ fn row(
 }
 
 fn events(r: &Record) -> (Vec<String>, Vec<String>) {
-    let split = |b: &[u8]| {
-        let mut out = Vec::new();
-        let mut rest = b;
-        while rest.len() >= 8 {
-            let n = usize::try_from(u64::from_be_bytes(rest[..8].try_into().unwrap())).unwrap();
-            out.push(String::from_utf8(rest[8..8 + n].to_vec()).unwrap());
-            rest = &rest[8 + n..];
-        }
-        assert!(rest.is_empty(), "trailing bytes");
-        out
-    };
-    let key = r.key.as_deref().unwrap();
-    assert_eq!(&key[..8], &1u64.to_be_bytes(), "batch version 1");
-    (split(&key[8..]), split(r.value.as_deref().unwrap()))
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    message::events(r)
+        .expect("a framed record")
+        .into_iter()
+        .map(|(k, v)| (text(k), text(v)))
+        .unzip()
 }
 
 fn enc() -> OpenEncoder {
