@@ -91,7 +91,7 @@ async fn ours(broker: &str, topic: &str, n: usize) -> Duration {
                     key: Some(k.into_bytes()),
                     value: Some(v.into_bytes()),
                     headers: BTreeMap::new(),
-                    ticket: None,
+                    tickets: Vec::new(),
                 },
             )
         })

@@ -5,7 +5,7 @@
 //! version ([`TableCodec`]: schemas, registry ids, rendered names) and is handed back for each
 //! row; the [`Record`] it produces (optional key, optional value — a tombstone has none —
 //! and headers); TiCDC's update splitting ([`split`]); one sub-module per protocol
-//! ([`canal_json`], [`avro`], [`debezium`]). What each protocol does with DDLs, watermarks, topics and large
+//! ([`canal_json`], [`avro`], [`debezium`], [`open`]). What each protocol does with DDLs, watermarks, topics and large
 //! messages is [`crate::config::ProtocolCaps`], read by the pipeline, not matched here.
 //!
 //! Guarantees: nothing here does I/O except [`Encoder::prepare_table`] (a schema-registry
@@ -21,6 +21,7 @@ pub mod debezium;
 pub mod error;
 pub mod go_json;
 mod json_escape;
+pub mod open;
 pub mod split;
 
 use std::any::Any;
@@ -156,6 +157,21 @@ pub trait Encoder: Send + Sync + std::fmt::Debug {
     /// Encodes a DDL.
     fn encode_ddl(&self, event: &DdlEvent) -> Result<Option<Record>, CodecError>;
 
+    /// Batching protocols (`caps().batches_rows`): appends `next`, a record this encoder made
+    /// for one row, to `batch`, a record of this encoder holding `rows` rows bound for the same
+    /// partition, when the protocol's batch size and `limit` (the partition's message size
+    /// limit in bytes) allow; `false` leaves `batch` as it was, and the caller sends it and
+    /// starts a new one with `next`. Other protocols never batch.
+    fn append_to_batch(
+        &self,
+        _batch: &mut Record,
+        _rows: usize,
+        _next: &Record,
+        _limit: u64,
+    ) -> bool {
+        false
+    }
+
     /// Encodes a watermark (TiCDC checkpoint event) at `ts`.
     fn encode_watermark(&self, ts: u64) -> Result<Option<Record>, CodecError>;
 }
@@ -211,6 +227,12 @@ pub fn build(
                 newarch: cf.sink.debezium.as_ref().is_some_and(|d| d.newarch),
             },
         ))),
+        Protocol::OpenProtocol => Ok(Arc::new(open::OpenEncoder::new(open::OpenConfig {
+            output_old_value: cf.sink.open.as_ref().is_none_or(|o| o.output_old_value),
+            only_output_updated_columns: codec.only_output_updated_columns,
+            delete_only_output_handle_key_columns: cf.sink.delete_only_output_handle_key_columns,
+            max_batch_size: usize::try_from(codec.max_batch_size).unwrap_or(usize::MAX),
+        }))),
         other => Err(format!(
             "protocol {} is not supported yet; use one of {}",
             other.name(),

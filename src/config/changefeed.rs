@@ -218,6 +218,26 @@ pub struct SinkConfig {
     /// TiCDC's `[sink.debezium]`, for `protocol = "debezium"` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debezium: Option<DebeziumSinkConfig>,
+    /// TiCDC's `[sink.open]`, for `protocol = "open-protocol"` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenSinkConfig>,
+}
+
+/// TiCDC's `[sink.open]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OpenSinkConfig {
+    /// UPDATE events carry the row before the change in `p`; `false` leaves `p` out.
+    #[serde(default = "default_true")]
+    pub output_old_value: bool,
+}
+
+impl Default for OpenSinkConfig {
+    fn default() -> Self {
+        OpenSinkConfig {
+            output_old_value: true,
+        }
+    }
 }
 
 /// TiCDC's `[sink.debezium]`.

@@ -104,7 +104,9 @@ impl Protocol {
                 needs_handle_key: true,
                 ..ticdc_default
             },
+            // DDLs and resolved events to every partition (TiCDC's default placement).
             Protocol::OpenProtocol => ProtocolCaps {
+                built: true,
                 large_message_reduction: true,
                 batches_rows: true,
                 ..ticdc_default

@@ -22,7 +22,7 @@ use crate::config::Placement;
 use crate::dispatch::EventRouter;
 use crate::event::{DdlEvent, RowEvent, TableMeta};
 use crate::schema::DDL_JOB_TABLE_ID;
-use crate::sink::ack::AckTracker;
+use crate::sink::ack::{AckTracker, Ticket};
 use crate::sink::kafka::Message;
 use crate::sink::large_message::LargeMessagePolicy;
 
@@ -55,6 +55,9 @@ pub struct Emitter {
     /// Partition count and message size limit per topic (cleared every checkpoint tick so
     /// added partitions and changed limits are picked up).
     sink_limits: HashMap<Arc<str>, (i32, u64)>,
+    /// Batching protocols: the record being filled per (topic, partition), with the tickets
+    /// of the rows in it. Sent when full, before any DDL or watermark, and at [`Self::flush_batches`].
+    batches: HashMap<(Arc<str>, i32), (Record, Vec<Ticket>)>,
     rows_sent: u64,
     ddls_sent: u64,
     rows_sent_total: ::metrics::Counter,
@@ -78,6 +81,7 @@ impl Emitter {
             tracker,
             topics: HashMap::new(),
             sink_limits: HashMap::new(),
+            batches: HashMap::new(),
             rows_sent: 0,
             ddls_sent: 0,
             rows_sent_total: ::metrics::counter!(
@@ -210,17 +214,61 @@ impl Emitter {
             .large_messages
             .fit(self.encoder.as_ref(), table_codec, ev, msg, limit)?;
         let ticket = self.tracker.submit(physical_id, ev.commit_ts);
-        self.output
-            .send(&topic, partition, Message::from_record(msg, Some(ticket)))
-            .await?;
         self.rows_sent += 1;
         self.rows_sent_total.increment(1);
+        if self.encoder.caps().batches_rows {
+            return self.batch(topic, partition, msg, ticket, limit).await;
+        }
+        self.output
+            .send(&topic, partition, Message::from_record(msg, Some(ticket)))
+            .await
+    }
+
+    /// Adds a row's record to its partition's open batch, sending the batch first when the
+    /// row does not fit in it.
+    async fn batch(
+        &mut self,
+        topic: Arc<str>,
+        partition: i32,
+        msg: Record,
+        ticket: Ticket,
+        limit: u64,
+    ) -> Result<(), PipelineError> {
+        let key = (topic, partition);
+        if let Some((open, tickets)) = self.batches.get_mut(&key) {
+            if self
+                .encoder
+                .append_to_batch(open, tickets.len(), &msg, limit)
+            {
+                tickets.push(ticket);
+                return Ok(());
+            }
+            if let Some((full, tickets)) = self.batches.remove(&key) {
+                self.output
+                    .send(&key.0, key.1, Message::from_record(full, tickets))
+                    .await?;
+            }
+        }
+        self.batches.insert(key, (msg, vec![ticket]));
+        Ok(())
+    }
+
+    /// Sends every open batch (batching protocols), so that what was encoded reaches Kafka
+    /// and nothing sent after (a DDL, a watermark) overtakes it.
+    pub async fn flush_batches(&mut self) -> Result<(), PipelineError> {
+        let open: Vec<_> = self.batches.drain().collect();
+        for ((topic, partition), (record, tickets)) in open {
+            self.output
+                .send(&topic, partition, Message::from_record(record, tickets))
+                .await?;
+        }
         Ok(())
     }
 
     /// Encodes a DDL and sends it where the protocol places DDLs (partition 0 of its topic, or
     /// every partition); each copy is a ticket of the DDL stream at `finished_ts`.
     pub async fn send_ddl(&mut self, ev: &DdlEvent, finished_ts: u64) -> Result<(), PipelineError> {
+        self.flush_batches().await?;
         let Some(msg) = self
             .encoder
             .encode_ddl(ev)
@@ -247,6 +295,7 @@ impl Emitter {
         ts: u64,
         tables: &[(Arc<str>, Arc<str>)],
     ) -> Result<(), PipelineError> {
+        self.flush_batches().await?;
         let Some(msg) =
             self.encoder
                 .encode_watermark(ts)
@@ -297,7 +346,8 @@ impl Emitter {
     }
 
     /// Waits for every message sent so far to be acknowledged.
-    pub async fn flush(&self) -> Result<(), PipelineError> {
+    pub async fn flush(&mut self) -> Result<(), PipelineError> {
+        self.flush_batches().await?;
         self.output.flush().await
     }
 }

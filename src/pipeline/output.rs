@@ -117,10 +117,8 @@ impl Output for StdoutOutput {
             out.write_all(b"\n")?;
             out.flush()
         })();
-        if written.is_ok()
-            && let Some(t) = msg.ticket
-        {
-            self.tracker.ack(&[t]);
+        if written.is_ok() {
+            self.tracker.ack(&msg.tickets);
         }
         Box::pin(std::future::ready(written.map_err(PipelineError::Stdout)))
     }

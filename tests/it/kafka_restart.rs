@@ -121,7 +121,7 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
                         key: Some(format!("k{p}").into_bytes()),
                         value: Some(format!("{p}:{i}").into_bytes()),
                         headers: BTreeMap::new(),
-                        ticket: Some(tracker.submit(1, i + 1)),
+                        tickets: vec![tracker.submit(1, i + 1)],
                     };
                     producer
                         .send(&topic, p, m)

@@ -55,7 +55,7 @@ fn msg(key: &str, value: String, tracker: &AckTracker, commit_ts: u64) -> Messag
         key: Some(key.as_bytes().to_vec()),
         value: Some(value.into_bytes()),
         headers: BTreeMap::new(),
-        ticket: Some(tracker.submit(1, commit_ts)),
+        tickets: vec![tracker.submit(1, commit_ts)],
     }
 }
 

@@ -33,8 +33,9 @@ fn event(body_len: usize) -> RowEvent {
         table: Arc::from("docs"),
         meta: Arc::new(TableMeta::new(&info)),
         commit_ts: 449_000_000_000_000_000,
-        physical_id: 0,
-        row_id: 0,
+        physical_id: 120,
+        // The integer primary key is the row handle.
+        row_id: 7,
         kind: RowKind::Insert,
         new: Some(vec![
             Value::Int(7),
@@ -188,6 +189,76 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
         "{location}"
     );
     assert_eq!(v["data"], serde_json::json!([{"id": "7"}]));
+    let (value, key) = stored(&location);
+    assert_eq!(
+        Some(value),
+        full.value,
+        "the stored value is the full message"
+    );
+    assert_eq!(
+        key,
+        serde_json::json!(""),
+        "canal-json keys are empty, not null"
+    );
+}
+
+/// The events of an Open protocol record: (key, value) text pairs.
+fn open_events(r: &tidb_changefeed::codec::Record) -> Vec<(String, String)> {
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("utf-8");
+    tidb_changefeed::codec::open::message::events(r)
+        .expect("an open-protocol record")
+        .into_iter()
+        .map(|(k, v)| (text(k), text(v)))
+        .collect()
+}
+
+/// The full message a claim-check object at `location` holds: its base64 `value`, and `key`.
+fn stored(location: &str) -> (Vec<u8>, serde_json::Value) {
+    let stored = std::fs::read(location.trim_start_matches("file://")).expect("stored object");
+    let obj: serde_json::Value = serde_json::from_slice(&stored).expect("claim-check JSON");
+    let value = base64::engine::general_purpose::STANDARD
+        .decode(obj["value"].as_str().expect("value"))
+        .expect("base64");
+    (value, obj["key"].clone())
+}
+
+/// Open protocol, as TiCDC's open encoder handles a row past the limit: handle-key-only marks
+/// the key `ohk` and keeps only the handle-key columns; claim-check stores the full record
+/// and sends those columns with the location in `ccl`.
+#[tokio::test]
+async fn open_protocol_reduces_with_ohk_and_ccl() {
+    use tidb_changefeed::codec::open::{OpenConfig, OpenEncoder};
+    let (_topics, producer, topic) = sink().await;
+    let limit = producer.max_message_bytes(&topic).await.expect("limit");
+    let ev = event(2_000_000);
+    let enc = OpenEncoder::new(OpenConfig::default());
+    let full = enc
+        .encode_row(&TableCodec::NONE, &ev)
+        .expect("encode")
+        .expect("a message");
+    let reduced = policy(LargeMessageOption::HandleKeyOnly, None)
+        .fit(&enc, &TableCodec::NONE, &ev, full.clone(), limit)
+        .expect("reduced");
+    let events = open_events(&reduced);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].0,
+        r#"{"ts":449000000000000000,"scm":"shop","tbl":"docs","rid":7,"t":1,"ohk":true}"#
+    );
+    assert_eq!(events[0].1, r#"{"u":{"id":{"t":8,"h":true,"f":11,"v":7}}}"#);
+    send(&producer, &topic, reduced).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let uri = format!("file://{}", dir.path().display());
+    let checked = policy(LargeMessageOption::ClaimCheck, Some(uri.clone()))
+        .fit(&enc, &TableCodec::NONE, &ev, full.clone(), limit)
+        .expect("claim check");
+    let events = open_events(&checked);
+    let key: serde_json::Value = serde_json::from_str(&events[0].0).expect("key json");
+    let location = key["ccl"].as_str().expect("ccl").to_string();
+    assert!(key.get("ohk").is_none(), "{key}");
+    assert!(location.starts_with(&format!("{uri}/")), "{location}");
+    assert_eq!(events[0].1, r#"{"u":{"id":{"t":8,"h":true,"f":11,"v":7}}}"#);
     let stored = std::fs::read(location.trim_start_matches("file://")).expect("stored object");
     let obj: serde_json::Value = serde_json::from_slice(&stored).expect("claim-check JSON");
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -197,11 +268,6 @@ async fn claim_check_stores_the_message_and_sends_its_location() {
     assert_eq!(
         Some(value),
         full.value,
-        "the stored value is the full message"
-    );
-    assert_eq!(
-        obj["key"],
-        serde_json::json!(""),
-        "canal-json keys are empty, not null"
+        "the stored value is the full record"
     );
 }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use tidb_changefeed::model::{ActionType, TableInfo};
 
 use tidb_changefeed::codec::canal_json::{CanalJsonConfig, CanalJsonEncoder};
-use tidb_changefeed::codec::{BoxFuture, FixedClock};
+use tidb_changefeed::codec::open::message::events;
+use tidb_changefeed::codec::open::{OpenConfig, OpenEncoder};
+use tidb_changefeed::codec::{BoxFuture, Encoder, FixedClock, Record};
 use tidb_changefeed::dispatch::{DispatchRule, EventRouter};
 use tidb_changefeed::event::{KvChange, OpType, TableMeta};
 use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
@@ -83,9 +85,7 @@ impl Output for MemoryOutput {
             key: msg.key,
             value: msg.value,
         });
-        if let Some(t) = msg.ticket {
-            self.tracker.ack(&[t]);
-        }
+        self.tracker.ack(&msg.tickets);
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -242,9 +242,27 @@ fn settings(dir: PathBuf, filter: &[&str], events: Vec<EventRuleSpec>) -> Settin
 }
 
 fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
+    let encoder = Arc::new(CanalJsonEncoder::with_clock(
+        CanalJsonConfig {
+            enable_tidb_extension: true,
+            ..CanalJsonConfig::default()
+        },
+        Arc::new(FixedClock(1_700_000_000_000)),
+    ));
+    harness_with(schemas, filter, events, encoder, 2)
+}
+
+/// A processor writing `encoder`'s messages to a memory output of `partitions` partitions.
+fn harness_with(
+    schemas: Fixed,
+    filter: &[&str],
+    events: Vec<EventRuleSpec>,
+    encoder: Arc<dyn Encoder>,
+    partitions: i32,
+) -> H {
     let dir = tempfile::tempdir().unwrap();
     let tracker = AckTracker::new();
-    let out = Arc::new(MemoryOutput::new(tracker.clone(), 2));
+    let out = Arc::new(MemoryOutput::new(tracker.clone(), partitions));
     let subs = Subs::default();
     let rules = vec![DispatchRule {
         matcher: vec!["test.*".into()],
@@ -255,13 +273,7 @@ fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
     let emitter = Emitter::new(
         "cf",
         Arc::clone(&out) as Arc<dyn Output>,
-        Arc::new(CanalJsonEncoder::with_clock(
-            CanalJsonConfig {
-                enable_tidb_extension: true,
-                ..CanalJsonConfig::default()
-            },
-            Arc::new(FixedClock(1_700_000_000_000)),
-        )),
+        encoder,
         EventRouter::new(&rules, "ddl", false, false).unwrap(),
         LargeMessagePolicy::Fail,
         tracker.clone(),
@@ -645,4 +657,60 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
         "{last}"
     );
     assert_eq!(h.p.checkpoint(), 300);
+}
+
+/// The event keys of an Open protocol record.
+fn open_events(s: &Sent) -> Vec<String> {
+    let record = Record::new(s.key.clone(), s.value.clone().unwrap());
+    events(&record)
+        .expect("an open-protocol record")
+        .into_iter()
+        .map(|(k, _)| String::from_utf8(k.to_vec()).unwrap())
+        .collect()
+}
+
+/// Open protocol: the rows a resolved ts releases leave in records of `max-batch-size` events
+/// per partition, in commit order, and the checkpoint passes them only once every record is
+/// acknowledged (one ticket per row); a watermark (resolved event) goes to every partition
+/// after them.
+#[tokio::test]
+async fn open_protocol_rows_leave_in_batches_acked_per_row() {
+    let t = table(104, "t");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+    let encoder = Arc::new(OpenEncoder::new(OpenConfig::default()));
+    let mut h = harness_with(schemas, &["*.*"], Vec::new(), encoder, 1);
+    for id in 1..=40 {
+        h.p.handle(row(&t, id, "x", None, 101, 105)).await.unwrap();
+    }
+    for id in 41..=45 {
+        h.p.handle(row(&t, id, "y", None, 106, 107)).await.unwrap();
+    }
+    h.p.handle(resolved(104, 130)).await.unwrap();
+    assert!(h.out.sent().is_empty());
+    h.p.handle(resolved(DDL_JOB_TABLE_ID, 200)).await.unwrap();
+    let sent = h.out.sent();
+    let sizes: Vec<usize> = sent.iter().map(|s| open_events(s).len()).collect();
+    // 45 rows of two transactions pack across the transaction boundary: 16 + 16 + 13.
+    assert_eq!(sizes, [16, 16, 13]);
+    assert!(
+        sent.iter()
+            .all(|s| s.topic == "cdc_test_t" && s.partition == 0)
+    );
+    let keys: Vec<String> = sent.iter().flat_map(open_events).collect();
+    assert!(
+        keys[0].starts_with(r#"{"ts":105,"scm":"test","tbl":"t","rid":1,"t":1}"#),
+        "{}",
+        keys[0]
+    );
+    assert!(keys[44].starts_with(r#"{"ts":107,"#), "{}", keys[44]);
+    assert_eq!(h.p.checkpoint(), 130);
+    h.p.send_watermark(130).await.unwrap();
+    let sent = h.out.sent();
+    let resolved_events = &sent[3..];
+    assert!(resolved_events.iter().any(|s| s.topic == "cdc_test_t"));
+    for s in resolved_events {
+        assert_eq!(open_events(s), [r#"{"ts":130,"t":3}"#]);
+        assert_eq!(s.value.as_deref().unwrap(), &[0u8; 8]);
+    }
 }

@@ -50,6 +50,15 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
             ),
         );
     }
+    if s.open.is_some() && s.protocol != Protocol::OpenProtocol {
+        r.err(
+            p.key("open"),
+            format!(
+                "[sink.open] applies to protocol open-protocol only (protocol is {}); remove it",
+                s.protocol.name()
+            ),
+        );
+    }
     match (s.kind, s.kafka_config.as_mut()) {
         (SinkKind::Kafka, None) => r.err(
             p.key("kafka-config"),

@@ -217,7 +217,8 @@ impl<S: Schemas> Processor<S> {
                     t.frontier = ts;
                     self.advance(Some(id)).await?;
                 }
-                Ok(())
+                // What this resolved ts released leaves now, batched or not.
+                self.emitter.flush_batches().await
             }
         }
     }
@@ -381,7 +382,7 @@ impl<S: Schemas> Processor<S> {
     }
 
     /// Waits for every message sent so far to be acknowledged.
-    pub async fn flush(&self) -> Result<(), PipelineError> {
+    pub async fn flush(&mut self) -> Result<(), PipelineError> {
         self.emitter.flush().await
     }
 

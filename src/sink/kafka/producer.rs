@@ -46,18 +46,19 @@ pub struct Message {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: BTreeMap<String, Vec<u8>>,
-    /// Acked on the tracker once Kafka confirms the message.
-    pub ticket: Option<Ticket>,
+    /// Acked on the tracker once Kafka confirms the message: one per row it carries (a
+    /// batching protocol's message carries several), none for watermarks.
+    pub tickets: Vec<Ticket>,
 }
 
 impl Message {
-    /// The message of an encoded record, acknowledged with `ticket`.
-    pub fn from_record(r: crate::codec::Record, ticket: Option<Ticket>) -> Self {
+    /// The message of an encoded record, acknowledged with `tickets`.
+    pub fn from_record(r: crate::codec::Record, tickets: impl IntoIterator<Item = Ticket>) -> Self {
         Message {
             key: r.key,
             value: r.value,
             headers: r.headers.into_iter().collect(),
-            ticket,
+            tickets: tickets.into_iter().collect(),
         }
     }
 
@@ -382,7 +383,10 @@ impl PartitionWriter {
 
     /// Sends one batch until Kafka acknowledges it or a failure no retry can fix.
     async fn deliver(&mut self, batch: Vec<Message>, bytes: u64) -> Result<(), KafkaError> {
-        let tickets: Vec<Ticket> = batch.iter().filter_map(|m| m.ticket).collect();
+        let tickets: Vec<Ticket> = batch
+            .iter()
+            .flat_map(|m| m.tickets.iter().copied())
+            .collect();
         let now = rskafka::chrono::Utc::now();
         let records: Vec<Record> = batch
             .into_iter()
