@@ -25,6 +25,9 @@
 //! - "DDL Events are broadcasted to each MQ Partition": every DDL event is on every partition.
 //! - "Multiple Row Changed Events of a row are sent to the same MQ Partition": the row events
 //!   of one handle (the columns with `"h": true`) of one table are on one partition.
+//!
+//! The checker itself is tested on the documentation's example stream (logs 1-14), which it
+//! accepts, and on that stream with each promise broken, which it refuses.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -52,6 +55,19 @@ const HANDLE_KEY: u64 = 0x02;
 const PRIMARY_KEY: u64 = 0x08;
 const NULLABLE: u64 = 0x40;
 const UNSIGNED: u64 = 0x80;
+
+/// `fixture` with a pause of `ms` before each transaction and DDL, so that resolved events
+/// fall between them (the file's lines stay as they are; sleep steps are added).
+fn with_pauses(fixture: &str, ms: u64) -> String {
+    let mut text = fixture.to_string();
+    for action in ["one_pc", "ddl"] {
+        let step = format!("[[steps]]\naction = \"{action}\"");
+        let paused = format!("[[steps]]\naction = \"sleep\"\nms = {ms}\n\n{step}");
+        assert!(text.contains(&step), "no {action} step in the fixture");
+        text = text.replace(&step, &paused);
+    }
+    text
+}
 
 /// Plays `fixture` through one daemon writing Open Protocol to the real broker
 /// (`max-batch-size = 16`, `partition-num` partitions per created topic, every table in its
@@ -425,9 +441,17 @@ fn assert_ddl(events: &[J], rows: &[&J], partitions: i32) {
 
 #[tokio::test]
 async fn every_type_reaches_the_open_protocol_decoder() {
-    let topic = replicate(ALL_TYPES, 3, "all_types").await;
+    let topic = replicate(&with_pauses(ALL_TYPES, 1500), 3, "all_types").await;
     let events = consume_open(&kafka().plaintext, &topic, None);
     check_stream(&events, 3);
+    // The pauses put resolved events between the rows, so the resolved-ts check bit.
+    let mid_stream = events.windows(2).any(|w| {
+        kind(&w[0]) == RESOLVED && kind(&w[1]) != RESOLVED && partition(&w[0]) == partition(&w[1])
+    });
+    assert!(
+        mid_stream,
+        "no resolved event followed by a row or DDL: {events:#?}"
+    );
 
     let rows: Vec<&J> = events.iter().filter(|e| kind(e) == ROW).collect();
     // Inserts of 1, 2, 3; the update of 2; the delete of 3: each exactly once.
@@ -477,4 +501,149 @@ async fn forty_rows_of_one_transaction_are_batched_sixteen_to_a_record() {
             assert_eq!(e["batch_size"], json!(r.len()), "{e}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker on hand-made streams: the documentation's own example passes, and each broken
+// promise is caught.
+
+/// One decoded event alone in its record, as [`consume_open`] prints it.
+fn event(p: i32, offset: i64, key: J, value: J) -> J {
+    json!({"partition": p, "offset": offset, "index": 0, "batch_size": 1, "key": key, "value": value})
+}
+
+fn row_key(ts: u64) -> J {
+    json!({"ts": ts, "scm": "test", "tbl": "t1", "t": 1})
+}
+
+fn resolved(ts: u64) -> J {
+    json!({"ts": ts, "t": 3})
+}
+
+fn insert(id: i64, val: &str) -> J {
+    json!({"u": {"id": {"t": 3, "h": true, "v": id}, "val": {"t": 15, "v": val}}})
+}
+
+fn delete(id: i64) -> J {
+    json!({"d": {"id": {"t": 3, "h": true, "v": id}}})
+}
+
+/// The documentation's "Examples of the Event stream output", logs 1-14 (two partitions),
+/// in (partition, offset) order.
+fn documented_stream() -> Vec<J> {
+    let ddl_key = json!({"ts": 415508856908021766u64, "scm": "test", "tbl": "t1", "t": 2});
+    let ddl = json!({"q": "CREATE TABLE test.t1(id int primary key, val varchar(16))", "t": 3});
+    let (t1, t2, r1, r2) = (
+        415508878783938562,
+        415508881418485761,
+        415508856908021766,
+        415508881038376963,
+    );
+    let p0 = [
+        (ddl_key.clone(), ddl.clone()),   // 1
+        (resolved(r1), J::Null),          // 2
+        (row_key(t1), insert(1, "YWE=")), // 5
+        (row_key(t1), insert(3, "Y2M=")), // 7
+        (row_key(t1), insert(3, "Y2M=")), // 8, a repeat of 7
+        (row_key(t2), delete(1)),         // 9
+        (row_key(t2), insert(3, "ZGQ=")), // 11
+        (row_key(t2), insert(4, "ZWU=")), // 12
+        (resolved(r2), J::Null),          // 13
+    ];
+    let p1 = [
+        (ddl_key, ddl),                   // 3
+        (resolved(r1), J::Null),          // 4
+        (row_key(t1), insert(2, "YmI=")), // 6
+        (row_key(t2), delete(2)),         // 10
+        (resolved(r2), J::Null),          // 14
+    ];
+    let on = |p: i32, events: &[(J, J)]| -> Vec<J> {
+        (0..)
+            .zip(events)
+            .map(|(o, (k, v))| event(p, o, k.clone(), v.clone()))
+            .collect()
+    };
+    [on(0, &p0), on(1, &p1)].concat()
+}
+
+#[test]
+fn the_checker_accepts_the_documented_example_stream() {
+    // Log 13 (resolved at 415508881038376963) comes after rows at 415508881418485761: the
+    // documentation allows events above the resolved ts before it.
+    check_stream(&documented_stream(), 2);
+}
+
+/// The documented stream with event `i` replaced (or removed, for `None`).
+fn altered(i: usize, with: Option<J>) -> Vec<J> {
+    let mut s = documented_stream();
+    match with {
+        Some(e) => s[i] = e,
+        None => {
+            s.remove(i);
+        }
+    }
+    s
+}
+
+#[test]
+#[should_panic(expected = "after resolved ts")]
+fn the_checker_refuses_an_event_below_an_earlier_resolved_ts() {
+    // Partition 1's row (log 6) at a ts below the resolved event before it (log 4).
+    check_stream(
+        &altered(11, Some(event(1, 2, row_key(1), insert(2, "YmI=")))),
+        2,
+    );
+}
+
+#[test]
+#[should_panic(expected = "after a row of its table")]
+fn the_checker_refuses_rows_of_a_table_out_of_ts_order() {
+    // Log 11 at a ts below log 9's, above the resolved ts before them.
+    let ts = 415508878783938563;
+    check_stream(
+        &altered(6, Some(event(0, 6, row_key(ts), insert(3, "ZGQ=")))),
+        2,
+    );
+}
+
+#[test]
+#[should_panic(expected = "is not on every partition")]
+fn the_checker_refuses_a_ddl_missing_from_a_partition() {
+    // Without log 3, partition 1's copy of the CREATE TABLE; offsets shift, order stays.
+    let mut s = altered(9, None);
+    for (o, e) in s.iter_mut().filter(|e| partition(e) == 1).enumerate() {
+        e["offset"] = json!(o);
+    }
+    check_stream(&s, 2);
+}
+
+#[test]
+#[should_panic(expected = "partition 1 has no resolved event")]
+fn the_checker_refuses_a_partition_without_resolved_events() {
+    let s: Vec<J> = documented_stream()
+        .into_iter()
+        .filter(|e| !(partition(e) == 1 && kind(e) == RESOLVED))
+        .collect();
+    check_stream(&s, 2);
+}
+
+#[test]
+#[should_panic(expected = "a row's events on partitions 0 and 1")]
+fn the_checker_refuses_a_row_on_two_partitions() {
+    // Log 10 deletes id 1 (on partition 0) instead of id 2.
+    check_stream(
+        &altered(
+            12,
+            Some(event(1, 3, row_key(415508881418485761), delete(1))),
+        ),
+        2,
+    );
+}
+
+#[test]
+#[should_panic(expected = "partition 2 of 2")]
+fn the_checker_refuses_a_partition_past_the_topic() {
+    let mut s = documented_stream();
+    s.push(event(2, 0, resolved(1), J::Null));
+    check_stream(&s, 2);
 }
