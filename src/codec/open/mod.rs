@@ -28,9 +28,11 @@ pub mod row;
 #[cfg(test)]
 mod tests;
 
-use super::{CodecError, Encoder, Record, Reduction, TableCodec};
+use std::sync::Arc;
+
+use super::{BoxFuture, CodecError, Encoder, Record, Reduction, TableCodec};
 use crate::config::Protocol;
-use crate::event::{DdlEvent, RowEvent};
+use crate::event::{DdlEvent, RowEvent, TableMeta};
 use message::{EventKey, EventType};
 use row::RowOptions;
 
@@ -58,6 +60,10 @@ impl Default for OpenConfig {
     }
 }
 
+/// A table version's columns in name order, prepared once ([`Encoder::prepare_table`]).
+#[derive(Debug)]
+struct ColumnOrder(Vec<usize>);
+
 /// The Open protocol encoder.
 #[derive(Debug, Clone)]
 pub struct OpenEncoder {
@@ -74,6 +80,27 @@ impl OpenEncoder {
             output_old_value: self.config.output_old_value,
             only_updated_columns: self.config.only_output_updated_columns,
             delete_only_handle_key: self.config.delete_only_output_handle_key_columns,
+        }
+    }
+
+    /// The row's value, with its table version's column order from `table` (computed here
+    /// when the table was not prepared).
+    fn value(
+        &self,
+        table: &TableCodec,
+        ev: &RowEvent,
+        only_handle_key: bool,
+    ) -> Result<Vec<u8>, CodecError> {
+        match table.get::<ColumnOrder>() {
+            Some(ColumnOrder(order)) => {
+                row::row_value(ev, order, self.row_options(), only_handle_key)
+            }
+            None => row::row_value(
+                ev,
+                &row::column_order(&ev.meta),
+                self.row_options(),
+                only_handle_key,
+            ),
         }
     }
 
@@ -94,19 +121,30 @@ impl Encoder for OpenEncoder {
         Protocol::OpenProtocol
     }
 
+    fn prepare_table<'a>(
+        &'a self,
+        _schema: &'a str,
+        _table: &'a str,
+        meta: &'a Arc<TableMeta>,
+        _topic: &'a str,
+    ) -> BoxFuture<'a, Result<TableCodec, CodecError>> {
+        let order = ColumnOrder(row::column_order(meta));
+        Box::pin(std::future::ready(Ok(TableCodec::new(order))))
+    }
+
     fn encode_row(
         &self,
-        _table: &TableCodec,
+        table: &TableCodec,
         event: &RowEvent,
     ) -> Result<Option<Record>, CodecError> {
         let key = self.row_key(event).encode();
-        let value = row::row_value(event, self.row_options(), false)?;
+        let value = self.value(table, event, false)?;
         Ok(Some(message::single(&key, &value)))
     }
 
     fn encode_row_reduced(
         &self,
-        _table: &TableCodec,
+        table: &TableCodec,
         event: &RowEvent,
         why: Reduction<'_>,
     ) -> Result<Option<Record>, CodecError> {
@@ -115,7 +153,7 @@ impl Encoder for OpenEncoder {
             Reduction::HandleKeyOnly => key.only_handle_key = true,
             Reduction::ClaimCheck { location } => key.claim_check_location = location,
         }
-        let value = row::row_value(event, self.row_options(), true)?;
+        let value = self.value(table, event, true)?;
         Ok(Some(message::single(&key.encode(), &value)))
     }
 

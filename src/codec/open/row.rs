@@ -27,7 +27,7 @@ use super::go_text::{quote_inner, write_float};
 use crate::codec::CodecError;
 use crate::codec::go_json::write_std_json_string;
 use crate::event::value_text::{value_string, values_equal};
-use crate::event::{ColumnMeta, RowEvent, RowKind};
+use crate::event::{ColumnMeta, RowEvent, RowKind, TableMeta};
 use crate::model::tp;
 use crate::mount::Value;
 
@@ -42,15 +42,29 @@ pub struct RowOptions {
     pub delete_only_handle_key: bool,
 }
 
-/// The value of row event `ev`; `only_handle_key` for a large message's reduced form.
+/// The positions of a table version's emitted columns in name order (Go writes a map's keys
+/// sorted): computed once per table version.
+pub fn column_order(meta: &TableMeta) -> Vec<usize> {
+    let cols = &meta.columns;
+    let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].selected).collect();
+    order.sort_by(|&a, &b| cols[a].name.as_bytes().cmp(cols[b].name.as_bytes()));
+    order
+}
+
+/// The value of row event `ev`, its columns in `order` ([`column_order`] of its table
+/// version); `only_handle_key` for a large message's reduced form.
 pub fn row_value(
     ev: &RowEvent,
+    order: &[usize],
     opts: RowOptions,
     only_handle_key: bool,
 ) -> Result<Vec<u8>, CodecError> {
-    let cols = &ev.meta.columns;
-    let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].selected).collect();
-    order.sort_by(|&a, &b| cols[a].name.as_bytes().cmp(cols[b].name.as_bytes()));
+    if order.iter().any(|&i| i >= ev.meta.columns.len()) {
+        return Err(CodecError::ColumnMismatch {
+            table: ev.table.to_string(),
+            reason: "the column order belongs to another table version".to_string(),
+        });
+    }
     let missing = |what: &str| CodecError::ColumnMismatch {
         table: ev.table.to_string(),
         reason: format!("no handle key columns for the {what} event (open-protocol needs one)"),
@@ -59,26 +73,26 @@ pub fn row_value(
     out.push(b'{');
     match (ev.kind, &ev.new, &ev.old) {
         (RowKind::Insert, Some(new), _) => {
-            if !write_map(&mut out, "u", ev, &order, new, only_handle_key, None)? && only_handle_key
+            if !write_map(&mut out, "u", ev, order, new, only_handle_key, None)? && only_handle_key
             {
                 return Err(missing("insert"));
             }
         }
         (RowKind::Update, Some(new), Some(old)) => {
-            let wrote_u = write_map(&mut out, "u", ev, &order, new, only_handle_key, None)?;
+            let wrote_u = write_map(&mut out, "u", ev, order, new, only_handle_key, None)?;
             if opts.output_old_value {
                 let same = opts.only_updated_columns.then_some(new.as_slice());
-                write_map(&mut out, "p", ev, &order, old, only_handle_key, same)?;
+                write_map(&mut out, "p", ev, order, old, only_handle_key, same)?;
             }
             // TiCDC checks the old image before dropping unchanged columns from it.
-            let p_has_key = !opts.output_old_value || has_handle_key(ev, &order);
+            let p_has_key = !opts.output_old_value || has_handle_key(ev, order);
             if only_handle_key && (!wrote_u || !p_has_key) {
                 return Err(missing("update"));
             }
         }
         (RowKind::Delete, _, Some(old)) => {
             let key_only = opts.delete_only_handle_key || only_handle_key;
-            if !write_map(&mut out, "d", ev, &order, old, key_only, None)? && key_only {
+            if !write_map(&mut out, "d", ev, order, old, key_only, None)? && key_only {
                 return Err(missing("delete"));
             }
         }
