@@ -32,6 +32,9 @@ pub const HTTP_REQUESTS_TOTAL: &str = "tidb_changefeed_http_requests_total";
 
 /// Row messages handed to the output; label `changefeed`.
 pub const ROWS_SENT_TOTAL: &str = "tidb_changefeed_rows_sent_total";
+/// Busy time of a pipeline stage per release of rows; labels `changefeed`, `stage`
+/// (`sort`, `decode`, `encode`, `send`).
+pub const STAGE_BUSY_SECONDS: &str = "tidb_changefeed_stage_busy_seconds";
 /// Bytes of changes the sorters hold in memory; label `changefeed`.
 pub const SORTER_MEMORY_BYTES: &str = "tidb_changefeed_sorter_memory_bytes";
 
@@ -165,6 +168,11 @@ fn describe() {
         KAFKA_BATCH_BYTES,
         Unit::Bytes,
         "Bytes per produce request before compression."
+    );
+    describe_histogram!(
+        STAGE_BUSY_SECONDS,
+        Unit::Seconds,
+        "Busy time of each pipeline stage (sort, decode, encode, send) per release of rows."
     );
     describe_histogram!(
         KAFKA_REQUEST_DURATION_SECONDS,

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::codec::{Encoder, Record, TableCodec};
 use crate::config::Placement;
@@ -28,6 +29,7 @@ use crate::sink::large_message::LargeMessagePolicy;
 
 use super::error::PipelineError;
 use super::output::Output;
+use super::stages::{Stage, StageTimes};
 
 /// `` `schema`.`table` `` for messages and logs.
 pub(crate) fn quoted(schema: &str, table: &str) -> String {
@@ -61,6 +63,8 @@ pub struct Emitter {
     rows_sent: u64,
     ddls_sent: u64,
     rows_sent_total: ::metrics::Counter,
+    /// Encode and send time since the last [`Emitter::take_times`].
+    times: StageTimes,
 }
 
 impl Emitter {
@@ -84,6 +88,7 @@ impl Emitter {
             batches: HashMap::new(),
             rows_sent: 0,
             ddls_sent: 0,
+            times: StageTimes::default(),
             rows_sent_total: ::metrics::counter!(
                 crate::metrics::ROWS_SENT_TOTAL,
                 "changefeed" => changefeed.to_string()
@@ -100,6 +105,11 @@ impl Emitter {
                 table: "(startup check)".to_string(),
                 source,
             })
+    }
+
+    /// The encode and send busy time accumulated since the last call.
+    pub fn take_times(&mut self) -> StageTimes {
+        std::mem::take(&mut self.times)
     }
 
     /// Rows and DDLs sent so far.
@@ -190,6 +200,7 @@ impl Emitter {
         ev: &RowEvent,
         physical_id: i64,
     ) -> Result<(), PipelineError> {
+        let started = Instant::now();
         let table = || quoted(&ev.schema, &ev.table);
         let topic = self.row_topic(ev);
         let (partitions, limit) = self.limits(&topic).await?;
@@ -216,12 +227,16 @@ impl Emitter {
         let ticket = self.tracker.submit(physical_id, ev.commit_ts);
         self.rows_sent += 1;
         self.rows_sent_total.increment(1);
-        if self.encoder.caps().batches_rows {
-            return self.batch(topic, partition, msg, ticket, limit).await;
-        }
-        self.output
-            .send(&topic, partition, Message::from_record(msg, Some(ticket)))
-            .await
+        let started = self.times.add_since(Stage::Encode, started);
+        let sent = if self.encoder.caps().batches_rows {
+            self.batch(topic, partition, msg, ticket, limit).await
+        } else {
+            self.output
+                .send(&topic, partition, Message::from_record(msg, Some(ticket)))
+                .await
+        };
+        self.times.add_since(Stage::Send, started);
+        sent
     }
 
     /// Adds a row's record to its partition's open batch, sending the batch first when the
@@ -256,12 +271,17 @@ impl Emitter {
     /// Sends every open batch (batching protocols), so that what was encoded reaches Kafka
     /// and nothing sent after (a DDL, a watermark) overtakes it.
     pub async fn flush_batches(&mut self) -> Result<(), PipelineError> {
+        if self.batches.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
         let open: Vec<_> = self.batches.drain().collect();
         for ((topic, partition), (record, tickets)) in open {
             self.output
                 .send(&topic, partition, Message::from_record(record, tickets))
                 .await?;
         }
+        self.times.add_since(Stage::Send, started);
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod output;
 pub mod processor;
 pub mod schema_source;
 pub mod schemas;
+pub mod stages;
 pub mod subscriptions;
 
 use std::collections::HashSet;

@@ -75,6 +75,20 @@ partition-num = 3
         .expect("scenario plays");
     let last = emu.cluster().lock().next_ts();
     d.wait_checkpoint(last, Duration::from_secs(60)).await;
+    // Every stage's busy time reached /metrics.
+    let metrics = d.get("/metrics").1;
+    for stage in ["sort", "decode", "encode", "send"] {
+        let count = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("tidb_changefeed_stage_busy_seconds_count")
+                    && l.contains(&format!("stage=\"{stage}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {stage} busy time in /metrics:\n{metrics}"));
+        assert!(count >= 1.0, "{stage}: {count}");
+    }
     let st = d.terminate();
     assert!(st.success(), "exit {st}:\n{}", d.log());
     format!("{prefix}_test_all_types")

@@ -30,6 +30,7 @@ mod tables;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::codec::TableCodec;
 use crate::event::{KvChange, RowEvent};
@@ -44,6 +45,7 @@ use crate::upstream::feed::{Span, UpstreamEvent};
 use super::emitter::{Emitter, Stats, quoted};
 use super::error::PipelineError;
 use super::schemas::{JobOrder, Schemas};
+use super::stages::{Stage, StageMetrics, StageTimes};
 use super::subscriptions::{Subscriptions, table_span};
 use decode::PreparedTable;
 
@@ -97,6 +99,9 @@ pub struct Processor<S: Schemas> {
     prepared: HashMap<(i64, u64), Arc<PreparedTable>>,
     warned_keyless: HashSet<i64>,
     rows_received: u64,
+    /// Busy time per stage since the last release was recorded.
+    times: StageTimes,
+    stage_metrics: StageMetrics,
 }
 
 impl<S: Schemas> std::fmt::Debug for Processor<S> {
@@ -123,6 +128,7 @@ impl<S: Schemas> Processor<S> {
         let quota = MemoryQuota::new(settings.memory_quota);
         let ddl_span = table_span(DDL_JOB_TABLE_ID);
         let ddl_frontier = settings.start_ts;
+        let stage_metrics = StageMetrics::new(&settings.changefeed);
         Processor {
             settings,
             schemas,
@@ -139,6 +145,8 @@ impl<S: Schemas> Processor<S> {
             prepared: HashMap::new(),
             warned_keyless: HashSet::new(),
             rows_received: 0,
+            times: StageTimes::default(),
+            stage_metrics,
         }
     }
 
@@ -254,7 +262,9 @@ impl<S: Schemas> Processor<S> {
             return Ok(());
         };
         self.rows_received += 1;
+        let started = Instant::now();
         t.sorter.push(row)?;
+        self.times.add_since(Stage::Sort, started);
         Ok(())
     }
 
@@ -316,10 +326,12 @@ impl<S: Schemas> Processor<S> {
         let mut codec = TableCodec::NONE;
         let mut txn_id: Option<(u64, u64)> = None;
         loop {
+            let started = Instant::now();
             let next = match self.tables.get_mut(&physical_id) {
                 Some(t) => t.sorter.release_next(limit)?,
                 None => None,
             };
+            self.times.add_since(Stage::Sort, started);
             let Some(c) = next else { break };
             let id = (c.commit_ts, c.start_ts);
             if txn_id != Some(id) || txn.len() >= TXN_CHUNK_ROWS {
@@ -330,7 +342,10 @@ impl<S: Schemas> Processor<S> {
             if self.settings.ignore_txn_start_ts.contains(&c.start_ts) {
                 continue;
             }
-            if let Some((ev, prepared)) = self.decode(physical_id, c).await? {
+            let started = Instant::now();
+            let decoded = self.decode(physical_id, c).await?;
+            self.times.add_since(Stage::Decode, started);
+            if let Some((ev, prepared)) = decoded {
                 if txn.is_empty() {
                     codec = prepared.codec.clone();
                 }
@@ -338,6 +353,9 @@ impl<S: Schemas> Processor<S> {
             }
         }
         self.send_txn(physical_id, &codec, txn).await?;
+        self.times.merge(self.emitter.take_times());
+        self.stage_metrics.record(&self.times);
+        self.times = StageTimes::default();
         if let Some(t) = self.tables.get_mut(&physical_id) {
             t.emitted = t.emitted.max(limit);
         }
