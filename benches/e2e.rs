@@ -173,6 +173,8 @@ topic = "{topic}"
     wait_checkpoint(&emu, dir.path(), &mut daemon).await;
     let payload_rows = next_id as usize;
     let rss = peak_rss_kib(daemon.id());
+    let stages = stage_busy(http);
+    let cpu = process_cpu_seconds(daemon.id());
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();
@@ -246,6 +248,47 @@ topic = "{topic}"
         percentile(&paced, 0.99),
     );
     println!("daemon peak RSS {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "daemon CPU {cpu:.2} s over both phases ({:.2} µs per row); stage busy seconds: {}",
+        cpu * 1e6 / payload_rows as f64,
+        stages
+            .iter()
+            .map(|(s, v)| format!("{s} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// The daemon's user + system CPU seconds (`/proc/<pid>/stat`, clock ticks of 1/100 s).
+fn process_cpu_seconds(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// `tidb_changefeed_stage_busy_seconds_sum` per stage from the daemon's `/metrics`.
+fn stage_busy(port: u16) -> Vec<(String, f64)> {
+    use std::io::{Read, Write};
+    let mut body = String::new();
+    if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let _ = s.read_to_string(&mut body);
+    }
+    body.lines()
+        .filter(|l| l.starts_with("tidb_changefeed_stage_busy_seconds_sum"))
+        .filter_map(|l| {
+            let stage = l.split("stage=\"").nth(1)?.split('"').next()?.to_string();
+            let v = l.rsplit(' ').next()?.parse().ok()?;
+            Some((stage, v))
+        })
+        .collect()
 }
 
 /// Commits `n` sysbench rows (ids after `next_id`) in transactions of 100, as fast as possible
