@@ -97,6 +97,13 @@ impl Json {
         self.out.extend_from_slice(text);
     }
 
+    /// Already-written members (`"name":value`, e.g. from another writer's
+    /// [`Json::object_field`]) as the next member of the current object.
+    pub fn raw_field_text(&mut self, members: &[u8]) {
+        self.sep();
+        self.out.extend_from_slice(members);
+    }
+
     /// A string as an array element.
     pub fn string_element(&mut self, value: &[u8]) {
         self.sep();

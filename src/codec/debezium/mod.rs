@@ -48,7 +48,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use super::{Clock, CodecError, Encoder, Record, SystemClock, TableCodec};
+use super::{BoxFuture, Clock, CodecError, Encoder, Record, SystemClock, TableCodec};
 use crate::config::{Placement, Protocol, ProtocolCaps};
 use crate::event::{ColumnMeta, DdlEvent, RowEvent, RowKind, TableMeta};
 use crate::mount::{TimeZone, Value};
@@ -87,6 +87,14 @@ impl Default for DebeziumConfig {
     }
 }
 
+/// A table version's schema texts: the key's `schema` object and the value's
+/// `"schema":{…}` member.
+#[derive(Debug)]
+struct TableSchemas {
+    key: Vec<u8>,
+    envelope: Vec<u8>,
+}
+
 /// The Debezium encoder.
 #[derive(Debug, Clone)]
 pub struct DebeziumEncoder {
@@ -115,8 +123,40 @@ impl DebeziumEncoder {
         self.config.newarch && self.config.enable_tidb_extension
     }
 
-    fn prefix(&self, ev: &RowEvent) -> String {
-        schema::schema_name(&self.config.cluster_id, &ev.schema, &ev.table)
+    fn prefix(&self, schema: &str, table: &str) -> String {
+        schema::schema_name(&self.config.cluster_id, schema, table)
+    }
+
+    /// The key's `schema` object text for a table version.
+    fn key_schema_text(&self, schema: &str, table: &str, meta: &TableMeta) -> Vec<u8> {
+        let mut j = Json::with_capacity(256);
+        j.object(|j| {
+            j.string_field("type", b"struct");
+            let name = format!("{}.Key", self.prefix(schema, table));
+            j.string_field("name", name.as_bytes());
+            j.bool_field("optional", false);
+            j.array_field("fields", |j| {
+                for c in meta
+                    .columns
+                    .iter()
+                    .filter(|c| c.selected && c.flags.is_handle_key())
+                {
+                    schema::column_schema_with(j, c, self.tidb_type());
+                }
+            });
+        });
+        j.into_bytes()
+    }
+
+    /// The schemas of a table version, written once (they are most of a message with a
+    /// schema, and the same for every row of the version).
+    fn schemas(&self, schema: &str, table: &str, meta: &TableMeta) -> TableSchemas {
+        let mut envelope = Json::with_capacity(1024 + 96 * meta.columns.len());
+        self.envelope_schema(&mut envelope, schema, table, meta);
+        TableSchemas {
+            key: self.key_schema_text(schema, table, meta),
+            envelope: envelope.into_bytes(),
+        }
     }
 
     /// `"<field>":{…}` with the selected columns of one image.
@@ -144,6 +184,15 @@ impl DebeziumEncoder {
 
     /// The key message (TiCDC `EncodeKey`).
     pub fn key(&self, ev: &RowEvent) -> Result<Vec<u8>, CodecError> {
+        self.key_with(ev, None)
+    }
+
+    /// The key message, with the table version's prepared key schema when there is one.
+    fn key_with(
+        &self,
+        ev: &RowEvent,
+        prepared: Option<&TableSchemas>,
+    ) -> Result<Vec<u8>, CodecError> {
         let meta: &TableMeta = &ev.meta;
         let image = checked_image(ev)?;
         let keys: Vec<(&ColumnMeta, &Value)> = meta
@@ -163,16 +212,13 @@ impl DebeziumEncoder {
                 }
             });
             if !self.config.disable_schema {
-                j.object_field("schema", |j| {
-                    j.string_field("type", b"struct");
-                    j.string_field("name", format!("{}.Key", self.prefix(ev)).as_bytes());
-                    j.bool_field("optional", false);
-                    j.array_field("fields", |j| {
-                        for (c, _) in &keys {
-                            schema::column_schema_with(j, c, self.tidb_type());
-                        }
-                    });
-                });
+                match prepared {
+                    Some(p) => j.raw_field("schema", &p.key),
+                    None => {
+                        let text = self.key_schema_text(&ev.schema, &ev.table, meta);
+                        j.raw_field("schema", &text);
+                    }
+                }
             }
         });
         result.map(|()| j.into_bytes())
@@ -180,6 +226,16 @@ impl DebeziumEncoder {
 
     /// The value message (TiCDC `EncodeValue`).
     pub fn value(&self, ev: &RowEvent) -> Result<Vec<u8>, CodecError> {
+        self.value_with(ev, None)
+    }
+
+    /// The value message, with the table version's prepared envelope schema when there is
+    /// one.
+    fn value_with(
+        &self,
+        ev: &RowEvent,
+        prepared: Option<&TableSchemas>,
+    ) -> Result<Vec<u8>, CodecError> {
         let meta: &TableMeta = &ev.meta;
         checked_image(ev)?;
         let mut j = Json::with_capacity(1024 + 160 * meta.columns.len());
@@ -222,20 +278,23 @@ impl DebeziumEncoder {
                 };
             });
             if !self.config.disable_schema {
-                self.envelope_schema(j, ev);
+                match prepared {
+                    Some(p) => j.raw_field_text(&p.envelope),
+                    None => self.envelope_schema(j, &ev.schema, &ev.table, meta),
+                }
             }
         });
         result.map(|()| j.into_bytes())
     }
 
     /// `"schema":{…Envelope…}`.
-    fn envelope_schema(&self, j: &mut Json, ev: &RowEvent) {
-        let prefix = self.prefix(ev);
-        let mut columns = Json::with_capacity(96 * ev.meta.columns.len());
-        for c in ev.meta.columns.iter().filter(|c| c.selected) {
+    fn envelope_schema(&self, j: &mut Json, schema: &str, table: &str, meta: &TableMeta) {
+        let prefix = self.prefix(schema, table);
+        let mut columns = Json::with_capacity(96 * meta.columns.len());
+        for c in meta.columns.iter().filter(|c| c.selected) {
             schema::column_schema_with(&mut columns, c, self.tidb_type());
         }
-        for c in &ev.meta.virtual_columns {
+        for c in &meta.virtual_columns {
             schema::column_schema_with(&mut columns, c, self.tidb_type());
         }
         let columns = columns.into_bytes();
@@ -289,14 +348,32 @@ impl Encoder for DebeziumEncoder {
         Protocol::Debezium
     }
 
+    /// Writes the table version's key and envelope schemas once (not with
+    /// `debezium-disable-schema`).
+    fn prepare_table<'a>(
+        &'a self,
+        schema: &'a str,
+        table: &'a str,
+        meta: &'a Arc<TableMeta>,
+        _topic: &'a str,
+    ) -> BoxFuture<'a, Result<TableCodec, CodecError>> {
+        let codec = if self.config.disable_schema {
+            TableCodec::NONE
+        } else {
+            TableCodec::new(self.schemas(schema, table, meta))
+        };
+        Box::pin(std::future::ready(Ok(codec)))
+    }
+
     fn encode_row(
         &self,
-        _table: &TableCodec,
+        table: &TableCodec,
         event: &RowEvent,
     ) -> Result<Option<Record>, CodecError> {
+        let prepared = table.get::<TableSchemas>();
         Ok(Some(Record::new(
-            Some(self.key(event)?),
-            self.value(event)?,
+            Some(self.key_with(event, prepared)?),
+            self.value_with(event, prepared)?,
         )))
     }
 

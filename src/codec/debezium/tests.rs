@@ -750,3 +750,34 @@ fn new_architecture_tidb_type_in_column_schemas() {
         assert!(!text(e.value(&ev).unwrap()).contains("tidb_type"));
     }
 }
+
+/// A prepared table version (its schemas written once) gives the same bytes as schemas
+/// written per row, with and without `tidb_type`; with the schema disabled nothing is
+/// prepared.
+#[tokio::test]
+async fn prepared_schemas_are_the_same_bytes() {
+    let meta = datatype_table();
+    let ev = row(&meta, RowKind::Insert, Some(datatype_row()), None);
+    for (newarch, ext) in [(false, false), (true, true)] {
+        let e = DebeziumEncoder::with_clock(
+            DebeziumConfig {
+                newarch,
+                enable_tidb_extension: ext,
+                ..DebeziumConfig::default()
+            },
+            Arc::new(FixedClock(NOW)),
+        );
+        let prepared = e.prepare_table("test", "table1", &meta, "t").await.unwrap();
+        assert!(prepared.get::<TableSchemas>().is_some());
+        assert_eq!(
+            e.encode_row(&prepared, &ev).unwrap(),
+            e.encode_row(&TableCodec::NONE, &ev).unwrap()
+        );
+    }
+    let schemaless = enc("c", true, true);
+    let prepared = schemaless
+        .prepare_table("test", "table1", &meta, "t")
+        .await
+        .unwrap();
+    assert!(prepared.get::<TableSchemas>().is_none());
+}
