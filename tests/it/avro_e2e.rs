@@ -12,7 +12,7 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tokio::io::AsyncWriteExt;
 
 use crate::consumers::{Endpoint, consume_avro, http, registry};
-use crate::e2e::{Daemon, emulator};
+use crate::e2e::{Daemon, emulator, table_topics_sink};
 use crate::kafka_env::kafka;
 use crate::support::{free_port, unique};
 
@@ -21,25 +21,11 @@ const INCOMPATIBLE: &str = include_str!("../scenarios/fixtures/avro_incompatible
 
 /// The `[changefeed.sink]` of an Avro changefeed: one topic per table, 3 partitions.
 fn avro_sink(prefix: &str, registry_url: &str, codec: &str) -> String {
-    let broker = &kafka().plaintext;
-    format!(
-        r#"[changefeed.sink]
-protocol = "avro"
-schema-registry = "{registry_url}"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-
-[changefeed.sink.kafka-config.codec-config]
-{codec}
-"#
+    table_topics_sink(
+        &format!("protocol = \"avro\"\nschema-registry = \"{registry_url}\""),
+        prefix,
+        3,
+        &format!("[changefeed.sink.kafka-config.codec-config]\n{codec}"),
     )
 }
 

@@ -19,7 +19,7 @@ use tidb_changefeed_emulator::runner::Runner;
 use tidb_changefeed_emulator::scenario::Scenario;
 
 use crate::consumers::{DebeziumReading, consume_debezium, consume_debezium_with};
-use crate::e2e::{Daemon, emulator};
+use crate::e2e::{Daemon, emulator, table_topics_sink};
 use crate::kafka_env::{KcatAuth, KcatMessage, kafka, kcat_consume};
 use crate::support::unique;
 
@@ -49,24 +49,7 @@ async fn replicate(tail: &str) -> String {
     let s = Scenario::parse(ALL_TYPES, "debezium_e2e").expect("scenario");
     let mut emu = emulator(&s).await;
     let prefix = unique("dbz");
-    let broker = &kafka().plaintext;
-    let sink = format!(
-        r#"[changefeed.sink]
-protocol = "debezium"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-
-{tail}
-"#
-    );
+    let sink = table_topics_sink("protocol = \"debezium\"", &prefix, 3, tail);
     let mut d = Daemon::start_sink(&format!("http://{}", emu.pd_addr()), "", &sink);
     Runner::new(&s)
         .expect("runner")

@@ -39,23 +39,7 @@ impl Daemon {
 
     /// [`Daemon::start`] with the PD URL given (e.g. `https://…`).
     pub fn start_url(pd: &str, prefix: &str, extra: &str, tail: &str) -> Daemon {
-        let broker = &kafka().plaintext;
-        let sink = format!(
-            r#"[changefeed.sink]
-protocol = "canal-json"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-{tail}
-"#
-        );
+        let sink = table_topics_sink("protocol = \"canal-json\"", prefix, 3, tail);
         Self::start_sink(pd, extra, &sink)
     }
 
@@ -806,4 +790,29 @@ async fn replicates_over_mutual_tls_to_pd_and_tikv() {
         got_sorted, want,
         "plain_dml over mTLS gives the plain-text golden"
     );
+}
+
+/// The `[changefeed.sink]` text the end-to-end tests use: `head` (the `protocol` line and any
+/// other `[changefeed.sink]` keys), every table in its own topic `<prefix>_<schema>_<table>`
+/// dispatched by index value, DDLs of no table to `<prefix>_ddl`, `partitions` partitions per
+/// created topic on the test broker, then `tail` (further tables such as a `codec-config`).
+pub fn table_topics_sink(head: &str, prefix: &str, partitions: i32, tail: &str) -> String {
+    let broker = &kafka().plaintext;
+    format!(
+        r#"[changefeed.sink]
+{head}
+
+[[changefeed.sink.dispatchers]]
+matcher = ["*.*"]
+topic = "{prefix}_{{schema}}_{{table}}"
+partition = "index-value"
+
+[changefeed.sink.kafka-config]
+brokers = ["{broker}"]
+topic = "{prefix}_ddl"
+partition-num = {partitions}
+
+{tail}
+"#
+    )
 }

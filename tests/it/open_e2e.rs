@@ -37,7 +37,7 @@ use tidb_changefeed_emulator::runner::Runner;
 use tidb_changefeed_emulator::scenario::Scenario;
 
 use crate::consumers::consume_open;
-use crate::e2e::{Daemon, emulator};
+use crate::e2e::{Daemon, emulator, table_topics_sink};
 use crate::kafka_env::kafka;
 use crate::support::unique;
 
@@ -77,24 +77,11 @@ async fn replicate(fixture: &str, partitions: i32, table: &str) -> String {
     let s = Scenario::parse(fixture, "open_e2e").expect("scenario");
     let mut emu = emulator(&s).await;
     let prefix = unique("open");
-    let broker = &kafka().plaintext;
-    let sink = format!(
-        r#"[changefeed.sink]
-protocol = "open-protocol"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = {partitions}
-
-[changefeed.sink.kafka-config.codec-config]
-max-batch-size = 16
-"#
+    let sink = table_topics_sink(
+        "protocol = \"open-protocol\"",
+        &prefix,
+        partitions,
+        "[changefeed.sink.kafka-config.codec-config]\nmax-batch-size = 16",
     );
     let mut d = Daemon::start_sink(&format!("http://{}", emu.pd_addr()), "", &sink);
     Runner::new(&s)
