@@ -10,6 +10,11 @@
 //! ts's physical time (`es`). Then the daemon's peak RSS (`VmHWM`). The emulator's resolved-ts interval is 200 ms (TiKV's default
 //! `min-ts-interval` is 1 s), which bounds latency from below.
 //!
+//! Afterwards it pushes the burst's messages, exactly as Kafka holds them, with the daemon's own
+//! producer alone to a new topic (`support/producer.rs`, as `kafka_produce` does) and prints
+//! that ceiling and the burst's ratio to it, both from the same run; and the daemon's CPU per
+//! row and per-stage busy time (its `/metrics`).
+//!
 //! Needs the test broker (`scripts/kafka.sh start`). `cargo bench --bench e2e` writes
 //! 200 000 rows; run as a test (`cargo test --benches`) it writes 2 000 as a smoke check.
 
@@ -22,6 +27,9 @@ use tidb_changefeed_emulator::runner;
 use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Mutation, MutationOp};
+
+#[path = "support/producer.rs"]
+mod producer;
 
 const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/sysbench_three_regions.toml");
 
@@ -199,6 +207,8 @@ topic = "{topic}"
     assert!(out.status.success(), "kcat failed");
     let mut latencies = Vec::new();
     let mut paced = Vec::new();
+    // The burst's messages as Kafka holds them, for the producer-only ceiling.
+    let mut burst_msgs: Vec<(i32, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut bytes = 0usize;
     let mut first_commit = i64::MAX;
     let mut last_append = 0i64;
@@ -220,6 +230,14 @@ topic = "{topic}"
             continue;
         }
         bytes += payload.len() + m["key"].as_str().map_or(0, str::len);
+        burst_msgs.push((
+            m["partition"]
+                .as_i64()
+                .and_then(|p| i32::try_from(p).ok())
+                .unwrap_or(0),
+            m["key"].as_str().unwrap_or("").as_bytes().to_vec(),
+            payload.as_bytes().to_vec(),
+        ));
         latencies.push(appended - es);
         first_commit = first_commit.min(es);
         last_append = last_append.max(appended);
@@ -232,6 +250,10 @@ topic = "{topic}"
     latencies.sort_unstable();
     paced.sort_unstable();
     let secs = ((last_append - first_commit).max(1)) as f64 / 1000.0;
+    let burst_rows = burst_msgs.len();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ceiling = producer::push(&broker, &format!("{topic}_ceiling"), burst_msgs).await;
+    let ceiling_rate = burst_rows as f64 / ceiling.as_secs_f64();
     println!(
         "e2e sysbench insert, burst: {} rows, {:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms (emulator wrote them in {:.2} s)",
         latencies.len(),
@@ -248,6 +270,10 @@ topic = "{topic}"
         percentile(&paced, 0.99),
     );
     println!("daemon peak RSS {:.1} MiB", rss as f64 / 1024.0);
+    println!(
+        "producer alone, the burst's {burst_rows} messages to a new topic: {ceiling_rate:.0} msg/s; e2e burst / producer = {:.2}",
+        latencies.len() as f64 / secs / ceiling_rate
+    );
     println!(
         "daemon CPU {cpu:.2} s over both phases ({:.2} µs per row); stage busy seconds: {}",
         cpu * 1e6 / payload_rows as f64,

@@ -7,18 +7,16 @@
 //! runs the full measurement (200 000 messages, 3 rounds each, medians reported); run as
 //! a test (`cargo test --benches`) it sends 2 000 messages once as a smoke check.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rskafka::client::partition::Compression;
 use tidb_changefeed::config::KafkaConfig;
-use tidb_changefeed::sink::ack::AckTracker;
-use tidb_changefeed::sink::kafka::{
-    ConnectOptions, Kafka, Message, Producer, ProducerSettings, TopicPolicy, Topics, connect,
-};
+use tidb_changefeed::sink::kafka::{ConnectOptions, Kafka, TopicPolicy, Topics, connect};
+
+#[path = "support/producer.rs"]
+mod producer;
 
 fn broker() -> String {
     if let Ok(b) = std::env::var("KAFKA_PLAINTEXT") {
@@ -53,55 +51,13 @@ fn partition_of(i: usize) -> i32 {
 }
 
 async fn ours(broker: &str, topic: &str, n: usize) -> Duration {
-    let brokers = vec![broker.to_string()];
-    let Kafka { client, admin } = connect(&ConnectOptions::plain(&brokers))
-        .await
-        .expect("connect");
-    let client = Arc::new(client);
-    let topics = Topics::new(
-        Arc::clone(&client),
-        admin.clone(),
-        TopicPolicy::from_config(&KafkaConfig {
-            partition_num: Some(3),
-            ..KafkaConfig::new(brokers.clone(), topic)
-        }),
-    );
-    topics.ensure(topic).await.expect("topic");
-    let tracker = AckTracker::new();
-    let producer = Producer::new(
-        client,
-        admin,
-        ProducerSettings {
-            compression: Compression::NoCompression,
-            max_message_bytes: 1 << 20,
-            max_retry: 5,
-            request_timeout: Duration::from_secs(30),
-            queue_len: 8192,
-            linger: Duration::ZERO,
-        },
-        tracker,
-    );
-    producer.max_message_bytes(topic).await.expect("limit");
-    let msgs: Vec<(i32, Message)> = (0..n)
+    let msgs = (0..n)
         .map(|i| {
             let (k, v) = payload(i);
-            (
-                partition_of(i),
-                Message {
-                    key: Some(k.into_bytes()),
-                    value: Some(v.into_bytes()),
-                    headers: BTreeMap::new(),
-                    tickets: Vec::new(),
-                },
-            )
+            (partition_of(i), k.into_bytes(), v.into_bytes())
         })
         .collect();
-    let started = Instant::now();
-    for (p, m) in msgs {
-        producer.send(topic, p, m).await.expect("send");
-    }
-    producer.flush().await.expect("flush");
-    started.elapsed()
+    producer::push(broker, topic, msgs).await
 }
 
 fn kcat(broker: &str, topic: &str, n: usize) -> Duration {
