@@ -2,9 +2,11 @@
 //!
 //! Owns everything after a row is decoded and filtered: TiCDC's split-and-sort of a
 //! transaction's rows, routing to a topic and partition, encoding, large-message handling,
-//! the per-message [`AckTracker`] ticket and the hand-off to the [`Output`]; DDL messages to
-//! partition 0 or every partition of their topic; watermark broadcasts; the per-table topic
-//! and per-topic partition count / size limit caches.
+//! the per-row [`AckTracker`] ticket and the hand-off to the [`Output`]; for batching
+//! protocols (`caps().batches_rows`), one open record per topic partition that rows are
+//! appended to ([`Encoder::append_to_batch`]); DDL messages to partition 0 or every partition
+//! of their topic; watermark broadcasts; the per-table topic and per-topic partition count /
+//! size limit caches; the encode and send busy time of [`super::stages`].
 //!
 //! Guarantees:
 //! * messages of one transaction chunk are sent in TiCDC's order (deletes and split update
@@ -12,6 +14,9 @@
 //!   it is sent, so the table's progress never passes an unsent row;
 //! * a row that cannot be routed or encoded stops the changefeed with the table and reason,
 //!   before its ticket (the checkpoint stays before it);
+//! * a batched record carries the tickets of all its rows; open records are sent when full,
+//!   before any DDL or watermark, at [`Emitter::flush`] and after each handled resolved ts,
+//!   so nothing overtakes a row on its partition and no ticket waits for ever;
 //! * watermarks carry no ticket: they are sent only at an acknowledged checkpoint.
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@
 //! Guarantees:
 //! * DML keys in the order `id,database,table,pkNames,isDdl,type,es,ts,sql,sqlType,mysqlType,
 //!   old,data[,_tidb]`; values are JSON strings or `null`, escaped as easyjson does
-//!   ([`writer`]); binary-charset strings are decoded as ISO-8859-1;
+//!   ([`crate::codec::go_json`]); binary-charset strings are decoded as ISO-8859-1;
 //! * `mysqlType` lists the same columns as `sqlType` in table order. TiCDC writes it from a Go
 //!   map, so its order is random per message there: consumers compare it as a set, and so do
 //!   our tests against TiCDC output; our own order is stable;
