@@ -8,6 +8,7 @@
 //! starts: its saved checkpoint, else the configured start position.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,15 +36,21 @@ pub enum CheckpointError {
     Corrupt { path: String, reason: String },
 }
 
-/// Checkpoints as files in the state directory.
+/// Checkpoints as files in the state directory. Clones share one lock, so saves through
+/// them never interleave (a save still running on the blocking pool after its caller gave up
+/// finishes before the next starts).
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
+    saving: Arc<Mutex<()>>,
 }
 
 impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FileStore { dir: dir.into() }
+        FileStore {
+            dir: dir.into(),
+            saving: Arc::default(),
+        }
     }
 
     fn path(&self, changefeed: &str) -> PathBuf {
@@ -74,6 +81,10 @@ impl FileStore {
     /// Saves `ts` unless an equal or higher checkpoint is already saved; returns the
     /// checkpoint now stored.
     pub fn save(&self, changefeed: &str, ts: u64) -> Result<u64, CheckpointError> {
+        let _one_at_a_time = match self.saving.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         if let Some(old) = self.load(changefeed)?
             && old.checkpoint_ts >= ts
         {

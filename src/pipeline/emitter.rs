@@ -1,52 +1,71 @@
-//! The emitter of one changefeed: decoded events in, Kafka messages out.
+//! The emitter of one changefeed: the ordered stream of [`Step`]s in, Kafka messages out, on
+//! its own task.
 //!
-//! Owns everything after a row is decoded and filtered: TiCDC's split-and-sort of a
-//! transaction's rows, routing to a topic and partition, encoding, large-message handling,
-//! the per-row [`AckTracker`] ticket and the hand-off to the [`Output`]; for batching
+//! Owns everything after a job is encoded: awaiting the workers' results strictly in job
+//! order, the per-row [`AckTracker`] ticket and the hand-off to the [`Output`]; for batching
 //! protocols (`caps().batches_rows`), one open record per topic partition that rows are
 //! appended to ([`Encoder::append_to_batch`]); DDL messages to partition 0 or every partition
-//! of their topic; watermark broadcasts; the per-table topic and per-topic partition count /
-//! size limit caches; the encode and send busy time of [`super::stages`].
+//! of their topic; watermark broadcasts; the send busy time of [`super::stages`] (and the
+//! decode / encode time each job reports).
 //!
 //! Guarantees:
-//! * messages of one transaction chunk are sent in TiCDC's order (deletes and split update
-//!   halves first, as `split_and_sort_txn` orders them), each with a ticket submitted before
-//!   it is sent, so the table's progress never passes an unsent row;
-//! * a row that cannot be routed or encoded stops the changefeed with the table and reason,
-//!   before its ticket (the checkpoint stays before it);
+//! * records are handed to the output in step order, so per partition in the order the
+//!   one-task pipeline sent them; each row's ticket is submitted before it is sent, and a
+//!   table's [`Step::Resolved`] reaches the tracker only after every row before it was
+//!   submitted, so a table's progress never passes an unsent row;
+//! * a failed job (decode, encode, dispatch, large message) stops the emitter before any of
+//!   its tickets: the checkpoint stays before its first row;
 //! * a batched record carries the tickets of all its rows; open records are sent when full,
-//!   before any DDL or watermark, at [`Emitter::flush`] and after each handled resolved ts,
-//!   so nothing overtakes a row on its partition and no ticket waits for ever;
-//! * watermarks carry no ticket: they are sent only at an acknowledged checkpoint.
+//!   before any DDL or watermark, at every [`Step::Resolved`] and [`Step::Flush`], and when
+//!   the stream ends, so nothing overtakes a row on its partition and no ticket waits for ever;
+//! * a DDL's messages are sent only once everything before them is acknowledged, and
+//!   [`Step::Ddl`] is answered once they are acknowledged too;
+//! * watermarks carry no ticket: they are sent only at an acknowledged checkpoint;
+//! * when the stream ends (every sender dropped), what was queued is sent and acknowledged
+//!   before the task returns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::codec::{Encoder, Record, TableCodec};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::codec::{Encoder, Record};
 use crate::config::Placement;
 use crate::dispatch::EventRouter;
-use crate::event::{DdlEvent, RowEvent, TableMeta};
+use crate::event::DdlEvent;
 use crate::schema::DDL_JOB_TABLE_ID;
 use crate::sink::ack::{AckTracker, Ticket};
 use crate::sink::kafka::Message;
-use crate::sink::large_message::LargeMessagePolicy;
 
+use super::counters::Counters;
 use super::error::PipelineError;
 use super::output::Output;
-use super::stages::{Stage, StageTimes};
+use super::stages::{Stage, StageMetrics, StageTimes};
+use super::worker::{Encoded, quoted};
 
-/// `` `schema`.`table` `` for messages and logs.
-pub(crate) fn quoted(schema: &str, table: &str) -> String {
-    format!("`{schema}`.`{table}`")
-}
-
-/// Counters for status reporting.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Stats {
-    pub rows_sent: u64,
-    pub ddls_sent: u64,
-    pub rows_received: u64,
+/// One item of the ordered stream from the sequencer.
+#[derive(Debug)]
+pub enum Step {
+    /// A job's records, read when its worker is done.
+    Rows(JoinHandle<Result<Encoded, PipelineError>>),
+    /// Every row of `physical_id` at or below `ts` was in the steps before this one.
+    Resolved { physical_id: i64, ts: u64 },
+    /// The messages of one DDL job (after everything before them is acknowledged); answered
+    /// once they are acknowledged.
+    Ddl {
+        events: Vec<DdlEvent>,
+        finished_ts: u64,
+        done: oneshot::Sender<()>,
+    },
+    /// A watermark at an acknowledged `ts` for the topics of `tables` (schema, table).
+    Watermark {
+        ts: u64,
+        tables: Vec<(Arc<str>, Arc<str>)>,
+    },
+    /// Answered once everything before it is sent and acknowledged.
+    Flush(oneshot::Sender<()>),
 }
 
 /// The output side of one changefeed.
@@ -54,194 +73,131 @@ pub struct Stats {
 pub struct Emitter {
     output: Arc<dyn Output>,
     encoder: Arc<dyn Encoder>,
-    router: EventRouter,
-    large_messages: LargeMessagePolicy,
+    router: Arc<EventRouter>,
     tracker: AckTracker,
-    /// Topic of each table's rows (cleared by DDLs: renames move tables).
-    topics: HashMap<(Arc<str>, Arc<str>), Arc<str>>,
-    /// Partition count and message size limit per topic (cleared every checkpoint tick so
-    /// added partitions and changed limits are picked up).
-    sink_limits: HashMap<Arc<str>, (i32, u64)>,
     /// Batching protocols: the record being filled per (topic, partition), with the tickets
-    /// of the rows in it. Sent when full, before any DDL or watermark, and at [`Self::flush_batches`].
+    /// of the rows in it.
     batches: HashMap<(Arc<str>, i32), (Record, Vec<Ticket>)>,
-    rows_sent: u64,
-    ddls_sent: u64,
+    counters: Counters,
     rows_sent_total: ::metrics::Counter,
-    /// Encode and send time since the last [`Emitter::take_times`].
-    times: StageTimes,
+    stage_metrics: StageMetrics,
 }
 
 impl Emitter {
-    /// An emitter writing to `output`, acknowledging on `tracker`.
+    /// An emitter of `changefeed` writing to `output`, acknowledging on `tracker`.
     pub fn new(
         changefeed: &str,
         output: Arc<dyn Output>,
         encoder: Arc<dyn Encoder>,
-        router: EventRouter,
-        large_messages: LargeMessagePolicy,
+        router: Arc<EventRouter>,
         tracker: AckTracker,
+        counters: Counters,
     ) -> Self {
         Emitter {
             output,
             encoder,
             router,
-            large_messages,
             tracker,
-            topics: HashMap::new(),
-            sink_limits: HashMap::new(),
             batches: HashMap::new(),
-            rows_sent: 0,
-            ddls_sent: 0,
-            times: StageTimes::default(),
+            counters,
             rows_sent_total: ::metrics::counter!(
                 crate::metrics::ROWS_SENT_TOTAL,
                 "changefeed" => changefeed.to_string()
             ),
+            stage_metrics: StageMetrics::new(changefeed),
         }
     }
 
-    /// Checks the services the encoder depends on (a schema registry).
-    pub async fn probe(&self) -> Result<(), PipelineError> {
-        self.encoder
-            .probe()
-            .await
-            .map_err(|source| PipelineError::Codec {
-                table: "(startup check)".to_string(),
-                source,
-            })
+    /// Starts the emitter on its own task reading a stream of `capacity` steps; the task ends
+    /// when every sender is dropped (after sending what was queued) or at the first error.
+    pub fn spawn(
+        self,
+        capacity: usize,
+    ) -> (mpsc::Sender<Step>, JoinHandle<Result<(), PipelineError>>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (tx, tokio::spawn(self.run(rx)))
     }
 
-    /// The encode and send busy time accumulated since the last call.
-    pub fn take_times(&mut self) -> StageTimes {
-        std::mem::take(&mut self.times)
-    }
-
-    /// Rows and DDLs sent so far.
-    pub fn sent(&self) -> (u64, u64) {
-        (self.rows_sent, self.ddls_sent)
-    }
-
-    /// Checks a new table version against the dispatch rules and lets the encoder prepare
-    /// for it (schema-registry protocols register its schemas here, under its topic).
-    pub async fn prepare_table(
-        &self,
-        schema: &str,
-        table: &str,
-        meta: &Arc<TableMeta>,
-    ) -> Result<TableCodec, PipelineError> {
-        self.router
-            .verify_table(schema, table, meta)
-            .map_err(|source| PipelineError::Dispatch {
-                table: quoted(schema, table),
-                source,
-            })?;
-        let topic = self.router.topic_for_table(schema, table);
-        self.encoder
-            .prepare_table(schema, table, meta, &topic)
-            .await
-            .map_err(|source| PipelineError::Codec {
-                table: quoted(schema, table),
-                source,
-            })
-    }
-
-    /// Splits and orders one transaction's rows of `physical_id` as TiCDC does, then sends
-    /// them.
-    pub async fn send_txn(
-        &mut self,
-        physical_id: i64,
-        table: &TableCodec,
-        rows: Vec<RowEvent>,
-        output_raw_change_event: bool,
-    ) -> Result<(), PipelineError> {
-        if rows.is_empty() {
-            return Ok(());
+    async fn run(mut self, mut rx: mpsc::Receiver<Step>) -> Result<(), PipelineError> {
+        while let Some(step) = rx.recv().await {
+            self.step(step).await?;
         }
-        let rows = crate::codec::split::split_and_sort_txn(rows, output_raw_change_event);
-        for ev in &rows {
-            self.send_row(table, ev, physical_id).await?;
+        self.flush().await
+    }
+
+    async fn step(&mut self, step: Step) -> Result<(), PipelineError> {
+        match step {
+            Step::Rows(job) => {
+                let encoded = job
+                    .await
+                    .map_err(|e| PipelineError::Task(format!("a pipeline worker failed: {e}")))??;
+                self.send_rows(encoded).await
+            }
+            Step::Resolved { physical_id, ts } => {
+                self.flush_batches().await?;
+                self.tracker.resolve(physical_id, ts);
+                Ok(())
+            }
+            Step::Ddl {
+                events,
+                finished_ts,
+                done,
+            } => {
+                self.flush().await?;
+                for ev in &events {
+                    self.send_ddl(ev, finished_ts).await?;
+                }
+                self.flush().await?;
+                let _ = done.send(());
+                Ok(())
+            }
+            Step::Watermark { ts, tables } => self.send_watermark(ts, &tables).await,
+            Step::Flush(done) => {
+                self.flush().await?;
+                let _ = done.send(());
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    /// The topic of a table's rows, computed once per table.
-    fn row_topic(&mut self, ev: &RowEvent) -> Arc<str> {
-        let key = (Arc::clone(&ev.schema), Arc::clone(&ev.table));
-        if let Some(t) = self.topics.get(&key) {
-            return Arc::clone(t);
-        }
-        let t: Arc<str> = Arc::from(self.router.topic_for_row(ev));
-        self.topics.insert(key, Arc::clone(&t));
-        t
-    }
-
-    /// Partition count and size limit of `topic`, asked from the output once per tick.
-    async fn limits(&mut self, topic: &Arc<str>) -> Result<(i32, u64), PipelineError> {
-        if let Some(l) = self.sink_limits.get(topic) {
-            return Ok(*l);
-        }
-        let l = (
-            self.output.partitions(topic).await?,
-            self.output.max_message_bytes(topic).await?,
-        );
-        self.sink_limits.insert(Arc::clone(topic), l);
-        Ok(l)
-    }
-
-    /// Forgets cached partition counts and size limits (called every checkpoint tick).
-    pub fn refresh_sink_limits(&mut self) {
-        self.sink_limits.clear();
-    }
-
-    /// Forgets each table's topic (after a DDL: renames move tables).
-    pub fn forget_topics(&mut self) {
-        self.topics.clear();
-    }
-
-    async fn send_row(
-        &mut self,
-        table_codec: &TableCodec,
-        ev: &RowEvent,
-        physical_id: i64,
-    ) -> Result<(), PipelineError> {
+    /// Submits the tickets of a job's rows and sends them.
+    async fn send_rows(&mut self, encoded: Encoded) -> Result<(), PipelineError> {
         let started = Instant::now();
-        let table = || quoted(&ev.schema, &ev.table);
-        let topic = self.row_topic(ev);
-        let (partitions, limit) = self.limits(&topic).await?;
-        let partition = self
-            .router
-            .partition_for_row(ev, partitions)
-            .map_err(|source| PipelineError::Dispatch {
-                table: table(),
-                source,
-            })?;
-        let Some(msg) =
-            self.encoder
-                .encode_row(table_codec, ev)
-                .map_err(|source| PipelineError::Codec {
-                    table: table(),
-                    source,
-                })?
-        else {
-            return Ok(());
-        };
-        let msg = self
-            .large_messages
-            .fit(self.encoder.as_ref(), table_codec, ev, msg, limit)?;
-        let ticket = self.tracker.submit(physical_id, ev.commit_ts);
-        self.rows_sent += 1;
-        self.rows_sent_total.increment(1);
-        let started = self.times.add_since(Stage::Encode, started);
-        let sent = if self.encoder.caps().batches_rows {
-            self.batch(topic, partition, msg, ticket, limit).await
-        } else {
-            self.output
-                .send(&topic, partition, Message::from_record(msg, Some(ticket)))
-                .await
-        };
-        self.times.add_since(Stage::Send, started);
-        sent
+        let mut times = encoded.times;
+        let table = encoded.physical_id;
+        let n = encoded.rows.len() as u64;
+        self.tracker
+            .submit_many(table, encoded.rows.iter().map(|r| r.commit_ts));
+        let batching = self.encoder.caps().batches_rows;
+        for row in encoded.rows {
+            let ticket = Ticket {
+                table,
+                commit_ts: row.commit_ts,
+            };
+            if batching {
+                self.batch(
+                    Arc::clone(&encoded.topic),
+                    row.partition,
+                    row.record,
+                    ticket,
+                    encoded.limit,
+                )
+                .await?;
+            } else {
+                self.output
+                    .send(
+                        &encoded.topic,
+                        row.partition,
+                        Message::from_record(row.record, Some(ticket)),
+                    )
+                    .await?;
+            }
+        }
+        self.counters.add_rows_sent(n);
+        self.rows_sent_total.increment(n);
+        times.add_since(Stage::Send, started);
+        self.stage_metrics.record(&times);
+        Ok(())
     }
 
     /// Adds a row's record to its partition's open batch, sending the batch first when the
@@ -275,7 +231,7 @@ impl Emitter {
 
     /// Sends every open batch (batching protocols), so that what was encoded reaches Kafka
     /// and nothing sent after (a DDL, a watermark) overtakes it.
-    pub async fn flush_batches(&mut self) -> Result<(), PipelineError> {
+    async fn flush_batches(&mut self) -> Result<(), PipelineError> {
         if self.batches.is_empty() {
             return Ok(());
         }
@@ -286,14 +242,15 @@ impl Emitter {
                 .send(&topic, partition, Message::from_record(record, tickets))
                 .await?;
         }
-        self.times.add_since(Stage::Send, started);
+        let mut times = StageTimes::default();
+        times.add_since(Stage::Send, started);
+        self.stage_metrics.record(&times);
         Ok(())
     }
 
     /// Encodes a DDL and sends it where the protocol places DDLs (partition 0 of its topic, or
     /// every partition); each copy is a ticket of the DDL stream at `finished_ts`.
-    pub async fn send_ddl(&mut self, ev: &DdlEvent, finished_ts: u64) -> Result<(), PipelineError> {
-        self.flush_batches().await?;
+    async fn send_ddl(&mut self, ev: &DdlEvent, finished_ts: u64) -> Result<(), PipelineError> {
         let Some(msg) = self
             .encoder
             .encode_ddl(ev)
@@ -308,14 +265,13 @@ impl Emitter {
         let partitions = self.placed(self.encoder.caps().ddl, &topic).await?;
         self.broadcast(&topic, partitions, &msg, Some(finished_ts))
             .await?;
-        self.ddls_sent += 1;
+        self.counters.add_ddl_sent();
         Ok(())
     }
 
     /// Sends a watermark at `ts` to every partition of every topic the `tables` (schema,
     /// table) write to (TiCDC's checkpoint event); protocols without watermarks send nothing.
-    /// Call it only with a ts that is acknowledged (the checkpoint).
-    pub async fn send_watermark(
+    async fn send_watermark(
         &mut self,
         ts: u64,
         tables: &[(Arc<str>, Arc<str>)],
@@ -370,8 +326,8 @@ impl Emitter {
         Ok(())
     }
 
-    /// Waits for every message sent so far to be acknowledged.
-    pub async fn flush(&mut self) -> Result<(), PipelineError> {
+    /// Sends the open batches and waits for every message sent so far to be acknowledged.
+    async fn flush(&mut self) -> Result<(), PipelineError> {
         self.flush_batches().await?;
         self.output.flush().await
     }

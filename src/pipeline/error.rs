@@ -85,6 +85,9 @@ pub enum PipelineError {
     Stdout(#[source] std::io::Error),
     #[error("the upstream feed stopped without an error")]
     FeedEnded,
+    /// The emitter's task ended; its own error says why.
+    #[error("the emitter stopped")]
+    EmitterStopped,
 }
 
 impl PipelineError {

@@ -2,44 +2,58 @@
 //! dispatch → codec → Kafka → checkpoint.
 //!
 //! Owns the assembly of the stages from a `[[changefeed]]` (start position, PD client,
-//! schema snapshot, output, encoder, router, processor) and the loop that drives them until
-//! shutdown or an error, saving the checkpoint at `[state] checkpoint-interval` and at the
-//! end, keeping the PD service GC safepoint at `checkpoint - 1`, broadcasting watermarks, and
-//! publishing status and metrics.
+//! schema snapshot, output, encoder, router) and their tasks, joined by bounded channels so
+//! back-pressure reaches TiKV's streams by itself:
+//!
+//! ```text
+//! store readers → feed driver ─events→ sequencer ─jobs→ workers (N = cores)
+//!                                          └─steps, in order─→ emitter → partition writers → acks
+//! tick: checkpoint save, status, metrics ─saved checkpoint→ GC keeper, sequencer (watermarks)
+//! ```
+//!
+//! [`sequencer`] (sorter, frontiers, DDL barrier, table registry) cuts released rows into
+//! jobs; [`worker`]s decode, filter, split, route and encode them in parallel; the
+//! [`emitter`] takes the results strictly in job order, submits ack tickets and sends; the
+//! [`tick`] saves the checkpoint at `[state] checkpoint-interval` on its own task, so a
+//! stalled Kafka never freezes the status or the checkpoint lag.
 //!
 //! Guarantees: the checkpoint saved is always one the output acknowledged (see
-//! [`processor`]); it never moves backwards; a restart resumes after it, so every committed
-//! row reaches Kafka at least once; a shutdown flushes and waits for acknowledgements before
-//! the final save. Errors carry their kind: [`ErrorKind::Retryable`] ones make the caller
-//! restart the pipeline from the saved checkpoint.
+//! [`sequencer`]); it never moves backwards; a restart resumes after it, so every committed
+//! row reaches Kafka at least once; a shutdown stops releasing, sends what was queued, waits
+//! for its acknowledgements and saves. Errors carry their kind: [`ErrorKind::Retryable`] ones
+//! make the caller restart the pipeline from the saved checkpoint.
 
+pub mod counters;
 pub mod emitter;
 pub mod error;
 pub mod output;
-pub mod processor;
 pub mod schema_source;
 pub mod schemas;
+pub mod sequencer;
 pub mod stages;
 pub mod subscriptions;
+pub mod tick;
+pub mod worker;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, watch};
 
-pub use emitter::{Emitter, Stats};
+pub use counters::{Counters, Stats};
+pub use emitter::{Emitter, Step};
 pub use error::{ErrorKind, PipelineError};
 pub use output::{KafkaOutput, Output, StdoutOutput};
-pub use processor::{Processor, Settings};
 pub use schemas::{JobOrder, Schemas};
+pub use sequencer::{Downstream, Sequencer, Settings};
+pub use worker::{WorkerContext, Workers};
 
 use crate::checkpoint::{self, FileStore};
 use crate::config::{ChangefeedConfig, SinkKind, StateConfig, UpstreamConfig};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
-use crate::metrics as m;
 use crate::mount::TimeZone;
 use crate::shutdown::Shutdown;
 use crate::sink::ack::AckTracker;
@@ -51,13 +65,16 @@ use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
+use tick::Tick;
 
 /// Serialises "take a start ts, hold GC from it" across the changefeeds of the process.
 static GC_START: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Upstream events buffered between the feeds and the processor; when full, the feeds wait
+/// Upstream events buffered between the feeds and the sequencer; when full, the feeds wait
 /// (back-pressure from a slow Kafka reaches TiKV's streams).
 const EVENT_CHANNEL: usize = 4096;
+/// Steps (jobs, markers) queued between the sequencer and the emitter.
+const STEP_CHANNEL: usize = 64;
 /// In-memory bytes of held changes per changefeed before the sorter spills to disk.
 pub const SORTER_MEMORY_QUOTA: usize = 256 << 20;
 
@@ -141,7 +158,7 @@ fn default_topic(cf: &ChangefeedConfig) -> String {
         .map_or_else(|| cf.id.clone(), |k| k.topic.clone())
 }
 
-/// The processor settings of a changefeed.
+/// The sequencer settings of a changefeed.
 pub fn settings(
     cf: &ChangefeedConfig,
     state: &StateConfig,
@@ -255,26 +272,6 @@ fn compression(c: crate::config::Compression) -> rskafka::client::partition::Com
     }
 }
 
-/// Publishes progress to the status board and metrics.
-fn publish(status: &StatusBoard, id: &str, checkpoint: u64, resolved: u64) {
-    status.set_progress(id, checkpoint, resolved);
-    let now = now_secs();
-    let cp = (checkpoint >> 18) as f64 / 1000.0;
-    let rs = (resolved >> 18) as f64 / 1000.0;
-    let label = id.to_string();
-    ::metrics::gauge!(m::CHECKPOINT_TIMESTAMP_SECONDS, "changefeed" => label.clone()).set(cp);
-    ::metrics::gauge!(m::CHECKPOINT_LAG_SECONDS, "changefeed" => label.clone())
-        .set((now - cp).max(0.0));
-    ::metrics::gauge!(m::RESOLVED_TIMESTAMP_SECONDS, "changefeed" => label.clone()).set(rs);
-    ::metrics::gauge!(m::RESOLVED_LAG_SECONDS, "changefeed" => label).set((now - rs).max(0.0));
-}
-
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Runs one changefeed's pipeline until `shutdown` (then drains and returns `Ok`) or an
 /// error. The caller restarts it after retryable errors.
 pub async fn run<L: SchemaSource>(
@@ -322,26 +319,37 @@ pub async fn run<L: SchemaSource>(
             settings.spill_dir.display()
         ))
     })?;
-    let emitter = Emitter::new(
-        &cf.id,
-        Arc::clone(&output),
-        crate::codec::build(cf, settings.time_zone).map_err(operator)?,
-        router(cf)?,
-        LargeMessagePolicy::from_config(
-            &cf.sink
-                .kafka_config
-                .as_ref()
-                .map(|k| k.large_message_handle.clone())
-                .unwrap_or_default(),
-        )
-        .map_err(operator)?,
-        tracker.clone(),
-    );
+    let encoder = crate::codec::build(cf, settings.time_zone).map_err(operator)?;
     // The encoder's services (a schema registry) answer before anything is read.
-    emitter.probe().await?;
+    encoder
+        .probe()
+        .await
+        .map_err(|source| PipelineError::Codec {
+            table: "(startup check)".to_string(),
+            source,
+        })?;
+    let router = Arc::new(router(cf)?);
+    let counters = Counters::new();
+    let workers = Workers::new(
+        WorkerContext {
+            encoder: Arc::clone(&encoder),
+            router: Arc::clone(&router),
+            event_filters: settings.event_filters.clone(),
+            large_messages: LargeMessagePolicy::from_config(
+                &cf.sink
+                    .kafka_config
+                    .as_ref()
+                    .map(|k| k.large_message_handle.clone())
+                    .unwrap_or_default(),
+            )
+            .map_err(operator)?,
+            output_raw_change_event: settings.output_raw_change_event,
+        },
+        Workers::default_size(),
+    );
     let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
 
-    let (tx, mut rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
+    let (tx, rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
     let (feed, mut feed_task) = Feed::start(
         FeedOptions {
             pd_endpoints: ctx.upstream.pd.clone(),
@@ -351,101 +359,131 @@ pub async fn run<L: SchemaSource>(
         tx,
     )
     .await?;
-    let mut p = Processor::new(
+    let (steps, mut emitter) = Emitter::new(
+        &cf.id,
+        Arc::clone(&output),
+        encoder,
+        router,
+        tracker.clone(),
+        counters.clone(),
+    )
+    .spawn(STEP_CHANNEL);
+    let mut seq = Sequencer::new(
         settings,
         tracker_schemas,
         Box::new(feed),
-        emitter,
+        Downstream {
+            workers,
+            steps,
+            output: Arc::clone(&output),
+            counters: counters.clone(),
+        },
         tracker.clone(),
     );
-    p.start();
+    seq.start();
     ctx.status.set_state(&cf.id, ChangefeedState::Running, None);
 
-    let (gc_tx, gc_rx) = watch::channel(start_ts);
+    let (saved_tx, saved_rx) = watch::channel(start_ts);
     let mut gc = spawn_gc_keeper(
         pd.clone(),
         service_id,
         DEFAULT_GC_TTL,
         DEFAULT_GC_INTERVAL,
-        gc_rx,
+        saved_rx.clone(),
     );
-
     let interval = ctx.state.checkpoint_interval.get();
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut saved_ts = start_ts;
-    let mut last_rate = (Instant::now(), 0u64);
-    let result: Result<(), PipelineError> = loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.clone().wait() => break Ok(()),
-            kept = &mut gc => break Err(match kept {
-                Ok(Ok(())) => PipelineError::Task("the GC safepoint keeper stopped".into()),
-                Ok(Err(e)) => e.into(),
-                Err(e) => PipelineError::Task(format!("the GC safepoint keeper failed: {e}")),
-            }),
-            ended = &mut feed_task => break Err(match ended {
-                Ok(Ok(())) => PipelineError::FeedEnded,
-                Ok(Err(e)) => e.into(),
-                Err(e) => PipelineError::Task(format!("the upstream feed task failed: {e}")),
-            }),
-            _ = tick.tick() => {
-                let cp = p.checkpoint();
-                if cp > saved_ts {
-                    saved_ts = store.save(&cf.id, cp)?;
-                    publish(&ctx.status, &cf.id, saved_ts, p.resolved_ts());
-                    let _ = gc_tx.send(saved_ts);
-                    p.gc_schemas(saved_ts);
-                    if let Err(e) = p.send_watermark(saved_ts).await {
-                        break Err(e);
-                    }
-                } else {
-                    publish(&ctx.status, &cf.id, saved_ts, p.resolved_ts());
-                }
-                p.refresh_sink_limits();
-                let stats = p.stats();
-                let secs = last_rate.0.elapsed().as_secs_f64();
-                if secs > 0.0 {
-                    ctx.status.set_rate(&cf.id, (stats.rows_sent - last_rate.1) as f64 / secs);
-                }
-                last_rate = (Instant::now(), stats.rows_sent);
-                ::metrics::gauge!(m::SORTER_MEMORY_BYTES, "changefeed" => cf.id.clone()).set(p.sorter_memory() as f64);
-                if let Some(e) = output.health() {
-                    ctx.status.set_error(&cf.id, e);
-                }
-            }
-            ev = rx.recv() => match ev {
-                // A shutdown may interrupt an event whose rows wait for a stalled Kafka:
-                // nothing unacknowledged is in the checkpoint, so a restart sends them again.
-                Some(ev) => tokio::select! {
-                    r = p.handle(ev) => if let Err(e) = r { break Err(e) },
-                    _ = shutdown.clone().wait() => break Ok(()),
-                },
-                None => break Err(PipelineError::FeedEnded),
-            },
+    let resolved = Arc::new(AtomicU64::new(start_ts));
+    let mut sequencer = tokio::spawn(seq.run(rx, saved_rx, Arc::clone(&resolved), interval));
+    let mut tick = tokio::spawn(
+        Tick {
+            changefeed: cf.id.clone(),
+            store: store.clone(),
+            status: ctx.status.clone(),
+            tracker: tracker.clone(),
+            start_ts,
+            resolved: Arc::clone(&resolved),
+            counters,
+            output,
+            saved: saved_tx,
         }
+        .run(interval),
+    );
+    let task_failed = |what: &str, e: tokio::task::JoinError| {
+        PipelineError::Task(format!("the {what} task failed: {e}"))
+    };
+    let result: Result<(), PipelineError> = tokio::select! {
+        biased;
+        _ = shutdown.clone().wait() => Ok(()),
+        kept = &mut gc => Err(match kept {
+            Ok(Ok(())) => PipelineError::Task("the GC safepoint keeper stopped".into()),
+            Ok(Err(e)) => e.into(),
+            Err(e) => task_failed("GC safepoint keeper", e),
+        }),
+        ended = &mut feed_task => Err(match ended {
+            Ok(Ok(())) => PipelineError::FeedEnded,
+            Ok(Err(e)) => e.into(),
+            Err(e) => task_failed("upstream feed", e),
+        }),
+        ended = &mut emitter => Err(match ended {
+            Ok(Ok(())) => PipelineError::EmitterStopped,
+            Ok(Err(e)) => e,
+            Err(e) => task_failed("emitter", e),
+        }),
+        ended = &mut sequencer => match ended {
+            // The emitter's own error says why it stopped.
+            Ok(Err(PipelineError::EmitterStopped)) => match (&mut emitter).await {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(())) => Err(PipelineError::EmitterStopped),
+                Err(e) => Err(task_failed("emitter", e)),
+            },
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(PipelineError::Task("the sequencer stopped".into())),
+            Err(e) => Err(task_failed("sequencer", e)),
+        },
+        ended = &mut tick => Err(match ended {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => PipelineError::Task("the checkpoint tick stopped".into()),
+            Err(e) => task_failed("checkpoint tick", e),
+        }),
     };
     gc.abort();
     feed_task.abort();
-    match &result {
+    tick.abort();
+    // Nothing more is released; what the sequencer queued drains through the emitter (its
+    // stream ends once the aborted sequencer is dropped).
+    sequencer.abort();
+    match result {
         Ok(()) => {
-            // Drain: wait for Kafka to acknowledge everything sent, then save.
-            p.flush().await?;
-            let cp = p.checkpoint();
-            let saved = store.save(&cf.id, cp)?;
-            publish(&ctx.status, &cf.id, saved, p.resolved_ts());
+            // Drain: the emitter sends what was queued and waits for Kafka to acknowledge
+            // it, then the checkpoint is saved. A shutdown may interrupt rows waiting for a
+            // stalled Kafka: nothing unacknowledged is in the checkpoint, so a restart sends
+            // them again.
+            match emitter.await {
+                Ok(r) => r?,
+                Err(e) => return Err(task_failed("emitter", e)),
+            }
+            let cp = sequencer::checkpoint(&tracker, start_ts);
+            let saved = tick::save(&store, &cf.id, cp).await?;
+            tick::publish(
+                &ctx.status,
+                &cf.id,
+                saved,
+                resolved.load(Ordering::Relaxed).max(saved),
+            );
             tracing::info!(
                 checkpoint_ts = saved,
                 "changefeed drained and checkpoint saved"
             );
+            Ok(())
         }
         Err(e) => {
+            emitter.abort();
             // Save what is acknowledged so far; the failing event is after it.
-            let cp = p.checkpoint();
-            if let Ok(s) = store.save(&cf.id, cp) {
+            let cp = sequencer::checkpoint(&tracker, start_ts);
+            if let Ok(s) = tick::save(&store, &cf.id, cp).await {
                 tracing::warn!(checkpoint_ts = s, error = %e, "changefeed stopped; checkpoint saved before the failure");
             }
+            Err(e)
         }
     }
-    result
 }

@@ -109,18 +109,23 @@ impl Output for StdoutOutput {
         _partition: i32,
         msg: Message,
     ) -> BoxFuture<'a, Result<(), PipelineError>> {
-        let written = (|| {
-            let mut out = std::io::stdout().lock();
-            if let Some(v) = &msg.value {
-                out.write_all(v)?;
-            }
-            out.write_all(b"\n")?;
-            out.flush()
-        })();
-        if written.is_ok() {
-            self.tracker.ack(&msg.tickets);
-        }
-        Box::pin(std::future::ready(written.map_err(PipelineError::Stdout)))
+        // A blocking write: on the blocking pool, awaited, so lines keep their order.
+        Box::pin(async move {
+            let tickets = msg.tickets.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut out = std::io::stdout().lock();
+                if let Some(v) = &msg.value {
+                    out.write_all(v)?;
+                }
+                out.write_all(b"\n")?;
+                out.flush()
+            })
+            .await
+            .map_err(|e| PipelineError::Task(format!("the stdout writer failed: {e}")))?
+            .map_err(PipelineError::Stdout)?;
+            self.tracker.ack(&tickets);
+            Ok(())
+        })
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), PipelineError>> {

@@ -1,4 +1,4 @@
-//! What the pipeline needs from schema tracking, as a trait so the processor can be driven
+//! What the pipeline needs from schema tracking, as a trait so the sequencer can be driven
 //! by the real tracker (meta snapshot + DDL job stream) or by a fixed set of tables in
 //! tests and benchmarks.
 
@@ -15,9 +15,9 @@ pub struct JobOrder {
     pub job_id: i64,
 }
 
-/// Schema tracking as the processor uses it.
-pub trait Schemas: Send {
-    type Job: Send + std::fmt::Debug;
+/// Schema tracking as the sequencer uses it.
+pub trait Schemas: Send + Sync {
+    type Job: Send + Sync + std::fmt::Debug;
 
     /// The DDL job a committed row of the job table carries, when it is a finished job.
     fn job_from_row(&self, row: &KvChange) -> Result<Option<(JobOrder, Self::Job)>, String>;

@@ -67,6 +67,16 @@ impl AckTracker {
         Ticket { table, commit_ts }
     }
 
+    /// Records messages of `table` about to be sent, one per commit ts given, under one
+    /// lock; each is acked with `Ticket { table, commit_ts }`.
+    pub fn submit_many(&self, table: TableId, commit_ts: impl IntoIterator<Item = u64>) {
+        let mut m = self.lock();
+        let pending = &mut m.entry(table).or_default().pending;
+        for ts in commit_ts {
+            *pending.entry(ts).or_insert(0) += 1;
+        }
+    }
+
     /// Kafka acknowledged the messages of `tickets`.
     pub fn ack(&self, tickets: &[Ticket]) {
         let mut m = self.lock();

@@ -1,4 +1,4 @@
-//! Processor tests with fixed schemas and the memory output: release order, the DDL
+//! Sequencer tests (with its workers and emitter) with fixed schemas and the memory output: release order, the DDL
 //! barrier, subscriptions following DDLs, filters and progress.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,10 +19,10 @@ use tidb_changefeed::filter::{ColumnSelectors, EventFilters, EventRuleSpec, Tabl
 use tidb_changefeed::mount::key::encode_record_key;
 use tidb_changefeed::mount::{Handle, TimeZone};
 use tidb_changefeed::pipeline::output::Output;
-use tidb_changefeed::pipeline::processor::{Processor, Settings};
 use tidb_changefeed::pipeline::schemas::{JobOrder, Schemas};
+use tidb_changefeed::pipeline::sequencer::{Downstream, Sequencer, Settings};
 use tidb_changefeed::pipeline::subscriptions::{Subscriptions, table_span};
-use tidb_changefeed::pipeline::{Emitter, PipelineError};
+use tidb_changefeed::pipeline::{Counters, Emitter, PipelineError, WorkerContext, Workers};
 use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableVersion};
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::Message;
@@ -216,12 +216,65 @@ impl Subscriptions for Subs {
     }
 }
 
+/// A sequencer with its worker group and emitter (on their own tasks) writing to `out`.
+fn sequencer(
+    settings: Settings,
+    schemas: Fixed,
+    subs: Box<dyn Subscriptions>,
+    out: Arc<dyn Output>,
+    encoder: Arc<dyn Encoder>,
+    router: EventRouter,
+    tracker: AckTracker,
+) -> Sequencer<Fixed> {
+    let router = Arc::new(router);
+    let counters = Counters::new();
+    let workers = Workers::new(
+        WorkerContext {
+            encoder: Arc::clone(&encoder),
+            router: Arc::clone(&router),
+            event_filters: settings.event_filters.clone(),
+            large_messages: LargeMessagePolicy::Fail,
+            output_raw_change_event: settings.output_raw_change_event,
+        },
+        2,
+    );
+    let (steps, _emitter) = Emitter::new(
+        "cf",
+        Arc::clone(&out),
+        encoder,
+        router,
+        tracker.clone(),
+        counters.clone(),
+    )
+    .spawn(8);
+    Sequencer::new(
+        settings,
+        schemas,
+        subs,
+        Downstream {
+            workers,
+            steps,
+            output: out,
+            counters,
+        },
+        tracker,
+    )
+}
+
 struct H {
-    p: Processor<Fixed>,
+    p: Sequencer<Fixed>,
     out: Arc<MemoryOutput>,
     subs: Subs,
     tracker: AckTracker,
     _dir: tempfile::TempDir,
+}
+
+impl H {
+    /// Hands one event to the sequencer and waits until what it released is acknowledged.
+    async fn handle(&mut self, ev: UpstreamEvent) {
+        self.p.handle(ev).await.unwrap();
+        self.p.settle().await.unwrap();
+    }
 }
 
 fn settings(dir: PathBuf, filter: &[&str], events: Vec<EventRuleSpec>) -> Settings {
@@ -270,19 +323,13 @@ fn harness_with(
         topic: "cdc_{schema}_{table}".into(),
         ..DispatchRule::default()
     }];
-    let emitter = Emitter::new(
-        "cf",
-        Arc::clone(&out) as Arc<dyn Output>,
-        encoder,
-        EventRouter::new(&rules, "ddl", false, false).unwrap(),
-        LargeMessagePolicy::Fail,
-        tracker.clone(),
-    );
-    let mut p = Processor::new(
+    let mut p = sequencer(
         settings(dir.path().to_path_buf(), filter, events),
         schemas,
         Box::new(subs.clone()),
-        emitter,
+        Arc::clone(&out) as Arc<dyn Output>,
+        encoder,
+        EventRouter::new(&rules, "ddl", false, false).unwrap(),
         tracker.clone(),
     );
     p.start();
@@ -359,14 +406,14 @@ async fn rows_wait_for_both_frontiers_and_come_out_in_commit_order() {
     assert_eq!(subs.len(), 2, "DDL job span and table 104: {subs:?}");
     assert!(subs.iter().all(|(add, _, ts)| *add && *ts == 100));
 
-    h.p.handle(row(&t, 2, "b", None, 110, 120)).await.unwrap();
-    h.p.handle(row(&t, 1, "a", None, 101, 105)).await.unwrap();
-    h.p.handle(resolved(104, 130)).await.unwrap();
+    h.handle(row(&t, 2, "b", None, 110, 120)).await;
+    h.handle(row(&t, 1, "a", None, 101, 105)).await;
+    h.handle(resolved(104, 130)).await;
     assert!(
         h.out.sent().is_empty(),
         "the DDL stream has not passed 105 yet"
     );
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 112)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 112)).await;
     let sent = h.out.sent();
     assert_eq!(sent.len(), 1);
     assert!(
@@ -376,15 +423,15 @@ async fn rows_wait_for_both_frontiers_and_come_out_in_commit_order() {
     );
     assert_eq!(sent[0].topic, "cdc_test_t");
     assert_eq!(h.p.checkpoint(), 112);
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 200)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 200)).await;
     let sent = h.out.sent();
     assert_eq!(sent.len(), 2);
     assert_eq!(field(&text(&sent[1]), "commitTs"), "120");
     assert_eq!(h.p.checkpoint(), 130);
     assert_eq!(h.p.resolved_ts(), 130);
     // A duplicate after re-subscription is dropped.
-    h.p.handle(row(&t, 2, "b", None, 110, 120)).await.unwrap();
-    h.p.handle(resolved(104, 210)).await.unwrap();
+    h.handle(row(&t, 2, "b", None, 110, 120)).await;
+    h.handle(resolved(104, 210)).await;
     assert_eq!(h.out.sent().len(), 2);
     assert_eq!(h.tracker.checkpoint(), Some(200));
 }
@@ -418,18 +465,16 @@ async fn a_ddl_splits_rows_by_schema_and_comes_between_them() {
         ),
     );
     let mut h = harness(schemas, &["*.*"], Vec::new());
-    h.p.handle(row(&t, 1, "a", None, 101, 140)).await.unwrap();
-    h.p.handle(job_row(5, 152)).await.unwrap();
-    h.p.handle(row(&t2, 2, "b", Some(30), 155, 160))
-        .await
-        .unwrap();
-    h.p.handle(resolved(104, 170)).await.unwrap();
+    h.handle(row(&t, 1, "a", None, 101, 140)).await;
+    h.handle(job_row(5, 152)).await;
+    h.handle(row(&t2, 2, "b", Some(30), 155, 160)).await;
+    h.handle(resolved(104, 170)).await;
     // DDL frontier below the job row: nothing may pass the DDL's finished ts.
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 151)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 151)).await;
     let sent = h.out.sent();
     assert_eq!(sent.len(), 1, "only the row before the DDL");
     assert_eq!(h.p.checkpoint(), 149);
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 170)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 170)).await;
     let sent = h.out.sent();
     let kinds: Vec<String> = sent
         .iter()
@@ -496,14 +541,14 @@ async fn create_and_drop_follow_the_filter_and_move_subscriptions() {
     );
     let mut h = harness(schemas, &["test.*", "!test.skip_*"], Vec::new());
     for (job, ts) in [(6, 151), (7, 161), (8, 171)] {
-        h.p.handle(job_row(job, ts)).await.unwrap();
+        h.handle(job_row(job, ts)).await;
     }
-    h.p.handle(resolved(104, 300)).await.unwrap();
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 300)).await.unwrap();
+    h.handle(resolved(104, 300)).await;
+    h.handle(resolved(DDL_JOB_TABLE_ID, 300)).await;
     // The created table holds the checkpoint until its own span reports.
     assert_eq!(h.p.checkpoint(), 150);
-    h.p.handle(row(&n, 1, "x", None, 180, 181)).await.unwrap();
-    h.p.handle(resolved(110, 300)).await.unwrap();
+    h.handle(row(&n, 1, "x", None, 180, 181)).await;
+    h.handle(resolved(110, 300)).await;
     let subs = h.subs.0.lock().unwrap().clone();
     assert!(subs.contains(&(true, table_span(110), 150)), "{subs:?}");
     assert!(
@@ -532,14 +577,14 @@ async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
         ignore_sql: Vec::new(),
     }];
     let mut h = harness(schemas, &["*.*"], events);
-    h.p.handle(row(&t, 1, "a", None, 77, 105)).await.unwrap();
-    h.p.handle(row(&t, 2, "b", None, 106, 107)).await.unwrap();
+    h.handle(row(&t, 1, "a", None, 77, 105)).await;
+    h.handle(row(&t, 2, "b", None, 106, 107)).await;
     let key = encode_record_key(104, &Handle::Int(2)).unwrap();
     let (_, old) = match row(&t, 2, "b", None, 0, 1) {
         UpstreamEvent::Row(r) => (r.key, r.value),
         UpstreamEvent::Resolved { .. } => unreachable!(),
     };
-    h.p.handle(UpstreamEvent::Row(KvChange {
+    h.handle(UpstreamEvent::Row(KvChange {
         key,
         value: Vec::new(),
         old_value: Some(old),
@@ -547,10 +592,9 @@ async fn event_filters_and_ignored_transactions_drop_rows_but_not_progress() {
         start_ts: 108,
         commit_ts: 109,
     }))
-    .await
-    .unwrap();
-    h.p.handle(resolved(104, 120)).await.unwrap();
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 120)).await.unwrap();
+    .await;
+    h.handle(resolved(104, 120)).await;
+    h.handle(resolved(DDL_JOB_TABLE_ID, 120)).await;
     let sent = h.out.sent();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(text(&sent[0]).contains(r#""id":"2""#));
@@ -564,8 +608,8 @@ fn keyless(id: i64, name: &str) -> TableInfo {
     t
 }
 
-#[test]
-fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
+#[tokio::test]
+async fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
     let t = keyless(104, "nokey");
     assert!(!TableMeta::new(&t).is_eligible());
     for (force, subscribed) in [(None, true), (Some(true), true), (Some(false), false)] {
@@ -576,18 +620,13 @@ fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
         let subs = Subs::default();
         let mut st = settings(dir.path().to_path_buf(), &["*.*"], Vec::new());
         st.force_replicate = force;
-        let mut p = Processor::new(
+        let mut p = sequencer(
             st,
             schemas,
             Box::new(subs.clone()),
-            Emitter::new(
-                "cf",
-                Arc::new(MemoryOutput::new(tracker.clone(), 1)),
-                Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
-                EventRouter::new(&[], "ddl", false, false).unwrap(),
-                LargeMessagePolicy::Fail,
-                tracker.clone(),
-            ),
+            Arc::new(MemoryOutput::new(tracker.clone(), 1)),
+            Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
+            EventRouter::new(&[], "ddl", false, false).unwrap(),
             tracker,
         );
         p.start();
@@ -638,14 +677,12 @@ async fn a_table_renamed_into_the_filter_is_subscribed_and_one_renamed_out_is_dr
         .insert(10, (160, vec![rename(10, 160, "t", &renamed_out)]));
     let mut h = harness(schemas, &["test.*", "!test.staging_*"], Vec::new());
     assert_eq!(h.p.table_count(), 1, "only test.t at the start");
-    h.p.handle(job_row(9, 151)).await.unwrap();
-    h.p.handle(job_row(10, 161)).await.unwrap();
-    h.p.handle(resolved(104, 300)).await.unwrap();
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 300)).await.unwrap();
-    h.p.handle(row(&renamed_in, 7, "in", None, 170, 171))
-        .await
-        .unwrap();
-    h.p.handle(resolved(300, 300)).await.unwrap();
+    h.handle(job_row(9, 151)).await;
+    h.handle(job_row(10, 161)).await;
+    h.handle(resolved(104, 300)).await;
+    h.handle(resolved(DDL_JOB_TABLE_ID, 300)).await;
+    h.handle(row(&renamed_in, 7, "in", None, 170, 171)).await;
+    h.handle(resolved(300, 300)).await;
     let subs = h.subs.0.lock().unwrap().clone();
     assert!(subs.contains(&(true, table_span(300), 150)), "{subs:?}");
     assert!(subs.contains(&(false, table_span(104), 0)), "{subs:?}");
@@ -681,14 +718,14 @@ async fn open_protocol_rows_leave_in_batches_acked_per_row() {
     let encoder = Arc::new(OpenEncoder::new(OpenConfig::default()));
     let mut h = harness_with(schemas, &["*.*"], Vec::new(), encoder, 1);
     for id in 1..=40 {
-        h.p.handle(row(&t, id, "x", None, 101, 105)).await.unwrap();
+        h.handle(row(&t, id, "x", None, 101, 105)).await;
     }
     for id in 41..=45 {
-        h.p.handle(row(&t, id, "y", None, 106, 107)).await.unwrap();
+        h.handle(row(&t, id, "y", None, 106, 107)).await;
     }
-    h.p.handle(resolved(104, 130)).await.unwrap();
+    h.handle(resolved(104, 130)).await;
     assert!(h.out.sent().is_empty());
-    h.p.handle(resolved(DDL_JOB_TABLE_ID, 200)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 200)).await;
     let sent = h.out.sent();
     let sizes: Vec<usize> = sent.iter().map(|s| open_events(s).len()).collect();
     // 45 rows of two transactions pack across the transaction boundary: 16 + 16 + 13.
@@ -706,6 +743,7 @@ async fn open_protocol_rows_leave_in_batches_acked_per_row() {
     assert!(keys[44].starts_with(r#"{"ts":107,"#), "{}", keys[44]);
     assert_eq!(h.p.checkpoint(), 130);
     h.p.send_watermark(130).await.unwrap();
+    h.p.settle().await.unwrap();
     let sent = h.out.sent();
     let resolved_events = &sent[3..];
     assert!(resolved_events.iter().any(|s| s.topic == "cdc_test_t"));

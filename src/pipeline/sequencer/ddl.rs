@@ -1,45 +1,60 @@
-//! The processor's DDL step: applying one finished DDL job once every table has released
+//! The sequencer's DDL step: applying one finished DDL job once every table has released
 //! what came before it.
 //!
-//! Guarantees: before the job is applied, everything sent is acknowledged; its messages (one
-//! per table the DDL concerns, when the table filter selects the table before or after and
-//! no event filter drops it) are sent and acknowledged before any later row; afterwards the
+//! Guarantees: its messages (one per table the DDL concerns, when the table filter selects
+//! the table before or after and no event filter drops it) are sent once everything before
+//! them is acknowledged, and acknowledged before any later row is released; tables it drops
+//! leave the tracker only then (no ticket of theirs is still on the way); afterwards the
 //! subscriptions match the schema, and only each subscribed table's latest prepared version
 //! is kept.
 
 use std::sync::Arc;
+
+use tokio::sync::oneshot;
 
 use crate::event::{DdlEvent, TableMeta, TableName};
 use crate::filter::ddl_kind_name;
 use crate::model::is_system_schema;
 use crate::schema::{DDL_JOB_TABLE_ID, SchemaChange};
 
+use super::super::emitter::Step;
 use super::super::error::PipelineError;
 use super::super::schemas::{JobOrder, Schemas};
-use super::Processor;
+use super::Sequencer;
 
-impl<S: Schemas> Processor<S> {
-    /// Applies one DDL job: waits for everything before it to be acknowledged, updates the
-    /// subscriptions, sends its messages and waits for their acknowledgement.
+impl<S: Schemas> Sequencer<S> {
+    /// Applies one DDL job: sends its messages through the emitter (which first waits for
+    /// everything before them to be acknowledged) and waits for their acknowledgement, then
+    /// updates the subscriptions.
     pub(super) async fn process_ddl(
         &mut self,
         order: JobOrder,
         job: S::Job,
     ) -> Result<(), PipelineError> {
-        self.emitter.flush().await?;
         let changes = self.schemas.apply(&job).map_err(PipelineError::Schema)?;
+        let events: Vec<DdlEvent> = changes
+            .iter()
+            .filter(|ch| self.ddl_selected(ch))
+            .map(ddl_event)
+            .collect();
+        let (done, acked) = oneshot::channel();
+        self.send(Step::Ddl {
+            events,
+            finished_ts: order.finished_ts,
+            done,
+        })
+        .await?;
+        acked.await.map_err(|_| PipelineError::EmitterStopped)?;
         for ch in &changes {
             for id in &ch.removed_physical {
                 self.remove_table(*id);
             }
-            self.send_ddl(ch).await?;
         }
         self.reconcile(order.finished_ts);
-        self.emitter.flush().await?;
         self.tracker.resolve(DDL_JOB_TABLE_ID, order.finished_ts);
         // Every row below the DDL was released: only each subscribed table's latest version
-        // can still be needed.
-        self.emitter.forget_topics();
+        // can still be needed, and renames move tables between topics.
+        self.topics.clear();
         let tables = &self.tables;
         let schemas = &self.schemas;
         self.prepared.retain(|(id, version), _| {
@@ -77,31 +92,27 @@ impl<S: Schemas> Processor<S> {
                 &ch.query,
             )
     }
+}
 
-    async fn send_ddl(&mut self, ch: &SchemaChange) -> Result<(), PipelineError> {
-        if !self.ddl_selected(ch) {
-            return Ok(());
-        }
-        let ev = DdlEvent {
-            query: ch.query.clone(),
-            action: ch.action,
-            table: TableName {
-                schema: ch.schema.clone(),
-                table: ch.table.clone(),
-            },
-            pre_table: ch.pre_schema.as_ref().map(|s| TableName {
-                schema: s.clone(),
-                table: ch.pre_table.clone().unwrap_or_default(),
-            }),
-            meta: ch
-                .table_after
-                .as_ref()
-                .map(|t| Arc::new(TableMeta::new(&t.info))),
-            table_info: ch.table_after.as_ref().map(|t| Arc::clone(&t.info)),
-            start_ts: ch.start_ts,
-            commit_ts: ch.finished_ts,
-        };
-        self.emitter.send_ddl(&ev, ch.finished_ts).await?;
-        Ok(())
+/// The message-side description of one schema change.
+fn ddl_event(ch: &SchemaChange) -> DdlEvent {
+    DdlEvent {
+        query: ch.query.clone(),
+        action: ch.action,
+        table: TableName {
+            schema: ch.schema.clone(),
+            table: ch.table.clone(),
+        },
+        pre_table: ch.pre_schema.as_ref().map(|s| TableName {
+            schema: s.clone(),
+            table: ch.pre_table.clone().unwrap_or_default(),
+        }),
+        meta: ch
+            .table_after
+            .as_ref()
+            .map(|t| Arc::new(TableMeta::new(&t.info))),
+        table_info: ch.table_after.as_ref().map(|t| Arc::clone(&t.info)),
+        start_ts: ch.start_ts,
+        commit_ts: ch.finished_ts,
     }
 }

@@ -1,4 +1,4 @@
-//! The processor's table registry: which physical tables are replicated and subscribed.
+//! The sequencer's table registry: which physical tables are replicated and subscribed.
 //!
 //! Owns the decision whether a table version is replicated (not a system schema, selected by
 //! the table filter, and with a handle key unless `force-replicate` allows keyless tables,
@@ -15,12 +15,12 @@ use crate::model::is_system_schema;
 use crate::schema::TableVersion;
 use crate::sorter::TableSorter;
 
-use super::super::emitter::quoted;
 use super::super::schemas::Schemas;
 use super::super::subscriptions::table_span;
-use super::{Processor, TableState};
+use super::super::worker::quoted;
+use super::{Sequencer, TableState};
 
-impl<S: Schemas> Processor<S> {
+impl<S: Schemas> Sequencer<S> {
     /// Whether a table is replicated: not a system schema, selected by the filter, and
     /// with a handle key unless `force-replicate` allows keyless tables.
     pub(super) fn replicates(&mut self, tv: &TableVersion) -> bool {

@@ -1,0 +1,105 @@
+//! The checkpoint tick of one changefeed, on its own task: every `checkpoint-interval` it
+//! reads the acknowledged checkpoint, saves it when it moved (the file write and fsync on the
+//! blocking pool), publishes progress to the status board and metrics, and announces the
+//! saved checkpoint to the GC safepoint keeper and the sequencer (schema GC, watermarks).
+//!
+//! Guarantees: it never waits on the data path — a stalled Kafka or a table stuck behind a
+//! full partition leaves the status API, `/metrics` and the checkpoint lag answering; the
+//! saved checkpoint only moves forwards and is always one the output acknowledged.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::checkpoint::FileStore;
+use crate::sink::ack::AckTracker;
+use crate::status::StatusBoard;
+
+use super::counters::Counters;
+use super::error::PipelineError;
+use super::output::Output;
+use super::sequencer::checkpoint;
+
+/// What the tick reads and where it reports.
+#[derive(Debug)]
+pub struct Tick {
+    pub changefeed: String,
+    pub store: FileStore,
+    pub status: StatusBoard,
+    pub tracker: AckTracker,
+    pub start_ts: u64,
+    /// The resolved ts the sequencer publishes.
+    pub resolved: Arc<AtomicU64>,
+    pub counters: Counters,
+    pub output: Arc<dyn Output>,
+    /// The saved checkpoint, for the GC keeper and the sequencer.
+    pub saved: watch::Sender<u64>,
+}
+
+impl Tick {
+    /// Runs every `interval` until a save fails.
+    pub async fn run(self, interval: Duration) -> Result<(), PipelineError> {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut saved_ts = *self.saved.borrow();
+        let mut last_rate = (Instant::now(), self.counters.stats().rows_sent);
+        loop {
+            tick.tick().await;
+            let cp = checkpoint(&self.tracker, self.start_ts);
+            if cp > saved_ts {
+                saved_ts = save(&self.store, &self.changefeed, cp).await?;
+                let _ = self.saved.send(saved_ts);
+            }
+            publish(
+                &self.status,
+                &self.changefeed,
+                saved_ts,
+                // Everything acknowledged was received: the resolved ts the sequencer last
+                // published may lag behind the checkpoint just read, never the truth.
+                self.resolved.load(Ordering::Relaxed).max(cp),
+            );
+            let sent = self.counters.stats().rows_sent;
+            let secs = last_rate.0.elapsed().as_secs_f64();
+            if secs > 0.0 {
+                self.status
+                    .set_rate(&self.changefeed, (sent - last_rate.1) as f64 / secs);
+            }
+            last_rate = (Instant::now(), sent);
+            if let Some(e) = self.output.health() {
+                self.status.set_error(&self.changefeed, e);
+            }
+        }
+    }
+}
+
+/// Saves `ts` as `changefeed`'s checkpoint on the blocking pool; returns what is stored.
+pub async fn save(store: &FileStore, changefeed: &str, ts: u64) -> Result<u64, PipelineError> {
+    let (store, id) = (store.clone(), changefeed.to_string());
+    tokio::task::spawn_blocking(move || store.save(&id, ts))
+        .await
+        .map_err(|e| PipelineError::Task(format!("the checkpoint save failed: {e}")))?
+        .map_err(PipelineError::from)
+}
+
+/// Publishes progress to the status board and metrics.
+pub fn publish(status: &StatusBoard, id: &str, checkpoint: u64, resolved: u64) {
+    use crate::metrics as m;
+    status.set_progress(id, checkpoint, resolved);
+    let now = now_secs();
+    let cp = (checkpoint >> 18) as f64 / 1000.0;
+    let rs = (resolved >> 18) as f64 / 1000.0;
+    let label = id.to_string();
+    ::metrics::gauge!(m::CHECKPOINT_TIMESTAMP_SECONDS, "changefeed" => label.clone()).set(cp);
+    ::metrics::gauge!(m::CHECKPOINT_LAG_SECONDS, "changefeed" => label.clone())
+        .set((now - cp).max(0.0));
+    ::metrics::gauge!(m::RESOLVED_TIMESTAMP_SECONDS, "changefeed" => label.clone()).set(rs);
+    ::metrics::gauge!(m::RESOLVED_LAG_SECONDS, "changefeed" => label).set((now - rs).max(0.0));
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
