@@ -37,6 +37,11 @@ pub const ROWS_SENT_TOTAL: &str = "tidb_changefeed_rows_sent_total";
 pub const STAGE_BUSY_SECONDS: &str = "tidb_changefeed_stage_busy_seconds";
 /// Bytes of changes the sorters hold in memory; label `changefeed`.
 pub const SORTER_MEMORY_BYTES: &str = "tidb_changefeed_sorter_memory_bytes";
+/// Bytes of row data held against the memory quota; labels `changefeed`, `part` (`sorter`,
+/// `jobs`, `produce`).
+pub const MEMORY_USED_BYTES: &str = "tidb_changefeed_memory_used_bytes";
+/// The changefeed's `memory-quota`; label `changefeed`.
+pub const MEMORY_QUOTA_BYTES: &str = "tidb_changefeed_memory_quota_bytes";
 
 /// Messages Kafka acknowledged; label `topic`.
 pub const KAFKA_MESSAGES_TOTAL: &str = "tidb_changefeed_kafka_messages_total";
@@ -149,6 +154,16 @@ fn describe() {
         SORTER_MEMORY_BYTES,
         Unit::Bytes,
         "Bytes of received changes the sorters hold in memory (beyond the quota they spill to disk)."
+    );
+    describe_gauge!(
+        MEMORY_USED_BYTES,
+        Unit::Bytes,
+        "Bytes of row data held against the changefeed's memory-quota, by part (sorter, jobs between the stages, messages queued for or in flight to Kafka)."
+    );
+    describe_gauge!(
+        MEMORY_QUOTA_BYTES,
+        Unit::Bytes,
+        "The changefeed's memory-quota."
     );
     describe_counter!(
         HTTP_REQUESTS_TOTAL,

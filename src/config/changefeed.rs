@@ -42,6 +42,11 @@ pub struct ChangefeedConfig {
     /// groups joined by single dashes, at most 128 characters.
     #[serde(default = "default_cluster_id")]
     pub cluster_id: String,
+    /// TiCDC's `memory-quota`: the row data the changefeed holds in memory (sorter, jobs
+    /// between the stages, messages queued for or in flight to Kafka). Beyond it the sorter
+    /// spills to disk and the upstream streams are throttled. Default 1 GiB.
+    #[serde(default = "default_memory_quota")]
+    pub memory_quota: ByteSize,
     #[serde(default)]
     pub filter: FilterConfig,
     pub sink: SinkConfig,
@@ -60,6 +65,11 @@ impl ChangefeedConfig {
 
 fn default_time_zone() -> String {
     "System".to_string()
+}
+
+/// TiCDC's default `memory-quota` (1 GiB).
+pub fn default_memory_quota() -> ByteSize {
+    ByteSize::mib(1024)
 }
 
 fn default_cluster_id() -> String {

@@ -26,6 +26,7 @@
 pub mod counters;
 pub mod emitter;
 pub mod error;
+pub mod memory;
 pub mod output;
 pub mod schema_source;
 pub mod schemas;
@@ -45,6 +46,7 @@ use tokio::sync::{mpsc, watch};
 pub use counters::{Counters, Stats};
 pub use emitter::{Emitter, Step};
 pub use error::{ErrorKind, PipelineError};
+pub use memory::{MemoryBudget, MemoryPlan};
 pub use output::{KafkaOutput, Output, StdoutOutput};
 pub use schemas::{JobOrder, Schemas};
 pub use sequencer::{Downstream, Sequencer, Settings};
@@ -75,8 +77,6 @@ static GC_START: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const EVENT_CHANNEL: usize = 4096;
 /// Steps (jobs, markers) queued between the sequencer and the emitter.
 const STEP_CHANNEL: usize = 64;
-/// In-memory bytes of held changes per changefeed before the sorter spills to disk.
-pub const SORTER_MEMORY_QUOTA: usize = 256 << 20;
 
 /// Loads the schema tracker at a ts (the real one reads TiKV; tests may give fixed tables).
 pub trait SchemaSource: Send + Sync {
@@ -211,7 +211,8 @@ pub fn settings(
             .as_ref()
             .is_some_and(|k| k.output_raw_change_event),
         spill_dir: spill_dir(state, &cf.id),
-        memory_quota: SORTER_MEMORY_QUOTA,
+        memory_quota: usize::try_from(MemoryPlan::of(cf.memory_quota.as_u64()).sorter)
+            .unwrap_or(usize::MAX),
     })
 }
 
@@ -330,6 +331,8 @@ pub async fn run<L: SchemaSource>(
         })?;
     let router = Arc::new(router(cf)?);
     let counters = Counters::new();
+    ::metrics::gauge!(crate::metrics::MEMORY_QUOTA_BYTES, "changefeed" => cf.id.clone())
+        .set(cf.memory_quota.as_u64() as f64);
     let workers = Workers::new(
         WorkerContext {
             encoder: Arc::clone(&encoder),
@@ -346,6 +349,7 @@ pub async fn run<L: SchemaSource>(
             output_raw_change_event: settings.output_raw_change_event,
         },
         Workers::default_size(),
+        MemoryBudget::new(MemoryPlan::of(cf.memory_quota.as_u64()).jobs),
     );
     let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
 

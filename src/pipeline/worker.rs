@@ -33,6 +33,7 @@ use crate::schema::TableVersion;
 use crate::sink::large_message::LargeMessagePolicy;
 
 use super::error::PipelineError;
+use super::memory::{Charge, MemoryBudget};
 use super::stages::{Stage, StageTimes};
 
 /// `` `schema`.`table` `` for messages and logs.
@@ -77,6 +78,14 @@ impl Job {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// Bytes of row data the job holds (keys and values as TiKV sent them).
+    pub fn bytes(&self) -> u64 {
+        self.changes
+            .iter()
+            .map(|c| c.key.len() + c.value.len() + c.old_value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>() as u64
+    }
 }
 
 /// One row's record and where it goes.
@@ -96,6 +105,8 @@ pub struct Encoded {
     pub rows: Vec<EncodedRow>,
     /// Decode and encode time spent on the job.
     pub times: StageTimes,
+    /// The job's share of the memory quota, given back once its rows are handed on.
+    pub charge: Charge,
 }
 
 /// What every worker shares.
@@ -108,8 +119,8 @@ pub struct WorkerContext {
     pub output_raw_change_event: bool,
 }
 
-/// Runs one job.
-pub fn run(ctx: &WorkerContext, job: Job) -> Result<Encoded, PipelineError> {
+/// Runs one job, keeping its memory `charge` with the result.
+pub fn run(ctx: &WorkerContext, job: Job, charge: Charge) -> Result<Encoded, PipelineError> {
     let mut times = StageTimes::default();
     let mut rows = Vec::with_capacity(job.changes.len());
     let mut start = 0;
@@ -138,6 +149,7 @@ pub fn run(ctx: &WorkerContext, job: Job) -> Result<Encoded, PipelineError> {
         limit: job.limit,
         rows,
         times,
+        charge,
     })
 }
 
@@ -230,20 +242,29 @@ fn encode(
     }))
 }
 
-/// The worker group of one changefeed: jobs run on the blocking pool, at most `n` at once.
+/// The worker group of one changefeed: jobs run on the blocking pool, at most `n` at once,
+/// and the row data of the jobs started and not yet handed to the output stays within the
+/// jobs share of the memory quota.
 #[derive(Debug, Clone)]
 pub struct Workers {
     ctx: Arc<WorkerContext>,
     permits: Arc<Semaphore>,
+    memory: MemoryBudget,
 }
 
 impl Workers {
-    /// A group of `n` workers (at least one).
-    pub fn new(ctx: WorkerContext, n: usize) -> Self {
+    /// A group of `n` workers (at least one) whose jobs share `memory`.
+    pub fn new(ctx: WorkerContext, n: usize, memory: MemoryBudget) -> Self {
         Workers {
             ctx: Arc::new(ctx),
             permits: Arc::new(Semaphore::new(n.max(1))),
+            memory,
         }
+    }
+
+    /// Bytes of row data in jobs now.
+    pub fn memory_used(&self) -> u64 {
+        self.memory.used()
     }
 
     /// The cores this process may use (the default group size).
@@ -256,14 +277,15 @@ impl Workers {
         &self.ctx
     }
 
-    /// Starts `job` once a worker is free (waiting here is the back-pressure of the group);
-    /// its result is read from the handle.
+    /// Starts `job` once its bytes fit the jobs' memory share and a worker is free (waiting
+    /// here is the back-pressure of the group); its result is read from the handle.
     pub async fn start(&self, job: Job) -> JoinHandle<Result<Encoded, PipelineError>> {
+        let charge = self.memory.charge(job.bytes()).await;
         let permit = Arc::clone(&self.permits).acquire_owned().await;
         let ctx = Arc::clone(&self.ctx);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            run(&ctx, job)
+            run(&ctx, job, charge)
         })
     }
 }

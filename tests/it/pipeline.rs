@@ -22,7 +22,9 @@ use tidb_changefeed::pipeline::output::Output;
 use tidb_changefeed::pipeline::schemas::{JobOrder, Schemas};
 use tidb_changefeed::pipeline::sequencer::{Downstream, Sequencer, Settings};
 use tidb_changefeed::pipeline::subscriptions::{Subscriptions, table_span};
-use tidb_changefeed::pipeline::{Counters, Emitter, PipelineError, WorkerContext, Workers};
+use tidb_changefeed::pipeline::{
+    Counters, Emitter, MemoryBudget, PipelineError, WorkerContext, Workers,
+};
 use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableVersion};
 use tidb_changefeed::sink::ack::AckTracker;
 use tidb_changefeed::sink::kafka::Message;
@@ -225,6 +227,7 @@ fn sequencer(
     encoder: Arc<dyn Encoder>,
     router: EventRouter,
     tracker: AckTracker,
+    jobs_memory: u64,
 ) -> Sequencer<Fixed> {
     let router = Arc::new(router);
     let counters = Counters::new();
@@ -237,6 +240,7 @@ fn sequencer(
             output_raw_change_event: settings.output_raw_change_event,
         },
         2,
+        MemoryBudget::new(jobs_memory),
     );
     let (steps, _emitter) = Emitter::new(
         "cf",
@@ -302,7 +306,7 @@ fn harness(schemas: Fixed, filter: &[&str], events: Vec<EventRuleSpec>) -> H {
         },
         Arc::new(FixedClock(1_700_000_000_000)),
     ));
-    harness_with(schemas, filter, events, encoder, 2)
+    harness_with(schemas, filter, events, encoder, 2, 1 << 20)
 }
 
 /// A processor writing `encoder`'s messages to a memory output of `partitions` partitions.
@@ -312,6 +316,7 @@ fn harness_with(
     events: Vec<EventRuleSpec>,
     encoder: Arc<dyn Encoder>,
     partitions: i32,
+    jobs_memory: u64,
 ) -> H {
     let dir = tempfile::tempdir().unwrap();
     let tracker = AckTracker::new();
@@ -331,6 +336,7 @@ fn harness_with(
         encoder,
         EventRouter::new(&rules, "ddl", false, false).unwrap(),
         tracker.clone(),
+        jobs_memory,
     );
     p.start();
     H {
@@ -628,6 +634,7 @@ async fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
             Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
             EventRouter::new(&[], "ddl", false, false).unwrap(),
             tracker,
+            1 << 20,
         );
         p.start();
         let got = subs
@@ -716,7 +723,7 @@ async fn open_protocol_rows_leave_in_batches_acked_per_row() {
     let mut schemas = Fixed::default();
     schemas.versions.insert(104, vec![view(t.clone(), 90)]);
     let encoder = Arc::new(OpenEncoder::new(OpenConfig::default()));
-    let mut h = harness_with(schemas, &["*.*"], Vec::new(), encoder, 1);
+    let mut h = harness_with(schemas, &["*.*"], Vec::new(), encoder, 1, 1 << 20);
     for id in 1..=40 {
         h.handle(row(&t, id, "x", None, 101, 105)).await;
     }
@@ -751,4 +758,49 @@ async fn open_protocol_rows_leave_in_batches_acked_per_row() {
         assert_eq!(open_events(s), [r#"{"ts":130,"t":3}"#]);
         assert_eq!(s.value.as_deref().unwrap(), &[0u8; 8]);
     }
+}
+
+/// Many transactions over several jobs, workers and partitions, with a jobs memory share
+/// smaller than one job: every row arrives once, each partition in commit order, and the
+/// checkpoint reaches the resolved ts.
+#[tokio::test]
+async fn jobs_stay_in_order_across_workers_under_a_tiny_memory_share() {
+    let t = table(104, "t");
+    let mut schemas = Fixed::default();
+    schemas.versions.insert(104, vec![view(t.clone(), 90)]);
+    let encoder = Arc::new(CanalJsonEncoder::with_clock(
+        CanalJsonConfig {
+            enable_tidb_extension: true,
+            ..CanalJsonConfig::default()
+        },
+        Arc::new(FixedClock(1_700_000_000_000)),
+    ));
+    let mut h = harness_with(schemas, &["*.*"], Vec::new(), encoder, 3, 1024);
+    // 40 transactions of 50 rows (4 jobs of 512+ rows) handed over without waiting.
+    let mut id = 0;
+    for txn in 0..40u64 {
+        for _ in 0..50 {
+            id += 1;
+            h.p.handle(row(&t, id, "x", None, 1000 + 2 * txn, 1001 + 2 * txn))
+                .await
+                .unwrap();
+        }
+    }
+    h.p.handle(resolved(104, 2000)).await.unwrap();
+    h.handle(resolved(DDL_JOB_TABLE_ID, 2000)).await;
+    let sent = h.out.sent();
+    assert_eq!(sent.len(), 2000);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut last_commit = [0u64; 3];
+    for s in &sent {
+        let v = text(s);
+        let commit: u64 = field(&v, "commitTs").parse().unwrap();
+        let p = usize::try_from(s.partition).unwrap();
+        assert!(commit >= last_commit[p], "partition {p} went back: {v}");
+        last_commit[p] = commit;
+        let id = v.split(r#""data":[{"id":""#).nth(1).unwrap();
+        ids.insert(id.split('"').next().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 2000, "every row once");
+    assert_eq!(h.p.checkpoint(), 2000);
 }

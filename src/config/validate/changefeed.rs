@@ -1,5 +1,5 @@
-//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule, a known time zone and TiCDC's
-//! cluster-id rule, then
+//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule, a known time zone, TiCDC's
+//! cluster-id rule and a usable `memory-quota`, then
 //! the rules of its parts in the order they are reported: `[filter]`, the matchers of
 //! `[[sink.dispatchers]]`, `[[sink.column-selectors]]`, and `[sink]` itself.
 
@@ -34,12 +34,24 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
             ),
         );
     }
+    if cf.memory_quota.as_u64() < MIN_MEMORY_QUOTA {
+        r.err(
+            p.key("memory-quota"),
+            format!(
+                "memory-quota of {} bytes is too small: the sorter, the jobs between the stages and the messages in flight to Kafka share it; use at least 64MiB (TiCDC's default is 1GiB)",
+                cf.memory_quota.as_u64()
+            ),
+        );
+    }
     filter::check(r, &p.key("filter"), &cf.filter, cf.case_sensitive);
     let s = p.key("sink");
     dispatch::matchers(r, &s, &cf.sink.dispatchers, cf.case_sensitive);
     selector::patterns(r, &s, &cf.sink.column_selectors, cf.case_sensitive);
     sink::check(r, &s, cf, base);
 }
+
+/// The least `memory-quota`: each share must hold a few full Kafka batches.
+const MIN_MEMORY_QUOTA: u64 = 64 << 20;
 
 /// TiCDC's changefeed id rule: `^[a-zA-Z0-9]+(-[a-zA-Z0-9]+)*$`.
 fn valid_changefeed_id(id: &str) -> bool {

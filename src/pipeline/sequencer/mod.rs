@@ -270,8 +270,7 @@ impl<S: Schemas> Sequencer<S> {
                 _ = tick.tick() => {
                     resolved.store(self.resolved_ts(), Ordering::Relaxed);
                     self.sink_limits.clear();
-                    ::metrics::gauge!(crate::metrics::SORTER_MEMORY_BYTES, "changefeed" => self.settings.changefeed.clone())
-                        .set(self.quota.used() as f64);
+                    self.report_memory();
                 }
                 ev = events.recv() => match ev {
                     Some(ev) => {
@@ -551,6 +550,18 @@ impl<S: Schemas> Sequencer<S> {
             }
         }
         self.send(Step::Watermark { ts, tables }).await
+    }
+
+    /// Publishes the memory held by the sorter and the jobs.
+    fn report_memory(&self) {
+        use crate::metrics as m;
+        let id = self.settings.changefeed.clone();
+        let sorter = self.quota.used() as f64;
+        ::metrics::gauge!(m::SORTER_MEMORY_BYTES, "changefeed" => id.clone()).set(sorter);
+        ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id.clone(), "part" => "sorter")
+            .set(sorter);
+        ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id, "part" => "jobs")
+            .set(self.down.workers.memory_used() as f64);
     }
 
     /// Lets the schema tracker forget versions below the checkpoint.
