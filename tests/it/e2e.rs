@@ -473,10 +473,10 @@ fn every_scenario_file_has_an_end_to_end_test() {
     }
 }
 
-const KILL_SCENARIO: &str = include_str!("../scenarios/fixtures/kill_restart.toml");
+pub const KILL_SCENARIO: &str = include_str!("../scenarios/fixtures/kill_restart.toml");
 
 /// Waits until the daemon holds a region subscription (its start ts is taken by then).
-async fn wait_subscribed(emu: &Emulator) {
+pub async fn wait_subscribed(emu: &Emulator) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while emu.cluster().lock().subscription_count() == 0 {
         assert!(Instant::now() < deadline, "the daemon never subscribed");
@@ -485,7 +485,7 @@ async fn wait_subscribed(emu: &Emulator) {
 }
 
 /// Every message of `topic` up to its end.
-fn read_all(topic: &str) -> Vec<crate::kafka_env::KcatMessage> {
+pub fn read_all(topic: &str) -> Vec<crate::kafka_env::KcatMessage> {
     let out = Command::new(crate::kafka_env::kcat())
         .args([
             "-C",

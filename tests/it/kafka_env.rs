@@ -24,6 +24,10 @@ pub struct KafkaEnv {
     pub sasl_plaintext: String,
     pub ssl: String,
     pub sasl_ssl: String,
+    /// The DELAYED listener (plaintext) and the address it advertises, where a test's own
+    /// proxy to it must listen.
+    pub delayed: String,
+    pub delayed_proxy: String,
     pub ca_file: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
@@ -63,6 +67,8 @@ pub fn kafka() -> &'static KafkaEnv {
             sasl_plaintext: get("KAFKA_SASL_PLAINTEXT"),
             ssl: get("KAFKA_SSL"),
             sasl_ssl: get("KAFKA_SASL_SSL"),
+            delayed: get("KAFKA_DELAYED"),
+            delayed_proxy: get("KAFKA_DELAYED_PROXY"),
             ca_file: get("KAFKA_CA_FILE").into(),
             client_cert: get("KAFKA_CLIENT_CERT").into(),
             client_key: get("KAFKA_CLIENT_KEY").into(),

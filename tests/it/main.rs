@@ -23,6 +23,7 @@ mod kafka_env;
 mod kafka_listeners;
 mod kafka_restart;
 mod kafka_sink;
+mod kafka_stall;
 mod large_messages;
 mod layers;
 mod mount_rows;

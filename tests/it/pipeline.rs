@@ -218,17 +218,28 @@ impl Subscriptions for Subs {
     }
 }
 
-/// A sequencer with its worker group and emitter (on their own tasks) writing to `out`.
+/// Where a test sequencer's rows go: its output, encoder, router and jobs memory share.
+struct Sink {
+    out: Arc<dyn Output>,
+    encoder: Arc<dyn Encoder>,
+    router: EventRouter,
+    jobs_memory: u64,
+}
+
+/// A sequencer with its worker group and emitter (on their own tasks) writing to `sink`.
 fn sequencer(
     settings: Settings,
     schemas: Fixed,
     subs: Box<dyn Subscriptions>,
-    out: Arc<dyn Output>,
-    encoder: Arc<dyn Encoder>,
-    router: EventRouter,
+    sink: Sink,
     tracker: AckTracker,
-    jobs_memory: u64,
 ) -> Sequencer<Fixed> {
+    let Sink {
+        out,
+        encoder,
+        router,
+        jobs_memory,
+    } = sink;
     let router = Arc::new(router);
     let counters = Counters::new();
     let workers = Workers::new(
@@ -332,11 +343,13 @@ fn harness_with(
         settings(dir.path().to_path_buf(), filter, events),
         schemas,
         Box::new(subs.clone()),
-        Arc::clone(&out) as Arc<dyn Output>,
-        encoder,
-        EventRouter::new(&rules, "ddl", false, false).unwrap(),
+        Sink {
+            out: Arc::clone(&out) as Arc<dyn Output>,
+            encoder,
+            router: EventRouter::new(&rules, "ddl", false, false).unwrap(),
+            jobs_memory,
+        },
         tracker.clone(),
-        jobs_memory,
     );
     p.start();
     H {
@@ -630,11 +643,13 @@ async fn keyless_tables_are_replicated_unless_force_replicate_is_false() {
             st,
             schemas,
             Box::new(subs.clone()),
-            Arc::new(MemoryOutput::new(tracker.clone(), 1)),
-            Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
-            EventRouter::new(&[], "ddl", false, false).unwrap(),
+            Sink {
+                out: Arc::new(MemoryOutput::new(tracker.clone(), 1)),
+                encoder: Arc::new(CanalJsonEncoder::new(CanalJsonConfig::default())),
+                router: EventRouter::new(&[], "ddl", false, false).unwrap(),
+                jobs_memory: 1 << 20,
+            },
             tracker,
-            1 << 20,
         );
         p.start();
         let got = subs
