@@ -11,7 +11,8 @@
 #   restart  stop + start.
 #   kill     SIGKILL the broker, as a crash would; `KAFKA_KEEP_DATA=1 start` brings it back
 #            with its data (KAFKA_KEEP_DATA=1 skips formatting when the data dir exists).
-#   status   Exit 0 if the broker is running and answering on PLAINTEXT, 1 otherwise.
+#   status   Exit 0 if the broker is running, answering on PLAINTEXT and started with the
+#            server.properties this script writes now; 1 otherwise.
 #   env      Prints `export` lines (below) and writes them to $KAFKA_IT_DIR/env.
 #            Use: eval "$(scripts/kafka.sh env)"   or   . "$KAFKA_IT_DIR/env"
 #   acl      org.apache.kafka.tools.AclCommand --bootstrap-server <PLAINTEXT> ARGS... (the
@@ -34,6 +35,11 @@
 #                                                     no cert -> User:ANONYMOUS, CA-signed cert with
 #                                                     subject CN=X -> User:X (client.crt -> User:client)
 #   SASL_SSL        KAFKA_SASL_SSL_PORT        19096  TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#   DELAYED         KAFKA_DELAYED_PORT         19097  plaintext like PLAINTEXT, but advertised at
+#                   KAFKA_DELAYED_PROXY_PORT   19098  (nothing of the broker's listens there): a
+#                                                     proxy on that port forwarding to 19097 keeps
+#                                                     every client connection on itself, as the e2e
+#                                                     bench's delay proxy does (a broker far away).
 # Users (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 alike; password is "<name>-secret"):
 #   admin (super user), alice, bob, carol (no rights until ACLs are added).
 # Authorization: StandardAuthorizer, super.users=User:ANONYMOUS;User:admin;User:client,
@@ -45,6 +51,8 @@
 #
 # Exported by `env`:
 #   KAFKA_PLAINTEXT, KAFKA_SASL_PLAINTEXT, KAFKA_SSL, KAFKA_SASL_SSL   host:port of each listener
+#   KAFKA_DELAYED                     host:port the DELAYED listener is bound to (a proxy's upstream)
+#   KAFKA_DELAYED_PROXY               host:port it advertises (where that proxy must listen)
 #   KAFKA_CA_FILE                     PEM CA certificate that signed the broker and client certs
 #   KAFKA_CLIENT_CERT, KAFKA_CLIENT_KEY  PEM client cert (CN=client, clientAuth) and PKCS#8 key
 #   KAFKA_ADMIN_USER, KAFKA_ADMIN_PASSWORD   admin / admin-secret
@@ -92,6 +100,8 @@ PORT_CONTROLLER=${KAFKA_CONTROLLER_PORT:-19093}
 PORT_SASL_PLAINTEXT=${KAFKA_SASL_PLAINTEXT_PORT:-19094}
 PORT_SSL=${KAFKA_SSL_PORT:-19095}
 PORT_SASL_SSL=${KAFKA_SASL_SSL_PORT:-19096}
+PORT_DELAYED=${KAFKA_DELAYED_PORT:-19097}
+PORT_DELAYED_PROXY=${KAFKA_DELAYED_PROXY_PORT:-19098}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
 
@@ -280,18 +290,20 @@ jaas_plain() {
     printf '%s;' "$line"
 }
 
+# Writes server.properties to $1 (default: the run dir's).
 write_server_properties() {
-    local plain scram=org.apache.kafka.common.security.scram.ScramLoginModule
+    local out=${1:-$PROPS} plain scram=org.apache.kafka.common.security.scram.ScramLoginModule
     plain=$(jaas_plain)
-    cat >"$PROPS" <<EOF
+    cat >"$out" <<EOF
 # Written by scripts/kafka.sh on each start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$PORT_CONTROLLER
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://$HOST:$PORT_PLAINTEXT,CONTROLLER://$HOST:$PORT_CONTROLLER,SASL_PLAINTEXT://$HOST:$PORT_SASL_PLAINTEXT,SSL://$HOST:$PORT_SSL,SASL_SSL://$HOST:$PORT_SASL_SSL
-advertised.listeners=PLAINTEXT://$HOST:$PORT_PLAINTEXT,SASL_PLAINTEXT://$HOST:$PORT_SASL_PLAINTEXT,SSL://$HOST:$PORT_SSL,SASL_SSL://$HOST:$PORT_SASL_SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
+listeners=PLAINTEXT://$HOST:$PORT_PLAINTEXT,CONTROLLER://$HOST:$PORT_CONTROLLER,SASL_PLAINTEXT://$HOST:$PORT_SASL_PLAINTEXT,SSL://$HOST:$PORT_SSL,SASL_SSL://$HOST:$PORT_SASL_SSL,DELAYED://$HOST:$PORT_DELAYED
+# DELAYED is advertised at the port a delay proxy listens on (see the header).
+advertised.listeners=PLAINTEXT://$HOST:$PORT_PLAINTEXT,SASL_PLAINTEXT://$HOST:$PORT_SASL_PLAINTEXT,SSL://$HOST:$PORT_SSL,SASL_SSL://$HOST:$PORT_SASL_SSL,DELAYED://$HOST:$PORT_DELAYED_PROXY
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,DELAYED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$DATA_DIR
 
@@ -421,6 +433,8 @@ env_lines() {
         "KAFKA_SASL_PLAINTEXT=$HOST:$PORT_SASL_PLAINTEXT" \
         "KAFKA_SSL=$HOST:$PORT_SSL" \
         "KAFKA_SASL_SSL=$HOST:$PORT_SASL_SSL" \
+        "KAFKA_DELAYED=$HOST:$PORT_DELAYED" \
+        "KAFKA_DELAYED_PROXY=$HOST:$PORT_DELAYED_PROXY" \
         "KAFKA_CA_FILE=$TLS_DIR/ca.crt" \
         "KAFKA_CLIENT_CERT=$TLS_DIR/client.crt" \
         "KAFKA_CLIENT_KEY=$TLS_DIR/client.key" \
@@ -448,6 +462,10 @@ cmd_env() {
 
 cmd_status() {
     if is_running && answers; then
+        if ! config_current; then
+            log "running (pid $(read_pid)) with an older server.properties; \`start\` restarts it"
+            return 1
+        fi
         log "running (pid $(read_pid)), answering on $HOST:$PORT_PLAINTEXT"
         return 0
     fi
@@ -481,11 +499,25 @@ cmd_stop() {
     log "stopped (pid $pid)"
 }
 
+# True when the running broker was started with the server.properties this script writes now.
+config_current() {
+    local next=$PROPS.next same=0
+    write_server_properties "$next"
+    cmp -s "$next" "$PROPS" && same=1
+    rm -f "$next"
+    [[ $same == 1 ]]
+}
+
 cmd_start() {
     local t0 p ms
     t0=$(now_ms)
     mkdir -p "$RUN_DIR"
     ensure_kcat
+    if is_running && answers && ! config_current; then
+        log "the running broker's server.properties differs from this script's (listeners added?);" \
+            "restarting it with a fresh data dir"
+        cmd_stop
+    fi
     if is_running; then
         if answers; then
             write_env_file
@@ -495,7 +527,8 @@ cmd_start() {
         log "pid $(read_pid) is alive but does not answer; restarting it"
         cmd_stop
     fi
-    for p in "$PORT_PLAINTEXT" "$PORT_CONTROLLER" "$PORT_SASL_PLAINTEXT" "$PORT_SSL" "$PORT_SASL_SSL"; do
+    for p in "$PORT_PLAINTEXT" "$PORT_CONTROLLER" "$PORT_SASL_PLAINTEXT" "$PORT_SSL" "$PORT_SASL_SSL" \
+        "$PORT_DELAYED"; do
         port_in_use "$p" && die "port $HOST:$p is already in use (another broker? KAFKA_IT_DIR=$RUN_DIR)"
     done
     fetch_jars

@@ -20,12 +20,14 @@ use tidb_changefeed::sink::kafka::{
 use crate::kafka_env::{KcatAuth, kcat_consume};
 use crate::support::unique;
 
-const PORTS: [(&str, u16); 5] = [
+const PORTS: [(&str, u16); 7] = [
     ("KAFKA_PLAINTEXT_PORT", 29092),
     ("KAFKA_CONTROLLER_PORT", 29093),
     ("KAFKA_SASL_PLAINTEXT_PORT", 29094),
     ("KAFKA_SSL_PORT", 29095),
     ("KAFKA_SASL_SSL_PORT", 29096),
+    ("KAFKA_DELAYED_PORT", 29097),
+    ("KAFKA_DELAYED_PROXY_PORT", 29098),
 ];
 
 /// A second broker with its own ports and run dir, stopped when dropped.
