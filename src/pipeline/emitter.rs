@@ -29,7 +29,7 @@ use crate::dispatch::EventRouter;
 use crate::event::{DdlEvent, RowEvent, TableMeta};
 use crate::schema::DDL_JOB_TABLE_ID;
 use crate::sink::ack::{AckTracker, Ticket};
-use crate::sink::kafka::Message;
+use crate::sink::kafka::{Message, SizeLimit};
 use crate::sink::large_message::LargeMessagePolicy;
 
 use super::error::PipelineError;
@@ -228,7 +228,13 @@ impl Emitter {
         };
         let msg = self
             .large_messages
-            .fit(self.encoder.as_ref(), table_codec, ev, msg, limit)?;
+            .fit(
+                self.encoder.as_ref(),
+                table_codec,
+                ev,
+                msg,
+                SizeLimit::new(limit, self.output.compression()),
+            )?;
         let ticket = self.tracker.submit(physical_id, ev.commit_ts);
         self.rows_sent += 1;
         self.rows_sent_total.increment(1);

@@ -12,6 +12,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use rskafka::client::partition::Compression;
+
 use crate::codec::BoxFuture;
 use crate::sink::ack::AckTracker;
 use crate::sink::kafka::{Message, Producer, Topics};
@@ -26,6 +28,11 @@ pub trait Output: Send + Sync + std::fmt::Debug {
     /// The largest message `topic` takes.
     fn max_message_bytes<'a>(&'a self, topic: &'a str)
     -> BoxFuture<'a, Result<u64, PipelineError>>;
+
+    /// The compression messages are written with (the size limit applies after it).
+    fn compression(&self) -> Compression {
+        Compression::NoCompression
+    }
 
     /// Sends one message; waits while the partition's queue is full (back-pressure).
     fn send<'a>(
@@ -61,6 +68,10 @@ impl Output for KafkaOutput {
         topic: &'a str,
     ) -> BoxFuture<'a, Result<u64, PipelineError>> {
         Box::pin(async move { Ok(self.producer.max_message_bytes(topic).await?) })
+    }
+
+    fn compression(&self) -> Compression {
+        self.producer.compression()
     }
 
     fn send<'a>(

@@ -25,7 +25,8 @@ fn settings() -> ProducerSettings {
         max_message_bytes: 10 << 20,
         max_retry: 5,
         request_timeout: Duration::from_secs(10),
-        queue_len: 1024,
+        batch_size: None,
+        queue_bytes: None,
         linger: Duration::from_millis(5),
     }
 }
