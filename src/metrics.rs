@@ -62,6 +62,8 @@ pub const KAFKA_ERRORS_TOTAL: &str = "tidb_changefeed_kafka_errors_total";
 pub const KAFKA_COMPRESSION_RATIO: &str = "tidb_changefeed_kafka_compression_ratio";
 /// Produce requests in flight (at most one per partition).
 pub const KAFKA_IN_FLIGHT_REQUESTS: &str = "tidb_changefeed_kafka_in_flight_requests";
+/// Bytes of messages waiting in the partition writers' queues (all partitions, no label).
+pub const KAFKA_QUEUED_BYTES: &str = "tidb_changefeed_kafka_queued_bytes";
 
 /// Region subscriptions currently open on TiKV EventFeed streams.
 pub const UPSTREAM_REGIONS_SUBSCRIBED: &str = "tidb_changefeed_upstream_regions_subscribed";
@@ -244,6 +246,11 @@ fn describe() {
     describe_gauge!(
         KAFKA_IN_FLIGHT_REQUESTS,
         "Produce requests in flight (at most one per partition)."
+    );
+    describe_gauge!(
+        KAFKA_QUEUED_BYTES,
+        Unit::Bytes,
+        "Bytes of messages waiting in the partition writers' queues, all partitions."
     );
 }
 

@@ -1,6 +1,7 @@
 //! The producer-only ceiling the benches compare against: pre-encoded messages pushed with
 //! the daemon's own `sink::kafka::Producer` (one request in flight per partition, acks = all,
-//! no compression) to a new 3-partition topic, timed until Kafka acknowledged every one.
+//! no compression, default batch and queue sizes) through one cached `PartitionHandle` per
+//! partition to a new 3-partition topic, timed until Kafka acknowledged every one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,7 +39,9 @@ pub async fn push(broker: &str, topic: &str, msgs: Vec<(i32, Vec<u8>, Vec<u8>)>)
             max_message_bytes: 1 << 20,
             max_retry: 5,
             request_timeout: Duration::from_secs(30),
-            queue_len: 8192,
+            batch_size: None,
+            queue_bytes: None,
+            total_queue_bytes: None,
             linger: Duration::ZERO,
         },
         AckTracker::new(),
@@ -58,9 +61,14 @@ pub async fn push(broker: &str, topic: &str, msgs: Vec<(i32, Vec<u8>, Vec<u8>)>)
             )
         })
         .collect();
+    let mut handles = Vec::new();
+    for p in 0..3 {
+        handles.push(producer.partition(topic, p).await.expect("partition"));
+    }
     let started = Instant::now();
     for (p, m) in msgs {
-        producer.send(topic, p, m).await.expect("send");
+        let h = usize::try_from(p).expect("partition 0..3");
+        handles[h].send(m).await.expect("send");
     }
     producer.flush().await.expect("flush");
     started.elapsed()

@@ -356,6 +356,11 @@ pub struct KafkaConfig {
     /// TiCDC sends at once, which `0s` keeps).
     #[serde(default = "default_linger")]
     pub linger: HumanDuration,
+    /// Most bytes in one produce batch per partition (librdkafka's `batch.size`; not a
+    /// TiCDC setting). Unset: the topic's size limit (`max-message-bytes` as lowered to the
+    /// topic's), which also caps it. Each partition queues up to twice this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<ByteSize>,
     /// Only `-1` (all in-sync replicas): nothing less keeps the no-loss promise.
     #[serde(default = "default_required_acks")]
     pub required_acks: i16,
@@ -407,6 +412,7 @@ impl KafkaConfig {
             read_timeout: default_kafka_timeout(),
             write_timeout: default_kafka_timeout(),
             linger: default_linger(),
+            batch_size: None,
             required_acks: default_required_acks(),
             sasl_mechanism: None,
             sasl_user: None,

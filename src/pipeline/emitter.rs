@@ -37,7 +37,7 @@ use crate::dispatch::EventRouter;
 use crate::event::DdlEvent;
 use crate::schema::DDL_JOB_TABLE_ID;
 use crate::sink::ack::{AckTracker, Ticket};
-use crate::sink::kafka::Message;
+use crate::sink::kafka::{Message, PartitionHandle};
 
 use super::counters::Counters;
 use super::error::PipelineError;
@@ -78,6 +78,9 @@ pub struct Emitter {
     /// Batching protocols: the record being filled per (topic, partition), with the tickets
     /// of the rows in it.
     batches: HashMap<(Arc<str>, i32), (Record, Vec<Ticket>)>,
+    /// The output's handle per topic and partition (`None`: the output has none, sends go
+    /// through [`Output::send`]); kept, so a send takes no lock.
+    handles: HashMap<Arc<str>, HashMap<i32, Option<PartitionHandle>>>,
     counters: Counters,
     rows_sent_total: ::metrics::Counter,
     stage_metrics: StageMetrics,
@@ -99,6 +102,7 @@ impl Emitter {
             router,
             tracker,
             batches: HashMap::new(),
+            handles: HashMap::new(),
             counters,
             rows_sent_total: ::metrics::counter!(
                 crate::metrics::ROWS_SENT_TOTAL,
@@ -180,17 +184,16 @@ impl Emitter {
                     row.partition,
                     row.record,
                     ticket,
-                    encoded.limit,
+                    encoded.limit.bytes,
                 )
                 .await?;
             } else {
-                self.output
-                    .send(
-                        &encoded.topic,
-                        row.partition,
-                        Message::from_record(row.record, Some(ticket)),
-                    )
-                    .await?;
+                self.send(
+                    &encoded.topic,
+                    row.partition,
+                    Message::from_record(row.record, Some(ticket)),
+                )
+                .await?;
             }
         }
         self.counters.add_rows_sent(n);
@@ -220,8 +223,7 @@ impl Emitter {
                 return Ok(());
             }
             if let Some((full, tickets)) = self.batches.remove(&key) {
-                self.output
-                    .send(&key.0, key.1, Message::from_record(full, tickets))
+                self.send(&key.0, key.1, Message::from_record(full, tickets))
                     .await?;
             }
         }
@@ -238,8 +240,7 @@ impl Emitter {
         let started = Instant::now();
         let open: Vec<_> = self.batches.drain().collect();
         for ((topic, partition), (record, tickets)) in open {
-            self.output
-                .send(&topic, partition, Message::from_record(record, tickets))
+            self.send(&topic, partition, Message::from_record(record, tickets))
                 .await?;
         }
         let mut times = StageTimes::default();
@@ -319,11 +320,36 @@ impl Emitter {
     ) -> Result<(), PipelineError> {
         for p in 0..partitions {
             let ticket = ddl_ts.map(|ts| self.tracker.submit(DDL_JOB_TABLE_ID, ts));
-            self.output
-                .send(topic, p, Message::from_record(msg.clone(), ticket))
+            self.send(topic, p, Message::from_record(msg.clone(), ticket))
                 .await?;
         }
         Ok(())
+    }
+
+    /// Sends one message to `topic`/`partition` through the cached handle of that partition
+    /// (asking the output for it on first use); waits while the partition's queue is full.
+    async fn send(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        msg: Message,
+    ) -> Result<(), PipelineError> {
+        let cached = self.handles.get(topic).and_then(|p| p.get(&partition));
+        let handle = match cached {
+            Some(h) => h.clone(),
+            None => {
+                let h = self.output.partition_handle(topic, partition).await?;
+                self.handles
+                    .entry(Arc::from(topic))
+                    .or_default()
+                    .insert(partition, h.clone());
+                h
+            }
+        };
+        match handle {
+            Some(h) => Ok(h.send(msg).await?),
+            None => self.output.send(topic, partition, msg).await,
+        }
     }
 
     /// Sends the open batches and waits for every message sent so far to be acknowledged.

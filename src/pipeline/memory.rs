@@ -2,7 +2,7 @@
 //! shared between the parts that hold row data.
 //!
 //! Owns [`MemoryPlan`] (the split of the quota: the sorter's held changes, the jobs between
-//! the sequencer and the emitter, the messages queued or in flight to Kafka) and
+//! the sequencer and the emitter, the messages queued for Kafka) and
 //! [`MemoryBudget`], a byte budget that makes its callers wait ([`Charge`]s are given back
 //! when dropped).
 //!
@@ -27,7 +27,8 @@ pub struct MemoryPlan {
     pub sorter: u64,
     /// Jobs started and not yet handed to the output (raw change bytes).
     pub jobs: u64,
-    /// Messages queued in, or in flight from, the partition writers.
+    /// Messages queued in the partition writers, all partitions together (a batch in flight
+    /// adds at most one `batch-size` per partition).
     pub produce: u64,
 }
 

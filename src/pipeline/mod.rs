@@ -241,9 +241,11 @@ pub async fn open_output(
                 ProducerSettings {
                     compression: compression(k.compression),
                     max_message_bytes: k.max_message_bytes.as_u64(),
+                    batch_size: k.batch_size.map(|b| b.as_u64()),
                     max_retry: k.max_retry,
                     request_timeout: k.write_timeout.get(),
-                    queue_len: 1024,
+                    queue_bytes: None,
+                    total_queue_bytes: Some(MemoryPlan::of(cf.memory_quota.as_u64()).produce),
                     linger: k.linger.get(),
                 },
                 tracker.clone(),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::codec::BoxFuture;
 use crate::sink::ack::AckTracker;
-use crate::sink::kafka::{Message, Producer, Topics};
+use crate::sink::kafka::{Message, PartitionHandle, Producer, SizeLimit, Topics};
 
 use super::error::PipelineError;
 
@@ -23,9 +23,18 @@ pub trait Output: Send + Sync + std::fmt::Debug {
     /// Partition count of `topic`, creating it when missing and allowed.
     fn partitions<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, Result<i32, PipelineError>>;
 
-    /// The largest message `topic` takes.
-    fn max_message_bytes<'a>(&'a self, topic: &'a str)
-    -> BoxFuture<'a, Result<u64, PipelineError>>;
+    /// The largest message `topic` takes, and the compression it is measured after.
+    fn size_limit<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, Result<SizeLimit, PipelineError>>;
+
+    /// A handle that sends to `topic`/`partition` without a lookup per message, for the
+    /// caller to keep; `None` (the default): send through [`Output::send`].
+    fn partition_handle<'a>(
+        &'a self,
+        _topic: &'a str,
+        _partition: i32,
+    ) -> BoxFuture<'a, Result<Option<PartitionHandle>, PipelineError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// Sends one message; waits while the partition's queue is full (back-pressure).
     fn send<'a>(
@@ -42,6 +51,11 @@ pub trait Output: Send + Sync + std::fmt::Debug {
     fn health(&self) -> Option<String> {
         None
     }
+
+    /// Bytes of messages waiting in the output's queues (0 when it keeps none).
+    fn queued_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// A Kafka cluster.
@@ -56,11 +70,16 @@ impl Output for KafkaOutput {
         Box::pin(async move { Ok(self.topics.ensure(topic).await?) })
     }
 
-    fn max_message_bytes<'a>(
+    fn size_limit<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, Result<SizeLimit, PipelineError>> {
+        Box::pin(async move { Ok(self.producer.size_limit(topic).await?) })
+    }
+
+    fn partition_handle<'a>(
         &'a self,
         topic: &'a str,
-    ) -> BoxFuture<'a, Result<u64, PipelineError>> {
-        Box::pin(async move { Ok(self.producer.max_message_bytes(topic).await?) })
+        partition: i32,
+    ) -> BoxFuture<'a, Result<Option<PartitionHandle>, PipelineError>> {
+        Box::pin(async move { Ok(Some(self.producer.partition(topic, partition).await?)) })
     }
 
     fn send<'a>(
@@ -80,6 +99,10 @@ impl Output for KafkaOutput {
         let (unhealthy, last) = self.producer.health().status();
         (unhealthy > 0).then(|| last.unwrap_or_else(|| "Kafka writers are retrying".into()))
     }
+
+    fn queued_bytes(&self) -> u64 {
+        self.producer.queued_bytes()
+    }
 }
 
 /// Standard output: each message's value on a line, acknowledged once flushed.
@@ -96,11 +119,13 @@ impl Output for StdoutOutput {
         Box::pin(std::future::ready(Ok(self.partitions)))
     }
 
-    fn max_message_bytes<'a>(
+    fn size_limit<'a>(
         &'a self,
         _topic: &'a str,
-    ) -> BoxFuture<'a, Result<u64, PipelineError>> {
-        Box::pin(std::future::ready(Ok(self.max_message_bytes)))
+    ) -> BoxFuture<'a, Result<SizeLimit, PipelineError>> {
+        Box::pin(std::future::ready(Ok(SizeLimit::uncompressed(
+            self.max_message_bytes,
+        ))))
     }
 
     fn send<'a>(

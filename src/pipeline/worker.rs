@@ -30,6 +30,7 @@ use crate::event::{KvChange, RowError, RowEvent, TableMeta};
 use crate::filter::EventFilters;
 use crate::mount::RowDecoder;
 use crate::schema::TableVersion;
+use crate::sink::kafka::SizeLimit;
 use crate::sink::large_message::LargeMessagePolicy;
 
 use super::error::PipelineError;
@@ -62,7 +63,7 @@ pub struct Job {
     /// The topic of the table's rows, its partition count and message size limit.
     pub topic: Arc<str>,
     pub partitions: i32,
-    pub limit: u64,
+    pub limit: SizeLimit,
     pub changes: Vec<KvChange>,
     /// Where each transaction (or chunk of a very large one) ends in `changes`.
     pub txn_ends: Vec<usize>,
@@ -101,7 +102,7 @@ pub struct EncodedRow {
 pub struct Encoded {
     pub physical_id: i64,
     pub topic: Arc<str>,
-    pub limit: u64,
+    pub limit: SizeLimit,
     pub rows: Vec<EncodedRow>,
     /// Decode and encode time spent on the job.
     pub times: StageTimes,
@@ -212,7 +213,7 @@ fn encode(
     codec: &TableCodec,
     ev: &RowEvent,
     partitions: i32,
-    limit: u64,
+    limit: SizeLimit,
 ) -> Result<Option<EncodedRow>, PipelineError> {
     let table = || quoted(&ev.schema, &ev.table);
     let partition = ctx

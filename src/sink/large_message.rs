@@ -10,7 +10,12 @@
 //!   (or the raw value with `claim-check-raw-value`), then a handle-key-only message
 //!   carrying the location is sent. Stored objects are never deleted, as in TiCDC.
 //!
-//! Sizes are counted as TiCDC counts them: key + value + 36 bytes.
+//! Whether a message fits is decided by [`SizeLimit::fits`], the rule the producer applies
+//! too: TiCDC's count (key + value + 36 bytes) first, and when that is over the limit and a
+//! compression is configured, the message's size as its own compressed record batch — the
+//! way the broker checks `max.message.bytes`. Unlike TiCDC (tiflow issue 12232), a message
+//! that fits once compressed is sent whole; the handling above applies to what still does
+//! not fit.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,7 @@ use base64::Engine as _;
 use crate::codec::{Encoder, Record, Reduction, TableCodec};
 use crate::config::{LargeMessageHandle, LargeMessageOption};
 use crate::event::RowEvent;
+use crate::sink::kafka::{Oversize, SizeLimit};
 
 /// What to do with a message above the limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +43,16 @@ pub enum LargeMessagePolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum LargeMessageError {
     #[error(
-        "the row of {table} with key {key} is {size} bytes encoded, above the limit of {limit} bytes ({what}); {remedy}"
+        "the row of {table} with key {key} is {size} bytes encoded{}, above the limit of {limit} bytes ({what}); {remedy}",
+        compressed_note(*.compressed)
     )]
     TooLarge {
         table: String,
         key: String,
+        /// Before compression.
         size: u64,
+        /// As its own compressed record batch, when compression is on.
+        compressed: Option<u64>,
         limit: u64,
         what: &'static str,
         remedy: &'static str,
@@ -57,6 +67,13 @@ pub enum LargeMessageError {
     },
     #[error("encoding the reduced message failed: {0}")]
     Encode(#[from] crate::codec::CodecError),
+}
+
+/// ` (N bytes as a compressed record batch)` when a compressed size was measured.
+fn compressed_note(compressed: Option<u64>) -> String {
+    compressed.map_or_else(String::new, |c| {
+        format!(" ({c} bytes as a compressed record batch)")
+    })
 }
 
 impl LargeMessagePolicy {
@@ -84,25 +101,25 @@ impl LargeMessagePolicy {
         })
     }
 
-    /// Returns `msg` (the full encoding of `event`) if it fits `limit`, else what the policy
-    /// makes of it.
+    /// Returns `msg` (the full encoding of `event`) if it fits `limit` (compressed, when the
+    /// limit has a compression), else what the policy makes of it.
     pub fn fit(
         &self,
         encoder: &dyn Encoder,
         table: &TableCodec,
         event: &RowEvent,
         msg: Record,
-        limit: u64,
+        limit: SizeLimit,
     ) -> Result<Record, LargeMessageError> {
-        let size = msg.length() as u64;
-        if size <= limit {
+        let Err(over) = limit.fits(&msg) else {
             return Ok(msg);
-        }
-        let too_large = |size: u64, what, remedy| LargeMessageError::TooLarge {
+        };
+        let too_large = |over: Oversize, what, remedy| LargeMessageError::TooLarge {
             table: format!("`{}`.`{}`", event.schema, event.table),
             key: handle_key_text(event),
-            size,
-            limit,
+            size: over.size,
+            compressed: over.compressed,
+            limit: limit.bytes,
             what,
             remedy,
         };
@@ -111,15 +128,14 @@ impl LargeMessagePolicy {
                 .encode_row_reduced(table, event, why)?
                 .ok_or_else(|| {
                     too_large(
-                        size,
+                        over,
                         "the protocol has no reduced form",
                         "raise the topic's max.message.bytes",
                     )
                 })?;
-            let reduced_size = m.length() as u64;
-            if reduced_size > limit {
+            if let Err(still) = limit.fits(&m) {
                 return Err(too_large(
-                    reduced_size,
+                    still,
                     "even with only the handle-key columns",
                     "raise the topic's max.message.bytes and max-message-bytes",
                 ));
@@ -128,7 +144,7 @@ impl LargeMessagePolicy {
         };
         match self {
             LargeMessagePolicy::Fail => Err(too_large(
-                size,
+                over,
                 "max-message-bytes, lowered to the topic's or broker's limit",
                 "set large-message-handle-option to \"handle-key-only\" or \"claim-check\", or raise max.message.bytes",
             )),

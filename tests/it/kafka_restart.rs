@@ -96,7 +96,10 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
             max_message_bytes: 1 << 20,
             max_retry: 3,
             request_timeout: Duration::from_secs(5),
-            queue_len: 64,
+            // About 64 of these small messages per partition.
+            queue_bytes: Some(4 << 10),
+            total_queue_bytes: None,
+            batch_size: None,
             linger: Duration::ZERO,
         },
         tracker.clone(),

@@ -25,7 +25,9 @@ fn settings() -> ProducerSettings {
         max_message_bytes: 10 << 20,
         max_retry: 5,
         request_timeout: Duration::from_secs(10),
-        queue_len: 1024,
+        batch_size: None,
+        queue_bytes: None,
+        total_queue_bytes: None,
         linger: Duration::from_millis(5),
     }
 }
@@ -134,9 +136,23 @@ async fn a_missing_topic_is_an_error_when_auto_create_is_off() {
 async fn an_oversized_message_is_refused_before_sending() {
     let env = kafka();
     let brokers = vec![env.plaintext.clone()];
-    let (topics, producer, tracker) = open(&ConnectOptions::plain(&brokers))
+    let Kafka { client, admin } = connect(&ConnectOptions::plain(&brokers))
         .await
         .expect("connect");
+    let client = Arc::new(client);
+    let topics = Topics::new(Arc::clone(&client), admin.clone(), policy());
+    let tracker = AckTracker::new();
+    // Without compression the uncompressed size is what the broker sees (with it, this
+    // value would fit: tests/it/large_messages.rs covers the compressed rule).
+    let producer = Producer::new(
+        client,
+        admin,
+        ProducerSettings {
+            compression: Compression::NoCompression,
+            ..settings()
+        },
+        tracker.clone(),
+    );
     let topic = unique("it_sink_big");
     topics.ensure(&topic).await.expect("create");
     let big = "x".repeat(1_100_000);
@@ -365,4 +381,63 @@ async fn refresh_sees_partitions_added_to_a_topic() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     refresher.abort();
+}
+
+#[tokio::test]
+async fn a_tiny_total_queue_budget_shared_by_three_partitions_still_delivers_in_order() {
+    let env = kafka();
+    let brokers = vec![env.plaintext.clone()];
+    let Kafka { client, admin } = connect(&ConnectOptions::plain(&brokers))
+        .await
+        .expect("connect");
+    let client = Arc::new(client);
+    let topics = Topics::new(Arc::clone(&client), admin.clone(), policy());
+    let tracker = AckTracker::new();
+    let producer = Producer::new(
+        client,
+        admin,
+        ProducerSettings {
+            // Two 1 KiB messages queued at a time over all partitions.
+            total_queue_bytes: Some(2 << 10),
+            ..settings()
+        },
+        tracker.clone(),
+    );
+    let topic = unique("it_sink_total_queue");
+    assert_eq!(topics.ensure(&topic).await.expect("create"), 3);
+    tracker.register(1, 0);
+    let per_partition = 200;
+    let mut senders = Vec::new();
+    for p in 0..3 {
+        let handle = producer.partition(&topic, p).await.expect("handle");
+        let tracker = tracker.clone();
+        senders.push(tokio::spawn(async move {
+            for i in 0..per_partition {
+                let value = format!("{p}:{i}:{}", "x".repeat(1000));
+                let m = msg(&format!("p{p}"), value, &tracker, 100 + i as u64);
+                handle.send(m).await.expect("send");
+            }
+        }));
+    }
+    for s in senders {
+        s.await.expect("sender");
+    }
+    tracker.resolve(1, 100 + per_partition as u64);
+    producer.flush().await.expect("flush");
+    assert_eq!(tracker.in_flight(), 0);
+    let got = kcat_consume(&env.plaintext, &KcatAuth::Plain, &topic, 3 * per_partition);
+    for p in 0..3 {
+        let order: Vec<String> = got
+            .iter()
+            .filter(|m| m.partition == p)
+            .filter_map(|m| {
+                m.payload
+                    .as_deref()?
+                    .rsplit_once(':')
+                    .map(|(h, _)| h.to_string())
+            })
+            .collect();
+        let expected: Vec<String> = (0..per_partition).map(|i| format!("{p}:{i}")).collect();
+        assert_eq!(order, expected, "partition {p} order");
+    }
 }

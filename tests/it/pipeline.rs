@@ -27,7 +27,7 @@ use tidb_changefeed::pipeline::{
 };
 use tidb_changefeed::schema::{DDL_JOB_TABLE_ID, SchemaChange, TableVersion};
 use tidb_changefeed::sink::ack::AckTracker;
-use tidb_changefeed::sink::kafka::Message;
+use tidb_changefeed::sink::kafka::{Message, SizeLimit};
 use tidb_changefeed::sink::large_message::LargeMessagePolicy;
 use tidb_changefeed::upstream::feed::{Span, UpstreamEvent};
 use tidb_changefeed_emulator::tidb::encode_row;
@@ -68,11 +68,11 @@ impl Output for MemoryOutput {
         Box::pin(std::future::ready(Ok(self.partitions)))
     }
 
-    fn max_message_bytes<'a>(
+    fn size_limit<'a>(
         &'a self,
         _topic: &'a str,
-    ) -> BoxFuture<'a, Result<u64, PipelineError>> {
-        Box::pin(std::future::ready(Ok(10 << 20)))
+    ) -> BoxFuture<'a, Result<SizeLimit, PipelineError>> {
+        Box::pin(std::future::ready(Ok(SizeLimit::uncompressed(10 << 20))))
     }
 
     fn send<'a>(

@@ -46,6 +46,7 @@ use crate::mount::TimeZone;
 use crate::mount::key::decode_record_key;
 use crate::schema::DDL_JOB_TABLE_ID;
 use crate::sink::ack::AckTracker;
+use crate::sink::kafka::SizeLimit;
 use crate::sorter::{MemoryQuota, TableSorter};
 use crate::upstream::feed::{Span, UpstreamEvent};
 
@@ -136,7 +137,7 @@ pub struct Sequencer<S: Schemas> {
     topics: HashMap<(Arc<str>, Arc<str>), Arc<str>>,
     /// Partition count and message size limit per topic (cleared every refresh so added
     /// partitions and changed limits are picked up).
-    sink_limits: HashMap<Arc<str>, (i32, u64)>,
+    sink_limits: HashMap<Arc<str>, (i32, SizeLimit)>,
     warned_keyless: HashSet<i64>,
     /// Sorter time since the last release was recorded.
     times: StageTimes,
@@ -520,13 +521,13 @@ impl<S: Schemas> Sequencer<S> {
     }
 
     /// Partition count and size limit of `topic`, asked from the output once per refresh.
-    async fn limits(&mut self, topic: &Arc<str>) -> Result<(i32, u64), PipelineError> {
+    async fn limits(&mut self, topic: &Arc<str>) -> Result<(i32, SizeLimit), PipelineError> {
         if let Some(l) = self.sink_limits.get(topic) {
             return Ok(*l);
         }
         let l = (
             self.down.output.partitions(topic).await?,
-            self.down.output.max_message_bytes(topic).await?,
+            self.down.output.size_limit(topic).await?,
         );
         self.sink_limits.insert(Arc::clone(topic), l);
         Ok(l)
@@ -552,7 +553,7 @@ impl<S: Schemas> Sequencer<S> {
         self.send(Step::Watermark { ts, tables }).await
     }
 
-    /// Publishes the memory held by the sorter and the jobs.
+    /// Publishes the memory held by the sorter, the jobs and the output's queues.
     fn report_memory(&self) {
         use crate::metrics as m;
         let id = self.settings.changefeed.clone();
@@ -560,8 +561,10 @@ impl<S: Schemas> Sequencer<S> {
         ::metrics::gauge!(m::SORTER_MEMORY_BYTES, "changefeed" => id.clone()).set(sorter);
         ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id.clone(), "part" => "sorter")
             .set(sorter);
-        ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id, "part" => "jobs")
+        ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id.clone(), "part" => "jobs")
             .set(self.down.workers.memory_used() as f64);
+        ::metrics::gauge!(m::MEMORY_USED_BYTES, "changefeed" => id, "part" => "produce")
+            .set(self.down.output.queued_bytes() as f64);
     }
 
     /// Lets the schema tracker forget versions below the checkpoint.

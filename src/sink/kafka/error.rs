@@ -51,14 +51,23 @@ pub enum KafkaError {
     )]
     TopicMissing { topic: String },
     #[error(
-        "a message of {size} bytes for {topic}/{partition} exceeds the limit of {limit} bytes (max-message-bytes, lowered to the topic's or broker's limit)"
+        "a message of {size} bytes{} for {topic}/{partition} exceeds the limit of {limit} bytes (max-message-bytes, lowered to the topic's or broker's limit)",
+        compressed_note(*.compressed)
     )]
     MessageTooLarge {
         topic: String,
         partition: i32,
+        /// Before compression.
         size: u64,
+        /// As its own compressed record batch, when compression is on.
+        compressed: Option<u64>,
         limit: u64,
     },
+}
+
+/// ` (N bytes compressed)` when a compressed size was measured.
+fn compressed_note(compressed: Option<u64>) -> String {
+    compressed.map_or_else(String::new, |c| format!(" ({c} bytes compressed)"))
 }
 
 impl KafkaError {

@@ -1,6 +1,7 @@
 //! The Kafka sink on rskafka. This module owns everything between an encoded message and
 //! a Kafka acknowledgement: connecting (TLS, SASL), cluster facts (DescribeConfigs),
-//! topics, ordered per-partition sending.
+//! topics, ordered per-partition sending, and the message size rule (checked after
+//! compression, as the broker checks it).
 //!
 //! rskafka 0.6 has no connect or request timeouts and retries connection failures forever by
 //! default (so a wrong password would hang); every call here runs under a deadline and its
@@ -13,6 +14,7 @@ mod describe_configs;
 mod error;
 mod probe;
 mod producer;
+mod size;
 mod topics;
 
 pub use crate::tls::TlsOptions;
@@ -21,5 +23,6 @@ pub use broker::Login;
 pub use connect::{ConnectOptions, Kafka, connect};
 pub use error::{ErrorKind, KafkaError};
 pub use probe::probe;
-pub use producer::{Health, Message, Producer, ProducerSettings};
+pub use producer::{Health, Message, PartitionHandle, Producer, ProducerSettings};
+pub use size::{Oversize, SizeLimit, compressed_batch_size, message_size};
 pub use topics::{DEFAULT_PARTITION_NUM, METADATA_REFRESH_INTERVAL, TopicPolicy, Topics};

@@ -3,13 +3,25 @@
 //! One writer task per (topic, partition) owns that partition's rskafka client and sends
 //! **at most one produce request at a time**: a batch is retried until it succeeds or fails
 //! for good before the next one is sent, so retries never reorder records within a
-//! partition (TiCDC gets the same guarantee from sarama's `MaxOpenRequests = 1`).
+//! partition (TiCDC gets the same guarantee from sarama's `MaxOpenRequests = 1`). This is a
+//! choice: there is no idempotent producer (InitProducerId and sequence numbers), which
+//! several requests in flight per partition would need to keep order across retries.
 //!
-//! Batching: while a request is in flight, later messages queue up, and the next request
-//! takes everything queued up to the byte budget (Kafka's record-batch framing counted), so
-//! a busy partition sends large batches; with `linger` > 0 a batch also waits that long for
-//! more messages (default 0: an idle partition sends at once, as TiCDC does). Each
-//! writer's queue is bounded, so a slow broker pushes back on the caller.
+//! Batching for distance: with one request in flight, a partition makes at most one request
+//! per round trip (50 per second at 20 ms), so the bytes per request decide throughput.
+//! While a request is in flight, later messages queue up; the next request takes everything
+//! queued up to the batch budget (`batch-size`, librdkafka's `batch.size`, default and at
+//! most the topic's size limit; Kafka's record-batch framing counted). Each writer's queue
+//! is bounded in **bytes**, twice the batch budget by default (a semaphore whose permits are
+//! bytes; a message larger than the whole queue takes all of it), so a far broker still gets
+//! full batches while a slow one pushes back on the caller. With `linger` > 0 a batch also
+//! waits that long for more messages (default 0: an idle partition sends at once, as TiCDC
+//! does). A message above the batch budget (one that fits the limit only compressed, see
+//! [`SizeLimit`]) always travels alone in its batch.
+//!
+//! Callers send through a [`PartitionHandle`] ([`Producer::partition`], made once per
+//! partition): the size check, the failed check and the queueing take no lock in the common
+//! case (an atomic flag, a semaphore's fast path, an unbounded channel's send).
 //!
 //! Transient failures (broker restart, leader change, NotEnoughReplicas, RequestTimedOut,
 //! timeouts) are retried with jittered exponential backoff; after `max-retry` consecutive
@@ -19,26 +31,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use metrics::{counter, gauge, histogram};
+use metrics::{Gauge, counter, gauge, histogram};
 use rskafka::client::Client;
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::record::Record;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, oneshot};
 
 use super::KafkaError;
 use super::admin::Admin;
+use super::size::{RECORD_BATCH_OVERHEAD, SizeLimit, compressed_batch_size, message_size};
 use crate::metrics as m;
 use crate::sink::ack::{AckTracker, Ticket};
-
-/// Bytes a record batch (v2) adds around its records.
-pub const RECORD_BATCH_OVERHEAD: u64 = 61;
-/// Upper bound of the per-record framing (length, attributes, timestamp and offset deltas,
-/// key and value lengths, header count), as TiCDC counts it (`len(key)+len(value)+36`).
-pub const RECORD_OVERHEAD: u64 = 36;
 
 /// One message for one partition.
 #[derive(Debug, Clone)]
@@ -62,15 +69,21 @@ impl Message {
         }
     }
 
-    /// Encoded size as Kafka limits count it.
+    /// Encoded size before compression, as the size limit counts it
+    /// ([`super::size::message_size`]).
     pub fn size(&self) -> u64 {
-        let kv = self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len);
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 10)
-            .sum();
-        (kv + headers) as u64 + RECORD_OVERHEAD
+        let headers = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        message_size(self.key.as_deref(), self.value.as_deref(), headers)
+    }
+
+    /// A copy as rskafka's record, to measure its compressed size.
+    fn wire_record(&self) -> Record {
+        Record {
+            key: self.key.clone(),
+            value: self.value.clone(),
+            headers: self.headers.clone(),
+            timestamp: rskafka::chrono::Utc::now(),
+        }
     }
 }
 
@@ -78,24 +91,96 @@ impl Message {
 #[derive(Debug, Clone)]
 pub struct ProducerSettings {
     pub compression: Compression,
-    /// Largest message and largest batch (before the per-topic limit from Kafka lowers it).
+    /// Largest message (before the per-topic limit from Kafka lowers it).
     pub max_message_bytes: u64,
+    /// Most bytes in one produce batch (`batch-size`, librdkafka's `batch.size`); `None`:
+    /// the topic's size limit, which also caps it.
+    pub batch_size: Option<u64>,
     /// Consecutive failed attempts after which a writer reports itself unhealthy.
     pub max_retry: u32,
     /// Deadline of one produce request.
     pub request_timeout: Duration,
-    /// Messages queued per partition before `send` waits.
-    pub queue_len: usize,
+    /// Bytes queued per partition before `send` waits; `None`: twice the batch budget.
+    pub queue_bytes: Option<u64>,
+    /// Bytes queued in all partitions together before `send` waits (the produce share of
+    /// the changefeed's `memory-quota`); `None`: no bound beyond each partition's.
+    pub total_queue_bytes: Option<u64>,
     /// How long a batch waits for more messages before it is sent (`linger`; 0 = send at
     /// once, as TiCDC does). Batches still grow while a request is in flight.
     pub linger: Duration,
 }
 
+impl Default for ProducerSettings {
+    /// The settings of a `kafka-config` that sets nothing (10 MiB `max-message-bytes`, 5
+    /// retries, 10 s `write-timeout`, no compression, no linger).
+    fn default() -> Self {
+        ProducerSettings {
+            compression: Compression::NoCompression,
+            max_message_bytes: 10 << 20,
+            batch_size: None,
+            max_retry: 5,
+            request_timeout: Duration::from_secs(10),
+            queue_bytes: None,
+            total_queue_bytes: None,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
 type Reply = oneshot::Sender<Result<(), KafkaError>>;
 
 enum Command {
-    Send(Message),
+    Send(Queued),
     Flush(Reply),
+}
+
+/// A message in a writer's queue, holding its share of the queue's bytes until the writer
+/// takes it.
+struct Queued {
+    msg: Message,
+    size: u64,
+    _permit: OwnedSemaphorePermit,
+    _total: Option<OwnedSemaphorePermit>,
+}
+
+/// Total queue bytes are counted in units of this many bytes (a semaphore counts in `u32`).
+const TOTAL_UNIT: u64 = 1024;
+
+/// The byte budget all of a producer's partition queues share.
+#[derive(Debug)]
+struct TotalQueue {
+    permits: Arc<Semaphore>,
+    units: u32,
+}
+
+impl TotalQueue {
+    fn new(bytes: u64) -> Self {
+        let units = u32::try_from((bytes / TOTAL_UNIT).max(1)).unwrap_or(u32::MAX);
+        TotalQueue {
+            permits: Arc::new(Semaphore::new(units as usize)),
+            units,
+        }
+    }
+
+    /// Bytes taken now.
+    fn used(&self) -> u64 {
+        u64::from(self.units).saturating_sub(self.permits.available_permits() as u64) * TOTAL_UNIT
+    }
+
+    /// Waits until `size` bytes (at most the whole budget) are free and takes them.
+    async fn take(&self, size: u64) -> Option<OwnedSemaphorePermit> {
+        let units = u32::try_from(size.div_ceil(TOTAL_UNIT))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.units);
+        match Arc::clone(&self.permits).try_acquire_many_owned(units) {
+            Ok(p) => Some(p),
+            // Never closed: acquiring only fails if it were.
+            Err(_) => Arc::clone(&self.permits)
+                .acquire_many_owned(units)
+                .await
+                .ok(),
+        }
+    }
 }
 
 /// Sends messages to partitions in order and reports acknowledgements.
@@ -106,15 +191,134 @@ pub struct Producer {
     settings: ProducerSettings,
     tracker: AckTracker,
     /// topic → partition → writer (looked up by `&str`, without allocating per message).
-    writers: tokio::sync::Mutex<HashMap<String, HashMap<i32, WriterHandle>>>,
+    writers: Mutex<HashMap<String, HashMap<i32, PartitionHandle>>>,
     limits: tokio::sync::Mutex<HashMap<String, u64>>,
     health: Arc<Health>,
+    /// Bytes queued in every writer of the process.
+    queued: Gauge,
+    /// The budget of all this producer's queues together, when bounded.
+    total: Option<Arc<TotalQueue>>,
 }
 
+/// The way in to one partition's writer: cheap to clone, shared by any number of tasks.
 #[derive(Debug, Clone)]
-struct WriterHandle {
-    tx: mpsc::Sender<Command>,
-    failed: Arc<Mutex<Option<KafkaError>>>,
+pub struct PartitionHandle(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    topic: Arc<str>,
+    partition: i32,
+    limit: SizeLimit,
+    tx: mpsc::UnboundedSender<Command>,
+    /// Permits are bytes of queued messages.
+    queue: Arc<Semaphore>,
+    capacity: u32,
+    total: Option<Arc<TotalQueue>>,
+    failed: Arc<OnceLock<KafkaError>>,
+    queued: Gauge,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Send(q) => write!(f, "Send({} bytes)", q.size),
+            Command::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl PartitionHandle {
+    pub fn topic(&self) -> &str {
+        &self.0.topic
+    }
+
+    pub fn partition(&self) -> i32 {
+        self.0.partition
+    }
+
+    /// The size limit messages are checked against (the topic's, with the compression).
+    pub fn limit(&self) -> SizeLimit {
+        self.0.limit
+    }
+
+    /// Queues `msg`; waits while the partition's queue holds its byte budget. Fails when
+    /// the message exceeds the topic's limit (compressed, when compression is on) or the
+    /// writer has failed for good.
+    pub async fn send(&self, msg: Message) -> Result<(), KafkaError> {
+        let s = &*self.0;
+        let size = msg.size();
+        s.limit
+            .check(size, || msg.wire_record())
+            .map_err(|over| KafkaError::MessageTooLarge {
+                topic: s.topic.to_string(),
+                partition: s.partition,
+                size: over.size,
+                compressed: over.compressed,
+                limit: s.limit.bytes,
+            })?;
+        if let Some(e) = s.failed.get() {
+            return Err(e.clone());
+        }
+        let permits = u32::try_from(size).unwrap_or(u32::MAX).min(s.capacity);
+        let permit = match Arc::clone(&s.queue).try_acquire_many_owned(permits) {
+            Ok(p) => p,
+            Err(TryAcquireError::NoPermits) => Arc::clone(&s.queue)
+                .acquire_many_owned(permits)
+                .await
+                .map_err(|_| s.stopped())?,
+            Err(TryAcquireError::Closed) => return Err(s.stopped()),
+        };
+        let total = match &s.total {
+            Some(t) => t.take(size).await,
+            None => None,
+        };
+        s.queued.increment(size as f64);
+        let queued = Queued {
+            msg,
+            size,
+            _permit: permit,
+            _total: total,
+        };
+        s.tx.send(Command::Send(queued)).map_err(|_| {
+            s.queued.decrement(size as f64);
+            s.stopped()
+        })
+    }
+
+    /// Waits until everything queued on this partition so far is acknowledged.
+    pub async fn flush(&self) -> Result<(), KafkaError> {
+        let rx = self.request_flush()?;
+        self.answer(rx).await
+    }
+
+    fn request_flush(&self) -> Result<oneshot::Receiver<Result<(), KafkaError>>, KafkaError> {
+        let (reply, rx) = oneshot::channel();
+        self.0
+            .tx
+            .send(Command::Flush(reply))
+            .map_err(|_| self.0.stopped())?;
+        Ok(rx)
+    }
+
+    async fn answer(
+        &self,
+        rx: oneshot::Receiver<Result<(), KafkaError>>,
+    ) -> Result<(), KafkaError> {
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(self.0.stopped()),
+        }
+    }
+}
+
+impl Shared {
+    /// Why the writer no longer takes messages.
+    fn stopped(&self) -> KafkaError {
+        self.failed
+            .get()
+            .cloned()
+            .unwrap_or_else(|| writer_gone(&self.topic, self.partition))
+    }
 }
 
 /// Whether any writer is retrying past `max-retry`, and the last error it saw.
@@ -127,18 +331,12 @@ pub struct Health {
 impl Health {
     /// Writers retrying past `max-retry`, and the last transient error seen.
     pub fn status(&self) -> (u64, Option<String>) {
-        let e = match self.last_error.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
+        let e = lock(&self.last_error).clone();
         (self.unhealthy.load(Ordering::Relaxed), e)
     }
 
     fn set_error(&self, e: String) {
-        match self.last_error.lock() {
-            Ok(mut g) => *g = Some(e),
-            Err(p) => *p.into_inner() = Some(e),
-        }
+        *lock(&self.last_error) = Some(e);
     }
 }
 
@@ -149,19 +347,33 @@ impl Producer {
         settings: ProducerSettings,
         tracker: AckTracker,
     ) -> Self {
+        let total = settings_total(&settings);
         Producer {
             client,
             admin,
             settings,
             tracker,
-            writers: tokio::sync::Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
             limits: tokio::sync::Mutex::new(HashMap::new()),
             health: Arc::new(Health::default()),
+            queued: gauge!(m::KAFKA_QUEUED_BYTES),
+            total,
         }
     }
 
     pub fn health(&self) -> Arc<Health> {
         Arc::clone(&self.health)
+    }
+
+    /// Bytes waiting in this producer's partition queues, counted against the shared
+    /// budget (0 when there is none).
+    pub fn queued_bytes(&self) -> u64 {
+        self.total.as_ref().map_or(0, |t| t.used())
+    }
+
+    /// The compression batches are written with.
+    pub fn compression(&self) -> Compression {
+        self.settings.compression
     }
 
     /// The largest message `topic` takes (configured limit lowered to Kafka's).
@@ -181,95 +393,108 @@ impl Producer {
         Ok(limit)
     }
 
-    async fn writer(&self, topic: &str, partition: i32) -> Result<WriterHandle, KafkaError> {
-        if let Some(w) = self
-            .writers
-            .lock()
-            .await
+    /// The size limit of `topic`, with the compression its batches are written with.
+    pub async fn size_limit(&self, topic: &str) -> Result<SizeLimit, KafkaError> {
+        let bytes = self.max_message_bytes(topic).await?;
+        Ok(SizeLimit::new(bytes, self.settings.compression))
+    }
+
+    /// The handle of `topic`/`partition`, starting its writer on first use. Keep it: sending
+    /// through it takes no lock.
+    pub async fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<PartitionHandle, KafkaError> {
+        if let Some(h) = lock(&self.writers)
             .get(topic)
             .and_then(|p| p.get(&partition))
         {
-            return Ok(w.clone());
+            return Ok(h.clone());
         }
-        let limit = self.max_message_bytes(topic).await?;
-        let (tx, rx) = mpsc::channel(self.settings.queue_len.max(1));
-        let failed = Arc::new(Mutex::new(None));
+        let limit = self.size_limit(topic).await?;
+        let mut writers = lock(&self.writers);
+        let handle = writers
+            .entry(topic.to_string())
+            .or_default()
+            .entry(partition)
+            .or_insert_with(|| self.start_writer(topic, partition, limit));
+        Ok(handle.clone())
+    }
+
+    /// Spawns the writer task of one partition and returns its handle.
+    fn start_writer(&self, topic: &str, partition: i32, limit: SizeLimit) -> PartitionHandle {
+        let budget = self
+            .settings
+            .batch_size
+            .map_or(limit.bytes, |b| b.min(limit.bytes))
+            .max(1);
+        let capacity = self
+            .settings
+            .queue_bytes
+            .unwrap_or(budget.saturating_mul(2))
+            .clamp(1, u64::from(u32::MAX));
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        let queue = Arc::new(Semaphore::new(capacity as usize));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let failed = Arc::new(OnceLock::new());
         let task = PartitionWriter {
             client: Arc::clone(&self.client),
             admin: self.admin.clone(),
             topic: topic.to_string(),
             partition,
             settings: self.settings.clone(),
-            budget: limit,
+            budget,
             tracker: self.tracker.clone(),
             failed: Arc::clone(&failed),
+            queue: Arc::clone(&queue),
+            queued: self.queued.clone(),
             health: Arc::clone(&self.health),
             pc: None,
             batches: 0,
         };
         tokio::spawn(task.run(rx));
-        let handle = WriterHandle { tx, failed };
-        self.writers
-            .lock()
-            .await
-            .entry(topic.to_string())
-            .or_default()
-            .insert(partition, handle.clone());
-        Ok(handle)
+        PartitionHandle(Arc::new(Shared {
+            topic: Arc::from(topic),
+            partition,
+            limit,
+            tx,
+            queue,
+            capacity,
+            total: self.total.clone(),
+            failed,
+            queued: self.queued.clone(),
+        }))
     }
 
-    /// Queues `msg` for `topic`/`partition`; waits while that partition's queue is full.
-    /// Fails when the message exceeds the topic's limit or the writer has failed for good.
+    /// Queues `msg` for `topic`/`partition` (see [`PartitionHandle::send`]); looks the
+    /// handle up each time, so keep the handle where messages go to one partition often.
     pub async fn send(&self, topic: &str, partition: i32, msg: Message) -> Result<(), KafkaError> {
-        let limit = self.max_message_bytes(topic).await?;
-        let size = msg.size();
-        if size > limit {
-            return Err(KafkaError::MessageTooLarge {
-                topic: topic.to_string(),
-                partition,
-                size,
-                limit,
-            });
-        }
-        let w = self.writer(topic, partition).await?;
-        if let Some(e) = lock_clone(&w.failed) {
-            return Err(e);
-        }
-        if w.tx.send(Command::Send(msg)).await.is_err() {
-            return Err(lock_clone(&w.failed).unwrap_or_else(|| writer_gone(topic, partition)));
-        }
-        Ok(())
+        self.partition(topic, partition).await?.send(msg).await
     }
 
     /// Waits until everything queued so far is acknowledged (or a writer failed).
     pub async fn flush(&self) -> Result<(), KafkaError> {
-        let writers: Vec<((String, i32), WriterHandle)> = self
-            .writers
-            .lock()
-            .await
-            .iter()
-            .flat_map(|(t, parts)| parts.iter().map(move |(p, w)| ((t.clone(), *p), w.clone())))
+        let handles: Vec<PartitionHandle> = lock(&self.writers)
+            .values()
+            .flat_map(|parts| parts.values().cloned())
             .collect();
-        let mut waits = Vec::new();
-        for ((topic, partition), w) in writers {
-            let (reply, rx) = oneshot::channel();
-            if w.tx.send(Command::Flush(reply)).await.is_err() {
-                return Err(lock_clone(&w.failed).unwrap_or_else(|| writer_gone(&topic, partition)));
-            }
-            waits.push((topic, partition, w, rx));
+        let mut waits = Vec::with_capacity(handles.len());
+        for h in handles {
+            waits.push((h.request_flush()?, h));
         }
-        for (topic, partition, w, rx) in waits {
-            match rx.await {
-                Ok(r) => r?,
-                Err(_) => {
-                    return Err(
-                        lock_clone(&w.failed).unwrap_or_else(|| writer_gone(&topic, partition))
-                    );
-                }
-            }
+        for (rx, h) in waits {
+            h.answer(rx).await?;
         }
         Ok(())
     }
+}
+
+/// The shared queue budget `settings` ask for.
+fn settings_total(settings: &ProducerSettings) -> Option<Arc<TotalQueue>> {
+    settings
+        .total_queue_bytes
+        .map(|b| Arc::new(TotalQueue::new(b)))
 }
 
 fn writer_gone(topic: &str, partition: i32) -> KafkaError {
@@ -279,11 +504,9 @@ fn writer_gone(topic: &str, partition: i32) -> KafkaError {
     }
 }
 
-fn lock_clone(m: &Mutex<Option<KafkaError>>) -> Option<KafkaError> {
-    match m.lock() {
-        Ok(g) => g.clone(),
-        Err(p) => p.into_inner().clone(),
-    }
+/// Locks `m`, also after a panic elsewhere (the data stays usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct PartitionWriter {
@@ -292,9 +515,12 @@ struct PartitionWriter {
     topic: String,
     partition: i32,
     settings: ProducerSettings,
+    /// Most bytes in one batch.
     budget: u64,
     tracker: AckTracker,
-    failed: Arc<Mutex<Option<KafkaError>>>,
+    failed: Arc<OnceLock<KafkaError>>,
+    queue: Arc<Semaphore>,
+    queued: Gauge,
     health: Arc<Health>,
     pc: Option<Arc<PartitionClient>>,
     /// Batches sent, for sampling the compression ratio.
@@ -307,76 +533,133 @@ enum Attempt {
     Fatal(KafkaError),
 }
 
+/// A command taken out of the queue (its bytes released).
+enum Item {
+    Msg(Message, u64),
+    Flush(Reply),
+}
+
+/// One produce request in the making.
+struct Batch {
+    msgs: Vec<Message>,
+    bytes: u64,
+    flushes: Vec<Reply>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            msgs: Vec::new(),
+            bytes: RECORD_BATCH_OVERHEAD,
+            flushes: Vec::new(),
+        }
+    }
+
+    /// Whether a message of `size` bytes joins this batch under `budget`: an empty batch
+    /// takes any message (one above the budget then travels alone), a non-empty one only
+    /// what keeps it within the budget.
+    fn admits(&self, size: u64, budget: u64) -> bool {
+        self.msgs.is_empty() || self.bytes + size <= budget
+    }
+}
+
 impl PartitionWriter {
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        let mut carry: Option<Command> = None;
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut carry: Option<Item> = None;
         loop {
             let first = match carry.take() {
                 Some(c) => c,
                 None => match rx.recv().await {
-                    Some(c) => c,
+                    Some(c) => self.take(c),
                     None => return,
                 },
             };
-            let mut batch: Vec<Message> = Vec::new();
-            let mut flushes: Vec<Reply> = Vec::new();
-            let mut bytes = RECORD_BATCH_OVERHEAD;
-            let mut next = Some(first);
-            let mut linger_until: Option<tokio::time::Instant> = None;
-            while let Some(cmd) = next.take() {
-                match cmd {
-                    Command::Flush(r) => flushes.push(r),
-                    Command::Send(msg) => {
-                        let size = msg.size();
-                        if !batch.is_empty() && bytes + size > self.budget {
-                            carry = Some(Command::Send(msg));
-                            break;
-                        }
-                        bytes += size;
-                        batch.push(msg);
-                    }
-                }
-                if !flushes.is_empty() {
-                    // A flush closes the batch: it is answered once everything before it is acked.
-                    break;
-                }
-                next = match rx.try_recv() {
-                    Ok(c) => Some(c),
-                    Err(_) if self.settings.linger.is_zero() => None,
-                    Err(_) => {
-                        let deadline = *linger_until.get_or_insert_with(|| {
-                            tokio::time::Instant::now() + self.settings.linger
-                        });
-                        tokio::time::timeout_at(deadline, rx.recv())
-                            .await
-                            .ok()
-                            .flatten()
-                    }
-                };
-            }
-            let result = if batch.is_empty() {
+            let batch = self.collect(first, &mut rx, &mut carry).await;
+            let result = if batch.msgs.is_empty() {
                 Ok(())
             } else {
-                self.deliver(batch, bytes).await
+                self.deliver(batch.msgs, batch.bytes).await
             };
-            for r in flushes {
+            for r in batch.flushes {
                 let _ = r.send(result.clone());
             }
             if let Err(e) = result {
-                tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "Kafka writer stopped");
-                counter!(m::KAFKA_ERRORS_TOTAL, "kind" => e.label()).increment(1);
-                match self.failed.lock() {
-                    Ok(mut g) => *g = Some(e.clone()),
-                    Err(p) => *p.into_inner() = Some(e.clone()),
-                }
-                // Answer every queued flush with the error, then stop.
-                rx.close();
-                while let Ok(cmd) = rx.try_recv() {
-                    if let Command::Flush(r) = cmd {
-                        let _ = r.send(Err(e.clone()));
-                    }
-                }
+                self.stop(e, rx);
                 return;
+            }
+        }
+    }
+
+    /// Takes a command out of the queue, releasing its bytes.
+    fn take(&self, c: Command) -> Item {
+        match c {
+            Command::Send(q) => {
+                self.queued.decrement(q.size as f64);
+                Item::Msg(q.msg, q.size)
+            }
+            Command::Flush(r) => Item::Flush(r),
+        }
+    }
+
+    /// Fills a batch from `first` and what is queued, up to the budget (waiting up to
+    /// `linger` for more); a message that does not fit is left in `carry` for the next one.
+    /// A flush closes the batch. A message above the budget goes alone.
+    async fn collect(
+        &self,
+        first: Item,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        carry: &mut Option<Item>,
+    ) -> Batch {
+        let mut b = Batch::new();
+        let mut next = Some(first);
+        let mut linger_until: Option<tokio::time::Instant> = None;
+        while let Some(item) = next.take() {
+            match item {
+                Item::Flush(r) => {
+                    // Answered once everything before it is acked.
+                    b.flushes.push(r);
+                    break;
+                }
+                Item::Msg(msg, size) => {
+                    if !b.admits(size, self.budget) {
+                        *carry = Some(Item::Msg(msg, size));
+                        break;
+                    }
+                    b.bytes += size;
+                    b.msgs.push(msg);
+                }
+            }
+            next = match rx.try_recv() {
+                Ok(c) => Some(self.take(c)),
+                Err(_) if self.settings.linger.is_zero() => None,
+                Err(_) => {
+                    let deadline = *linger_until
+                        .get_or_insert_with(|| tokio::time::Instant::now() + self.settings.linger);
+                    tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|c| self.take(c))
+                }
+            };
+        }
+        b
+    }
+
+    /// Records the failure for every handle, refuses further sends and answers every
+    /// queued flush with the error.
+    fn stop(&self, e: KafkaError, mut rx: mpsc::UnboundedReceiver<Command>) {
+        tracing::error!(topic = %self.topic, partition = self.partition, error = %e, "Kafka writer stopped");
+        counter!(m::KAFKA_ERRORS_TOTAL, "kind" => e.label()).increment(1);
+        let _ = self.failed.set(e.clone());
+        self.queue.close();
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            match self.take(cmd) {
+                Item::Flush(r) => {
+                    let _ = r.send(Err(e.clone()));
+                }
+                Item::Msg(..) => {}
             }
         }
     }
@@ -541,58 +824,6 @@ impl PartitionWriter {
 /// How often a batch's compressed size is measured for the compression-ratio metric.
 const COMPRESSION_SAMPLE_EVERY: u64 = 16;
 
-/// The size of `records` as one compressed record batch on the wire, measured by encoding
-/// it with rskafka's own record-batch writer (rskafka 0.6 does not report what it sent).
-fn compressed_batch_size(records: &[Record], compression: Compression) -> Option<usize> {
-    use rskafka::protocol::record::{
-        ControlBatchOrRecords, Record as WireRecord, RecordBatch, RecordBatchCompression,
-        RecordBatchTimestampType, RecordHeader,
-    };
-    use rskafka::protocol::traits::WriteType;
-    let codec = match compression {
-        Compression::NoCompression => return None,
-        Compression::Gzip => RecordBatchCompression::Gzip,
-        Compression::Lz4 => RecordBatchCompression::Lz4,
-        Compression::Snappy => RecordBatchCompression::Snappy,
-        Compression::Zstd => RecordBatchCompression::Zstd,
-    };
-    let wire: Vec<WireRecord> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| WireRecord {
-            timestamp_delta: 0,
-            offset_delta: i32::try_from(i).unwrap_or(i32::MAX),
-            key: r.key.clone(),
-            value: r.value.clone(),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| RecordHeader {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-        })
-        .collect();
-    let batch = RecordBatch {
-        base_offset: 0,
-        partition_leader_epoch: 0,
-        last_offset_delta: i32::try_from(records.len().saturating_sub(1)).unwrap_or(i32::MAX),
-        first_timestamp: 0,
-        max_timestamp: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        base_sequence: -1,
-        records: ControlBatchOrRecords::Records(wire),
-        compression: codec,
-        is_transactional: false,
-        timestamp_type: RecordBatchTimestampType::CreateTime,
-    };
-    let mut out = Vec::new();
-    batch.write(&mut out).ok()?;
-    Some(out.len())
-}
-
 /// A random duration between half and all of `d`.
 fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
@@ -607,34 +838,48 @@ fn jitter(d: Duration) -> Duration {
 mod tests {
     use super::*;
 
-    #[test]
-    fn compressed_size_is_measured_for_every_codec() {
-        let records: Vec<Record> = (0..100)
-            .map(|i| Record {
-                key: Some(format!("k{i}").into_bytes()),
-                value: Some(
-                    format!("{{\"id\":\"{i}\",\"pad\":\"{}\"}}", "x".repeat(200)).into_bytes(),
-                ),
-                headers: BTreeMap::new(),
-                timestamp: rskafka::chrono::Utc::now(),
-            })
-            .collect();
-        let raw: usize = records
-            .iter()
-            .map(|r| r.value.as_ref().map_or(0, Vec::len))
-            .sum();
-        assert_eq!(
-            compressed_batch_size(&records, Compression::NoCompression),
-            None
-        );
-        for c in [
-            Compression::Gzip,
-            Compression::Lz4,
-            Compression::Snappy,
-            Compression::Zstd,
-        ] {
-            let wire = compressed_batch_size(&records, c).expect("measured");
-            assert!(wire > 61 && wire < raw / 4, "{c:?}: {wire} bytes for {raw}");
+    fn msg(len: usize) -> Message {
+        Message {
+            key: None,
+            value: Some(vec![b'x'; len]),
+            headers: BTreeMap::new(),
+            tickets: Vec::new(),
         }
+    }
+
+    fn push(b: &mut Batch, m: Message) {
+        b.bytes += m.size();
+        b.msgs.push(m);
+    }
+
+    #[test]
+    fn a_message_above_the_batch_budget_travels_alone() {
+        let budget = 1_000;
+        let big = msg(5_000);
+        // Behind other messages it waits for the next batch.
+        let mut b = Batch::new();
+        push(&mut b, msg(100));
+        assert!(!b.admits(big.size(), budget));
+        // An empty batch takes it, and then nothing else.
+        let mut b = Batch::new();
+        assert!(b.admits(big.size(), budget));
+        push(&mut b, big);
+        assert!(!b.admits(msg(0).size(), budget));
+    }
+
+    #[test]
+    fn small_messages_fill_a_batch_up_to_the_budget() {
+        let m = msg(64);
+        let per = m.size();
+        assert_eq!(per, 100);
+        let budget = RECORD_BATCH_OVERHEAD + 10 * per;
+        let mut b = Batch::new();
+        let mut n = 0;
+        while b.admits(per, budget) {
+            push(&mut b, m.clone());
+            n += 1;
+        }
+        assert_eq!(n, 10);
+        assert_eq!(b.bytes, budget);
     }
 }

@@ -1,6 +1,7 @@
 //! Rules of how the Kafka client connects and produces: bootstrap brokers as `host:port`
 //! without a scheme, a client id Kafka accepts, timeouts above zero, a linger of at most
-//! 10 s, and `required-acks = -1` (anything less could lose committed rows).
+//! 10 s, a `batch-size` between 1 KiB and `max-message-bytes`, and `required-acks = -1`
+//! (anything less could lose committed rows).
 
 use super::super::Report;
 use super::topic::topic_byte;
@@ -51,6 +52,7 @@ pub(super) fn producer(r: &mut Report, p: &KeyPath, k: &KafkaConfig) {
             format!("must be at most 10s, got {}", k.linger),
         );
     }
+    batch_size(r, p, k);
     match k.required_acks {
         -1 => {}
         0 | 1 => r.unsupported(
@@ -58,5 +60,22 @@ pub(super) fn producer(r: &mut Report, p: &KeyPath, k: &KafkaConfig) {
             format!("required-acks = {} (only -1 keeps every committed row; it is the only value accepted)", k.required_acks),
         ),
         other => r.err(p.key("required-acks"), format!("invalid required-acks {other}, expected -1, 0 or 1")),
+    }
+}
+
+/// `batch-size`, when set: at least 1 KiB, at most `max-message-bytes` (a batch above the
+/// size limit would be refused by the broker).
+fn batch_size(r: &mut Report, p: &KeyPath, k: &KafkaConfig) {
+    let Some(b) = k.batch_size else {
+        return;
+    };
+    if b.as_u64() < 1024 || b > k.max_message_bytes {
+        r.err(
+            p.key("batch-size"),
+            format!(
+                "must be between 1KiB and max-message-bytes ({}), got {b}",
+                k.max_message_bytes
+            ),
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Rules of `[sink.kafka-config]`, by concern, reported in this order: `client` (brokers),
 //! `topic` (topic name, partitions, replication, message size), `client` again (client id,
-//! timeouts, linger, acknowledgements), `security` (SASL, then TLS), `large_message`
+//! timeouts, linger, batch size, acknowledgements), `security` (SASL, then TLS), `large_message`
 //! (`[large-message-handle]`) and `codec` (`[codec-config]` against the protocol).
 //! Secrets (the SASL password) are resolved here, relative files read from `base`.
 
