@@ -3,53 +3,93 @@
 //! (`sbtest1(id INT PRIMARY KEY, k INT, c CHAR(120), pad CHAR(60))`), inserted by 1PC in
 //! transactions of 100 rows over 3 regions, Canal-JSON, index-value dispatch to 3 partitions.
 //!
-//! Two phases: a burst (every row committed as fast as the emulator can) reports rows/s and
-//! MB/s (first commit to last append) and its commit-to-ack latency, which is mostly queueing;
-//! a paced phase (a steady 20 000 rows/s) reports commit-to-ack latency p50/p99 under a load the
-//! daemon keeps up with. Latency is the broker's LogAppendTime of each message minus its commit
-//! ts's physical time (`es`). Then the daemon's peak RSS (`VmHWM`). The emulator's resolved-ts interval is 200 ms (TiKV's default
-//! `min-ts-interval` is 1 s), which bounds latency from below.
+//! Three phases. A burst (every row committed as fast as the emulator can) reports rows/s and
+//! MB/s (first commit to last append) and its commit-to-ack latency, which is mostly queueing.
+//! A paced phase (a steady 50 000 rows/s, issue 18's load) reports commit-to-ack latency
+//! p50/p99 against issue 18's target, p99 ≤ the resolved-ts interval + 100 ms. Latency is the
+//! broker's LogAppendTime of each message minus its commit ts's physical time (`es`). The
+//! emulator's resolved-ts interval is 200 ms (TiKV's default `min-ts-interval` is 1 s), which
+//! bounds latency from below. Then the daemon's peak RSS (`VmHWM`), CPU per row and per-stage
+//! busy time (its `/metrics`), and the producer-only ceiling: the burst's messages, exactly as
+//! Kafka holds them, pushed with the daemon's own producer alone to a new topic
+//! (`support/producer.rs`, as `kafka_produce` does), and the burst's ratio to it.
 //!
-//! Afterwards it pushes the burst's messages, exactly as Kafka holds them, with the daemon's own
-//! producer alone to a new topic (`support/producer.rs`, as `kafka_produce` does) and prints
-//! that ceiling and the burst's ratio to it, both from the same run; and the daemon's CPU per
-//! row and per-stage busy time (its `/metrics`).
+//! The distance phase runs the same burst again with a second daemon (and a fresh emulated
+//! cluster) whose broker is 20 ms of round trip away: it talks to the broker's DELAYED listener
+//! through `support/delay_proxy.rs` (10 ms each way, on loopback; the listener advertises the
+//! proxy's port, so every connection stays on the proxy), and prints rows/s with and without
+//! the delay and their ratio, and the round trip measured through the proxy and directly.
 //!
-//! Needs the test broker (`scripts/kafka.sh start`). `cargo bench --bench e2e` writes
-//! 200 000 rows; run as a test (`cargo test --benches`) it writes 2 000 as a smoke check.
+//! Needs the test broker (`scripts/kafka.sh start`; a broker started before the DELAYED
+//! listener existed must be restarted). `KAFKA_PLAINTEXT`, `KAFKA_DELAYED` and
+//! `KAFKA_DELAYED_PROXY`, else `$KAFKA_IT_DIR/env`, name it. `cargo bench --bench e2e` writes
+//! 200 000 rows per burst and 200 000 paced; run as a test (`cargo test --benches`) it writes
+//! 2 000 of each as a smoke check, asserting delivery, not speed.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tidb_changefeed::model::TableInfo;
 use tidb_changefeed_emulator::runner;
 use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
-use tidb_changefeed_emulator::{Mutation, MutationOp};
+use tidb_changefeed_emulator::{Emulator, Mutation, MutationOp};
 
+#[path = "support/delay_proxy.rs"]
+mod delay_proxy;
 #[path = "support/producer.rs"]
 mod producer;
 
+use delay_proxy::DelayProxy;
+
 const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/sysbench_three_regions.toml");
+
+/// The distance phase's delay each way (20 ms round trip).
+const ONE_WAY_DELAY: Duration = Duration::from_millis(10);
+
+const RESTART: &str = "restart it with `scripts/kafka.sh restart` (or `scripts/kafka.sh stop` \
+    and `start`) so it gets the DELAYED listener";
 
 fn kafka_dir() -> String {
     std::env::var("KAFKA_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-kafka".into())
 }
 
-fn broker() -> String {
-    if let Ok(b) = std::env::var("KAFKA_PLAINTEXT") {
-        return b;
+/// A variable `scripts/kafka.sh env` exports: from the environment, else from its env file.
+fn kafka_var(name: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(name) {
+        return Some(v);
     }
+    let prefix = format!("export {name}=");
     std::fs::read_to_string(format!("{}/env", kafka_dir()))
         .ok()
         .and_then(|t| {
-            t.lines().find_map(|l| {
-                l.strip_prefix("export KAFKA_PLAINTEXT=")
-                    .map(str::to_string)
-            })
+            t.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_string))
         })
+}
+
+fn broker() -> String {
+    kafka_var("KAFKA_PLAINTEXT")
         .expect("the Kafka test broker is not running: start it with `scripts/kafka.sh start`")
+}
+
+/// The broker's DELAYED listener: (where it is bound, where it is advertised = where the
+/// proxy must listen). Panics when the broker does not have it.
+fn delayed_listener() -> (String, String) {
+    let (Some(bound), Some(advertised)) =
+        (kafka_var("KAFKA_DELAYED"), kafka_var("KAFKA_DELAYED_PROXY"))
+    else {
+        panic!(
+            "KAFKA_DELAYED / KAFKA_DELAYED_PROXY are not set: the test broker was started by an \
+             older scripts/kafka.sh; {RESTART}"
+        );
+    };
+    let addr = bound.parse().expect("KAFKA_DELAYED is host:port");
+    if let Err(e) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
+        panic!("the test broker has no DELAYED listener at {bound} ({e}); {RESTART}");
+    }
+    (bound, advertised)
 }
 
 fn repo() -> std::path::PathBuf {
@@ -104,29 +144,500 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i]
 }
 
+/// Rows per phase: the full bench, or the smoke check `cargo test --benches` runs.
+struct Plan {
+    burst_rows: i64,
+    paced_rate: i64,
+    paced_rows: i64,
+}
+
+impl Plan {
+    fn new(full: bool) -> Self {
+        if full {
+            // 4 s of paced load at issue 18's rate.
+            Plan {
+                burst_rows: 200_000,
+                paced_rate: 50_000,
+                paced_rows: 200_000,
+            }
+        } else {
+            Plan {
+                burst_rows: 2_000,
+                paced_rate: 2_000,
+                paced_rows: 2_000,
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let rows: i64 = if full { 200_000 } else { 2_000 };
+    let plan = Plan::new(std::env::args().any(|a| a == "--bench"));
     let broker = broker();
+    // Checked first, so a broker without the listener fails before the long phases.
+    let (delayed, delayed_proxy) = delayed_listener();
     let scenario = Scenario::parse(SCENARIO, "bench").expect("scenario");
-    let info = TableInfo::from_json(scenario.tables[0].info.as_bytes()).expect("table info");
-    let emu = runner::start(&scenario, "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("emulator");
+    let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    let topic = format!("bench_e2e_{stamp}");
-    create_topic(&broker, &topic);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let http = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let config = format!(
+    // Burst, then paced, with the daemon talking to the broker directly.
+    let mut near = Feed::start(&scenario, &broker, &broker, "near").await;
+    let before = CpuSample::take(near.daemon.id());
+    let write_started = Instant::now();
+    near.write(plan.burst_rows, None).await;
+    let write_secs = write_started.elapsed().as_secs_f64();
+    near.settle().await;
+    let burst_cpu = CpuSample::take(near.daemon.id()).since(&before);
+    let burst_last_id = near.next_id;
+    let paced_started = Instant::now();
+    near.write(plan.paced_rows, Some(plan.paced_rate)).await;
+    let paced_write_secs = paced_started.elapsed().as_secs_f64();
+    near.settle().await;
+    let daemon = near.stop();
+    let records = read_back(&broker, &near.topic);
+    assert_eq!(
+        records.len(),
+        near.next_id as usize,
+        "every row reached Kafka exactly once"
+    );
+    let (burst, paced): (Vec<Record>, Vec<Record>) =
+        records.into_iter().partition(|r| r.id <= burst_last_id);
+    let burst_rate = report_burst("e2e sysbench insert, burst", &burst);
+    println!("(the emulator wrote the burst in {write_secs:.2} s)");
+    report_paced(&plan, &scenario, &paced, paced_write_secs);
+    println!("daemon peak RSS {:.1} MiB", daemon.rss_kib as f64 / 1024.0);
+    report_ceiling(&broker, &near.topic, burst, burst_rate).await;
+    report_cpu(&daemon, near.next_id);
+    burst_cpu.report(plan.burst_rows);
+
+    distance(
+        &plan,
+        &scenario,
+        &broker,
+        (&delayed, &delayed_proxy),
+        burst_rate,
+    )
+    .await;
+}
+
+/// The same burst with the daemon's broker 2 × `ONE_WAY_DELAY` of round trip away.
+async fn distance(
+    plan: &Plan,
+    scenario: &Scenario,
+    broker: &str,
+    (delayed, delayed_proxy): (&str, &str),
+    near_rate: f64,
+) {
+    let proxy = DelayProxy::start(delayed_proxy, delayed, ONE_WAY_DELAY)
+        .await
+        .unwrap_or_else(|e| panic!("the delay proxy cannot listen on {delayed_proxy}: {e}"));
+    let direct_rtt = kafka_round_trip(delayed).await;
+    let proxy_rtt = kafka_round_trip(delayed_proxy).await;
+    assert!(
+        proxy_rtt >= 2 * ONE_WAY_DELAY,
+        "a round trip through the delay proxy took {proxy_rtt:?}, less than its delay"
+    );
+    let mut far = Feed::start(scenario, broker, delayed_proxy, "far").await;
+    far.write(plan.burst_rows, None).await;
+    far.settle().await;
+    far.stop();
+    let records = read_back(broker, &far.topic);
+    assert_eq!(
+        records.len(),
+        plan.burst_rows as usize,
+        "every row reached Kafka exactly once through the delay proxy"
+    );
+    let payload: usize = records.iter().map(|r| r.payload.len()).sum();
+    let stats = proxy.stats();
+    assert!(
+        stats.bytes_up() as usize >= payload,
+        "the daemon's messages did not go through the delay proxy ({} bytes forwarded, {payload} \
+         bytes of payload): does the broker advertise its DELAYED listener at {delayed_proxy}?",
+        stats.bytes_up()
+    );
+    let far_rate = report_burst(
+        &format!(
+            "distance, the burst again with the broker {} ms of round trip away",
+            (2 * ONE_WAY_DELAY).as_millis()
+        ),
+        &records,
+    );
+    println!(
+        "distance: Kafka round trip through the proxy {:.1} ms, direct {:.1} ms (added {:.1} ms); \
+         the proxy forwarded {:.1} MB up and {:.1} MB down over {} connections, writes at most \
+         {:.1} ms behind schedule",
+        ms(proxy_rtt),
+        ms(direct_rtt),
+        ms(proxy_rtt.saturating_sub(direct_rtt)),
+        stats.bytes_up() as f64 / 1e6,
+        stats.bytes_down() as f64 / 1e6,
+        stats.connections(),
+        ms(stats.max_late())
+    );
+    println!(
+        "distance: {far_rate:.0} rows/s with the delay, {near_rate:.0} rows/s without; ratio {:.2} \
+         (issue 18 target >= 0.5)",
+        far_rate / near_rate
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The median time of a Kafka ApiVersions (v0) round trip to `addr`, over one connection.
+async fn kafka_round_trip(addr: &str) -> Duration {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    s.set_nodelay(true).expect("nodelay");
+    let mut times = Vec::new();
+    for correlation in 0..11i32 {
+        // Size, then the v1 request header: api key 18 (ApiVersions), version 0, correlation
+        // id, null client id; the v0 body is empty.
+        let mut req = 10i32.to_be_bytes().to_vec();
+        req.extend(18i16.to_be_bytes());
+        req.extend(0i16.to_be_bytes());
+        req.extend(correlation.to_be_bytes());
+        req.extend((-1i16).to_be_bytes());
+        let started = Instant::now();
+        s.write_all(&req).await.expect("ApiVersions request");
+        let mut size = [0u8; 4];
+        s.read_exact(&mut size).await.expect("ApiVersions response");
+        let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
+        s.read_exact(&mut body).await.expect("ApiVersions response");
+        times.push(started.elapsed());
+        assert_eq!(
+            body.get(..4),
+            Some(&correlation.to_be_bytes()[..]),
+            "ApiVersions response from {addr} answers another request"
+        );
+    }
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+/// One message read back from the topic.
+struct Record {
+    partition: i32,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    /// The broker's LogAppendTime, ms.
+    appended: i64,
+    /// The commit ts's physical time, ms (Canal-JSON `es`).
+    es: i64,
+    id: i64,
+}
+
+/// Every row message of `topic` (DDL left out), read with kcat.
+fn read_back(broker: &str, topic: &str) -> Vec<Record> {
+    let out = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            broker,
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+            "-J",
+        ])
+        .output()
+        .expect("kcat");
+    assert!(out.status.success(), "kcat failed");
+    let mut records = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let m: serde_json::Value = serde_json::from_str(line).expect("kcat JSON");
+        let payload = m["payload"].as_str().unwrap_or("");
+        let v: serde_json::Value = serde_json::from_str(payload).expect("canal-json");
+        if v["isDdl"] == true {
+            continue;
+        }
+        records.push(Record {
+            partition: m["partition"]
+                .as_i64()
+                .and_then(|p| i32::try_from(p).ok())
+                .unwrap_or(0),
+            key: m["key"].as_str().unwrap_or("").as_bytes().to_vec(),
+            payload: payload.as_bytes().to_vec(),
+            appended: m["ts"].as_i64().unwrap_or(0),
+            es: v["es"].as_i64().unwrap_or(0),
+            id: v["data"][0]["id"]
+                .as_str()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0),
+        });
+    }
+    records
+}
+
+/// Commit-to-ack latencies (ms), sorted.
+fn latencies(records: &[Record]) -> Vec<i64> {
+    let mut l: Vec<i64> = records.iter().map(|r| r.appended - r.es).collect();
+    l.sort_unstable();
+    l
+}
+
+/// Prints a burst's rows/s, MB/s and latency; returns its rows/s (first commit to last append).
+fn report_burst(label: &str, records: &[Record]) -> f64 {
+    let first_commit = records.iter().map(|r| r.es).min().unwrap_or(0);
+    let last_append = records.iter().map(|r| r.appended).max().unwrap_or(0);
+    let secs = (last_append - first_commit).max(1) as f64 / 1000.0;
+    let bytes: usize = records.iter().map(|r| r.payload.len() + r.key.len()).sum();
+    let l = latencies(records);
+    let rate = records.len() as f64 / secs;
+    println!(
+        "{label}: {} rows, {rate:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms",
+        records.len(),
+        bytes as f64 / secs / 1e6,
+        percentile(&l, 0.50),
+        percentile(&l, 0.99),
+    );
+    rate
+}
+
+/// Prints the paced phase's latency next to issue 18's target (printed, never asserted).
+fn report_paced(plan: &Plan, scenario: &Scenario, records: &[Record], write_secs: f64) {
+    let l = latencies(records);
+    let p99 = percentile(&l, 0.99);
+    let interval = scenario.cluster.tick_interval_ms;
+    let target = interval as i64 + 100;
+    println!(
+        "e2e sysbench insert, paced at {} rows/s (written at {:.0} rows/s): {} rows, \
+         commit-to-ack p50 {} ms, p99 {p99} ms; target p99 <= {target} ms (resolved-ts interval \
+         {interval} ms + 100 ms): {}",
+        plan.paced_rate,
+        records.len() as f64 / write_secs,
+        records.len(),
+        percentile(&l, 0.50),
+        if p99 <= target { "met" } else { "NOT met" },
+    );
+}
+
+/// Pushes the burst's messages with the producer alone and prints that ceiling and the ratio.
+async fn report_ceiling(broker: &str, topic: &str, burst: Vec<Record>, burst_rate: f64) {
+    let rows = burst.len();
+    let msgs = burst
+        .into_iter()
+        .map(|r| (r.partition, r.key, r.payload))
+        .collect();
+    let took = producer::push(broker, &format!("{topic}_ceiling"), msgs).await;
+    let ceiling = rows as f64 / took.as_secs_f64();
+    println!(
+        "producer alone, the burst's {rows} messages to a new topic: {ceiling:.0} msg/s; e2e burst / producer = {:.2}",
+        burst_rate / ceiling
+    );
+}
+
+/// What the daemon reported about itself before it stopped.
+struct DaemonStats {
+    rss_kib: u64,
+    cpu_secs: f64,
+    stages: Vec<(String, f64)>,
+}
+
+/// CPU seconds used so far by the daemon, the broker and this process (the emulated
+/// cluster, the delay proxy), and the wall clock: the three share the machine's cores.
+struct CpuSample {
+    daemon: f64,
+    broker: f64,
+    bench: f64,
+    at: Instant,
+    /// Seconds between two samples (set by [`CpuSample::since`]).
+    wall: f64,
+}
+
+impl CpuSample {
+    fn take(daemon_pid: u32) -> Self {
+        let broker = std::fs::read_to_string(format!("{}/kafka.pid", kafka_dir()))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .map_or(0.0, process_cpu_seconds);
+        CpuSample {
+            daemon: process_cpu_seconds(daemon_pid),
+            broker,
+            bench: process_cpu_seconds(std::process::id()),
+            at: Instant::now(),
+            wall: 0.0,
+        }
+    }
+
+    /// What was used between `earlier` and this sample.
+    fn since(&self, earlier: &CpuSample) -> CpuSample {
+        CpuSample {
+            daemon: self.daemon - earlier.daemon,
+            broker: self.broker - earlier.broker,
+            bench: self.bench - earlier.bench,
+            at: earlier.at,
+            wall: self.at.duration_since(earlier.at).as_secs_f64(),
+        }
+    }
+
+    /// Prints a phase's CPU (a sample made by [`CpuSample::since`]).
+    fn report(&self, rows: i64) {
+        let wall = self.wall;
+        println!(
+            "burst CPU over {wall:.2} s of wall clock on {} cores: daemon {:.2} s ({:.2} µs per row),              broker {:.2} s, emulator and bench {:.2} s",
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            self.daemon,
+            self.daemon * 1e6 / rows as f64,
+            self.broker,
+            self.bench
+        );
+    }
+}
+
+fn report_cpu(d: &DaemonStats, rows: i64) {
+    println!(
+        "daemon CPU {:.2} s over burst and paced phases ({:.2} µs per row); stage busy seconds: {}",
+        d.cpu_secs,
+        d.cpu_secs * 1e6 / rows as f64,
+        d.stages
+            .iter()
+            .map(|(s, v)| format!("{s} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// One changefeed under test: its own emulated cluster, topic, state dir and daemon process
+/// (killed on drop if still running).
+struct Feed {
+    emu: Emulator,
+    info: TableInfo,
+    dir: tempfile::TempDir,
+    daemon: Child,
+    http: u16,
+    topic: String,
+    next_id: i64,
+}
+
+impl Feed {
+    /// Creates the topic through `admin` and starts a daemon whose `brokers` is
+    /// `daemon_broker`; returns once it subscribed to the emulated TiKV.
+    async fn start(scenario: &Scenario, admin: &str, daemon_broker: &str, name: &str) -> Feed {
+        let info = TableInfo::from_json(scenario.tables[0].info.as_bytes()).expect("table info");
+        let emu = runner::start(scenario, "127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("emulator");
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let topic = format!("bench_e2e_{name}_{stamp}");
+        create_topic(admin, &topic);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let http = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("port");
+        let config = daemon_config(&emu.pd_addr().to_string(), http, &topic, daemon_broker);
+        std::fs::write(dir.path().join("bench.toml"), config).expect("config");
+        let daemon = Command::new(env!("CARGO_BIN_EXE_tidb-changefeed"))
+            .args(["run", "--config"])
+            .arg(dir.path().join("bench.toml"))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("daemon.log")).expect("log"))
+            .spawn()
+            .expect("the daemon starts");
+        let mut feed = Feed {
+            emu,
+            info,
+            dir,
+            daemon,
+            http,
+            topic,
+            next_id: 0,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while feed.emu.cluster().lock().subscription_count() == 0 {
+            feed.check_alive();
+            assert!(Instant::now() < deadline, "the daemon never subscribed");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        feed
+    }
+
+    fn check_alive(&mut self) {
+        if let Ok(Some(st)) = self.daemon.try_wait() {
+            panic!(
+                "the daemon exited ({st}):\n{}",
+                std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+            );
+        }
+    }
+
+    /// Commits `n` sysbench rows (ids after `next_id`) in transactions of 100, as fast as
+    /// possible or at `rate` rows per second.
+    async fn write(&mut self, n: i64, rate: Option<i64>) {
+        let started = Instant::now();
+        let mut written = 0;
+        while written < n {
+            let batch: Vec<Mutation> = (0..100.min(n - written))
+                .map(|_| {
+                    self.next_id += 1;
+                    sysbench_row(&self.info, self.next_id)
+                })
+                .collect();
+            written += batch.len() as i64;
+            self.emu.cluster().lock().one_pc(&batch, 0).expect("commit");
+            match rate {
+                Some(r) => {
+                    let due = Duration::from_secs_f64(written as f64 / r as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                None if written % 5_000 == 0 => tokio::task::yield_now().await,
+                None => {}
+            }
+        }
+    }
+
+    /// Waits until the daemon's checkpoint passes everything committed so far.
+    async fn settle(&mut self) {
+        let last = self.emu.cluster().lock().next_ts();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while checkpoint(self.dir.path()).is_none_or(|c| c < last) {
+            self.check_alive();
+            assert!(
+                Instant::now() < deadline,
+                "the checkpoint did not reach the last commit"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reads the daemon's own figures, then stops it (SIGTERM).
+    fn stop(&mut self) -> DaemonStats {
+        let pid = self.daemon.id();
+        let stats = DaemonStats {
+            rss_kib: peak_rss_kib(pid),
+            stages: stage_busy(self.http),
+            cpu_secs: process_cpu_seconds(pid),
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        let _ = self.daemon.wait();
+        stats
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Ok(None) = self.daemon.try_wait() {
+            let _ = self.daemon.kill();
+            let _ = self.daemon.wait();
+        }
+    }
+}
+
+fn daemon_config(pd: &str, http: u16, topic: &str, broker: &str) -> String {
+    format!(
         r#"
 [upstream]
 pd = ["http://{pd}"]
@@ -149,140 +660,22 @@ partition = "index-value"
 [changefeed.sink.kafka-config]
 brokers = ["{broker}"]
 topic = "{topic}"
-"#,
-        pd = emu.pd_addr()
-    );
-    std::fs::write(dir.path().join("bench.toml"), config).expect("config");
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_tidb-changefeed"))
-        .args(["run", "--config"])
-        .arg(dir.path().join("bench.toml"))
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("daemon.log")).expect("log"))
-        .spawn()
-        .expect("the daemon starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while emu.cluster().lock().subscription_count() == 0 {
-        assert!(Instant::now() < deadline, "the daemon never subscribed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+"#
+    )
+}
 
-    // Phase 1, burst: every row committed as fast as the emulator can (throughput).
-    // Phase 2, paced: `paced_rate` rows/s in transactions of 100 (latency at a steady load).
-    let paced_rate: i64 = if full { 20_000 } else { 2_000 };
-    let paced_rows: i64 = if full { 100_000 } else { 2_000 };
-    let mut next_id = 0i64;
-    let started = Instant::now();
-    write_rows(&emu, &info, &mut next_id, rows, None).await;
-    let write_secs = started.elapsed().as_secs_f64();
-    wait_checkpoint(&emu, dir.path(), &mut daemon).await;
-    let burst_last_id = next_id;
-    write_rows(&emu, &info, &mut next_id, paced_rows, Some(paced_rate)).await;
-    wait_checkpoint(&emu, dir.path(), &mut daemon).await;
-    let payload_rows = next_id as usize;
-    let rss = peak_rss_kib(daemon.id());
-    let stages = stage_busy(http);
-    let cpu = process_cpu_seconds(daemon.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status();
-    let _ = daemon.wait();
-
-    // Read everything back with kcat: broker append time and the payload.
-    let out = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            &broker,
-            "-t",
-            &topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-J",
-        ])
-        .output()
-        .expect("kcat");
-    assert!(out.status.success(), "kcat failed");
-    let mut latencies = Vec::new();
-    let mut paced = Vec::new();
-    // The burst's messages as Kafka holds them, for the producer-only ceiling.
-    let mut burst_msgs: Vec<(i32, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut bytes = 0usize;
-    let mut first_commit = i64::MAX;
-    let mut last_append = 0i64;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let m: serde_json::Value = serde_json::from_str(line).expect("kcat JSON");
-        let appended = m["ts"].as_i64().unwrap_or(0);
-        let payload = m["payload"].as_str().unwrap_or("");
-        let v: serde_json::Value = serde_json::from_str(payload).expect("canal-json");
-        if v["isDdl"] == true {
-            continue;
-        }
-        let es = v["es"].as_i64().unwrap_or(0);
-        let id: i64 = v["data"][0]["id"]
-            .as_str()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0);
-        if id > burst_last_id {
-            paced.push(appended - es);
-            continue;
-        }
-        bytes += payload.len() + m["key"].as_str().map_or(0, str::len);
-        burst_msgs.push((
-            m["partition"]
-                .as_i64()
-                .and_then(|p| i32::try_from(p).ok())
-                .unwrap_or(0),
-            m["key"].as_str().unwrap_or("").as_bytes().to_vec(),
-            payload.as_bytes().to_vec(),
-        ));
-        latencies.push(appended - es);
-        first_commit = first_commit.min(es);
-        last_append = last_append.max(appended);
+/// One sysbench row with id `i`, as a 1PC mutation.
+fn sysbench_row(info: &TableInfo, i: i64) -> Mutation {
+    let mut v = BTreeMap::new();
+    v.insert("id".to_string(), toml::Value::Integer(i));
+    v.insert("k".to_string(), toml::Value::Integer(i * 7 % 100_000));
+    v.insert("c".to_string(), toml::Value::String(format!("{i:0<120}")));
+    v.insert("pad".to_string(), toml::Value::String(format!("{i:1<60}")));
+    let (key, value) = encode_row(info, &v, None).expect("row");
+    Mutation {
+        key,
+        op: MutationOp::Put(value),
     }
-    assert_eq!(
-        latencies.len() + paced.len(),
-        payload_rows,
-        "every row reached Kafka exactly once"
-    );
-    latencies.sort_unstable();
-    paced.sort_unstable();
-    let secs = ((last_append - first_commit).max(1)) as f64 / 1000.0;
-    let burst_rows = burst_msgs.len();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let ceiling = producer::push(&broker, &format!("{topic}_ceiling"), burst_msgs).await;
-    let ceiling_rate = burst_rows as f64 / ceiling.as_secs_f64();
-    println!(
-        "e2e sysbench insert, burst: {} rows, {:.0} rows/s, {:.1} MB/s, commit-to-ack p50 {} ms, p99 {} ms (emulator wrote them in {:.2} s)",
-        latencies.len(),
-        latencies.len() as f64 / secs,
-        bytes as f64 / secs / 1e6,
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        write_secs
-    );
-    println!(
-        "e2e sysbench insert, paced at {paced_rate} rows/s: {} rows, commit-to-ack p50 {} ms, p99 {} ms",
-        paced.len(),
-        percentile(&paced, 0.50),
-        percentile(&paced, 0.99),
-    );
-    println!("daemon peak RSS {:.1} MiB", rss as f64 / 1024.0);
-    println!(
-        "producer alone, the burst's {burst_rows} messages to a new topic: {ceiling_rate:.0} msg/s; e2e burst / producer = {:.2}",
-        latencies.len() as f64 / secs / ceiling_rate
-    );
-    println!(
-        "daemon CPU {cpu:.2} s over both phases ({:.2} µs per row); stage busy seconds: {}",
-        cpu * 1e6 / payload_rows as f64,
-        stages
-            .iter()
-            .map(|(s, v)| format!("{s} {v:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
 }
 
 /// The daemon's user + system CPU seconds (`/proc/<pid>/stat`, clock ticks of 1/100 s).
@@ -315,77 +708,4 @@ fn stage_busy(port: u16) -> Vec<(String, f64)> {
             Some((stage, v))
         })
         .collect()
-}
-
-/// Commits `n` sysbench rows (ids after `next_id`) in transactions of 100, as fast as possible
-/// or at `rate` rows per second.
-async fn write_rows(
-    emu: &tidb_changefeed_emulator::Emulator,
-    info: &TableInfo,
-    next_id: &mut i64,
-    n: i64,
-    rate: Option<i64>,
-) {
-    let c = "0".repeat(119);
-    let pad = "1".repeat(59);
-    let started = Instant::now();
-    let mut written = 0;
-    while written < n {
-        let mut batch = Vec::with_capacity(100);
-        for _ in 0..100.min(n - written) {
-            *next_id += 1;
-            written += 1;
-            let i = *next_id;
-            let mut v = BTreeMap::new();
-            v.insert("id".to_string(), toml::Value::Integer(i));
-            v.insert("k".to_string(), toml::Value::Integer(i * 7 % 100_000));
-            v.insert(
-                "c".to_string(),
-                toml::Value::String(format!("{i}{c}")[..120].to_string()),
-            );
-            v.insert(
-                "pad".to_string(),
-                toml::Value::String(format!("{i}{pad}")[..60].to_string()),
-            );
-            let (key, value) = encode_row(info, &v, None).expect("row");
-            batch.push(Mutation {
-                key,
-                op: MutationOp::Put(value),
-            });
-        }
-        emu.cluster().lock().one_pc(&batch, 0).expect("commit");
-        match rate {
-            Some(r) => {
-                let due = Duration::from_secs_f64(written as f64 / r as f64);
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    tokio::time::sleep(wait).await;
-                }
-            }
-            None if written % 5_000 == 0 => tokio::task::yield_now().await,
-            None => {}
-        }
-    }
-}
-
-/// Waits until the daemon's checkpoint passes everything committed so far.
-async fn wait_checkpoint(
-    emu: &tidb_changefeed_emulator::Emulator,
-    dir: &std::path::Path,
-    daemon: &mut std::process::Child,
-) {
-    let last = emu.cluster().lock().next_ts();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while checkpoint(dir).is_none_or(|c| c < last) {
-        if let Ok(Some(st)) = daemon.try_wait() {
-            panic!(
-                "the daemon exited ({st}):\n{}",
-                std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the checkpoint did not reach the last commit"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
