@@ -479,7 +479,8 @@ impl CpuSample {
     fn report(&self, rows: i64) {
         let wall = self.wall;
         println!(
-            "burst CPU over {wall:.2} s of wall clock on {} cores: daemon {:.2} s ({:.2} µs per row),              broker {:.2} s, emulator and bench {:.2} s",
+            "burst CPU over {wall:.2} s of wall clock on {} cores: daemon {:.2} s ({:.2} µs per row), \
+             broker {:.2} s, emulator and bench {:.2} s",
             std::thread::available_parallelism().map_or(1, |n| n.get()),
             self.daemon,
             self.daemon * 1e6 / rows as f64,

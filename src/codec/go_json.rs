@@ -14,9 +14,21 @@
 use crate::codec::json_escape::write_ascii_escape;
 
 #[inline]
-fn ascii_needs_escape(c: u8) -> bool {
+const fn ascii_needs_escape(c: u8) -> bool {
     c < 0x20 || c == b'"' || c == b'\\' || c == b'<' || c == b'>' || c == b'&'
 }
+
+/// Bytes that are copied as they are: ASCII that needs no escape. Everything else (an
+/// escape, or a byte ≥ 0x80 that starts a sequence to check) stops the fast scan.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x80 {
+        t[c] = !ascii_needs_escape(c as u8);
+        c += 1;
+    }
+    t
+};
 
 /// Decodes one UTF-8 sequence at the start of `b` (non-empty, first byte ≥ 0x80) with Go's
 /// rules; `None` when Go would return `(RuneError, 1)`.
@@ -61,6 +73,13 @@ fn write_escaped(out: &mut Vec<u8>, s: &[u8], short_bf: bool) {
     let mut start = 0;
     let mut i = 0;
     while i < s.len() {
+        // Fast scan over the bytes copied as they are (most of any row's text).
+        while i < s.len() && PLAIN[usize::from(s[i])] {
+            i += 1;
+        }
+        if i == s.len() {
+            break;
+        }
         let c = s[i];
         if c < 0x80 {
             if ascii_needs_escape(c) {

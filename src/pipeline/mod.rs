@@ -339,7 +339,6 @@ pub async fn run<L: SchemaSource>(
         WorkerContext {
             encoder: Arc::clone(&encoder),
             router: Arc::clone(&router),
-            event_filters: settings.event_filters.clone(),
             large_messages: LargeMessagePolicy::from_config(
                 &cf.sink
                     .kafka_config

@@ -25,9 +25,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::codec::{Encoder, Record, TableCodec};
-use crate::dispatch::EventRouter;
-use crate::event::{KvChange, RowError, RowEvent, TableMeta};
-use crate::filter::EventFilters;
+use crate::dispatch::{EventRouter, PartitionDispatcher};
+use crate::event::{KvChange, RowError, RowEvent, RowKind, TableMeta};
 use crate::mount::RowDecoder;
 use crate::schema::TableVersion;
 use crate::sink::kafka::SizeLimit;
@@ -53,6 +52,21 @@ pub struct PreparedTable {
     pub keep: Option<HashSet<i64>>,
     /// What the encoder prepared for this version.
     pub codec: TableCodec,
+    /// The table's partition dispatcher (its dispatch rule, matched once).
+    pub partition: PartitionDispatcher,
+    /// Whether the event filters drop the table's inserts, updates, deletes (matched once).
+    pub ignored: [bool; 3],
+}
+
+impl PreparedTable {
+    /// Whether the event filters drop a row change of `kind`.
+    pub fn ignores(&self, kind: RowKind) -> bool {
+        self.ignored[match kind {
+            RowKind::Insert => 0,
+            RowKind::Update => 1,
+            RowKind::Delete => 2,
+        }]
+    }
 }
 
 /// Whole transactions of one table version, in commit order.
@@ -115,7 +129,6 @@ pub struct Encoded {
 pub struct WorkerContext {
     pub encoder: Arc<dyn Encoder>,
     pub router: Arc<EventRouter>,
-    pub event_filters: EventFilters,
     pub large_messages: LargeMessagePolicy,
     pub output_raw_change_event: bool,
 }
@@ -130,7 +143,7 @@ pub fn run(ctx: &WorkerContext, job: Job, charge: Charge) -> Result<Encoded, Pip
         let started = Instant::now();
         let mut txn = Vec::with_capacity(end - start);
         for c in changes.by_ref().take(end - start) {
-            if let Some(ev) = decode(ctx, job.physical_id, &job.table, &c)? {
+            if let Some(ev) = decode(job.physical_id, &job.table, &c)? {
                 txn.push(ev);
             }
         }
@@ -138,7 +151,7 @@ pub fn run(ctx: &WorkerContext, job: Job, charge: Charge) -> Result<Encoded, Pip
         let started = times.add_since(Stage::Decode, started);
         let txn = crate::codec::split::split_and_sort_txn(txn, ctx.output_raw_change_event);
         for ev in &txn {
-            if let Some(row) = encode(ctx, &job.table.codec, ev, job.partitions, job.limit)? {
+            if let Some(row) = encode(ctx, &job.table, ev, job.partitions, job.limit)? {
                 rows.push(row);
             }
         }
@@ -157,7 +170,6 @@ pub fn run(ctx: &WorkerContext, job: Job, charge: Charge) -> Result<Encoded, Pip
 /// Decodes one change into the row event the codec sees, or `None` when it is empty or an
 /// event filter drops it.
 fn decode(
-    ctx: &WorkerContext,
     physical_id: i64,
     m: &PreparedTable,
     c: &KvChange,
@@ -198,10 +210,7 @@ fn decode(
         );
         return Ok(None);
     };
-    if ctx
-        .event_filters
-        .ignores_dml(&m.view.schema, &m.view.table, ev.kind)
-    {
+    if m.ignores(ev.kind) {
         return Ok(None);
     }
     Ok(Some(ev))
@@ -210,15 +219,16 @@ fn decode(
 /// Routes and encodes one row, with large-message handling.
 fn encode(
     ctx: &WorkerContext,
-    codec: &TableCodec,
+    prepared: &PreparedTable,
     ev: &RowEvent,
     partitions: i32,
     limit: SizeLimit,
 ) -> Result<Option<EncodedRow>, PipelineError> {
     let table = || quoted(&ev.schema, &ev.table);
-    let partition = ctx
-        .router
-        .partition_for_row(ev, partitions)
+    let codec = &prepared.codec;
+    let partition = prepared
+        .partition
+        .partition(ev, partitions)
         .map_err(|source| PipelineError::Dispatch {
             table: table(),
             source,

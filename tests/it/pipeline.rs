@@ -246,7 +246,6 @@ fn sequencer(
         WorkerContext {
             encoder: Arc::clone(&encoder),
             router: Arc::clone(&router),
-            event_filters: settings.event_filters.clone(),
             large_messages: LargeMessagePolicy::Fail,
             output_raw_change_event: settings.output_raw_change_event,
         },

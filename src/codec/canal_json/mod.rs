@@ -125,12 +125,11 @@ impl CanalJsonEncoder {
             RowKind::Update => b"UPDATE",
             RowKind::Delete => b"DELETE",
         });
-        let _ = write!(
-            out,
-            "\",\"es\":{},\"ts\":{},\"sql\":\"\",\"sqlType\":",
-            tso_physical_millis(ev.commit_ts),
-            self.clock.now_millis()
-        );
+        out.extend_from_slice(b"\",\"es\":");
+        push_int(&mut out, tso_physical_millis(ev.commit_ts));
+        out.extend_from_slice(b",\"ts\":");
+        push_int(&mut out, self.clock.now_millis());
+        out.extend_from_slice(b",\"sql\":\"\",\"sqlType\":");
         let emitted = |c: &&ColumnMeta| c.selected && (!only_handle_key || c.flags.is_handle_key());
         let mut first = true;
         for (c, v) in meta.columns.iter().zip(image) {
@@ -145,7 +144,8 @@ impl CanalJsonEncoder {
                 column: c.name.clone(),
                 reason,
             })?;
-            let _ = write!(out, ":{code}");
+            out.push(b':');
+            push_int(&mut out, code);
         }
         out.extend_from_slice(if first { b"null" } else { b"}" });
         out.extend_from_slice(b",\"mysqlType\":{");
@@ -180,7 +180,8 @@ impl CanalJsonEncoder {
             }
         }
         if self.config.enable_tidb_extension {
-            let _ = write!(out, ",\"_tidb\":{{\"commitTs\":{}", ev.commit_ts);
+            out.extend_from_slice(b",\"_tidb\":{\"commitTs\":");
+            push_int(&mut out, ev.commit_ts);
             match reduction {
                 Some(Reduction::HandleKeyOnly) => out.extend_from_slice(b",\"onlyHandleKey\":true"),
                 Some(Reduction::ClaimCheck { location }) => {
@@ -295,8 +296,18 @@ pub(crate) fn write_value(out: &mut Vec<u8>, c: &ColumnMeta, v: &Value) {
             write_json_string(out, j.as_bytes());
             Ok(())
         }
-        Value::Int(i) => write!(out, "\"{i}\""),
-        Value::Uint(u) => write!(out, "\"{u}\""),
+        Value::Int(i) => {
+            out.push(b'"');
+            push_int(out, *i);
+            out.push(b'"');
+            Ok(())
+        }
+        Value::Uint(u) => {
+            out.push(b'"');
+            push_int(out, *u);
+            out.push(b'"');
+            Ok(())
+        }
         Value::Float32(f) => {
             out.push(b'"');
             write_f32(out, *f);
@@ -379,4 +390,9 @@ impl Encoder for CanalJsonEncoder {
         );
         Ok(Some(Record::new(None, value)))
     }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_int(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use crate::event::TableMeta;
+use crate::event::{RowKind, TableMeta};
 use crate::mount::RowDecoder;
 
 use super::super::error::PipelineError;
@@ -71,7 +71,11 @@ impl<S: Schemas> Sequencer<S> {
                 table: quoted(schema, table),
                 source,
             })?;
+        let ignored = [RowKind::Insert, RowKind::Update, RowKind::Delete]
+            .map(|k| self.settings.event_filters.ignores_dml(schema, table, k));
         let m = Arc::new(PreparedTable {
+            partition: ctx.router.partition_dispatcher(schema, table).clone(),
+            ignored,
             codec,
             decoder: RowDecoder::new(&view.info, self.settings.time_zone),
             meta,

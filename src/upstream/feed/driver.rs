@@ -57,6 +57,36 @@ pub(super) struct Driver {
     pub spans: Spans,
     pub regions: Registrations,
     pub streams: Streams,
+    counters: EventCounters,
+}
+
+/// The per-entry counters, registered once (registering per entry hashes the labels).
+struct EventCounters {
+    /// `events_total` per `LogType` value (0..=5); unknown types count as `unknown`.
+    by_type: [metrics::Counter; 6],
+    bytes: metrics::Counter,
+}
+
+impl EventCounters {
+    fn new() -> Self {
+        let by_type = [0, 1, 2, 3, 4, 5].map(|t| {
+            let name = event::LogType::try_from(t).map_or("unknown", |t| t.as_str_name());
+            metrics::counter!(m::UPSTREAM_EVENTS_TOTAL, "type" => name.to_ascii_lowercase())
+        });
+        EventCounters {
+            by_type,
+            bytes: metrics::counter!(m::UPSTREAM_RECEIVED_BYTES_TOTAL),
+        }
+    }
+
+    fn count(&self, log_type: i32, bytes: usize) {
+        let i = usize::try_from(log_type)
+            .ok()
+            .filter(|&i| i < 6)
+            .unwrap_or(0);
+        self.by_type[i].increment(1);
+        self.bytes.increment(bytes as u64);
+    }
 }
 
 /// Starts the feed task on `pd`, sending to `out` and taking commands from `cmd_rx`.
@@ -74,6 +104,7 @@ pub(super) fn spawn(
         spans: Spans::new(),
         regions: Registrations::new(),
         streams,
+        counters: EventCounters::new(),
     };
     tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx))
 }
@@ -221,11 +252,10 @@ impl Driver {
         let mut out = Vec::new();
         let mut initialized = false;
         for row in entries.entries {
-            let ty = event::LogType::try_from(row.r#type).map_or("unknown", |t| t.as_str_name());
-            metrics::counter!(m::UPSTREAM_EVENTS_TOTAL, "type" => ty.to_ascii_lowercase())
-                .increment(1);
-            metrics::counter!(m::UPSTREAM_RECEIVED_BYTES_TOTAL)
-                .increment((row.key.len() + row.value.len() + row.old_value.len()) as u64);
+            self.counters.count(
+                row.r#type,
+                row.key.len() + row.value.len() + row.old_value.len(),
+            );
             let init = row.r#type == event::LogType::Initialized as i32;
             r.matcher.apply(row, &mut out).map_err(|e| match e {
                 MatchError::PrewriteNotMatch { key, start_ts } => UpstreamError::PrewriteNotMatch {
