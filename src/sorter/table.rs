@@ -1,6 +1,7 @@
 //! One table's sorter (see the module above for its guarantees).
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::path::PathBuf;
 
 use super::MemoryQuota;
@@ -69,30 +70,32 @@ impl TableSorter {
             self.duplicates += 1;
             return Ok(false);
         }
-        let key = change::order_key(&c);
-        if self.held.contains_key(&key) {
+        // One walk of the tree for the duplicate check and the insert.
+        let Entry::Vacant(slot) = self.held.entry(change::order_key(&c)) else {
             self.duplicates += 1;
             return Ok(false);
-        }
+        };
         let size = c.size();
         let held = if self.quota.try_take(size) {
             self.memory_bytes += size;
             Held::Memory(c)
         } else {
-            if self.spill.is_none() {
-                let f =
-                    SpillFile::create(self.spill_path.clone()).map_err(|e| self.spill_err(e))?;
-                self.spill = Some(f);
-            }
-            let appended = match self.spill.as_mut() {
-                Some(f) => f.append(&c),
-                None => return Ok(false),
+            let path = &self.spill_path;
+            let err = |source| SorterError::Spill {
+                path: path.display().to_string(),
+                source,
             };
-            let (at, len) = appended.map_err(|e| self.spill_err(e))?;
+            let file = match &mut self.spill {
+                Some(f) => f,
+                None => self
+                    .spill
+                    .insert(SpillFile::create(path.clone()).map_err(err)?),
+            };
+            let (at, len) = file.append(&c).map_err(err)?;
             self.spilled += 1;
             Held::Spilled { at, len }
         };
-        self.held.insert(key, held);
+        slot.insert(held);
         Ok(true)
     }
 

@@ -8,7 +8,7 @@
 //! and `Lock`-type locks never do); GC keeps the newest version at or below the
 //! safe point and drops everything older.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 /// Values up to this many bytes are "short" and stored inline in the lock/write
@@ -118,6 +118,10 @@ impl KeyData {
 #[derive(Debug, Default)]
 pub struct Mvcc {
     keys: BTreeMap<Vec<u8>, KeyData>,
+    /// Keys that may hold a lock: every key handed out by [`Mvcc::entry`] since the last
+    /// [`Mvcc::prune_lock_candidates`] (locks are only set through `entry`). Lets the
+    /// resolved-ts round look at locks without scanning every key.
+    lock_candidates: BTreeSet<Vec<u8>>,
 }
 
 /// Error of a snapshot read: the key is locked.
@@ -138,7 +142,33 @@ impl Mvcc {
 
     /// Mutable state of one key, created if absent.
     pub fn entry(&mut self, key: &[u8]) -> &mut KeyData {
+        if !self.lock_candidates.contains(key) {
+            self.lock_candidates.insert(key.to_vec());
+        }
         self.keys.entry(key.to_vec()).or_default()
+    }
+
+    /// Forgets the lock candidates that hold no lock any more.
+    pub fn prune_lock_candidates(&mut self) {
+        let keys = &self.keys;
+        self.lock_candidates
+            .retain(|k| keys.get(k).is_some_and(|d| d.lock.is_some()));
+    }
+
+    /// The locks of raw keys in `[start, end)` (empty end = +inf), in key order.
+    pub fn locks_in<'a>(
+        &'a self,
+        start: &[u8],
+        end: &[u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Lock)> + 'a {
+        let upper = if end.is_empty() {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(end.to_vec())
+        };
+        self.lock_candidates
+            .range((Bound::Included(start.to_vec()), upper))
+            .filter_map(|k| Some((k, self.keys.get(k)?.lock.as_ref()?)))
     }
 
     /// Iterate raw keys in `[start, end)` (empty end = +inf) in key order.
@@ -171,7 +201,8 @@ impl Mvcc {
 
     /// Append a write record keeping newest-first order.
     pub fn put_write(&mut self, key: &[u8], w: Write) {
-        let d = self.entry(key);
+        // Not through `entry`: a write record sets no lock.
+        let d = self.keys.entry(key.to_vec()).or_default();
         let pos = d
             .writes
             .iter()

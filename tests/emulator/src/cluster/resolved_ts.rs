@@ -24,6 +24,7 @@ impl Model {
     pub fn tick_resolved_ts(&mut self) -> u64 {
         let min_ts = self.next_ts();
         self.max_ts = self.max_ts.max(min_ts);
+        self.mvcc.prune_lock_candidates();
         let mut updates = Vec::new();
         for (k, ds) in &self.downstreams {
             let Some(conn) = self.conns.get(&k.0) else {
@@ -40,8 +41,7 @@ impl Model {
             }
             let lock_min = self
                 .mvcc
-                .range(&region.start, &region.end)
-                .filter_map(|(key, d)| d.lock.as_ref().map(|l| (key, l)))
+                .locks_in(&region.start, &region.end)
                 .filter(|(key, l)| {
                     matches!(l.kind, LockKind::Put | LockKind::Delete)
                         && crate::keyspace::in_range(&encode_key(key), &ds.enc_start, &ds.enc_end)
