@@ -10,10 +10,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tidb_changefeed::{build_info, check, config, decode, runtime};
 
-/// mimalloc instead of the system allocator (see Cargo.toml for why).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "tidb-changefeed",
