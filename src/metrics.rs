@@ -37,9 +37,12 @@ pub const ROWS_SENT_TOTAL: &str = "tidb_changefeed_rows_sent_total";
 pub const STAGE_BUSY_SECONDS: &str = "tidb_changefeed_stage_busy_seconds";
 /// Bytes of changes the sorters hold in memory; label `changefeed`.
 pub const SORTER_MEMORY_BYTES: &str = "tidb_changefeed_sorter_memory_bytes";
-/// Bytes of row data held against the memory quota; labels `changefeed`, `part` (`sorter`,
-/// `jobs`, `produce`).
+/// Bytes of row data held against the memory quota; labels `changefeed`, `part`
+/// (`prewrites`, `sorter`, `jobs`, `produce`).
 pub const MEMORY_USED_BYTES: &str = "tidb_changefeed_memory_used_bytes";
+/// PREWRITE values held in the spill file (beyond the prewrites share of the quota);
+/// label `changefeed`.
+pub const PREWRITES_SPILLED: &str = "tidb_changefeed_prewrites_spilled";
 /// The changefeed's `memory-quota`; label `changefeed`.
 pub const MEMORY_QUOTA_BYTES: &str = "tidb_changefeed_memory_quota_bytes";
 
@@ -160,7 +163,11 @@ fn describe() {
     describe_gauge!(
         MEMORY_USED_BYTES,
         Unit::Bytes,
-        "Bytes of row data held against the changefeed's memory-quota, by part (sorter, jobs between the stages, messages queued for or in flight to Kafka)."
+        "Bytes of row data held against the changefeed's memory-quota, by part (prewrite values waiting for their commit, sorter, jobs between the stages, messages queued for Kafka)."
+    );
+    describe_gauge!(
+        PREWRITES_SPILLED,
+        "PREWRITE rows of uncommitted transactions whose values wait in the spill file."
     );
     describe_gauge!(
         MEMORY_QUOTA_BYTES,

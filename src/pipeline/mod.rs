@@ -67,6 +67,7 @@ use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
+use crate::upstream::prewrites::PrewriteStore;
 use tick::Tick;
 
 /// Serialises "take a start ts, hold GC from it" across the changefeeds of the process.
@@ -354,12 +355,20 @@ pub async fn run<L: SchemaSource>(
     );
     let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
 
+    // PREWRITE values beyond their share wait in a file next to the sorter's.
+    let prewrites = PrewriteStore::new(
+        MemoryPlan::of(cf.memory_quota.as_u64()).prewrites,
+        settings
+            .spill_dir
+            .join(format!("{}-prewrites.spill", cf.id)),
+    );
     let (tx, rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
     let (feed, mut feed_task) = Feed::start(
         FeedOptions {
             pd_endpoints: ctx.upstream.pd.clone(),
             tls: ctx.upstream.tls.clone(),
             connect_timeout: ctx.upstream.connect_timeout.get(),
+            prewrites: prewrites.clone(),
         },
         tx,
     )
@@ -410,6 +419,7 @@ pub async fn run<L: SchemaSource>(
             counters,
             output,
             saved: saved_tx,
+            prewrites,
         }
         .run(interval),
     );

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::checkpoint::FileStore;
 use crate::sink::ack::AckTracker;
 use crate::status::StatusBoard;
+use crate::upstream::prewrites::PrewriteStore;
 
 use super::counters::Counters;
 use super::error::PipelineError;
@@ -36,6 +37,8 @@ pub struct Tick {
     pub output: Arc<dyn Output>,
     /// The saved checkpoint, for the GC keeper and the sequencer.
     pub saved: watch::Sender<u64>,
+    /// The feed's prewrite values, for the memory gauges.
+    pub prewrites: PrewriteStore,
 }
 
 impl Tick {
@@ -70,6 +73,10 @@ impl Tick {
             if let Some(e) = self.output.health() {
                 self.status.set_error(&self.changefeed, e);
             }
+            ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "prewrites")
+                .set(self.prewrites.in_memory() as f64);
+            ::metrics::gauge!(crate::metrics::PREWRITES_SPILLED, "changefeed" => self.changefeed.clone())
+                .set(self.prewrites.spilled() as f64);
         }
     }
 }

@@ -79,6 +79,8 @@ pub enum UpstreamError {
     TlsConfig { path: String, detail: String },
     #[error("the table span's regions could not be resolved after {attempts} attempts: {detail}")]
     RegionsUnresolved { attempts: u32, detail: String },
+    #[error(transparent)]
+    PrewriteSpill(#[from] crate::upstream::prewrites::SpillError),
 }
 
 impl UpstreamError {
@@ -91,7 +93,8 @@ impl UpstreamError {
             | UpstreamError::PdInvalid { .. }
             | UpstreamError::StoreNotFound { .. }
             | UpstreamError::StoreStream { .. }
-            | UpstreamError::RegionsUnresolved { .. } => ErrorKind::Retryable,
+            | UpstreamError::RegionsUnresolved { .. }
+            | UpstreamError::PrewriteSpill(_) => ErrorKind::Retryable,
             UpstreamError::NoPdEndpoints
             | UpstreamError::SafePointBehindGc { .. }
             | UpstreamError::ClusterIdMismatch { .. }

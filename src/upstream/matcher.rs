@@ -15,9 +15,13 @@
 //!
 //! A later PREWRITE never replaces an earlier one with a value by one with an empty value
 //! (fake prewrite after a lock rewrite) or a lower `generation` (pipelined DML).
+//!
+//! PREWRITE values are held in the feed's [`PrewriteStore`] (memory up to its budget, then
+//! a spill file), and given back to it when the matcher is dropped.
 
 use std::collections::HashMap;
 
+use super::prewrites::{PrewriteStore, SpillError, Stored};
 use crate::event::{KvChange, OpType};
 use crate::proto::cdcpb::event::{LogType, Row, row::OpType as RawOpType};
 
@@ -29,24 +33,37 @@ pub enum MatchError {
         hex::encode(key)
     )]
     PrewriteNotMatch { key: Vec<u8>, start_ts: u64 },
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Prewrite {
-    value: Vec<u8>,
-    old_value: Vec<u8>,
+    /// The value and old value, wherever the store keeps them.
+    stored: Stored,
+    /// Whether the value is non-empty.
+    has_value: bool,
     op: Option<OpType>,
     generation: u64,
 }
 
 /// Matching state of one region subscription.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Matcher {
     region_id: u64,
     initialized: bool,
     prewrites: HashMap<(u64, Vec<u8>), Prewrite>,
     cached_commits: Vec<Row>,
     cached_rollbacks: Vec<(u64, Vec<u8>)>,
+    store: PrewriteStore,
+}
+
+impl Drop for Matcher {
+    fn drop(&mut self) {
+        for p in self.prewrites.values() {
+            self.store.release(&p.stored);
+        }
+    }
 }
 
 fn op_of(row: &Row) -> Option<OpType> {
@@ -54,10 +71,20 @@ fn op_of(row: &Row) -> Option<OpType> {
 }
 
 impl Matcher {
+    /// A matcher whose prewrites are all held in memory.
     pub fn new(region_id: u64) -> Self {
+        Matcher::with_store(region_id, PrewriteStore::unbounded())
+    }
+
+    /// A matcher holding its prewrites in `store`.
+    pub fn with_store(region_id: u64, store: PrewriteStore) -> Self {
         Matcher {
             region_id,
-            ..Default::default()
+            initialized: false,
+            prewrites: HashMap::new(),
+            cached_commits: Vec::new(),
+            cached_rollbacks: Vec::new(),
+            store,
         }
     }
 
@@ -77,23 +104,24 @@ impl Matcher {
         match LogType::try_from(row.r#type) {
             Ok(LogType::Prewrite) => {
                 let k = (row.start_ts, row.key);
-                let new = Prewrite {
-                    op: op_of_raw(row.op_type),
-                    value: row.value,
-                    old_value: row.old_value,
-                    generation: row.generation,
-                };
-                match self.prewrites.get(&k) {
-                    Some(old)
-                        if !old.value.is_empty()
-                            && (new.value.is_empty() || new.generation < old.generation) => {}
-                    _ => {
-                        self.prewrites.insert(k, new);
+                let has_value = !row.value.is_empty();
+                let keep_old = self.prewrites.get(&k).is_some_and(|old| {
+                    old.has_value && (!has_value || row.generation < old.generation)
+                });
+                if !keep_old {
+                    let new = Prewrite {
+                        op: op_of_raw(row.op_type),
+                        stored: self.store.put(row.value, row.old_value)?,
+                        has_value,
+                        generation: row.generation,
+                    };
+                    if let Some(replaced) = self.prewrites.insert(k, new) {
+                        self.store.release(&replaced.stored);
                     }
                 }
             }
             Ok(LogType::Commit) => {
-                if let Some(r) = self.match_commit(&row) {
+                if let Some(r) = self.match_commit(&row)? {
                     out.push(r);
                 } else if !self.initialized {
                     self.cached_commits.push(row);
@@ -122,7 +150,7 @@ impl Matcher {
             Ok(LogType::Rollback) => {
                 let k = (row.start_ts, row.key);
                 if self.initialized {
-                    self.prewrites.remove(&k);
+                    self.drop_prewrite(&k);
                 } else {
                     self.cached_rollbacks.push(k);
                 }
@@ -130,7 +158,7 @@ impl Matcher {
             Ok(LogType::Initialized) => {
                 self.initialized = true;
                 for c in std::mem::take(&mut self.cached_commits) {
-                    match self.match_commit(&c) {
+                    match self.match_commit(&c)? {
                         Some(r) => out.push(r),
                         None => tracing::debug!(
                             region = self.region_id,
@@ -141,7 +169,7 @@ impl Matcher {
                     }
                 }
                 for k in std::mem::take(&mut self.cached_rollbacks) {
-                    self.prewrites.remove(&k);
+                    self.drop_prewrite(&k);
                 }
             }
             Ok(LogType::Unknown) | Err(_) => {}
@@ -149,32 +177,44 @@ impl Matcher {
         Ok(())
     }
 
-    /// Takes the matching PREWRITE for a COMMIT row, if usable now.
-    fn match_commit(&mut self, row: &Row) -> Option<KvChange> {
-        let k = (row.start_ts, row.key.clone());
-        let p = self.prewrites.get(&k)?;
-        // Before INITIALIZED an empty-valued PREWRITE may be a fake one sent out of order.
-        if !self.initialized && (p.value.is_empty() || p.generation > 0) {
-            return None;
+    /// Forgets the PREWRITE of `k`, if any, giving its bytes back to the store.
+    fn drop_prewrite(&mut self, k: &(u64, Vec<u8>)) {
+        if let Some(p) = self.prewrites.remove(k) {
+            self.store.release(&p.stored);
         }
-        let p = self.prewrites.remove(&k)?;
-        let op = op_of(row).or(p.op).unwrap_or(if p.value.is_empty() {
-            OpType::Delete
-        } else {
+    }
+
+    /// Takes the matching PREWRITE for a COMMIT row, if usable now.
+    fn match_commit(&mut self, row: &Row) -> Result<Option<KvChange>, MatchError> {
+        let k = (row.start_ts, row.key.clone());
+        let Some(p) = self.prewrites.get(&k) else {
+            return Ok(None);
+        };
+        // Before INITIALIZED an empty-valued PREWRITE may be a fake one sent out of order.
+        if !self.initialized && (!p.has_value || p.generation > 0) {
+            return Ok(None);
+        }
+        let Some(p) = self.prewrites.remove(&k) else {
+            return Ok(None);
+        };
+        let op = op_of(row).or(p.op).unwrap_or(if p.has_value {
             OpType::Put
+        } else {
+            OpType::Delete
         });
-        Some(KvChange {
+        let (value, old) = self.store.take(p.stored)?;
+        Ok(Some(KvChange {
             key: row.key.clone(),
             value: if op == OpType::Delete {
                 Vec::new()
             } else {
-                p.value
+                value
             },
-            old_value: old_value(p.old_value),
+            old_value: old_value(old),
             op,
             start_ts: row.start_ts,
             commit_ts: row.commit_ts,
-        })
+        }))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod frontier;
 pub mod gc;
 pub mod matcher;
 pub mod pd;
+pub mod prewrites;
 pub mod snapshot;
 
 pub use error::{ErrorKind, UpstreamError};

@@ -3,6 +3,7 @@
 //! broker) and fails loudly when a part is missing.
 
 mod avro_e2e;
+mod big_txn;
 mod cli;
 mod config_errors;
 mod consumers;

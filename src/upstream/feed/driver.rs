@@ -26,6 +26,7 @@ use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
 use crate::upstream::matcher::MatchError;
 use crate::upstream::pd::PdClient;
+use crate::upstream::prewrites::PrewriteStore;
 
 /// What a [`super::Feed`] handle asks of the task.
 pub(super) enum Command {
@@ -58,6 +59,8 @@ pub(super) struct Driver {
     pub regions: Registrations,
     pub streams: Streams,
     counters: EventCounters,
+    /// Shared by every region's matcher.
+    pub prewrites: PrewriteStore,
 }
 
 /// The per-entry counters, registered once (registering per entry hashes the labels).
@@ -94,6 +97,7 @@ pub(super) fn spawn(
     pd: PdClient,
     out: mpsc::Sender<UpstreamEvent>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
+    prewrites: PrewriteStore,
 ) -> JoinHandle<Result<(), UpstreamError>> {
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let (streams, ev_rx) = Streams::new();
@@ -105,6 +109,7 @@ pub(super) fn spawn(
         regions: Registrations::new(),
         streams,
         counters: EventCounters::new(),
+        prewrites,
     };
     tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx))
 }
@@ -263,6 +268,7 @@ impl Driver {
                     key: hex::encode(key),
                     start_ts,
                 },
+                MatchError::Spill(e) => UpstreamError::PrewriteSpill(e),
             })?;
             if init {
                 metrics::histogram!(m::UPSTREAM_INCREMENTAL_SCAN_DURATION_SECONDS)

@@ -48,6 +48,7 @@ use crate::config::UpstreamTls;
 
 use super::error::UpstreamError;
 use super::pd::{ConnectOptions, PdClient};
+use super::prewrites::PrewriteStore;
 use crate::event::KvChange;
 use driver::Command;
 
@@ -86,6 +87,8 @@ pub struct FeedOptions {
     pub tls: Option<UpstreamTls>,
     /// How long one attempt to open a PD or TiKV connection may take.
     pub connect_timeout: Duration,
+    /// Where PREWRITE values wait for their COMMIT (memory budget, spill file).
+    pub prewrites: PrewriteStore,
 }
 
 impl FeedOptions {
@@ -95,6 +98,7 @@ impl FeedOptions {
             pd_endpoints,
             tls: None,
             connect_timeout: Duration::from_secs(10),
+            prewrites: PrewriteStore::unbounded(),
         }
     }
 }
@@ -118,7 +122,7 @@ impl Feed {
         let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
         let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let handle = driver::spawn(pd, tx, cmd_rx);
+        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites);
         Ok((Feed { cmd: cmd_tx }, handle))
     }
 

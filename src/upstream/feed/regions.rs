@@ -137,7 +137,7 @@ impl Driver {
         self.regions.insert(
             (span_id, region.id),
             RegionState {
-                matcher: Matcher::new(region.id),
+                matcher: Matcher::with_store(region.id, self.prewrites.clone()),
                 request_id,
                 region,
                 stream: key,

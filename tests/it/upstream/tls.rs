@@ -136,9 +136,9 @@ async fn start(
 ) -> Result<(Feed, mpsc::Receiver<UpstreamEvent>), UpstreamError> {
     let (tx, rx) = mpsc::channel(1024);
     let opts = FeedOptions {
-        pd_endpoints: vec![emu.pd_addr().to_string()],
         tls: Some(tls),
         connect_timeout: Duration::from_secs(5),
+        ..FeedOptions::new(vec![emu.pd_addr().to_string()])
     };
     let (feed, _task) = Feed::start(opts, tx).await?;
     Ok((feed, rx))
