@@ -27,7 +27,7 @@
 //! 2 000 of each as a smoke check, asserting delivery, not speed.
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tidb_changefeed::model::TableInfo;
@@ -36,11 +36,16 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Emulator, Mutation, MutationOp};
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/delay_proxy.rs"]
 mod delay_proxy;
 #[path = "support/producer.rs"]
 mod producer;
 
+use daemon::{
+    Daemon, DaemonStats, broker, create_topic, kafka_dir, kafka_var, process_cpu_seconds,
+};
 use delay_proxy::DelayProxy;
 
 const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/sysbench_three_regions.toml");
@@ -50,29 +55,6 @@ const ONE_WAY_DELAY: Duration = Duration::from_millis(10);
 
 const RESTART: &str = "restart it with `scripts/kafka.sh restart` (or `scripts/kafka.sh stop` \
     and `start`) so it gets the DELAYED listener";
-
-fn kafka_dir() -> String {
-    std::env::var("KAFKA_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-kafka".into())
-}
-
-/// A variable `scripts/kafka.sh env` exports: from the environment, else from its env file.
-fn kafka_var(name: &str) -> Option<String> {
-    if let Ok(v) = std::env::var(name) {
-        return Some(v);
-    }
-    let prefix = format!("export {name}=");
-    std::fs::read_to_string(format!("{}/env", kafka_dir()))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_string))
-        })
-}
-
-fn broker() -> String {
-    kafka_var("KAFKA_PLAINTEXT")
-        .expect("the Kafka test broker is not running: start it with `scripts/kafka.sh start`")
-}
 
 /// The broker's DELAYED listener: (where it is bound, where it is advertised = where the
 /// proxy must listen). Panics when the broker does not have it.
@@ -90,50 +72,6 @@ fn delayed_listener() -> (String, String) {
         panic!("the test broker has no DELAYED listener at {bound} ({e}); {RESTART}");
     }
     (bound, advertised)
-}
-
-fn repo() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Creates `topic` with 3 partitions and broker-side append timestamps.
-fn create_topic(broker: &str, topic: &str) {
-    let st = Command::new(repo().join("scripts/kafka.sh"))
-        .args([
-            "topics",
-            "--bootstrap-server",
-            broker,
-            "--create",
-            "--topic",
-            topic,
-            "--partitions",
-            "3",
-            "--replication-factor",
-            "1",
-            "--config",
-            "message.timestamp.type=LogAppendTime",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("scripts/kafka.sh topics");
-    assert!(st.success(), "creating {topic} failed");
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
-}
-
-fn checkpoint(dir: &std::path::Path) -> Option<u64> {
-    let t = std::fs::read_to_string(dir.join("state/bench.checkpoint.json")).ok()?;
-    serde_json::from_str::<serde_json::Value>(&t).ok()?["checkpoint_ts"].as_u64()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -181,12 +119,12 @@ async fn main() {
 
     // Burst, then paced, with the daemon talking to the broker directly.
     let mut near = Feed::start(&scenario, &broker, &broker, "near").await;
-    let before = CpuSample::take(near.daemon.id());
+    let before = CpuSample::take(near.daemon.pid());
     let write_started = Instant::now();
     near.write(plan.burst_rows, None).await;
     let write_secs = write_started.elapsed().as_secs_f64();
     near.settle().await;
-    let burst_cpu = CpuSample::take(near.daemon.id()).since(&before);
+    let burst_cpu = CpuSample::take(near.daemon.pid()).since(&before);
     let burst_last_id = near.next_id;
     let paced_started = Instant::now();
     near.write(plan.paced_rows, Some(plan.paced_rate)).await;
@@ -431,13 +369,6 @@ async fn report_ceiling(broker: &str, topic: &str, burst: Vec<Record>, burst_rat
     );
 }
 
-/// What the daemon reported about itself before it stopped.
-struct DaemonStats {
-    rss_kib: u64,
-    cpu_secs: f64,
-    stages: Vec<(String, f64)>,
-}
-
 /// CPU seconds used so far by the daemon, the broker and this process (the emulated
 /// cluster, the delay proxy), and the wall clock: the three share the machine's cores.
 struct CpuSample {
@@ -503,14 +434,11 @@ fn report_cpu(d: &DaemonStats, rows: i64) {
     );
 }
 
-/// One changefeed under test: its own emulated cluster, topic, state dir and daemon process
-/// (killed on drop if still running).
+/// One changefeed under test: its own emulated cluster, topic and daemon.
 struct Feed {
     emu: Emulator,
     info: TableInfo,
-    dir: tempfile::TempDir,
-    daemon: Child,
-    http: u16,
+    daemon: Daemon,
     topic: String,
     next_id: i64,
 }
@@ -529,45 +457,14 @@ impl Feed {
             .unwrap_or(0);
         let topic = format!("bench_e2e_{name}_{stamp}");
         create_topic(admin, &topic);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let http = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("port");
-        let config = daemon_config(&emu.pd_addr().to_string(), http, &topic, daemon_broker);
-        std::fs::write(dir.path().join("bench.toml"), config).expect("config");
-        let daemon = Command::new(env!("CARGO_BIN_EXE_tidb-changefeed"))
-            .args(["run", "--config"])
-            .arg(dir.path().join("bench.toml"))
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("daemon.log")).expect("log"))
-            .spawn()
-            .expect("the daemon starts");
-        let mut feed = Feed {
+        let mut daemon = Daemon::start(&emu.pd_addr().to_string(), &topic, daemon_broker, "");
+        daemon.wait_subscribed(&emu).await;
+        Feed {
             emu,
             info,
-            dir,
             daemon,
-            http,
             topic,
             next_id: 0,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while feed.emu.cluster().lock().subscription_count() == 0 {
-            feed.check_alive();
-            assert!(Instant::now() < deadline, "the daemon never subscribed");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        feed
-    }
-
-    fn check_alive(&mut self) {
-        if let Ok(Some(st)) = self.daemon.try_wait() {
-            panic!(
-                "the daemon exited ({st}):\n{}",
-                std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
-            );
         }
     }
 
@@ -601,68 +498,13 @@ impl Feed {
     /// Waits until the daemon's checkpoint passes everything committed so far.
     async fn settle(&mut self) {
         let last = self.emu.cluster().lock().next_ts();
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while checkpoint(self.dir.path()).is_none_or(|c| c < last) {
-            self.check_alive();
-            assert!(
-                Instant::now() < deadline,
-                "the checkpoint did not reach the last commit"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.daemon.settle(last).await;
     }
 
     /// Reads the daemon's own figures, then stops it (SIGTERM).
     fn stop(&mut self) -> DaemonStats {
-        let pid = self.daemon.id();
-        let stats = DaemonStats {
-            rss_kib: peak_rss_kib(pid),
-            stages: stage_busy(self.http),
-            cpu_secs: process_cpu_seconds(pid),
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let _ = self.daemon.wait();
-        stats
+        self.daemon.stop()
     }
-}
-
-impl Drop for Feed {
-    fn drop(&mut self) {
-        if let Ok(None) = self.daemon.try_wait() {
-            let _ = self.daemon.kill();
-            let _ = self.daemon.wait();
-        }
-    }
-}
-
-fn daemon_config(pd: &str, http: u16, topic: &str, broker: &str) -> String {
-    format!(
-        r#"
-[upstream]
-pd = ["http://{pd}"]
-[server]
-listen = "127.0.0.1:{http}"
-[state]
-dir = "state"
-checkpoint-interval = "100ms"
-[log]
-level = "warn"
-format = "text"
-[[changefeed]]
-id = "bench"
-[changefeed.sink]
-protocol = "canal-json"
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{topic}"
-partition = "index-value"
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{topic}"
-"#
-    )
 }
 
 /// One sysbench row with id `i`, as a 1PC mutation.
@@ -677,36 +519,4 @@ fn sysbench_row(info: &TableInfo, i: i64) -> Mutation {
         key,
         op: MutationOp::Put(value),
     }
-}
-
-/// The daemon's user + system CPU seconds (`/proc/<pid>/stat`, clock ticks of 1/100 s).
-fn process_cpu_seconds(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let after = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = after.split_whitespace().collect();
-            let utime: f64 = f.get(11)?.parse().ok()?;
-            let stime: f64 = f.get(12)?.parse().ok()?;
-            Some((utime + stime) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
-/// `tidb_changefeed_stage_busy_seconds_sum` per stage from the daemon's `/metrics`.
-fn stage_busy(port: u16) -> Vec<(String, f64)> {
-    use std::io::{Read, Write};
-    let mut body = String::new();
-    if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-        let _ = s.read_to_string(&mut body);
-    }
-    body.lines()
-        .filter(|l| l.starts_with("tidb_changefeed_stage_busy_seconds_sum"))
-        .filter_map(|l| {
-            let stage = l.split("stage=\"").nth(1)?.split('"').next()?.to_string();
-            let v = l.rsplit(' ').next()?.parse().ok()?;
-            Some((stage, v))
-        })
-        .collect()
 }
