@@ -27,7 +27,7 @@ use tidb_changefeed_emulator::{Mutation, MutationOp, PrewriteOptions, runner};
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use daemon::{Daemon, broker, create_topic, peak_rss_kib};
+use daemon::{Daemon, broker, create_topic, delete_topic, peak_rss_kib};
 
 const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/kill_restart.toml");
 
@@ -150,6 +150,7 @@ async fn main() {
     let stats = d.stop();
 
     let (count, ids, out_of_order) = read_back(&broker, &topic);
+    delete_topic(&broker, &topic);
     let expected = big_rows + plan.small_rows;
     assert_eq!(count, expected as usize, "every row arrived exactly once");
     assert_eq!(

@@ -185,6 +185,23 @@ pub fn create_topic(broker: &str, topic: &str) {
     assert!(st.success(), "creating {topic} failed");
 }
 
+/// Deletes `topic` (a bench's gigabytes should not stay on the test broker's disk).
+pub fn delete_topic(broker: &str, topic: &str) {
+    let st = Command::new(repo().join("scripts/kafka.sh"))
+        .args([
+            "topics",
+            "--bootstrap-server",
+            broker,
+            "--delete",
+            "--topic",
+            topic,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("scripts/kafka.sh topics");
+    assert!(st.success(), "deleting {topic} failed");
+}
+
 /// A process's peak resident set (`VmHWM`), KiB.
 pub fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -2,13 +2,13 @@
 //! shared between the parts that hold row data.
 //!
 //! Owns [`MemoryPlan`] (the split of the quota: PREWRITE values waiting for their COMMIT,
-//! the sorter's held changes, the jobs between the sequencer and the emitter, the messages
+//! rows between the feed and the sequencer, the sorter's held changes, the jobs between the sequencer and the emitter, the messages
 //! queued for Kafka) and
 //! [`MemoryBudget`], a byte budget that makes its callers wait ([`Charge`]s are given back
 //! when dropped).
 //!
-//! Guarantees: the four shares add up to the quota, so the row data the changefeed holds in
-//! memory stays within it (plus the bounded upstream channel): beyond their shares the
+//! Guarantees: the five shares add up to the quota, so the row data the changefeed holds in
+//! memory stays within it (plus the raw messages queued per TiKV stream): beyond their shares the
 //! prewrite store and the sorter spill to disk, and the sequencer waits for the jobs share — which in turn stops the
 //! upstream streams — so a burst or a huge transaction is throttled, never an OOM. Each share
 //! is separate, so waiting for one never waits on memory the waiter holds itself (no
@@ -26,6 +26,8 @@ const UNIT: u64 = 1024;
 pub struct MemoryPlan {
     /// PREWRITE values of uncommitted transactions before they spill to disk.
     pub prewrites: u64,
+    /// Committed rows sent by the feed and not yet taken by the sequencer.
+    pub events: u64,
     /// Changes held by the sorter before they spill to disk.
     pub sorter: u64,
     /// Jobs started and not yet handed to the output (raw change bytes).
@@ -36,15 +38,18 @@ pub struct MemoryPlan {
 }
 
 impl MemoryPlan {
-    /// The split of `quota` bytes: an eighth each to prewrites, jobs and produce batches,
-    /// the rest (five eighths) to the sorter.
+    /// The split of `quota` bytes: a sixteenth each to prewrites and to rows between the
+    /// feed and the sequencer, an eighth each to jobs and produce batches, the rest (five
+    /// eighths) to the sorter.
     pub fn of(quota: u64) -> Self {
-        let prewrites = quota / 8;
+        let prewrites = quota / 16;
+        let events = quota / 16;
         let jobs = quota / 8;
         let produce = quota / 8;
         MemoryPlan {
             prewrites,
-            sorter: quota - prewrites - jobs - produce,
+            events,
+            sorter: quota - prewrites - events - jobs - produce,
             jobs,
             produce,
         }
@@ -108,7 +113,7 @@ mod tests {
     fn the_plan_adds_up_to_the_quota() {
         for q in [64 << 20, 256 << 20, 1 << 30, (1 << 30) + 7] {
             let p = MemoryPlan::of(q);
-            assert_eq!(p.prewrites + p.sorter + p.jobs + p.produce, q);
+            assert_eq!(p.prewrites + p.events + p.sorter + p.jobs + p.produce, q);
             assert!(p.sorter >= q / 2);
         }
     }

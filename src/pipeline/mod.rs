@@ -64,7 +64,7 @@ use crate::sink::kafka::{
 };
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
-use crate::upstream::feed::{Feed, FeedOptions, UpstreamEvent};
+use crate::upstream::feed::{EventBudget, Feed, FeedOptions, UpstreamEvent};
 use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 use crate::upstream::prewrites::PrewriteStore;
@@ -355,9 +355,11 @@ pub async fn run<L: SchemaSource>(
     );
     let tracker_schemas = schemas.load(&pd, &ctx.upstream.pd, start_ts).await?;
 
+    let plan = MemoryPlan::of(cf.memory_quota.as_u64());
+    let events = EventBudget::new(plan.events);
     // PREWRITE values beyond their share wait in a file next to the sorter's.
     let prewrites = PrewriteStore::new(
-        MemoryPlan::of(cf.memory_quota.as_u64()).prewrites,
+        plan.prewrites,
         settings
             .spill_dir
             .join(format!("{}-prewrites.spill", cf.id)),
@@ -369,6 +371,7 @@ pub async fn run<L: SchemaSource>(
             tls: ctx.upstream.tls.clone(),
             connect_timeout: ctx.upstream.connect_timeout.get(),
             prewrites: prewrites.clone(),
+            events: events.clone(),
         },
         tx,
     )
@@ -407,7 +410,13 @@ pub async fn run<L: SchemaSource>(
     );
     let interval = ctx.state.checkpoint_interval.get();
     let resolved = Arc::new(AtomicU64::new(start_ts));
-    let mut sequencer = tokio::spawn(seq.run(rx, saved_rx, Arc::clone(&resolved), interval));
+    let mut sequencer = tokio::spawn(seq.run(
+        rx,
+        events.clone(),
+        saved_rx,
+        Arc::clone(&resolved),
+        interval,
+    ));
     let mut tick = tokio::spawn(
         Tick {
             changefeed: cf.id.clone(),
@@ -420,6 +429,7 @@ pub async fn run<L: SchemaSource>(
             output,
             saved: saved_tx,
             prewrites,
+            events,
         }
         .run(interval),
     );

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::checkpoint::FileStore;
 use crate::sink::ack::AckTracker;
 use crate::status::StatusBoard;
+use crate::upstream::feed::EventBudget;
 use crate::upstream::prewrites::PrewriteStore;
 
 use super::counters::Counters;
@@ -37,8 +38,10 @@ pub struct Tick {
     pub output: Arc<dyn Output>,
     /// The saved checkpoint, for the GC keeper and the sequencer.
     pub saved: watch::Sender<u64>,
-    /// The feed's prewrite values, for the memory gauges.
+    /// The feed's prewrite values and rows in flight to the sequencer, for the memory
+    /// gauges.
     pub prewrites: PrewriteStore,
+    pub events: EventBudget,
 }
 
 impl Tick {
@@ -75,6 +78,8 @@ impl Tick {
             }
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "prewrites")
                 .set(self.prewrites.in_memory() as f64);
+            ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "events")
+                .set(self.events.used() as f64);
             ::metrics::gauge!(crate::metrics::PREWRITES_SPILLED, "changefeed" => self.changefeed.clone())
                 .set(self.prewrites.spilled() as f64);
         }

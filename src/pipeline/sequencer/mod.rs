@@ -6,7 +6,8 @@
 //! ([`tables`]); the prepared state of each table version ([`prepare`]: row decoder, column
 //! selection, what the encoder registered) and each table's topic, partition count and size
 //! limit. Released rows are cut into [`Job`]s of whole transactions of one table version (up
-//! to [`JOB_ROWS`] rows, a transaction larger than [`TXN_CHUNK_ROWS`] in chunks), started on
+//! to [`JOB_ROWS`] rows or [`JOB_BYTES`], a transaction larger than [`TXN_CHUNK_ROWS`] rows
+//! or [`TXN_CHUNK_BYTES`] in chunks), started on
 //! the [`Workers`] and queued, in order, as [`Step::Rows`] to the emitter, followed by the
 //! table's [`Step::Resolved`]; DDLs and watermarks travel in the same stream.
 //!
@@ -48,7 +49,7 @@ use crate::schema::DDL_JOB_TABLE_ID;
 use crate::sink::ack::AckTracker;
 use crate::sink::kafka::SizeLimit;
 use crate::sorter::{MemoryQuota, TableSorter};
-use crate::upstream::feed::{Span, UpstreamEvent};
+use crate::upstream::feed::{EventBudget, Span, UpstreamEvent};
 
 use super::counters::Counters;
 use super::emitter::Step;
@@ -62,8 +63,13 @@ use super::worker::{Job, PreparedTable, Workers, quoted};
 /// Rows of one transaction buffered for TiCDC's split-and-sort before they are sent; a larger
 /// transaction is handled in chunks of this many rows.
 pub const TXN_CHUNK_ROWS: usize = 4096;
-/// A job is closed at the first transaction boundary at or after this many rows.
+/// A transaction's chunk also ends at this many bytes of raw changes (wide rows), so a job's
+/// memory stays bounded whatever the row size.
+pub const TXN_CHUNK_BYTES: usize = 4 << 20;
+/// A job is closed at the first transaction boundary at or after this many rows...
 pub const JOB_ROWS: usize = 512;
+/// ...or this many bytes of raw changes.
+pub const JOB_BYTES: usize = 4 << 20;
 /// How often at most the resolved ts is recomputed for the status (it costs a pass over the
 /// tables).
 const PUBLISH_RESOLVED_EVERY: Duration = Duration::from_millis(50);
@@ -114,6 +120,9 @@ struct OpenJob {
     /// `ignore-txn-start-ts` drops it.
     txn: Option<(u64, u64)>,
     txn_rows: usize,
+    txn_bytes: usize,
+    /// Bytes of raw changes in `job`.
+    job_bytes: usize,
     skip: bool,
 }
 
@@ -248,6 +257,7 @@ impl<S: Schemas> Sequencer<S> {
     pub async fn run(
         mut self,
         mut events: mpsc::Receiver<UpstreamEvent>,
+        budget: EventBudget,
         mut checkpoints: watch::Receiver<u64>,
         resolved: Arc<AtomicU64>,
         refresh: Duration,
@@ -256,6 +266,7 @@ impl<S: Schemas> Sequencer<S> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut watching = true;
         let mut published = Instant::now();
+        let mut released = budget.releaser();
         loop {
             tokio::select! {
                 biased;
@@ -275,6 +286,13 @@ impl<S: Schemas> Sequencer<S> {
                 }
                 ev = events.recv() => match ev {
                     Some(ev) => {
+                        if let UpstreamEvent::Row(row) = &ev {
+                            released.add(row.size());
+                        }
+                        // Given back before this task could wait for the feed again.
+                        if events.is_empty() || !matches!(ev, UpstreamEvent::Row(_)) {
+                            released.flush();
+                        }
                         let moved = matches!(ev, UpstreamEvent::Resolved { .. });
                         self.handle(ev).await?;
                         if moved && published.elapsed() >= PUBLISH_RESOLVED_EVERY {
@@ -426,32 +444,39 @@ impl<S: Schemas> Sequencer<S> {
             self.times.add_since(Stage::Sort, started);
             let Some(c) = next else { break };
             let id = (c.commit_ts, c.start_ts);
-            if open.txn != Some(id) || open.txn_rows >= TXN_CHUNK_ROWS {
+            if open.txn != Some(id)
+                || open.txn_rows >= TXN_CHUNK_ROWS
+                || open.txn_bytes >= TXN_CHUNK_BYTES
+            {
                 close_txn(&mut open);
                 open.txn = Some(id);
                 open.txn_rows = 0;
+                open.txn_bytes = 0;
                 open.skip = self.settings.ignore_txn_start_ts.contains(&c.start_ts);
                 if !open.skip {
                     // One transaction sees one table version.
                     let table = self
                         .prepared(physical_id, c.commit_ts.saturating_sub(1), &c.key)
                         .await?;
-                    let cut = open
-                        .job
-                        .as_ref()
-                        .is_some_and(|j| j.len() >= JOB_ROWS || !Arc::ptr_eq(&j.table, &table));
+                    let full = open.job_bytes >= JOB_BYTES;
+                    let cut = open.job.as_ref().is_some_and(|j| {
+                        full || j.len() >= JOB_ROWS || !Arc::ptr_eq(&j.table, &table)
+                    });
                     if cut && let Some(job) = open.job.take() {
                         self.dispatch(job).await?;
                     }
                     if open.job.is_none() {
                         open.job = Some(self.new_job(physical_id, table).await?);
+                        open.job_bytes = 0;
                     }
                 }
             }
             open.txn_rows += 1;
+            open.txn_bytes += c.size();
             if !open.skip
                 && let Some(job) = open.job.as_mut()
             {
+                open.job_bytes += c.size();
                 job.changes.push(c);
             }
         }

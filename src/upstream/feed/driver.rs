@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::budget::EventBudget;
 use super::errors::{classify, error_kind};
 use super::registrations::{RegionKey, Registrations};
 use super::spans::Spans;
@@ -61,6 +62,8 @@ pub(super) struct Driver {
     counters: EventCounters,
     /// Shared by every region's matcher.
     pub prewrites: PrewriteStore,
+    /// Taken per row sent, given back by the consumer.
+    events: EventBudget,
 }
 
 /// The per-entry counters, registered once (registering per entry hashes the labels).
@@ -98,6 +101,7 @@ pub(super) fn spawn(
     out: mpsc::Sender<UpstreamEvent>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     prewrites: PrewriteStore,
+    events: EventBudget,
 ) -> JoinHandle<Result<(), UpstreamError>> {
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let (streams, ev_rx) = Streams::new();
@@ -110,6 +114,7 @@ pub(super) fn spawn(
         streams,
         counters: EventCounters::new(),
         prewrites,
+        events,
     };
     tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx))
 }
@@ -254,6 +259,7 @@ impl Driver {
         let Some(r) = self.regions.get_mut(k) else {
             return Ok(true);
         };
+        let start_ts = self.spans.get(k.0).map_or(u64::MAX, |s| s.start_ts);
         let mut out = Vec::new();
         let mut initialized = false;
         for row in entries.entries {
@@ -275,18 +281,20 @@ impl Driver {
                     .record(r.registered_at.elapsed().as_secs_f64());
                 initialized = true;
             }
+            // Sent as they complete, each within the byte budget, so a message of many
+            // COMMITs (whose values come from the prewrite store) is never all in memory.
+            for row in out.drain(..) {
+                if row.commit_ts <= start_ts {
+                    continue;
+                }
+                self.events.take(row.size()).await;
+                if self.out.send(UpstreamEvent::Row(row)).await.is_err() {
+                    return Ok(false);
+                }
+            }
         }
         if initialized {
             self.regions.reset_attempts(k);
-        }
-        let start_ts = self.spans.get(k.0).map_or(u64::MAX, |s| s.start_ts);
-        for row in out {
-            if row.commit_ts <= start_ts {
-                continue;
-            }
-            if self.out.send(UpstreamEvent::Row(row)).await.is_err() {
-                return Ok(false);
-            }
         }
         Ok(true)
     }

@@ -32,12 +32,15 @@
 //! `cluster_id_mismatch`, `compatibility` and `duplicate_request`, which end the feed with
 //! the matching fatal error.
 
+mod budget;
 mod driver;
 mod errors;
 mod regions;
 mod registrations;
 mod spans;
 mod store_stream;
+
+pub use budget::EventBudget;
 
 use std::time::Duration;
 
@@ -89,6 +92,8 @@ pub struct FeedOptions {
     pub connect_timeout: Duration,
     /// Where PREWRITE values wait for their COMMIT (memory budget, spill file).
     pub prewrites: PrewriteStore,
+    /// Bytes of rows sent and not yet released by the consumer ([`EventBudget`]).
+    pub events: EventBudget,
 }
 
 impl FeedOptions {
@@ -99,6 +104,7 @@ impl FeedOptions {
             tls: None,
             connect_timeout: Duration::from_secs(10),
             prewrites: PrewriteStore::unbounded(),
+            events: EventBudget::unbounded(),
         }
     }
 }
@@ -122,7 +128,7 @@ impl Feed {
         let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
         let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites);
+        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites, opts.events);
         Ok((Feed { cmd: cmd_tx }, handle))
     }
 
