@@ -11,8 +11,7 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Mutation, MutationOp, PrewriteOptions};
 
-use crate::e2e::{Daemon, KILL_SCENARIO, emulator, read_all, wait_subscribed};
-use crate::kafka_env::kafka;
+use crate::e2e::{Daemon, KILL_SCENARIO, emulator, read_all, table_topics_sink, wait_subscribed};
 use crate::support::unique;
 
 const ROWS: i64 = 12_000;
@@ -28,28 +27,12 @@ fn gauge(d: &Daemon, name: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn a_transaction_above_the_prewrites_share_spills_and_arrives_whole() {
-    let env = kafka();
     let s = Scenario::parse(KILL_SCENARIO, "bigtxn").expect("scenario");
     let emu = emulator(&s).await;
     let info = tidb_changefeed::model::TableInfo::from_json(s.tables[0].info.as_bytes())
         .expect("table info");
     let prefix = unique("bigtxn");
-    let sink = format!(
-        r#"[changefeed.sink]
-protocol = "canal-json"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-"#,
-        broker = env.plaintext
-    );
+    let sink = table_topics_sink("protocol = \"canal-json\"", &prefix, 3, "");
     let mut d = Daemon::start_sink(
         &format!("http://{}", emu.pd_addr()),
         "memory-quota = \"64MiB\"",
