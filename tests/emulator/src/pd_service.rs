@@ -269,7 +269,7 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         self.reply(req, |req, header| {
             let m = self.cluster.lock();
-            Self::region_response(header, m.topo.regions.get(&req.region_id))
+            Self::region_response(header, m.topo.regions().get(&req.region_id))
         })
     }
 

@@ -504,7 +504,7 @@ impl Scenario {
         let mut peer_ids: BTreeMap<u64, ()> = BTreeMap::new();
         let mut next_peer = self.regions.iter().map(|r| r.id).max().unwrap_or(0) + 1;
         for r in &self.regions {
-            if t.regions.contains_key(&r.id) {
+            if t.regions().contains_key(&r.id) {
                 return Err(format!("region {} declared twice", r.id));
             }
             let mut peers = Vec::new();
@@ -536,18 +536,15 @@ impl Scenario {
                     r.id
                 ));
             }
-            t.regions.insert(
-                r.id,
-                Region {
-                    id: r.id,
-                    start: r.start.0.clone(),
-                    end: r.end.0.clone(),
-                    conf_ver: r.conf_ver,
-                    version: r.version,
-                    peers,
-                    leader_store: leader,
-                },
-            );
+            t.insert_region(Region {
+                id: r.id,
+                start: r.start.0.clone(),
+                end: r.end.0.clone(),
+                conf_ver: r.conf_ver,
+                version: r.version,
+                peers,
+                leader_store: leader,
+            });
         }
         t.validate().map_err(|e| e.to_string())?;
         Ok(t)
@@ -591,7 +588,7 @@ mod tests {
         .expect("parse");
         assert_eq!(s.steps.len(), 2);
         let t = s.topology().expect("topology");
-        assert_eq!(t.regions.len(), 2);
+        assert_eq!(t.regions().len(), 2);
     }
 
     #[test]

@@ -185,12 +185,42 @@ pub enum TopologyError {
 pub struct Topology {
     /// Stores by id.
     pub stores: BTreeMap<u64, StoreInfo>,
-    /// Regions by id.
-    pub regions: BTreeMap<u64, Region>,
+    /// Regions by id (read with [`Topology::regions`], changed only through this type so
+    /// the start-key index stays in step).
+    regions: BTreeMap<u64, Region>,
+    /// Raw start key → region id: finds a key's region without a scan of every region.
+    by_start: BTreeMap<Vec<u8>, u64>,
     next_id: u64,
 }
 
 impl Topology {
+    /// Regions by id.
+    #[must_use]
+    pub fn regions(&self) -> &BTreeMap<u64, Region> {
+        &self.regions
+    }
+
+    /// Adds `region`, or replaces the region with its id.
+    pub fn insert_region(&mut self, region: Region) {
+        if let Some(old) = self.regions.remove(&region.id) {
+            self.unindex(&old);
+        }
+        self.by_start.insert(region.start.clone(), region.id);
+        self.regions.insert(region.id, region);
+    }
+
+    fn remove_region(&mut self, id: u64) -> Option<Region> {
+        let r = self.regions.remove(&id)?;
+        self.unindex(&r);
+        Some(r)
+    }
+
+    fn unindex(&mut self, r: &Region) {
+        if self.by_start.get(&r.start) == Some(&r.id) {
+            self.by_start.remove(&r.start);
+        }
+    }
+
     /// A fresh id for a region or peer, above every id in use.
     pub fn alloc_id(&mut self) -> u64 {
         let max_used = self
@@ -234,7 +264,9 @@ impl Topology {
     /// Region containing a raw key.
     #[must_use]
     pub fn region_for_raw(&self, raw: &[u8]) -> Option<&Region> {
-        self.regions.values().find(|r| r.contains(raw))
+        let below = (std::ops::Bound::Unbounded, std::ops::Bound::Included(raw));
+        let (_, id) = self.by_start.range::<[u8], _>(below).next_back()?;
+        self.regions.get(id).filter(|r| r.contains(raw))
     }
 
     /// Region containing an encoded key.
@@ -299,8 +331,8 @@ impl Topology {
             version: r.version + 1,
             ..r
         };
-        self.regions.insert(left.id, left.clone());
-        self.regions.insert(right.id, right.clone());
+        self.insert_region(left.clone());
+        self.insert_region(right.clone());
         Ok((left, right))
     }
 
@@ -312,7 +344,11 @@ impl Topology {
             .get(&source)
             .cloned()
             .ok_or(TopologyError::NoRegion(source))?;
-        let t = self.region_mut(target)?;
+        let mut t = self
+            .regions
+            .get(&target)
+            .cloned()
+            .ok_or(TopologyError::NoRegion(target))?;
         if t.end == s.start && !t.end.is_empty() {
             t.end = s.end.clone();
         } else if s.end == t.start && !s.end.is_empty() {
@@ -321,9 +357,9 @@ impl Topology {
             return Err(TopologyError::NotAdjacent(source, target));
         }
         t.version = t.version.max(s.version) + 1;
-        let merged = t.clone();
-        self.regions.remove(&source);
-        Ok(merged)
+        self.remove_region(source);
+        self.insert_region(t.clone());
+        Ok(t)
     }
 
     /// Move the leader of `region` to its voter peer on `store`.
@@ -384,18 +420,15 @@ mod tests {
                 },
             );
         }
-        t.regions.insert(
-            10,
-            Region {
-                id: 10,
-                start: vec![],
-                end: vec![],
-                conf_ver: 1,
-                version: 1,
-                peers: vec![(11, 1, false), (12, 2, false)],
-                leader_store: 1,
-            },
-        );
+        t.insert_region(Region {
+            id: 10,
+            start: vec![],
+            end: vec![],
+            conf_ver: 1,
+            version: 1,
+            peers: vec![(11, 1, false), (12, 2, false)],
+            leader_store: 1,
+        });
         t
     }
 
@@ -415,7 +448,8 @@ mod tests {
             (m.start.as_slice(), m.end.as_slice(), m.version),
             (&b""[..], &b""[..], 3)
         );
-        assert_eq!(t.regions.len(), 1);
+        assert_eq!(t.regions().len(), 1);
+        assert_eq!(t.region_for_raw(b"z").map(|r| r.id), Some(10));
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::feed;
 use crate::keyspace::{encode_key, intersect};
 use crate::topology::Region;
 
+/// The largest downstream key (the end of a region's range in `ds_by_region`).
+const DS_MAX: DsKey = (ConnId::MAX, u64::MAX, u64::MAX);
+
 impl Model {
     // ----- connections and registration -------------------------------------
 
@@ -38,6 +41,7 @@ impl Model {
     pub fn close_conn(&mut self, conn: ConnId) {
         self.conns.remove(&conn);
         self.downstreams.retain(|k, _| k.0 != conn);
+        self.ds_by_region.retain(|(_, k)| k.0 != conn);
         self.held_scans.retain(|k, _| k.0 != conn);
     }
 
@@ -72,7 +76,7 @@ impl Model {
     }
 
     pub(super) fn send_error(&mut self, key: DsKey, err: cdcpb::Error) {
-        self.downstreams.remove(&key);
+        self.remove_downstream(key);
         self.held_scans.remove(&key);
         self.send_events(key.0, vec![feed::error_event(key.2, key.1, err)]);
     }
@@ -158,7 +162,7 @@ impl Model {
             });
             return reject(self, err);
         }
-        let region = match self.topo.regions.get(&req.region_id) {
+        let region = match self.topo.regions().get(&req.region_id) {
             Some(r) if r.peer_on(store).is_some() => r.clone(),
             _ => {
                 let mut err = cdc_error();
@@ -200,7 +204,7 @@ impl Model {
                 initialized: false,
                 resolved_ts: 0,
             };
-            self.downstreams.insert(key, ds);
+            self.insert_downstream(key, ds);
             return self.finish_scan(key, Vec::new());
         };
         let ds = Downstream {
@@ -212,7 +216,7 @@ impl Model {
             resolved_ts: 0,
         };
         let rows = self.scan_rows(&region, &ds);
-        self.downstreams.insert(key, ds);
+        self.insert_downstream(key, ds);
         if self.faults.hold_scan.contains(&region.id) {
             self.held_scans.insert(key, rows);
         } else {
@@ -271,10 +275,13 @@ impl Model {
         if rows.is_empty() {
             return;
         }
-        for (k, ds) in self.downstreams.range((0, 0, 0)..) {
-            if k.2 != region {
+        let subscribers = self
+            .ds_by_region
+            .range((region, (0, 0, 0))..=(region, DS_MAX));
+        for (_, k) in subscribers {
+            let Some(ds) = self.downstreams.get(k) else {
                 continue;
-            }
+            };
             let mine = feed::filter_rows(rows, &ds.enc_start, &ds.enc_end, ds.filter_loop);
             if mine.is_empty() {
                 continue;
@@ -282,6 +289,16 @@ impl Model {
             let events = feed::pack_entries(k.2, k.1, mine, usize::MAX);
             self.send_events(k.0, events);
         }
+    }
+
+    fn insert_downstream(&mut self, key: DsKey, ds: Downstream) {
+        self.ds_by_region.insert((key.2, key));
+        self.downstreams.insert(key, ds);
+    }
+
+    fn remove_downstream(&mut self, key: DsKey) {
+        self.ds_by_region.remove(&(key.2, key));
+        self.downstreams.remove(&key);
     }
 
     pub(super) fn keys_of_region(&self, region: u64) -> Vec<DsKey> {

@@ -34,7 +34,7 @@ impl Model {
         let mut e = errorpb::Error::default();
         let Some(r) = self
             .topo
-            .regions
+            .regions()
             .get(&region_id)
             .filter(|r| r.peer_on(store).is_some())
         else {

@@ -24,7 +24,7 @@ pub use moves::RegionChangeNotice;
 pub use pd::{GC_WORKER, GcUpdate};
 pub use txn::{Mutation, MutationOp, PrewriteOptions, TxnError};
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -107,6 +107,8 @@ pub struct Model {
     conns: HashMap<ConnId, Conn>,
     next_conn: ConnId,
     downstreams: BTreeMap<DsKey, Downstream>,
+    /// `(region, key)` of every downstream: a region's subscribers without a scan of all.
+    ds_by_region: BTreeSet<(u64, DsKey)>,
     /// Held scans: downstream key -> snapshot rows.
     held_scans: BTreeMap<DsKey, Vec<event::Row>>,
     faults: Faults,
@@ -133,6 +135,7 @@ impl Cluster {
             conns: HashMap::new(),
             next_conn: 1,
             downstreams: BTreeMap::new(),
+            ds_by_region: BTreeSet::new(),
             held_scans: BTreeMap::new(),
             faults: Faults::default(),
         })))

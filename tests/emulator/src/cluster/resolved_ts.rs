@@ -33,7 +33,7 @@ impl Model {
             if !ds.initialized || self.faults.stall.contains(&conn.store) {
                 continue;
             }
-            let Some(region) = self.topo.regions.get(&k.2) else {
+            let Some(region) = self.topo.regions().get(&k.2) else {
                 continue;
             };
             if region.leader_store != conn.store {
