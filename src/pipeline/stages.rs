@@ -3,10 +3,11 @@
 //!
 //! Owns [`Stage`], [`StageTimes`] (durations accumulated while one release of rows is
 //! processed) and [`StageMetrics`] (one histogram per stage, recorded once per release, never
-//! per row). Stages today, on the changefeed's one task: `sort` (sorter push and release),
-//! `decode` (row decoding and event filters), `encode` (encoding and large-message handling),
-//! `send` (handing messages to the partition writers, waiting included when their queues are
-//! full). The staged pipeline keeps the names for the same work on its own tasks.
+//! per row). Stages: `sort` (the sequencer's work: sorter push and release, cutting jobs;
+//! timed per batch of events and per transaction, not per row), `decode` (row decoding and
+//! event filters, on the workers), `encode` (encoding and large-message handling, on the
+//! workers), `send` (the emitter handing messages to the partition writers, waiting
+//! included when their queues are full).
 
 use std::time::{Duration, Instant};
 

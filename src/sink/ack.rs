@@ -68,23 +68,37 @@ impl AckTracker {
     }
 
     /// Records messages of `table` about to be sent, one per commit ts given, under one
-    /// lock; each is acked with `Ticket { table, commit_ts }`.
+    /// lock; each is acked with `Ticket { table, commit_ts }`. Runs of one commit ts (a
+    /// transaction's rows) take one map update.
     pub fn submit_many(&self, table: TableId, commit_ts: impl IntoIterator<Item = u64>) {
         let mut m = self.lock();
         let pending = &mut m.entry(table).or_default().pending;
+        let mut run: Option<(u64, usize)> = None;
         for ts in commit_ts {
-            *pending.entry(ts).or_insert(0) += 1;
+            match &mut run {
+                Some((t, n)) if *t == ts => *n += 1,
+                _ => {
+                    if let Some((t, n)) = run.replace((ts, 1)) {
+                        *pending.entry(t).or_insert(0) += n;
+                    }
+                }
+            }
+        }
+        if let Some((t, n)) = run {
+            *pending.entry(t).or_insert(0) += n;
         }
     }
 
     /// Kafka acknowledged the messages of `tickets`.
     pub fn ack(&self, tickets: &[Ticket]) {
         let mut m = self.lock();
-        for t in tickets {
+        // Runs of one ticket (a transaction's rows in one batch) take one map update.
+        for run in tickets.chunk_by(|a, b| a == b) {
+            let t = run[0];
             if let Some(p) = m.get_mut(&t.table)
                 && let Some(n) = p.pending.get_mut(&t.commit_ts)
             {
-                *n -= 1;
+                *n = n.saturating_sub(run.len());
                 if *n == 0 {
                     p.pending.remove(&t.commit_ts);
                 }
@@ -173,5 +187,25 @@ mod tests {
         a.resolve(1, 40);
         a.resolve(2, 40);
         assert_eq!(a.checkpoint(), Some(24));
+    }
+
+    #[test]
+    fn runs_of_one_commit_ts_count_every_message() {
+        let a = AckTracker::new();
+        a.register(3, 100);
+        a.submit_many(3, [110, 110, 110, 120, 110]);
+        a.resolve(3, 130);
+        assert_eq!(a.in_flight(), 5);
+        let t = |commit_ts| Ticket {
+            table: 3,
+            commit_ts,
+        };
+        a.ack(&[t(110), t(110), t(120)]);
+        assert_eq!(a.progress(3), Some(109), "two messages at 110 still wait");
+        a.ack(&[t(110)]);
+        assert_eq!(a.progress(3), Some(109), "one message at 110 still waits");
+        a.ack(&[t(110)]);
+        assert_eq!(a.progress(3), Some(130));
+        assert_eq!(a.in_flight(), 0);
     }
 }

@@ -3,9 +3,15 @@
 
 use crate::event::{KvChange, OpType};
 
-/// The order of release: commit ts, then start ts, then key.
-pub fn order_key(c: &KvChange) -> (u64, u64, Vec<u8>) {
-    (c.commit_ts, c.start_ts, c.key.clone())
+/// The order of release: commit ts, then start ts, then key. The key is moved out of `c`
+/// (no copy per change); [`restore_key`] puts it back.
+pub fn take_order_key(c: &mut KvChange) -> (u64, u64, Vec<u8>) {
+    (c.commit_ts, c.start_ts, std::mem::take(&mut c.key))
+}
+
+/// Gives `c` back the key [`take_order_key`] moved out.
+pub fn restore_key(c: &mut KvChange, order_key: (u64, u64, Vec<u8>)) {
+    c.key = order_key.2;
 }
 
 /// `commit_ts, start_ts, op, key, value, old value` with u32 lengths (old value length

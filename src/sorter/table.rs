@@ -65,17 +65,18 @@ impl TableSorter {
     }
 
     /// Holds `c` until the frontier passes it. Returns false when it was a duplicate.
-    pub fn push(&mut self, c: KvChange) -> Result<bool, SorterError> {
+    pub fn push(&mut self, mut c: KvChange) -> Result<bool, SorterError> {
         if c.commit_ts <= self.released {
             self.duplicates += 1;
             return Ok(false);
         }
-        // One walk of the tree for the duplicate check and the insert.
-        let Entry::Vacant(slot) = self.held.entry(change::order_key(&c)) else {
+        let size = c.size();
+        // One walk of the tree for the duplicate check and the insert; the key moves into
+        // the tree's order key, and back out on release.
+        let Entry::Vacant(slot) = self.held.entry(change::take_order_key(&mut c)) else {
             self.duplicates += 1;
             return Ok(false);
         };
-        let size = c.size();
         let held = if self.quota.try_take(size) {
             self.memory_bytes += size;
             Held::Memory(c)
@@ -91,6 +92,7 @@ impl TableSorter {
                     .spill
                     .insert(SpillFile::create(path.clone()).map_err(err)?),
             };
+            c.key.clone_from(&slot.key().2);
             let (at, len) = file.append(&c).map_err(err)?;
             self.spilled += 1;
             Held::Spilled { at, len }
@@ -118,11 +120,12 @@ impl TableSorter {
             }
             return Ok(None);
         }
-        let Some((_, held)) = self.held.pop_first() else {
+        let Some((order_key, held)) = self.held.pop_first() else {
             return Ok(None);
         };
         match held {
-            Held::Memory(c) => {
+            Held::Memory(mut c) => {
+                change::restore_key(&mut c, order_key);
                 let size = c.size();
                 self.memory_bytes -= size;
                 self.quota.give_back(size);

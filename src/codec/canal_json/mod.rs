@@ -101,7 +101,7 @@ impl CanalJsonEncoder {
                 reason: format!("{} values for {} columns", image.len(), meta.columns.len()),
             });
         }
-        let mut out = Vec::with_capacity(256 + 48 * meta.columns.len());
+        let mut out = Vec::with_capacity(capacity_hint(meta, ev));
         out.extend_from_slice(b"{\"id\":0,\"database\":");
         write_json_string(&mut out, ev.schema.as_bytes());
         out.extend_from_slice(b",\"table\":");
@@ -233,6 +233,30 @@ impl CanalJsonEncoder {
         out.push(b'}');
         out
     }
+}
+
+/// Bytes a DML message is expected to take, so its buffer is allocated once: the fixed
+/// fields, each column's name three times (`sqlType`, `mysqlType`, the row) with its type and
+/// punctuation, and the text of string and JSON values (numbers are covered by the
+/// per-column allowance).
+fn capacity_hint(meta: &TableMeta, ev: &RowEvent) -> usize {
+    let names: usize = meta.columns.iter().map(|c| c.name.len()).sum();
+    let text = |row: &Option<Vec<Value>>| -> usize {
+        row.iter()
+            .flatten()
+            .map(|v| match v {
+                Value::Bytes(b) => b.len(),
+                Value::Json(j) => j.len(),
+                _ => 0,
+            })
+            .sum()
+    };
+    let rows = if ev.old.is_some() && ev.new.is_some() {
+        2
+    } else {
+        1
+    };
+    256 + (3 + rows) * names + (24 + 16 * rows) * meta.columns.len() + text(&ev.new) + text(&ev.old)
 }
 
 /// TiCDC `fillColumns`: `[{"name":"value",...}]`, or `null` when the row has no columns.

@@ -73,6 +73,8 @@ pub const JOB_BYTES: usize = 4 << 20;
 /// How often at most the resolved ts is recomputed for the status (it costs a pass over the
 /// tables).
 const PUBLISH_RESOLVED_EVERY: Duration = Duration::from_millis(50);
+/// Upstream events taken off the feed's channel at once.
+const EVENT_BATCH: usize = 256;
 
 /// The sequencer's settings, from the changefeed configuration.
 #[derive(Debug)]
@@ -267,6 +269,7 @@ impl<S: Schemas> Sequencer<S> {
         let mut watching = true;
         let mut published = Instant::now();
         let mut released = budget.releaser();
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
         loop {
             tokio::select! {
                 biased;
@@ -284,24 +287,33 @@ impl<S: Schemas> Sequencer<S> {
                     self.sink_limits.clear();
                     self.report_memory();
                 }
-                ev = events.recv() => match ev {
-                    Some(ev) => {
-                        if let UpstreamEvent::Row(row) = &ev {
-                            released.add(row.size());
-                        }
-                        // Given back before this task could wait for the feed again.
-                        if events.is_empty() || !matches!(ev, UpstreamEvent::Row(_)) {
-                            released.flush();
-                        }
-                        let moved = matches!(ev, UpstreamEvent::Resolved { .. });
-                        self.handle(ev).await?;
-                        if moved && published.elapsed() >= PUBLISH_RESOLVED_EVERY {
-                            resolved.store(self.resolved_ts(), Ordering::Relaxed);
-                            published = Instant::now();
-                        }
+                n = events.recv_many(&mut batch, EVENT_BATCH) => {
+                    if n == 0 {
+                        return Err(PipelineError::FeedEnded);
                     }
-                    None => return Err(PipelineError::FeedEnded),
-                },
+                    // Sorter pushes count as `sort` busy time, timed per batch.
+                    let mut since = Instant::now();
+                    for ev in batch.drain(..) {
+                        let UpstreamEvent::Row(row) = ev else {
+                            // Given back before this task could wait (for the emitter).
+                            released.flush();
+                            self.times.add_since(Stage::Sort, since);
+                            let moved = matches!(ev, UpstreamEvent::Resolved { .. });
+                            self.handle(ev).await?;
+                            if moved && published.elapsed() >= PUBLISH_RESOLVED_EVERY {
+                                resolved.store(self.resolved_ts(), Ordering::Relaxed);
+                                published = Instant::now();
+                            }
+                            since = Instant::now();
+                            continue;
+                        };
+                        released.add(row.size());
+                        self.on_row(row)?;
+                    }
+                    self.times.add_since(Stage::Sort, since);
+                    // Given back before this task could wait for the feed again.
+                    released.flush();
+                }
             }
         }
     }
@@ -374,9 +386,7 @@ impl<S: Schemas> Sequencer<S> {
             return Ok(());
         };
         self.down.counters.add_row_received();
-        let started = Instant::now();
         t.sorter.push(row)?;
-        self.times.add_since(Stage::Sort, started);
         Ok(())
     }
 
@@ -435,13 +445,14 @@ impl<S: Schemas> Sequencer<S> {
     /// at `limit` in the emitter's stream.
     async fn release(&mut self, physical_id: i64, limit: u64) -> Result<(), PipelineError> {
         let mut open = OpenJob::default();
+        // Sequencer work counts as `sort` busy time; the clock is read around the awaits
+        // (once per transaction), not per row.
+        let mut since = Instant::now();
         loop {
-            let started = Instant::now();
             let next = match self.tables.get_mut(&physical_id) {
                 Some(t) => t.sorter.release_next(limit)?,
                 None => None,
             };
-            self.times.add_since(Stage::Sort, started);
             let Some(c) = next else { break };
             let id = (c.commit_ts, c.start_ts);
             if open.txn != Some(id)
@@ -454,6 +465,7 @@ impl<S: Schemas> Sequencer<S> {
                 open.txn_bytes = 0;
                 open.skip = self.settings.ignore_txn_start_ts.contains(&c.start_ts);
                 if !open.skip {
+                    self.times.add_since(Stage::Sort, since);
                     // One transaction sees one table version.
                     let table = self
                         .prepared(physical_id, c.commit_ts.saturating_sub(1), &c.key)
@@ -469,6 +481,7 @@ impl<S: Schemas> Sequencer<S> {
                         open.job = Some(self.new_job(physical_id, table).await?);
                         open.job_bytes = 0;
                     }
+                    since = Instant::now();
                 }
             }
             open.txn_rows += 1;
@@ -480,6 +493,7 @@ impl<S: Schemas> Sequencer<S> {
                 job.changes.push(c);
             }
         }
+        self.times.add_since(Stage::Sort, since);
         close_txn(&mut open);
         if let Some(job) = open.job.take() {
             self.dispatch(job).await?;

@@ -14,6 +14,7 @@ mod describe_configs;
 mod error;
 mod probe;
 mod producer;
+mod retry_copy;
 mod size;
 mod topics;
 

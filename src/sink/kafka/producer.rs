@@ -43,6 +43,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc, onesho
 
 use super::KafkaError;
 use super::admin::Admin;
+use super::retry_copy::RetryCopy;
 use super::size::{RECORD_BATCH_OVERHEAD, SizeLimit, compressed_batch_size, message_size};
 use crate::metrics as m;
 use crate::sink::ack::{AckTracker, Ticket};
@@ -690,12 +691,17 @@ impl PartitionWriter {
         {
             histogram!(m::KAFKA_COMPRESSION_RATIO).record(bytes as f64 / wire as f64);
         }
+        // The first attempt takes the records themselves; a retry makes them again from a
+        // copy kept in one buffer.
+        let copy = RetryCopy::of(&records, usize::try_from(bytes).unwrap_or(0));
+        let mut first = Some(records);
         let mut failures: u32 = 0;
         let mut backoff = Duration::from_millis(100);
         loop {
             let started = Instant::now();
+            let records = first.take().unwrap_or_else(|| copy.records(now));
             gauge!(m::KAFKA_IN_FLIGHT_REQUESTS).increment(1.0);
-            let outcome = self.attempt(records.clone()).await;
+            let outcome = self.attempt(records).await;
             gauge!(m::KAFKA_IN_FLIGHT_REQUESTS).decrement(1.0);
             match outcome {
                 Ok(()) => {

@@ -45,7 +45,7 @@ impl Env {
 
     pub fn epoch(&self, region: u64) -> metapb::RegionEpoch {
         let m = self.cluster.lock();
-        m.topo.regions.get(&region).map_or(
+        m.topo.regions().get(&region).map_or(
             metapb::RegionEpoch {
                 conf_ver: 1,
                 version: 1,

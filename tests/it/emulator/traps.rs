@@ -110,7 +110,7 @@ async fn tiflash_store_is_labelled_and_has_no_cdc_service() {
         .cluster
         .lock()
         .topo
-        .regions
+        .regions()
         .get(&10)
         .cloned()
         .expect("region");

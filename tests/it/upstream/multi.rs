@@ -381,18 +381,15 @@ async fn upstream_multi_span_feed_retries_a_region_scan_with_holes() {
     }
     {
         let mut m = t.emu.cluster().lock();
-        m.topo.regions.insert(
-            20,
-            Region {
-                id: 20,
-                start: b"b".to_vec(),
-                end: b"d".to_vec(),
-                conf_ver: 1,
-                version: 1,
-                peers: vec![(21, 2, false), (22, 3, false), (23, 1, false)],
-                leader_store: 2,
-            },
-        );
+        m.topo.insert_region(Region {
+            id: 20,
+            start: b"b".to_vec(),
+            end: b"d".to_vec(),
+            conf_ver: 1,
+            version: 1,
+            peers: vec![(21, 2, false), (22, 3, false), (23, 1, false)],
+            leader_store: 2,
+        });
     }
     t.wait_subs(3).await;
     let c1 = t.put("c", "1");
