@@ -27,7 +27,6 @@
 //! 2 000 of each as a smoke check, asserting delivery, not speed.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tidb_changefeed::model::TableInfo;
@@ -45,6 +44,7 @@ mod producer;
 
 use daemon::{
     Daemon, DaemonStats, broker, create_topic, kafka_dir, kafka_var, process_cpu_seconds,
+    read_topic,
 };
 use delay_proxy::DelayProxy;
 
@@ -269,29 +269,13 @@ struct Record {
 
 /// Every row message of `topic` (DDL left out), read with kcat.
 fn read_back(broker: &str, topic: &str) -> Vec<Record> {
-    let out = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            broker,
-            "-t",
-            topic,
-            "-o",
-            "beginning",
-            "-e",
-            "-q",
-            "-J",
-        ])
-        .output()
-        .expect("kcat");
-    assert!(out.status.success(), "kcat failed");
     let mut records = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    read_topic(broker, topic, &["-J"], |line| {
         let m: serde_json::Value = serde_json::from_str(line).expect("kcat JSON");
         let payload = m["payload"].as_str().unwrap_or("");
         let v: serde_json::Value = serde_json::from_str(payload).expect("canal-json");
         if v["isDdl"] == true {
-            continue;
+            return;
         }
         records.push(Record {
             partition: m["partition"]
@@ -307,7 +291,7 @@ fn read_back(broker: &str, topic: &str) -> Vec<Record> {
                 .and_then(|x| x.parse().ok())
                 .unwrap_or(0),
         });
-    }
+    });
     records
 }
 

@@ -15,8 +15,6 @@
 //! as a smoke check, asserting delivery, not memory.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use tidb_changefeed::model::TableInfo;
@@ -27,7 +25,7 @@ use tidb_changefeed_emulator::{Mutation, MutationOp, PrewriteOptions, runner};
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use daemon::{Daemon, broker, create_topic, delete_topic, peak_rss_kib};
+use daemon::{Daemon, broker, create_topic, delete_topic, peak_rss_kib, read_topic};
 
 const SCENARIO: &str = include_str!("../tests/scenarios/fixtures/kill_restart.toml");
 
@@ -185,29 +183,10 @@ async fn main() {
 /// Reads the topic back without keeping payloads: (messages, ids, partitions where a
 /// message's commit time went backwards).
 fn read_back(broker: &str, topic: &str) -> (usize, BTreeSet<i64>, usize) {
-    let mut child = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            broker,
-            "-t",
-            topic,
-            "-e",
-            "-q",
-            "-o",
-            "beginning",
-        ])
-        .args(["-f", "%p\t%s\n"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kcat");
-    let out = child.stdout.take().expect("stdout");
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, out);
-    let mut line = String::new();
     let (mut count, mut ids, mut out_of_order) = (0, BTreeSet::new(), 0);
     let mut last_es: BTreeMap<String, i64> = BTreeMap::new();
-    while reader.read_line(&mut line).expect("kcat output") > 0 {
-        if let Some((partition, payload)) = line.trim_end().split_once('\t') {
+    read_topic(broker, topic, &["-f", "%p\t%s\n"], |line| {
+        if let Some((partition, payload)) = line.split_once('\t') {
             let field = |name: &str| -> Option<i64> {
                 let at = payload.find(name)? + name.len();
                 let digits: String = payload[at..]
@@ -226,8 +205,6 @@ fn read_back(broker: &str, topic: &str) -> (usize, BTreeSet<i64>, usize) {
                 *last = es;
             }
         }
-        line.clear();
-    }
-    let _ = child.wait();
+    });
     (count, ids, out_of_order)
 }

@@ -21,8 +21,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -35,7 +33,10 @@ use tidb_changefeed_emulator::{Mutation, MutationOp, runner};
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use daemon::{Daemon, broker, checkpoint, create_topic, delete_topic, process_cpu_seconds};
+use daemon::{
+    Daemon, broker, checkpoint, create_topic, delete_topic, process_cpu_seconds, read_topic,
+    rss_kib,
+};
 
 /// The first table's id; tables are numbered on from it.
 const FIRST_TABLE: i64 = 1000;
@@ -185,19 +186,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// A process's resident set now (`VmRSS`), KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmRSS:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
         .unwrap_or(0)
 }
 
@@ -384,27 +372,8 @@ async fn main() {
 
 /// Reads the topic back: (messages, distinct (table, id) pairs).
 fn read_back(broker: &str, topic: &str) -> (usize, usize) {
-    let mut child = Command::new("kcat")
-        .args([
-            "-C",
-            "-b",
-            broker,
-            "-t",
-            topic,
-            "-e",
-            "-q",
-            "-o",
-            "beginning",
-        ])
-        .args(["-f", "%s\n"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kcat");
-    let out = child.stdout.take().expect("stdout");
-    let reader = std::io::BufReader::with_capacity(1 << 20, out);
     let (mut count, mut seen) = (0, HashSet::new());
-    for line in reader.lines() {
-        let line = line.expect("kcat output");
+    read_topic(broker, topic, &["-f", "%s\n"], |line| {
         let field = |name: &str| -> Option<&str> {
             let at = line.find(name)? + name.len();
             line[at..].split('"').next()
@@ -413,7 +382,6 @@ fn read_back(broker: &str, topic: &str) -> (usize, usize) {
             count += 1;
             seen.insert(format!("{table}/{id}"));
         }
-    }
-    let _ = child.wait();
+    });
     (count, seen.len())
 }

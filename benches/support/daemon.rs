@@ -204,15 +204,62 @@ pub fn delete_topic(broker: &str, topic: &str) {
 
 /// A process's peak resident set (`VmHWM`), KiB.
 pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM")
+}
+
+/// A process's resident set now (`VmRSS`), KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS")
+}
+
+/// A KiB figure of `/proc/<pid>/status` (0 when unreadable).
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:")
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                l.strip_prefix(field)?
+                    .strip_prefix(':')?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
             })
         })
         .unwrap_or(0)
+}
+
+/// Reads `topic` from the beginning with kcat, one line per message as kcat's `output`
+/// options print it (`["-J"]`, or `["-f", "%p\t%s\n"]`), handing each line to `each`
+/// without keeping them.
+pub fn read_topic(broker: &str, topic: &str, output: &[&str], mut each: impl FnMut(&str)) {
+    use std::io::BufRead;
+    let mut child = Command::new("kcat")
+        .args([
+            "-C",
+            "-b",
+            broker,
+            "-t",
+            topic,
+            "-e",
+            "-q",
+            "-o",
+            "beginning",
+        ])
+        .args(output)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("kcat");
+    let out = child.stdout.take().expect("stdout");
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, out);
+    let mut line = String::new();
+    while reader.read_line(&mut line).expect("kcat output") > 0 {
+        each(line.trim_end());
+        line.clear();
+    }
+    let status = child.wait().expect("kcat");
+    assert!(status.success(), "kcat failed: {status}");
 }
 
 /// The checkpoint the daemon in `dir` saved for changefeed `bench`.
