@@ -38,7 +38,7 @@ pub const STAGE_BUSY_SECONDS: &str = "tidb_changefeed_stage_busy_seconds";
 /// Bytes of changes the sorters hold in memory; label `changefeed`.
 pub const SORTER_MEMORY_BYTES: &str = "tidb_changefeed_sorter_memory_bytes";
 /// Bytes of row data held against the memory quota; labels `changefeed`, `part`
-/// (`prewrites`, `events`, `sorter`, `jobs`, `produce`).
+/// (`prewrites`, `events`, `streams`, `sorter`, `jobs`, `produce`).
 pub const MEMORY_USED_BYTES: &str = "tidb_changefeed_memory_used_bytes";
 /// PREWRITE values held in the spill file (beyond the prewrites share of the quota);
 /// label `changefeed`.
@@ -163,7 +163,7 @@ fn describe() {
     describe_gauge!(
         MEMORY_USED_BYTES,
         Unit::Bytes,
-        "Bytes of row data held against the changefeed's memory-quota, by part (prewrite values waiting for their commit, rows between the feed and the sequencer, sorter, jobs between the stages, messages queued for Kafka)."
+        "Bytes of row data held against the changefeed's memory-quota, by part (prewrite values waiting for their commit, rows between the feed and the sequencer, raw TiKV stream messages waiting for the feed, sorter, jobs between the stages, messages queued for Kafka)."
     );
     describe_gauge!(
         PREWRITES_SPILLED,

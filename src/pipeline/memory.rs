@@ -2,17 +2,19 @@
 //! shared between the parts that hold row data.
 //!
 //! Owns [`MemoryPlan`] (the split of the quota: PREWRITE values waiting for their COMMIT,
-//! rows between the feed and the sequencer, the sorter's held changes, the jobs between the sequencer and the emitter, the messages
-//! queued for Kafka) and
-//! [`MemoryBudget`], a byte budget that makes its callers wait ([`Charge`]s are given back
-//! when dropped).
+//! rows between the feed and the sequencer, raw TiKV stream messages queued for the feed,
+//! the sorter's held changes, the jobs between the sequencer and the emitter, the messages
+//! queued for Kafka) and [`MemoryBudget`], a byte budget that makes its callers wait
+//! ([`Charge`]s are given back when dropped).
 //!
-//! Guarantees: the five shares add up to the quota, so the row data the changefeed holds in
-//! memory stays within it (plus the raw messages queued per TiKV stream): beyond their shares the
-//! prewrite store and the sorter spill to disk, and the sequencer waits for the jobs share — which in turn stops the
-//! upstream streams — so a burst or a huge transaction is throttled, never an OOM. Each share
-//! is separate, so waiting for one never waits on memory the waiter holds itself (no
-//! deadlock), and a single item larger than a whole share is charged the whole share.
+//! Guarantees: the six shares add up to the quota, so the row data the changefeed holds in
+//! memory stays within it (plus the message each TiKV stream's reader has decoded and waits
+//! to queue): beyond their shares the prewrite store and the sorter spill to disk, the
+//! stream readers wait for the streams share, and the sequencer waits for the jobs share —
+//! which in turn stops the upstream streams — so a burst or a huge transaction is
+//! throttled, never an OOM. Each share is separate, so waiting for one never waits on
+//! memory the waiter holds itself (no deadlock), and a single item larger than a whole
+//! share is charged the whole share.
 
 use std::sync::Arc;
 
@@ -28,6 +30,9 @@ pub struct MemoryPlan {
     pub prewrites: u64,
     /// Committed rows sent by the feed and not yet taken by the sequencer.
     pub events: u64,
+    /// Raw TiKV stream messages read and not yet handled by the feed (all streams
+    /// together).
+    pub streams: u64,
     /// Changes held by the sorter before they spill to disk.
     pub sorter: u64,
     /// Jobs started and not yet handed to the output (raw change bytes).
@@ -39,17 +44,19 @@ pub struct MemoryPlan {
 
 impl MemoryPlan {
     /// The split of `quota` bytes: a sixteenth each to prewrites and to rows between the
-    /// feed and the sequencer, an eighth each to jobs and produce batches, the rest (five
-    /// eighths) to the sorter.
+    /// feed and the sequencer, a thirty-second to raw stream messages, an eighth each to
+    /// jobs and produce batches, the rest (nineteen thirty-seconds) to the sorter.
     pub fn of(quota: u64) -> Self {
         let prewrites = quota / 16;
         let events = quota / 16;
+        let streams = quota / 32;
         let jobs = quota / 8;
         let produce = quota / 8;
         MemoryPlan {
             prewrites,
             events,
-            sorter: quota - prewrites - events - jobs - produce,
+            streams,
+            sorter: quota - prewrites - events - streams - jobs - produce,
             jobs,
             produce,
         }
@@ -113,8 +120,12 @@ mod tests {
     fn the_plan_adds_up_to_the_quota() {
         for q in [64 << 20, 256 << 20, 1 << 30, (1 << 30) + 7] {
             let p = MemoryPlan::of(q);
-            assert_eq!(p.prewrites + p.events + p.sorter + p.jobs + p.produce, q);
+            assert_eq!(
+                p.prewrites + p.events + p.streams + p.sorter + p.jobs + p.produce,
+                q
+            );
             assert!(p.sorter >= q / 2);
+            assert_eq!(p.streams, q / 32);
         }
     }
 

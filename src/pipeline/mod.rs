@@ -357,6 +357,7 @@ pub async fn run<L: SchemaSource>(
 
     let plan = MemoryPlan::of(cf.memory_quota.as_u64());
     let events = EventBudget::new(plan.events);
+    let streams = EventBudget::new(plan.streams);
     // PREWRITE values beyond their share wait in a file next to the sorter's.
     let prewrites = PrewriteStore::new(
         plan.prewrites,
@@ -372,6 +373,7 @@ pub async fn run<L: SchemaSource>(
             connect_timeout: ctx.upstream.connect_timeout.get(),
             prewrites: prewrites.clone(),
             events: events.clone(),
+            streams: streams.clone(),
         },
         tx,
     )
@@ -430,6 +432,7 @@ pub async fn run<L: SchemaSource>(
             saved: saved_tx,
             prewrites,
             events,
+            streams,
         }
         .run(interval),
     );

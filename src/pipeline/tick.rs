@@ -38,10 +38,11 @@ pub struct Tick {
     pub output: Arc<dyn Output>,
     /// The saved checkpoint, for the GC keeper and the sequencer.
     pub saved: watch::Sender<u64>,
-    /// The feed's prewrite values and rows in flight to the sequencer, for the memory
-    /// gauges.
+    /// The feed's prewrite values, rows in flight to the sequencer and raw store-stream
+    /// messages, for the memory gauges.
     pub prewrites: PrewriteStore,
     pub events: EventBudget,
+    pub streams: EventBudget,
 }
 
 impl Tick {
@@ -80,6 +81,8 @@ impl Tick {
                 .set(self.prewrites.in_memory() as f64);
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "events")
                 .set(self.events.used() as f64);
+            ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "streams")
+                .set(self.streams.used() as f64);
             ::metrics::gauge!(crate::metrics::PREWRITES_SPILLED, "changefeed" => self.changefeed.clone())
                 .set(self.prewrites.spilled() as f64);
         }

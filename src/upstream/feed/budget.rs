@@ -1,8 +1,9 @@
-//! The byte budget of the rows between the feed and its consumer: the feed takes a row's
-//! bytes before it sends the row and waits while the budget is spent; the consumer gives
-//! them back once it has taken the row off the channel ([`EventBudget::release`]). So a
-//! burst of large rows (a committed transaction of gigabytes) waits in TiKV's stream rather
-//! than in the channel, whatever the row size.
+//! The byte budget of what waits in a channel: the sender takes an item's bytes before it
+//! sends the item and waits while the budget is spent; the receiver gives them back once it
+//! is done with the item ([`EventBudget::release`]). It bounds the rows between the feed
+//! and its consumer, and the raw store-stream messages between the stream readers and the
+//! feed driver, so a burst of large items (a committed transaction of gigabytes) waits in
+//! TiKV's stream rather than in a channel, whatever the item size.
 //!
 //! Guarantees: at most the budget's bytes are taken at once; a row larger than the whole
 //! budget takes all of it; an unbounded budget (the default, for consumers that never

@@ -8,7 +8,10 @@
 //! frontier advances, after every row the stream sent before it; resolved ts of regions
 //! whose incremental scan has not finished are held back; nothing is sent for a span
 //! after its removal is processed; sending waits while the output channel is full, and the
-//! loop ends (Ok) when the consumer or every [`super::Feed`] handle is gone.
+//! loop ends (Ok) when the consumer or every [`super::Feed`] handle is gone. A store-stream
+//! message's bytes go back to the streams' budget once it is handled, whatever the outcome
+//! (rows sent, an error, the consumer gone), so the readers never wait on a message the
+//! loop has finished with.
 
 use std::time::Duration;
 
@@ -102,9 +105,10 @@ pub(super) fn spawn(
     cmd_rx: mpsc::UnboundedReceiver<Command>,
     prewrites: PrewriteStore,
     events: EventBudget,
+    streams: EventBudget,
 ) -> JoinHandle<Result<(), UpstreamError>> {
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    let (streams, ev_rx) = Streams::new();
+    let (streams, ev_rx) = Streams::new(streams);
     let driver = Driver {
         pd,
         out,
@@ -150,7 +154,13 @@ impl Driver {
                     true
                 }
                 Some(msg) = ev_rx.recv() => match msg {
-                    StreamMsg::Event(key, ev) => self.on_event(key, ev).await?,
+                    StreamMsg::Event(key, ev, taken) => {
+                        let alive = self.on_event(key, ev).await;
+                        // The message is handled (or failed): its bytes go back to the
+                        // stream readers.
+                        drop(taken);
+                        alive?
+                    }
                     StreamMsg::End(key, generation, detail) => {
                         // The end of a stream already replaced says nothing about the current one.
                         if self.streams.is_current(key, generation) {

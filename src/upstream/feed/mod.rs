@@ -25,8 +25,9 @@
 //!   the rows of their overlap;
 //! - after [`Feed::remove_span`] returns, nothing more is sent for that span once the
 //!   command is processed (its registrations are deregistered on TiKV);
-//! - the output channel is the only back-pressure: while it is full the feed waits, and the
-//!   store streams wait behind a small bounded queue (memory stays bounded).
+//! - the output channel and the events budget are the back-pressure: while either is full
+//!   the feed waits, and the store streams wait behind a queue bounded in messages and in
+//!   bytes ([`FeedOptions::streams`]), so memory stays bounded.
 //!
 //! Region errors are recovered from (see `regions` and `errors`), except
 //! `cluster_id_mismatch`, `compatibility` and `duplicate_request`, which end the feed with
@@ -94,6 +95,10 @@ pub struct FeedOptions {
     pub prewrites: PrewriteStore,
     /// Bytes of rows sent and not yet released by the consumer ([`EventBudget`]).
     pub events: EventBudget,
+    /// Bytes of raw store-stream messages read and not yet handled by the feed, all
+    /// streams together (taken by the stream readers, given back by the feed itself; one
+    /// budget per feed).
+    pub streams: EventBudget,
 }
 
 impl FeedOptions {
@@ -105,6 +110,7 @@ impl FeedOptions {
             connect_timeout: Duration::from_secs(10),
             prewrites: PrewriteStore::unbounded(),
             events: EventBudget::unbounded(),
+            streams: EventBudget::unbounded(),
         }
     }
 }
@@ -128,7 +134,7 @@ impl Feed {
         let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
         let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites, opts.events);
+        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites, opts.events, opts.streams);
         Ok((Feed { cmd: cmd_tx }, handle))
     }
 

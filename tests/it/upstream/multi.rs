@@ -1,7 +1,8 @@
 //! The multi-span feed (`Feed::start`, `add_span`, `remove_span`) against the emulator: one
 //! shared EventFeedV2 stream per store whatever the number of spans, exact committed rows
 //! per span against the MVCC truth, spans added and removed while running, V1 fallback,
-//! back-pressure through the output channel, and PD region scans with holes.
+//! back-pressure through the output channel and through the streams' byte budget, and PD
+//! region scans with holes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use tidb_changefeed::event::OpType;
 use tidb_changefeed::upstream::UpstreamError;
-use tidb_changefeed::upstream::feed::{Feed, FeedOptions, Span, UpstreamEvent};
+use tidb_changefeed::upstream::feed::{EventBudget, Feed, FeedOptions, Span, UpstreamEvent};
 use tidb_changefeed_emulator::keyspace::encode_key;
 use tidb_changefeed_emulator::mvcc::WriteKind;
 use tidb_changefeed_emulator::scenario::Scenario;
@@ -56,14 +57,21 @@ struct T {
 }
 
 async fn start(toml: &str, cap: usize) -> T {
+    start_with(toml, cap, EventBudget::unbounded()).await
+}
+
+/// [`start`] with `streams` bounding the bytes of the store streams' queued messages.
+async fn start_with(toml: &str, cap: usize, streams: EventBudget) -> T {
     let s = Scenario::parse(toml, "inline").expect("scenario");
     let emu = runner::start(&s, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .expect("emulator");
     let (tx, rx) = mpsc::channel(cap);
-    let (feed, task) = Feed::start(FeedOptions::new(vec![emu.pd_addr().to_string()]), tx)
-        .await
-        .expect("feed starts");
+    let opts = FeedOptions {
+        streams,
+        ..FeedOptions::new(vec![emu.pd_addr().to_string()])
+    };
+    let (feed, task) = Feed::start(opts, tx).await.expect("feed starts");
     T {
         emu,
         feed,
@@ -354,6 +362,47 @@ async fn upstream_multi_span_feed_waits_on_a_full_output_channel_and_loses_nothi
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     t.check_exact(&refs);
     assert_eq!(t.rows.len(), keys.len());
+}
+
+#[tokio::test]
+async fn upstream_multi_span_feed_within_a_one_unit_stream_budget_loses_nothing_and_gives_it_back()
+{
+    // One 1 KiB unit for the three stores' streams together: every message takes all of
+    // it, so the readers take turns and each waits until the feed has handled the message
+    // before (a message the feed kept would stall every stream). Some values are larger
+    // than the whole budget.
+    let budget = EventBudget::new(1024);
+    let mut t = start_with(THREE_REGIONS, 1, budget.clone()).await;
+    t.add("", "");
+    t.wait_subs(3).await;
+    // Keys on all three stores: regions [-inf, b), [b, d), [d, +inf).
+    let keys: Vec<String> = (0..150)
+        .map(|i| format!("{}{i:03}", ["a", "c", "e"][i % 3]))
+        .collect();
+    let big = "x".repeat(4096);
+    let mut last = 0;
+    for (i, k) in keys.iter().enumerate() {
+        last = t.put(k, if i % 10 == 0 { &big } else { "v" });
+        t.emu.cluster().lock().tick_resolved_ts();
+    }
+    t.until_all(last).await;
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    t.check_exact(&refs);
+    assert_eq!(t.rows.len(), keys.len());
+
+    // With the output drained, the feed holds no message: every byte was given back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while budget.used() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} bytes of stream messages never given back",
+            budget.used()
+        );
+        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(20), t.rx.recv()).await {
+            t.receive(ev);
+        }
+    }
+    assert!(!t.task.is_finished());
 }
 
 #[tokio::test]
