@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use tidb_changefeed_emulator::Emulator;
 
+/// The glibc malloc settings `deploy/` gives the daemon.
+pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
+
 /// A running daemon (killed on drop if still running).
 pub struct Daemon {
     pub dir: tempfile::TempDir,
@@ -33,6 +36,9 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(dir.path().join("bench.toml"))
             .env_remove("RUST_LOG")
+            // As deploy/ runs it: two glibc malloc arenas, so freed row buffers are reused
+            // rather than kept in idle arenas (README "Inside a changefeed", memory-quota).
+            .env("GLIBC_TUNABLES", GLIBC_TUNABLES)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("daemon.log")).expect("log"))
             .spawn()
