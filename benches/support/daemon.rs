@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tidb_changefeed_emulator::Emulator;
 
 /// The glibc malloc settings `deploy/` gives the daemon.
-pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=2";
+pub const GLIBC_TUNABLES: &str = "glibc.malloc.arena_max=4";
 
 /// A running daemon (killed on drop if still running).
 pub struct Daemon {
