@@ -31,6 +31,9 @@ pub(super) struct Registrations {
     live: HashMap<RegionKey, RegionState>,
     /// request id → (span id, region id) of the live registration.
     by_request: HashMap<u64, RegionKey>,
+    /// region id → its live registrations (one per span covering it): finds the owner of a
+    /// resolved ts batched without a request id without a scan of every registration.
+    by_region: HashMap<u64, Vec<RegionKey>>,
     attempts: HashMap<RegionKey, u32>,
     next_request_id: u64,
 }
@@ -40,6 +43,7 @@ impl Registrations {
         Registrations {
             live: HashMap::new(),
             by_request: HashMap::new(),
+            by_region: HashMap::new(),
             attempts: HashMap::new(),
             next_request_id: 1,
         }
@@ -54,6 +58,10 @@ impl Registrations {
 
     pub fn insert(&mut self, key: RegionKey, state: RegionState) {
         self.by_request.insert(state.request_id, key);
+        let keys = self.by_region.entry(key.1).or_default();
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
         self.live.insert(key, state);
     }
 
@@ -61,6 +69,12 @@ impl Registrations {
     pub fn remove(&mut self, key: RegionKey) -> Option<RegionState> {
         let r = self.live.remove(&key)?;
         self.by_request.remove(&r.request_id);
+        if let Some(keys) = self.by_region.get_mut(&key.1) {
+            keys.retain(|k| *k != key);
+            if keys.is_empty() {
+                self.by_region.remove(&key.1);
+            }
+        }
         Some(r)
     }
 
@@ -101,10 +115,11 @@ impl Registrations {
                 .then_some(k);
         }
         let mut found = self
-            .live
+            .by_region
+            .get(&region_id)?
             .iter()
-            .filter(|(k, r)| k.1 == region_id && r.stream == stream)
-            .map(|(k, _)| *k);
+            .filter(|k| self.live.get(k).is_some_and(|r| r.stream == stream))
+            .copied();
         let k = found.next()?;
         found.next().is_none().then_some(k)
     }
