@@ -21,6 +21,9 @@ pub const CHANGEFEED_STATE: &str = "tidb_changefeed_changefeed_state";
 pub const CHECKPOINT_TIMESTAMP_SECONDS: &str = "tidb_changefeed_checkpoint_timestamp_seconds";
 /// now − checkpoint, in seconds; label `changefeed`.
 pub const CHECKPOINT_LAG_SECONDS: &str = "tidb_changefeed_checkpoint_lag_seconds";
+/// How long neither a Kafka acknowledgement nor the checkpoint moved while changes wait to
+/// be written (0 while it progresses or idles); label `changefeed`.
+pub const SINK_STALL_SECONDS: &str = "tidb_changefeed_sink_stall_seconds";
 /// Physical time of each changefeed's resolved ts; label `changefeed`.
 pub const RESOLVED_TIMESTAMP_SECONDS: &str = "tidb_changefeed_resolved_timestamp_seconds";
 /// now − resolved ts, in seconds; label `changefeed`.
@@ -136,6 +139,11 @@ fn describe() {
         CHECKPOINT_LAG_SECONDS,
         Unit::Seconds,
         "Wall-clock time minus the checkpoint's physical time."
+    );
+    describe_gauge!(
+        SINK_STALL_SECONDS,
+        Unit::Seconds,
+        "How long neither a Kafka acknowledgement nor the checkpoint moved while changes wait to be written (0 while it progresses or idles)."
     );
     describe_gauge!(
         RESOLVED_TIMESTAMP_SECONDS,

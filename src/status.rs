@@ -54,6 +54,8 @@ impl ChangefeedState {
 pub struct ChangefeedStatus {
     pub id: String,
     pub state: ChangefeedState,
+    /// When the changefeed entered its state, RFC 3339.
+    pub state_since: String,
     /// Why the changefeed is not running, when it is not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -90,6 +92,7 @@ impl StatusBoard {
                 ChangefeedStatus {
                     id: id.to_string(),
                     state: ChangefeedState::Starting,
+                    state_since: now_rfc3339(),
                     reason: Some("starting".to_string()),
                     checkpoint_ts: None,
                     checkpoint_time: None,
@@ -107,6 +110,9 @@ impl StatusBoard {
     pub fn set_state(&self, id: &str, state: ChangefeedState, reason: Option<String>) {
         self.write(|m| {
             if let Some(s) = m.get_mut(id) {
+                if s.state != state {
+                    s.state_since = now_rfc3339();
+                }
                 s.state = state;
                 s.reason = reason;
             }
@@ -128,6 +134,14 @@ impl StatusBoard {
                 s.lag_seconds = Some(((now - ms).max(0)) as f64 / 1000.0);
             }
         });
+    }
+
+    /// The state of changefeed `id`, if it is registered.
+    pub fn state(&self, id: &str) -> Option<ChangefeedState> {
+        match self.inner.read() {
+            Ok(m) => m.get(id).map(|s| s.state),
+            Err(poisoned) => poisoned.into_inner().get(id).map(|s| s.state),
+        }
     }
 
     /// Records the row rate.
@@ -190,6 +204,10 @@ impl StatusBoard {
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn publish_state(id: &str, state: ChangefeedState) {

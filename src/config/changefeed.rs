@@ -47,6 +47,11 @@ pub struct ChangefeedConfig {
     /// spills to disk and the upstream streams are throttled. Default 1 GiB.
     #[serde(default = "default_memory_quota")]
     pub memory_quota: ByteSize,
+    /// How long the sink may acknowledge nothing while messages wait for it before the
+    /// changefeed is reported `retrying` (status API, `/readyz` 503, the state metric);
+    /// it is reported `running` again at the next acknowledgement. Default 30 s.
+    #[serde(default = "default_sink_stall_timeout")]
+    pub sink_stall_timeout: HumanDuration,
     #[serde(default)]
     pub filter: FilterConfig,
     pub sink: SinkConfig,
@@ -65,6 +70,11 @@ impl ChangefeedConfig {
 
 fn default_time_zone() -> String {
     "System".to_string()
+}
+
+/// The default `sink-stall-timeout`: three of Kafka's default `write-timeout`s.
+pub fn default_sink_stall_timeout() -> HumanDuration {
+    HumanDuration::secs(30)
 }
 
 /// TiCDC's default `memory-quota` (1 GiB).

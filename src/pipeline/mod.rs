@@ -32,6 +32,7 @@ pub mod schema_source;
 pub mod schemas;
 pub mod sequencer;
 pub mod stages;
+pub mod stall;
 pub mod subscriptions;
 pub mod tick;
 pub mod worker;
@@ -433,6 +434,7 @@ pub async fn run<L: SchemaSource>(
             prewrites,
             events,
             streams,
+            stall_timeout: cf.sink_stall_timeout.get(),
         }
         .run(interval),
     );

@@ -3,6 +3,11 @@
 //! blocking pool), publishes progress to the status board and metrics, and announces the
 //! saved checkpoint to the GC safepoint keeper and the sequencer (schema GC, watermarks).
 //!
+//! It also watches the sink ([`StallWatch`]): when the output has acknowledged nothing for
+//! `sink-stall-timeout` while messages wait, the changefeed is reported `retrying` with the
+//! output's last error (so `/readyz` answers 503), and `running` again at the next
+//! acknowledgement. The writers themselves keep retrying; nothing is dropped.
+//!
 //! Guarantees: it never waits on the data path — a stalled Kafka or a table stuck behind a
 //! full partition leaves the status API, `/metrics` and the checkpoint lag answering; the
 //! saved checkpoint only moves forwards and is always one the output acknowledged.
@@ -15,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::checkpoint::FileStore;
 use crate::sink::ack::AckTracker;
-use crate::status::StatusBoard;
+use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::EventBudget;
 use crate::upstream::prewrites::PrewriteStore;
 
@@ -23,6 +28,7 @@ use super::counters::Counters;
 use super::error::PipelineError;
 use super::output::Output;
 use super::sequencer::checkpoint;
+use super::stall::{SinkSample, StallWatch};
 
 /// What the tick reads and where it reports.
 #[derive(Debug)]
@@ -43,6 +49,9 @@ pub struct Tick {
     pub prewrites: PrewriteStore,
     pub events: EventBudget,
     pub streams: EventBudget,
+    /// `sink-stall-timeout`: how long the output may acknowledge nothing while messages
+    /// wait before the changefeed is reported `retrying`.
+    pub stall_timeout: Duration,
 }
 
 impl Tick {
@@ -52,6 +61,7 @@ impl Tick {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut saved_ts = *self.saved.borrow();
         let mut last_rate = (Instant::now(), self.counters.stats().rows_sent);
+        let mut stall = StallReport::default();
         loop {
             tick.tick().await;
             let cp = checkpoint(&self.tracker, self.start_ts);
@@ -74,9 +84,22 @@ impl Tick {
                     .set_rate(&self.changefeed, (sent - last_rate.1) as f64 / secs);
             }
             last_rate = (Instant::now(), sent);
-            if let Some(e) = self.output.health() {
-                self.status.set_error(&self.changefeed, e);
+            let health = self.output.health();
+            if let Some(e) = &health {
+                self.status.set_error(&self.changefeed, e.clone());
             }
+            let received = self.resolved.load(Ordering::Relaxed);
+            let sample = SinkSample {
+                acked: self.tracker.acked_total(),
+                checkpoint: cp,
+                waiting: received > cp
+                    || self.output.queued_bytes() > 0
+                    || self.tracker.in_flight() > 0,
+            };
+            let stalled = stall.watch.observe(sample, Instant::now());
+            ::metrics::gauge!(crate::metrics::SINK_STALL_SECONDS, "changefeed" => self.changefeed.clone())
+                .set(stalled.as_secs_f64());
+            stall.report(&self, stalled, health);
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "prewrites")
                 .set(self.prewrites.in_memory() as f64);
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "events")
@@ -85,6 +108,54 @@ impl Tick {
                 .set(self.streams.used() as f64);
             ::metrics::gauge!(crate::metrics::PREWRITES_SPILLED, "changefeed" => self.changefeed.clone())
                 .set(self.prewrites.spilled() as f64);
+        }
+    }
+}
+
+/// What the tick last told the status board about a stalled sink.
+#[derive(Debug, Default)]
+struct StallReport {
+    watch: StallWatch,
+    /// The tick moved the changefeed to `retrying` for a stall.
+    reported: bool,
+}
+
+impl StallReport {
+    /// Moves the changefeed between `running` and `retrying` as the sink stalls and
+    /// recovers; leaves every other state (starting, stopping, failed) to its owner.
+    fn report(&mut self, tick: &Tick, stalled: Duration, health: Option<String>) {
+        let id = tick.changefeed.as_str();
+        let state = tick.status.state(id);
+        if stalled >= tick.stall_timeout && stalled > Duration::ZERO {
+            let running = state == Some(ChangefeedState::Running);
+            let ours = self.reported && state == Some(ChangefeedState::Retrying);
+            if !(running || ours) {
+                return;
+            }
+            let reason = format!(
+                "Kafka has acknowledged nothing and the checkpoint has not moved for {}s while changes wait to be written (sink-stall-timeout {:?}){}; check that the Kafka brokers are up, reachable and not overloaded; the writers keep retrying and replication resumes by itself when Kafka answers",
+                stalled.as_secs(),
+                tick.stall_timeout,
+                health
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
+            if !self.reported {
+                tracing::warn!(
+                    changefeed = id,
+                    stalled_seconds = stalled.as_secs(),
+                    "{reason}"
+                );
+            }
+            tick.status
+                .set_state(id, ChangefeedState::Retrying, Some(reason));
+            self.reported = true;
+        } else if self.reported {
+            self.reported = false;
+            if state == Some(ChangefeedState::Retrying) {
+                tracing::info!(changefeed = id, "the sink acknowledges again; running");
+                tick.status.set_state(id, ChangefeedState::Running, None);
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 //! lowered to just below the oldest commit ts still waiting for Kafka.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A table's identity for progress tracking (TiDB's logical table id).
@@ -33,6 +34,8 @@ struct TableProgress {
 #[derive(Debug, Clone, Default)]
 pub struct AckTracker {
     inner: Arc<Mutex<HashMap<TableId, TableProgress>>>,
+    /// Tickets acknowledged since the start, for telling a stalled output from a slow one.
+    acked: Arc<AtomicU64>,
 }
 
 impl AckTracker {
@@ -91,6 +94,8 @@ impl AckTracker {
 
     /// Kafka acknowledged the messages of `tickets`.
     pub fn ack(&self, tickets: &[Ticket]) {
+        self.acked
+            .fetch_add(tickets.len() as u64, Ordering::Relaxed);
         let mut m = self.lock();
         // Runs of one ticket (a transaction's rows in one batch) take one map update.
         for run in tickets.chunk_by(|a, b| a == b) {
@@ -128,6 +133,11 @@ impl AckTracker {
     /// `None` when no table is registered.
     pub fn checkpoint(&self) -> Option<u64> {
         self.lock().values().map(table_progress).min()
+    }
+
+    /// Tickets acknowledged since the tracker was made; it only grows.
+    pub fn acked_total(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
     }
 
     /// Messages submitted and not yet acknowledged, over all tables.

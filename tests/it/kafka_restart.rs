@@ -5,8 +5,6 @@
 //! at-least-once allows). Runs on a broker of its own, so the shared one stays up.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,60 +16,14 @@ use tidb_changefeed::sink::kafka::{
 };
 
 use crate::kafka_env::{KcatAuth, kcat_consume};
+use crate::own_broker::OwnBroker;
 use crate::support::unique;
-
-const PORTS: [(&str, u16); 7] = [
-    ("KAFKA_PLAINTEXT_PORT", 29092),
-    ("KAFKA_CONTROLLER_PORT", 29093),
-    ("KAFKA_SASL_PLAINTEXT_PORT", 29094),
-    ("KAFKA_SSL_PORT", 29095),
-    ("KAFKA_SASL_SSL_PORT", 29096),
-    ("KAFKA_DELAYED_PORT", 29097),
-    ("KAFKA_DELAYED_PROXY_PORT", 29098),
-];
-
-/// A second broker with its own ports and run dir, stopped when dropped.
-struct OwnBroker {
-    dir: PathBuf,
-}
-
-impl OwnBroker {
-    fn run(&self, cmd: &str, keep_data: bool) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka.sh");
-        let mut c = Command::new("bash");
-        c.arg(script).arg(cmd).env("KAFKA_IT_DIR", &self.dir);
-        for (k, v) in PORTS {
-            c.env(k, v.to_string());
-        }
-        if keep_data {
-            c.env("KAFKA_KEEP_DATA", "1");
-        }
-        let out = c.output().expect("kafka.sh runs");
-        assert!(
-            out.status.success(),
-            "kafka.sh {cmd} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        self.run("stop", false);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
-    let broker = OwnBroker {
-        dir: std::env::temp_dir().join(format!(
-            "tidb-changefeed-kafka-restart-{}",
-            std::process::id()
-        )),
-    };
+    let broker = OwnBroker::new("restart", 29092);
     broker.run("start", false);
-    let addr = vec!["127.0.0.1:29092".to_string()];
+    let addr = vec![broker.plaintext()];
     let Kafka { client, admin } = connect(&ConnectOptions::plain(&addr))
         .await
         .expect("connect");
@@ -162,7 +114,10 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
     tokio::task::spawn_blocking({
         let dir = broker.dir.clone();
         move || {
-            let b = OwnBroker { dir };
+            let b = OwnBroker {
+                dir,
+                base_port: 29092,
+            };
             b.run("kill", false);
             std::thread::sleep(Duration::from_secs(2));
             b.run("start", true);
@@ -184,7 +139,12 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
         "everything acknowledged"
     );
 
-    let got = kcat_consume("127.0.0.1:29092", &KcatAuth::Plain, &topic, usize::MAX >> 1);
+    let got = kcat_consume(
+        &broker.plaintext(),
+        &KcatAuth::Plain,
+        &topic,
+        usize::MAX >> 1,
+    );
     for p in 0..3 {
         let values: Vec<u64> = got
             .iter()

@@ -4,6 +4,7 @@
 
 mod avro_e2e;
 mod big_txn;
+mod chaos;
 mod cli;
 mod config_errors;
 mod consumers;
@@ -23,12 +24,14 @@ mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;
 mod kafka_restart;
+mod kafka_sigstop;
 mod kafka_sink;
 mod kafka_stall;
 mod large_messages;
 mod layers;
 mod mount_rows;
 mod open_e2e;
+mod own_broker;
 mod pipeline;
 mod schema;
 mod support;

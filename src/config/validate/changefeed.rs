@@ -43,6 +43,15 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
             ),
         );
     }
+    if cf.sink_stall_timeout.get() < std::time::Duration::from_secs(1) {
+        r.err(
+            p.key("sink-stall-timeout"),
+            format!(
+                "sink-stall-timeout of {:?} is too short: a healthy Kafka batch can take longer; use at least 1s (default 30s)",
+                cf.sink_stall_timeout.get()
+            ),
+        );
+    }
     filter::check(r, &p.key("filter"), &cf.filter, cf.case_sensitive);
     let s = p.key("sink");
     dispatch::matchers(r, &s, &cf.sink.dispatchers, cf.case_sensitive);
