@@ -2,7 +2,8 @@
 //! and mutations of valid TiDB encodings (rows v2 and v1, decimals, binary JSON) go through the
 //! same entry points ([`tidb_changefeed_emulator::fuzzing`]), which panic if a decoder panics or a
 //! row error does not name the table and key. Deterministic (fixed seeds), so a failure here
-//! reproduces; inputs the fuzzers once crashed on are replayed by name.
+//! reproduces. The checked-in corpora and crash inputs are replayed by `fuzz_corpus.rs`, which
+//! also writes the seeds below.
 
 use tidb_changefeed::mount::Decimal;
 use tidb_changefeed::mount::json::BinaryJson;
@@ -59,12 +60,12 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     b
 }
 
+/// Seed inputs of one target.
+pub(crate) type Seeds = Vec<Vec<u8>>;
+
 /// Valid encodings of each target's input: (handle byte + row value) for rows, `[p][f][bin]`
 /// for decimals, `[type][body]` for JSON.
-/// Seed inputs of one target.
-type Seeds = Vec<Vec<u8>>;
-
-fn seeds() -> (Seeds, Seeds, Seeds) {
+pub(crate) fn seeds() -> (Seeds, Seeds, Seeds) {
     let rows: Vec<Vec<u8>> = sample_rows()
         .into_iter()
         .map(|r| {
@@ -133,38 +134,5 @@ fn decoders_survive_random_and_mutated_inputs() {
         let seed = &jsons[rng.below(jsons.len())];
         json(&mutate(&mut rng, seed));
         json(&rng.bytes(64));
-    }
-}
-
-/// Inputs that once crashed a fuzz target (hex), replayed through the same target.
-#[test]
-fn fuzz_crashes_stay_fixed() {
-    /// (name, target, input hex)
-    type Crash = (&'static str, fn(&[u8]), &'static str);
-    let cases: &[Crash] = &[];
-    for (name, target, input) in cases {
-        let bytes = hex::decode(input).unwrap_or_else(|e| panic!("{name}: {e}"));
-        target(&bytes);
-    }
-}
-
-/// Writes the valid encodings above as starting corpora for the cargo-fuzz targets
-/// (`fuzz/corpus/<target>/`): `cargo test --test it write_fuzz_seeds -- --ignored`.
-#[test]
-#[ignore = "writes files for the fuzzers; run by hand"]
-fn write_fuzz_seeds() {
-    let (rows, decimals, jsons) = seeds();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    for (target, inputs) in [
-        ("row_v2", &rows),
-        ("row_v1", &rows),
-        ("decimal", &decimals),
-        ("json", &jsons),
-    ] {
-        let d = dir.join(target);
-        std::fs::create_dir_all(&d).expect("corpus dir");
-        for (i, input) in inputs.iter().enumerate() {
-            std::fs::write(d.join(format!("seed-{i}")), input).expect("seed");
-        }
     }
 }
