@@ -136,3 +136,15 @@ fn decoders_survive_random_and_mutated_inputs() {
         json(&rng.bytes(64));
     }
 }
+
+/// The encoder target over deterministic random choices (the corpus replay covers the rest).
+#[test]
+fn encoders_survive_random_rows() {
+    let mut rng = Rng(0x0dd_c0de_5eed_7777);
+    for _ in 0..ROUNDS {
+        let n = 16 + rng.below(400);
+        let input: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        tidb_changefeed_emulator::fuzzing::codecs(&input);
+        tidb_changefeed_emulator::fuzzing::open_frames(&input);
+    }
+}

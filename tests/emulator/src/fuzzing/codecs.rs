@@ -430,14 +430,16 @@ fn json_value(inp: &mut Input<'_>, depth: u8) -> Json {
         1 => Json::Bool(inp.flag()),
         2 => Json::from(inp.i64()),
         3 => Json::from(inp.u64()),
-        4 => {
-            let f = f64::from_bits(inp.u64());
-            if f.is_finite() {
-                Json::from(f)
-            } else {
-                Json::from(0.5)
-            }
-        }
+        // Dyadic fractions: their decimal text is exact, so reading the document back (with
+        // serde_json's fast float parser) gives the same number.
+        4 => Json::from(
+            f64::from(i32::from_le_bytes([
+                inp.byte(),
+                inp.byte(),
+                inp.byte(),
+                inp.byte(),
+            ])) / 64.0,
+        ),
         5 => Json::String(inp.text(12)),
         6 => Json::Array(
             (0..inp.below(4))
@@ -618,8 +620,8 @@ pub fn codecs(data: &[u8]) {
         Err(e) => panic!("the decoder refuses the row TiDB's encoding wrote: {e}"),
     };
     assert_eq!(ev.kind, kind, "row kind");
-    assert_eq!(ev.new, new_vals, "new image reads back");
-    assert_eq!(ev.old, old_vals, "old image reads back");
+    assert_eq!(same(&ev.new), same(&new_vals), "new image reads back");
+    assert_eq!(same(&ev.old), same(&old_vals), "old image reads back");
 
     let mut events = vec![ev.clone()];
     if split::should_split(&ev) {
@@ -637,7 +639,10 @@ pub fn codecs(data: &[u8]) {
         check_canal(&canal, &settings.canal, ev);
         check_open(&open, ev);
         check_debezium(&debezium, ev);
-        check_avro(&avro, ev);
+        // Avro keys records by the handle key; the pipeline skips tables without one.
+        if ev.meta.is_eligible() {
+            check_avro(&avro, ev);
+        }
     }
 
     let ddl = DdlEvent {
@@ -654,6 +659,19 @@ pub fn codecs(data: &[u8]) {
         commit_ts,
     };
     check_ddl_and_watermark(&canal, &open, &debezium, &ddl);
+}
+
+/// A row image comparable across TiDB's normalizations: JSON as the document it denotes
+/// (TiDB renders it with its own spacing and key order), every other value as is.
+fn same(image: &Option<Vec<Value>>) -> Option<Vec<Result<Json, Value>>> {
+    image.as_ref().map(|vals| {
+        vals.iter()
+            .map(|v| match v {
+                Value::Json(text) => Ok(parse("a JSON column", text.as_bytes())),
+                other => Err(other.clone()),
+            })
+            .collect()
+    })
 }
 
 fn parse(what: &str, bytes: &[u8]) -> Json {
@@ -682,7 +700,9 @@ fn check_canal(enc: &CanalJsonEncoder, cfg: &CanalJsonConfig, ev: &RowEvent) {
             location: "s3://bucket/cc/0.json",
         }),
     ];
-    for why in reduced {
+    // Large-message reduction keeps the handle key: only tables that have one.
+    let forms = if ev.meta.is_eligible() { 3 } else { 1 };
+    for why in reduced.into_iter().take(forms) {
         let rec = match why {
             None => enc.encode_row(&TableCodec::NONE, ev),
             Some(w) => enc.encode_row_reduced(&TableCodec::NONE, ev, w),
@@ -706,7 +726,12 @@ fn check_canal(enc: &CanalJsonEncoder, cfg: &CanalJsonConfig, ev: &RowEvent) {
             }
         }
         if cfg.enable_tidb_extension {
-            assert_eq!(v["_tidb"]["commitTs"].as_u64(), Some(ev.commit_ts), "{v}");
+            // TiCDC's `commitTs` is `omitempty`: absent for 0.
+            assert_eq!(
+                v["_tidb"]["commitTs"].as_u64().unwrap_or(0),
+                ev.commit_ts,
+                "{v}"
+            );
         }
     }
 }
@@ -715,10 +740,13 @@ fn check_open(enc: &OpenEncoder, ev: &RowEvent) {
     let rec = match enc.encode_row(&TableCodec::NONE, ev) {
         Ok(Some(r)) => r,
         Ok(None) => panic!("open protocol emits every row"),
+        // A keyless table (replicated only with force-replicate) has no handle key to reduce
+        // a delete to under delete-only-output-handle-key-columns: an error naming the table.
+        Err(e) if !ev.meta.is_eligible() && e.to_string().contains("handle key") => return,
         Err(e) => panic!("open protocol refuses a decoded row: {e}"),
     };
     let evs = open_events(&rec, 1);
-    let (k, val) = evs[0];
+    let (k, val) = &evs[0];
     assert_eq!(k["ts"].as_u64(), Some(ev.commit_ts), "{k}");
     assert_eq!(k["t"].as_u64(), Some(1), "{k}");
     assert_eq!(
@@ -731,6 +759,9 @@ fn check_open(enc: &OpenEncoder, ev: &RowEvent) {
     let mut batch = rec.clone();
     if enc.append_to_batch(&mut batch, 1, &rec, u64::MAX) {
         open_events(&batch, 2);
+    }
+    if !ev.meta.is_eligible() {
+        return;
     }
     match enc.encode_row_reduced(&TableCodec::NONE, ev, Reduction::HandleKeyOnly) {
         Ok(Some(r)) => {
@@ -855,7 +886,8 @@ fn check_ddl_and_watermark(
             "canal-json watermark",
             r.value.as_deref().unwrap_or_default(),
         );
-        assert_eq!(v["_tidb"]["watermarkTs"].as_u64(), Some(ts), "{v}");
+        // `watermarkTs` is `omitempty`, as `commitTs`.
+        assert_eq!(v["_tidb"]["watermarkTs"].as_u64().unwrap_or(0), ts, "{v}");
     }
     match open.encode_watermark(ts) {
         Ok(Some(r)) => {
