@@ -130,11 +130,7 @@ fn column(inp: &mut Input<'_>, i: usize) -> Col {
     let mut elems = Vec::new();
     let mut binary = false;
     match tp {
-        TINY | SHORT | INT24 | LONG | LONGLONG => {
-            if inp.flag() {
-                flag |= UNSIGNED;
-            }
-        }
+        TINY | SHORT | INT24 | LONG | LONGLONG if inp.flag() => flag |= UNSIGNED,
         YEAR => flag |= UNSIGNED | ZEROFILL,
         NEWDECIMAL => {
             let prec = inp.range(1, 65);
@@ -629,9 +625,8 @@ pub fn codecs(data: &[u8]) {
         assert_eq!((d.kind, i.kind), (RowKind::Delete, RowKind::Insert));
         events.extend([d, i]);
     }
-    let canal =
-        CanalJsonEncoder::with_clock(settings.canal.clone(), Arc::new(FixedClock(CLOCK_MS)));
-    let open = OpenEncoder::new(settings.open.clone());
+    let canal = CanalJsonEncoder::with_clock(settings.canal, Arc::new(FixedClock(CLOCK_MS)));
+    let open = OpenEncoder::new(settings.open);
     let debezium =
         DebeziumEncoder::with_clock(settings.debezium.clone(), Arc::new(FixedClock(CLOCK_MS)));
     let avro = AvroEncoder::new(settings.avro, registry());
