@@ -148,3 +148,28 @@ fn encoders_survive_random_rows() {
         tidb_changefeed_emulator::fuzzing::open_frames(&input);
     }
 }
+
+/// The configuration and scenario targets over mutations of their checked-in seeds.
+#[test]
+fn parsers_survive_mutated_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut rng = Rng(0x70_6d1_f11e_5eed);
+    for (target, run) in [
+        (
+            "config",
+            tidb_changefeed_emulator::fuzzing::config as fn(&[u8]),
+        ),
+        ("scenario", tidb_changefeed_emulator::fuzzing::scenario),
+    ] {
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(dir.join(target))
+            .expect("checked-in corpus")
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .collect();
+        assert!(!seeds.is_empty(), "fuzz/corpus/{target} is empty");
+        for _ in 0..300 {
+            let seed = &seeds[rng.below(seeds.len())];
+            run(&mutate(&mut rng, seed));
+        }
+    }
+}
