@@ -2,7 +2,8 @@
 //! and mutations of valid TiDB encodings (rows v2 and v1, decimals, binary JSON) go through the
 //! same entry points ([`tidb_changefeed_emulator::fuzzing`]), which panic if a decoder panics or a
 //! row error does not name the table and key. Deterministic (fixed seeds), so a failure here
-//! reproduces; inputs the fuzzers once crashed on are replayed by name.
+//! reproduces. The checked-in corpora and crash inputs are replayed by `fuzz_corpus.rs`, which
+//! also writes the seeds below.
 
 use tidb_changefeed::mount::Decimal;
 use tidb_changefeed::mount::json::BinaryJson;
@@ -59,12 +60,12 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     b
 }
 
+/// Seed inputs of one target.
+pub(crate) type Seeds = Vec<Vec<u8>>;
+
 /// Valid encodings of each target's input: (handle byte + row value) for rows, `[p][f][bin]`
 /// for decimals, `[type][body]` for JSON.
-/// Seed inputs of one target.
-type Seeds = Vec<Vec<u8>>;
-
-fn seeds() -> (Seeds, Seeds, Seeds) {
+pub(crate) fn seeds() -> (Seeds, Seeds, Seeds) {
     let rows: Vec<Vec<u8>> = sample_rows()
         .into_iter()
         .map(|r| {
@@ -136,35 +137,39 @@ fn decoders_survive_random_and_mutated_inputs() {
     }
 }
 
-/// Inputs that once crashed a fuzz target (hex), replayed through the same target.
+/// The encoder target over deterministic random choices (the corpus replay covers the rest).
 #[test]
-fn fuzz_crashes_stay_fixed() {
-    /// (name, target, input hex)
-    type Crash = (&'static str, fn(&[u8]), &'static str);
-    let cases: &[Crash] = &[];
-    for (name, target, input) in cases {
-        let bytes = hex::decode(input).unwrap_or_else(|e| panic!("{name}: {e}"));
-        target(&bytes);
+fn encoders_survive_random_rows() {
+    let mut rng = Rng(0x0dd_c0de_5eed_7777);
+    for _ in 0..ROUNDS {
+        let n = 16 + rng.below(400);
+        let input: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+        tidb_changefeed_emulator::fuzzing::codecs(&input);
+        tidb_changefeed_emulator::fuzzing::open_frames(&input);
     }
 }
 
-/// Writes the valid encodings above as starting corpora for the cargo-fuzz targets
-/// (`fuzz/corpus/<target>/`): `cargo test --test it write_fuzz_seeds -- --ignored`.
+/// The configuration and scenario targets over mutations of their checked-in seeds.
 #[test]
-#[ignore = "writes files for the fuzzers; run by hand"]
-fn write_fuzz_seeds() {
-    let (rows, decimals, jsons) = seeds();
+fn parsers_survive_mutated_files() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-    for (target, inputs) in [
-        ("row_v2", &rows),
-        ("row_v1", &rows),
-        ("decimal", &decimals),
-        ("json", &jsons),
+    let mut rng = Rng(0x0007_06d1_f11e_5eed);
+    for (target, run) in [
+        (
+            "config",
+            tidb_changefeed_emulator::fuzzing::config as fn(&[u8]),
+        ),
+        ("scenario", tidb_changefeed_emulator::fuzzing::scenario),
     ] {
-        let d = dir.join(target);
-        std::fs::create_dir_all(&d).expect("corpus dir");
-        for (i, input) in inputs.iter().enumerate() {
-            std::fs::write(d.join(format!("seed-{i}")), input).expect("seed");
+        let seeds: Vec<Vec<u8>> = std::fs::read_dir(dir.join(target))
+            .expect("checked-in corpus")
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .collect();
+        assert!(!seeds.is_empty(), "fuzz/corpus/{target} is empty");
+        for _ in 0..300 {
+            let seed = &seeds[rng.below(seeds.len())];
+            run(&mutate(&mut rng, seed));
         }
     }
 }

@@ -20,6 +20,7 @@ mod decode_cli;
 mod decode_fuzz_regressions;
 mod e2e;
 mod emulator;
+mod fuzz_corpus;
 mod kafka_check;
 mod kafka_env;
 mod kafka_listeners;

@@ -1,8 +1,8 @@
 //! Fuzzing entry points for the decoders that read bytes from TiKV.
 //!
-//! Owns the bodies of the cargo-fuzz targets in `fuzz/` and of the stable-Rust regression test
-//! that replays random and mutated encodings (`tests/it/decode_fuzz_regressions.rs`), so both
-//! exercise exactly the same paths: [`RowDecoder::decode_row`] / [`RowDecoder::mount`] over a
+//! Owns the bodies of the cargo-fuzz targets `row_v2`, `row_v1`, `decimal` and `json` in
+//! `fuzz/` and of the stable-Rust test that replays random and mutated encodings
+//! (`tests/it/decode_fuzz_regressions.rs`), so both exercise exactly the same paths: [`RowDecoder::decode_row`] / [`RowDecoder::mount`] over a
 //! fixed table of every column type (row format v2 and v1), and the raw decoders (row v2
 //! layout, datums, binary decimal, binary JSON).
 //!
