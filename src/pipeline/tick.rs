@@ -6,6 +6,19 @@
 //! Guarantees: it never waits on the data path — a stalled Kafka or a table stuck behind a
 //! full partition leaves the status API, `/metrics` and the checkpoint lag answering; the
 //! saved checkpoint only moves forwards and is always one the output acknowledged.
+//!
+//! A save that fails (read-only or full state directory, a damaged file) does not stop
+//! replication, because nothing depends on it being recent: the previous file stays valid
+//! (saves are atomic), the GC safepoint keeper and watermarks only ever see the checkpoint
+//! last saved, and a restart resumes from that one and sends the rows after it again
+//! (at-least-once). The tick raises a `checkpoint` fault instead (status `retrying` with the
+//! file and what to do, `/readyz` false, `tidb_changefeed_checkpoint_save_errors_total`) and
+//! retries with a backoff from `checkpoint-interval` doubling to 30 s; the first save that
+//! succeeds clears it.
+//!
+//! Each tick also reports the upstream failures that have been retried for longer than
+//! `upstream::health::ESCALATE_AFTER` (PD, a store, regions with a hole) as faults, and
+//! clears those that recovered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,14 +28,22 @@ use tokio::sync::watch;
 
 use crate::checkpoint::FileStore;
 use crate::sink::ack::AckTracker;
-use crate::status::StatusBoard;
+use crate::status::{Fault, StatusBoard};
 use crate::upstream::feed::EventBudget;
+use crate::upstream::health::{ESCALATE_AFTER, UpstreamHealth};
 use crate::upstream::prewrites::PrewriteStore;
 
 use super::counters::Counters;
 use super::error::PipelineError;
 use super::output::Output;
 use super::sequencer::checkpoint;
+
+/// The status group of the tick's faults.
+const FAULT_GROUP: &str = "checkpoint";
+/// The status group of the upstream faults the tick reports.
+const UPSTREAM_GROUP: &str = "upstream";
+/// The longest wait between two attempts to save while saves fail.
+const MAX_SAVE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What the tick reads and where it reports.
 #[derive(Debug)]
@@ -43,21 +64,40 @@ pub struct Tick {
     pub prewrites: PrewriteStore,
     pub events: EventBudget,
     pub streams: EventBudget,
+    /// Upstream failures being retried: reported as faults once past the threshold.
+    pub health: UpstreamHealth,
 }
 
 impl Tick {
-    /// Runs every `interval` until a save fails.
+    /// Runs every `interval`; it only returns when its task is aborted.
     pub async fn run(self, interval: Duration) -> Result<(), PipelineError> {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut saved_ts = *self.saved.borrow();
         let mut last_rate = (Instant::now(), self.counters.stats().rows_sent);
+        let mut failing: Option<SaveFailure> = None;
         loop {
             tick.tick().await;
             let cp = checkpoint(&self.tracker, self.start_ts);
-            if cp > saved_ts {
-                saved_ts = save(&self.store, &self.changefeed, cp).await?;
-                let _ = self.saved.send(saved_ts);
+            if cp > saved_ts
+                && failing
+                    .as_ref()
+                    .is_none_or(|f| f.retry_at <= Instant::now())
+            {
+                match save(&self.store, &self.changefeed, cp).await {
+                    Ok(s) => {
+                        saved_ts = s;
+                        let _ = self.saved.send(saved_ts);
+                        if failing.take().is_some() {
+                            tracing::info!(checkpoint_ts = saved_ts, "checkpoint saved again");
+                            self.status
+                                .set_faults(&self.changefeed, FAULT_GROUP, Vec::new());
+                        }
+                    }
+                    Err(e) => {
+                        failing = Some(self.save_failed(failing, &e, interval, saved_ts));
+                    }
+                }
             }
             publish(
                 &self.status,
@@ -74,6 +114,14 @@ impl Tick {
                     .set_rate(&self.changefeed, (sent - last_rate.1) as f64 / secs);
             }
             last_rate = (Instant::now(), sent);
+            let upstream = self
+                .health
+                .escalated(ESCALATE_AFTER)
+                .into_iter()
+                .map(|e| Fault::new(UPSTREAM_GROUP, e.component, e.error, e.action, e.since_ms))
+                .collect();
+            self.status
+                .set_faults(&self.changefeed, UPSTREAM_GROUP, upstream);
             if let Some(e) = self.output.health() {
                 self.status.set_error(&self.changefeed, e);
             }
@@ -85,6 +133,56 @@ impl Tick {
                 .set(self.streams.used() as f64);
             ::metrics::gauge!(crate::metrics::PREWRITES_SPILLED, "changefeed" => self.changefeed.clone())
                 .set(self.prewrites.spilled() as f64);
+        }
+    }
+}
+
+/// A run of failed saves.
+#[derive(Debug)]
+struct SaveFailure {
+    since_ms: i64,
+    backoff: Duration,
+    retry_at: Instant,
+}
+
+impl Tick {
+    /// Records a failed save: metric, fault, a log line, and when to try again.
+    fn save_failed(
+        &self,
+        before: Option<SaveFailure>,
+        e: &PipelineError,
+        interval: Duration,
+        saved_ts: u64,
+    ) -> SaveFailure {
+        ::metrics::counter!(crate::metrics::CHECKPOINT_SAVE_ERRORS_TOTAL, "changefeed" => self.changefeed.clone())
+            .increment(1);
+        let backoff = before
+            .as_ref()
+            .map_or(interval, |f| (f.backoff * 2).min(MAX_SAVE_BACKOFF))
+            .max(interval);
+        let since_ms = before
+            .as_ref()
+            .map_or_else(|| chrono::Utc::now().timestamp_millis(), |f| f.since_ms);
+        tracing::warn!(error = %e, retry_in = ?backoff, saved_checkpoint_ts = saved_ts,
+            "cannot save the checkpoint; replication goes on and the last saved checkpoint stays valid");
+        self.status.set_faults(
+            &self.changefeed,
+            FAULT_GROUP,
+            vec![Fault::new(
+                FAULT_GROUP,
+                "checkpoint",
+                e.to_string(),
+                format!(
+                    "replication goes on; the saved checkpoint {saved_ts} stays valid and a restart resumes from it, sending the rows after it again; the save is retried every {}s at most",
+                    MAX_SAVE_BACKOFF.as_secs()
+                ),
+                since_ms,
+            )],
+        );
+        SaveFailure {
+            since_ms,
+            backoff,
+            retry_at: Instant::now() + backoff,
         }
     }
 }

@@ -31,5 +31,7 @@ mod mount_rows;
 mod open_e2e;
 mod pipeline;
 mod schema;
+mod state_faults;
 mod support;
 pub mod upstream;
+mod upstream_faults;
