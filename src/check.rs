@@ -203,7 +203,14 @@ pub async fn probe_upstream(c: &Config) -> (String, bool) {
     let state = FileStore::new(&c.state.dir);
     let mut ok = true;
     for cf in &c.changefeeds {
-        let saved = state.load(&cf.id).ok().flatten();
+        let saved = match state.load(&cf.id) {
+            Ok(s) => s,
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: error: {e}", cf.id);
+                continue;
+            }
+        };
         let resumed = saved.is_some();
         let start = start_ts(saved, cf.start_ts, now);
         if start < gc {

@@ -14,7 +14,7 @@
 //!   partitions as TiCDC picks them), `codec` (Canal-JSON, Avro), `sink` (Kafka),
 //!   `checkpoint` (durable checkpoints and where a changefeed starts), `pipeline` (one
 //!   changefeed's stages joined);
-//! * what the operator runs — `check` and `decode` (subcommands), `server` (HTTP
+//! * what the operator runs — `check`, `decode` and `checkpoint_cli` (subcommands), `server` (HTTP
 //!   endpoints), `runtime` (process lifecycle).
 //!
 //! The emulated TiDB upstream used by tests and the demo is a crate of its own
@@ -24,6 +24,7 @@
 pub mod build_info;
 pub mod check;
 pub mod checkpoint;
+pub mod checkpoint_cli;
 pub mod codec;
 pub mod config;
 pub mod decode;

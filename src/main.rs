@@ -1,14 +1,14 @@
 //! The `tidb-changefeed` command line.
 //!
-//! Exit status: 0 success; 2 invalid configuration or usage (systemd's
-//! `RestartPreventExitStatus=2` keeps a bad file from restarting in a loop); 1 any runtime
-//! failure.
+//! Exit status: 0 success; 2 invalid configuration or usage, or a state file the operator
+//! must repair (a damaged checkpoint; systemd's `RestartPreventExitStatus=2` keeps either
+//! from restarting in a loop); 1 any runtime failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidb_changefeed::{build_info, check, config, decode, runtime};
+use tidb_changefeed::{build_info, check, checkpoint_cli, config, decode, runtime};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -59,6 +59,21 @@ enum Command {
         #[arg(long)]
         value: Option<String>,
     },
+    /// Show a changefeed's saved checkpoint, or replace it (stop the daemon first) with
+    /// --overwrite-checkpoint-ts, e.g. to repair a damaged checkpoint file.
+    Checkpoint {
+        /// The TOML configuration file.
+        #[arg(short, long, env = "TIDB_CHANGEFEED_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+        /// The changefeed's id.
+        #[arg(long, value_name = "ID")]
+        changefeed: String,
+        /// Set the checkpoint to this ts: a TSO, an RFC 3339 time or "now" (asks PD), as
+        /// TiCDC's `changefeed resume --overwrite-checkpoint-ts`. Rows committed after it are
+        /// replicated when the daemon starts; rows at or before it are not.
+        #[arg(long, value_name = "TS")]
+        overwrite_checkpoint_ts: Option<String>,
+    },
     /// Print the version, git commit and build profile.
     Version,
 }
@@ -88,6 +103,43 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e @ decode::DecodeCliError::Input(_)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+        Command::Checkpoint {
+            config,
+            changefeed,
+            overwrite_checkpoint_ts,
+        } => {
+            let loaded = match config::load(&config) {
+                Ok(l) => l,
+                Err(e) => return config_failure(&e),
+            };
+            let rt = match runtime_for_cli() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            runtime::install_crypto_provider();
+            match rt.block_on(checkpoint_cli::run(
+                &loaded.config,
+                &changefeed,
+                overwrite_checkpoint_ts.as_deref(),
+            )) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e @ checkpoint_cli::CheckpointCliError::Usage(_)) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+                Err(checkpoint_cli::CheckpointCliError::Store(e)) if e.is_corrupt() => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_CONFIG)
                 }
@@ -146,7 +198,11 @@ fn main() -> ExitCode {
                 Err(e) => {
                     tracing::error!(error = %e, "tidb-changefeed stopped with an error");
                     eprintln!("error: {e}");
-                    ExitCode::from(EXIT_RUNTIME)
+                    ExitCode::from(if e.needs_operator() {
+                        EXIT_CONFIG
+                    } else {
+                        EXIT_RUNTIME
+                    })
                 }
             }
         }

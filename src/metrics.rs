@@ -96,6 +96,19 @@ pub const UPSTREAM_GC_SERVICE_SAFE_POINT_SECONDS: &str =
 pub const UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL: &str =
     "tidb_changefeed_upstream_gc_safe_point_update_errors_total";
 
+/// Unix time at which a fault of a running changefeed began (0 when it cleared); labels
+/// `changefeed`, `component` (`checkpoint`, `pd`, `store <id>`, `regions`).
+pub const FAULT_SINCE_SECONDS: &str = "tidb_changefeed_fault_since_seconds";
+/// Failed attempts to save a changefeed's checkpoint (the previous one stays valid).
+pub const CHECKPOINT_SAVE_ERRORS_TOTAL: &str = "tidb_changefeed_checkpoint_save_errors_total";
+/// Seconds until the service GC safe point last set in PD expires (its TTL, `gc-ttl`,
+/// counted from the last successful update); label `service`.
+pub const UPSTREAM_GC_SAFE_POINT_TTL_REMAINING_SECONDS: &str =
+    "tidb_changefeed_upstream_gc_safe_point_ttl_remaining_seconds";
+/// Upstream failures being retried, by kind (`pd`, `store`, `region_holes`), counted once
+/// each time one lasts past the escalation threshold.
+pub const UPSTREAM_ESCALATIONS_TOTAL: &str = "tidb_changefeed_upstream_escalations_total";
+
 /// Installs the global recorder, describes every metric and sets the build-info metric.
 /// Returns the handle `/metrics` renders from. Fails if a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
@@ -257,6 +270,24 @@ fn describe() {
     describe_counter!(
         UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL,
         "Failed attempts to set the service GC safe point in PD."
+    );
+    describe_gauge!(
+        FAULT_SINCE_SECONDS,
+        Unit::Seconds,
+        "Unix time at which a fault the changefeed is retrying began (0 once cleared), by component; /api/v1/status has the error and what to check."
+    );
+    describe_counter!(
+        CHECKPOINT_SAVE_ERRORS_TOTAL,
+        "Failed attempts to save the checkpoint file (the previous checkpoint stays valid)."
+    );
+    describe_gauge!(
+        UPSTREAM_GC_SAFE_POINT_TTL_REMAINING_SECONDS,
+        Unit::Seconds,
+        "Seconds until the service GC safe point last set in PD expires (gc-ttl after the last successful update), by service."
+    );
+    describe_counter!(
+        UPSTREAM_ESCALATIONS_TOTAL,
+        "Upstream failures (PD, a store, regions with holes) that lasted past the escalation threshold, by kind."
     );
     describe_gauge!(
         KAFKA_IN_FLIGHT_REQUESTS,

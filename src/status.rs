@@ -1,6 +1,13 @@
-//! The observable state of the process: per changefeed its lifecycle state, progress and
-//! last error. Changefeed tasks write it; `/readyz`, `/api/v1/status` and the progress
-//! metrics read it. Cloning a [`StatusBoard`] shares the same state.
+//! The observable state of the process: per changefeed its lifecycle state, progress, last
+//! error and the faults it is riding out. Changefeed tasks write it; `/readyz`,
+//! `/api/v1/status` and the progress metrics read it. Cloning a [`StatusBoard`] shares the
+//! same state.
+//!
+//! A [`Fault`] is a problem a running changefeed keeps retrying without restarting (the
+//! checkpoint cannot be saved, PD or a store unreachable past a threshold, regions that never
+//! cover a span): while one is raised the changefeed shows as `retrying`, with each fault's
+//! error, what the operator should check and since when, and `/readyz` is false; clearing
+//! the last one shows it `running` again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -71,6 +78,56 @@ pub struct ChangefeedStatus {
     pub rows_per_second: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Problems being retried while the changefeed runs, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+/// One problem a running changefeed keeps retrying.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    /// What fails: `checkpoint`, `pd`, `store <id>`, `regions`.
+    pub component: String,
+    /// The last error.
+    pub error: String,
+    /// What the operator should check.
+    pub action: String,
+    /// When it started failing, RFC 3339.
+    pub since: String,
+    /// Who raises and clears it (the checkpoint tick, the upstream health report).
+    #[serde(skip)]
+    pub group: &'static str,
+    #[serde(skip)]
+    pub since_ms: i64,
+}
+
+impl Fault {
+    /// A fault of `group` on `component` failing since `since_ms` (Unix milliseconds).
+    pub fn new(
+        group: &'static str,
+        component: impl Into<String>,
+        error: impl Into<String>,
+        action: impl Into<String>,
+        since_ms: i64,
+    ) -> Self {
+        Fault {
+            component: component.into(),
+            error: error.into(),
+            action: action.into(),
+            since: chrono::DateTime::from_timestamp_millis(since_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default(),
+            group,
+            since_ms,
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} failing since {}: {}; {}",
+            self.component, self.since, self.error, self.action
+        )
+    }
 }
 
 /// Shared status of every changefeed of the process.
@@ -100,14 +157,17 @@ impl StatusBoard {
                     lag_seconds: None,
                     rows_per_second: 0.0,
                     last_error: None,
+                    faults: Vec::new(),
                 },
             );
         });
         publish_state(id, ChangefeedState::Starting);
     }
 
-    /// Moves a changefeed to `state`, with the reason shown while it is not running.
+    /// Moves a changefeed to `state`, with the reason shown while it is not running. Moving
+    /// out of `running` drops the faults of that run (a restart re-raises what persists).
     pub fn set_state(&self, id: &str, state: ChangefeedState, reason: Option<String>) {
+        let mut shown = state;
         self.write(|m| {
             if let Some(s) = m.get_mut(id) {
                 if s.state != state {
@@ -115,9 +175,51 @@ impl StatusBoard {
                 }
                 s.state = state;
                 s.reason = reason;
+                if state != ChangefeedState::Running {
+                    clear_fault_metrics(id, &s.faults);
+                    s.faults.clear();
+                }
+                shown = effective(s).0;
             }
         });
-        publish_state(id, state);
+        publish_state(id, shown);
+    }
+
+    /// Replaces the faults `group` raised on changefeed `id` with `faults` (a fault already
+    /// raised on the same component keeps its `since`).
+    pub fn set_faults(&self, id: &str, group: &'static str, faults: Vec<Fault>) {
+        let mut shown = None;
+        self.write(|m| {
+            let Some(s) = m.get_mut(id) else {
+                return;
+            };
+            let (old, kept): (Vec<Fault>, Vec<Fault>) =
+                s.faults.drain(..).partition(|f| f.group == group);
+            s.faults = kept;
+            let gone: Vec<Fault> = old
+                .iter()
+                .filter(|o| !faults.iter().any(|f| f.component == o.component))
+                .cloned()
+                .collect();
+            clear_fault_metrics(id, &gone);
+            for mut f in faults {
+                f.group = group;
+                if let Some(o) = old.iter().find(|o| o.component == f.component)
+                    && o.since_ms < f.since_ms
+                {
+                    f.since_ms = o.since_ms;
+                    f.since.clone_from(&o.since);
+                }
+                ::metrics::gauge!(metrics::FAULT_SINCE_SECONDS, "changefeed" => id.to_string(), "component" => f.component.clone())
+                    .set(f.since_ms as f64 / 1000.0);
+                s.faults.push(f);
+            }
+            s.faults.sort_by_key(|f| f.since_ms);
+            shown = Some(effective(s).0);
+        });
+        if let Some(state) = shown {
+            publish_state(id, state);
+        }
     }
 
     /// Records progress: the checkpoint (acknowledged) and resolved (received) ts.
@@ -134,14 +236,6 @@ impl StatusBoard {
                 s.lag_seconds = Some(((now - ms).max(0)) as f64 / 1000.0);
             }
         });
-    }
-
-    /// The state of changefeed `id`, if it is registered.
-    pub fn state(&self, id: &str) -> Option<ChangefeedState> {
-        match self.inner.read() {
-            Ok(m) => m.get(id).map(|s| s.state),
-            Err(poisoned) => poisoned.into_inner().get(id).map(|s| s.state),
-        }
     }
 
     /// Records the row rate.
@@ -162,10 +256,26 @@ impl StatusBoard {
         });
     }
 
+    /// Every changefeed as shown: a running one with faults is `retrying`, with the oldest
+    /// fault as the reason.
     pub fn snapshot(&self) -> Vec<ChangefeedStatus> {
+        let shown = |s: &ChangefeedStatus| {
+            let (state, reason) = effective(s);
+            // A fault shows a running changefeed as retrying since the oldest fault.
+            let state_since = match s.faults.first() {
+                Some(f) if state != s.state => f.since.clone(),
+                _ => s.state_since.clone(),
+            };
+            ChangefeedStatus {
+                state,
+                state_since,
+                reason,
+                ..s.clone()
+            }
+        };
         match self.inner.read() {
-            Ok(m) => m.values().cloned().collect(),
-            Err(poisoned) => poisoned.into_inner().values().cloned().collect(),
+            Ok(m) => m.values().map(shown).collect(),
+            Err(poisoned) => poisoned.into_inner().values().map(shown).collect(),
         }
     }
 
@@ -210,6 +320,23 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The state and reason shown for `s`.
+fn effective(s: &ChangefeedStatus) -> (ChangefeedState, Option<String>) {
+    match s.faults.first() {
+        Some(f) if s.state == ChangefeedState::Running => {
+            (ChangefeedState::Retrying, Some(f.summary()))
+        }
+        _ => (s.state, s.reason.clone()),
+    }
+}
+
+fn clear_fault_metrics(id: &str, faults: &[Fault]) {
+    for f in faults {
+        ::metrics::gauge!(metrics::FAULT_SINCE_SECONDS, "changefeed" => id.to_string(), "component" => f.component.clone())
+            .set(0.0);
+    }
+}
+
 fn publish_state(id: &str, state: ChangefeedState) {
     for s in ChangefeedState::ALL {
         ::metrics::gauge!(metrics::CHANGEFEED_STATE, "changefeed" => id.to_string(), "state" => s.as_str())
@@ -232,5 +359,41 @@ mod tests {
         assert_eq!(why, vec!["changefeed b: starting: starting".to_string()]);
         b.set_state("b", ChangefeedState::Running, None);
         assert!(b.readiness().is_ok());
+    }
+
+    #[test]
+    fn a_fault_shows_retrying_until_cleared() {
+        let b = StatusBoard::new();
+        b.register("a");
+        b.set_state("a", ChangefeedState::Running, None);
+        let f = |since| Fault::new("g", "pd", "unreachable", "check PD", since);
+        b.set_faults("a", "g", vec![f(1_000)]);
+        b.set_faults(
+            "a",
+            "other",
+            vec![Fault::new("other", "checkpoint", "full", "free", 5_000)],
+        );
+        b.set_faults("a", "g", vec![f(2_000)]);
+        let s = &b.snapshot()[0];
+        assert_eq!(s.state, ChangefeedState::Retrying);
+        assert_eq!(s.faults.len(), 2);
+        assert_eq!(s.faults[0].since_ms, 1_000, "a fault keeps its first since");
+        assert_eq!(s.faults[0].since, "1970-01-01T00:00:01.000Z");
+        let why = b.readiness().expect_err("faulted");
+        assert!(
+            why[0].contains("pd failing since 1970-01-01T00:00:01.000Z: unreachable; check PD"),
+            "{why:?}"
+        );
+        b.set_faults("a", "g", Vec::new());
+        assert_eq!(
+            b.snapshot()[0].faults.len(),
+            1,
+            "the other group's fault stays"
+        );
+        b.set_faults("a", "other", Vec::new());
+        assert!(b.readiness().is_ok());
+        assert_eq!(b.snapshot()[0].state, ChangefeedState::Running);
+        let json = serde_json::to_string(&b.snapshot()[0]).expect("json");
+        assert!(!json.contains("faults"), "{json}");
     }
 }

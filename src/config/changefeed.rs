@@ -97,7 +97,8 @@ pub enum StartPosition {
 }
 
 impl StartPosition {
-    fn parse(text: &str) -> Result<Self, String> {
+    /// Parses `"now"`, a TSO or an RFC 3339 time.
+    pub fn parse(text: &str) -> Result<Self, String> {
         if text.eq_ignore_ascii_case("now") {
             return Ok(StartPosition::Now);
         }

@@ -102,6 +102,9 @@ impl PipelineError {
                 _ => ErrorKind::Operator,
             },
             PipelineError::FeedEnded => ErrorKind::Retryable,
+            // A read-only or full state directory may be fixed while the changefeed waits;
+            // a damaged checkpoint file needs the operator's decision.
+            PipelineError::Checkpoint(e) if !e.is_corrupt() => ErrorKind::Retryable,
             PipelineError::Codec { source, .. } if source.is_retryable() => ErrorKind::Retryable,
             _ => ErrorKind::Operator,
         }

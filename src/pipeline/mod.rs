@@ -66,7 +66,8 @@ use crate::sink::kafka::{
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{EventBudget, Feed, FeedOptions, UpstreamEvent};
-use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper};
+use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper_with};
+use crate::upstream::health::UpstreamHealth;
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 use crate::upstream::prewrites::PrewriteStore;
 use tick::Tick;
@@ -302,7 +303,12 @@ pub async fn run<L: SchemaSource>(
         0
     };
     let start_ts = checkpoint::start_ts(saved, cf.start_ts, now);
-    tracing::info!(start_ts, resumed = saved.is_some(), "changefeed starting");
+    if saved.is_some() {
+        tracing::info!(start_ts, "changefeed resuming from its saved checkpoint");
+    } else {
+        tracing::warn!(start_ts, file = %store.path(&cf.id).display(),
+            "no checkpoint file: the changefeed starts from its configured start-ts (if it ran before, its state directory was lost)");
+    }
 
     // The GC safepoint must hold history from the start on before anything is read.
     let service_id = format!("tidb-changefeed-{}", cf.id);
@@ -318,11 +324,12 @@ pub async fn run<L: SchemaSource>(
     let output = open_output(cf, &tracker).await?;
     let settings = settings(cf, &ctx.state, start_ts)?;
     let _ = std::fs::remove_dir_all(&settings.spill_dir);
-    std::fs::create_dir_all(&settings.spill_dir).map_err(|e| {
-        operator(format!(
-            "cannot create the sorter directory {}: {e}",
-            settings.spill_dir.display()
-        ))
+    std::fs::create_dir_all(&settings.spill_dir).map_err(|source| {
+        crate::checkpoint::CheckpointError::StateDir {
+            path: settings.spill_dir.display().to_string(),
+            op: "create the sorter's spill directory",
+            source,
+        }
     })?;
     let encoder = crate::codec::build(cf, settings.time_zone).map_err(operator)?;
     // The encoder's services (a schema registry) answer before anything is read.
@@ -366,6 +373,7 @@ pub async fn run<L: SchemaSource>(
             .spill_dir
             .join(format!("{}-prewrites.spill", cf.id)),
     );
+    let health = UpstreamHealth::new();
     let (tx, rx) = mpsc::channel::<UpstreamEvent>(EVENT_CHANNEL);
     let (feed, mut feed_task) = Feed::start(
         FeedOptions {
@@ -375,6 +383,7 @@ pub async fn run<L: SchemaSource>(
             prewrites: prewrites.clone(),
             events: events.clone(),
             streams: streams.clone(),
+            health: health.clone(),
         },
         tx,
     )
@@ -404,12 +413,13 @@ pub async fn run<L: SchemaSource>(
     ctx.status.set_state(&cf.id, ChangefeedState::Running, None);
 
     let (saved_tx, saved_rx) = watch::channel(start_ts);
-    let mut gc = spawn_gc_keeper(
+    let mut gc = spawn_gc_keeper_with(
         pd.clone(),
         service_id,
         DEFAULT_GC_TTL,
         DEFAULT_GC_INTERVAL,
         saved_rx.clone(),
+        health.clone(),
     );
     let interval = ctx.state.checkpoint_interval.get();
     let resolved = Arc::new(AtomicU64::new(start_ts));
@@ -435,6 +445,7 @@ pub async fn run<L: SchemaSource>(
             events,
             streams,
             stall_timeout: cf.sink_stall_timeout.get(),
+            health,
         }
         .run(interval),
     );

@@ -3,14 +3,28 @@
 //! blocking pool), publishes progress to the status board and metrics, and announces the
 //! saved checkpoint to the GC safepoint keeper and the sequencer (schema GC, watermarks).
 //!
-//! It also watches the sink ([`StallWatch`]): when the output has acknowledged nothing for
-//! `sink-stall-timeout` while messages wait, the changefeed is reported `retrying` with the
-//! output's last error (so `/readyz` answers 503), and `running` again at the next
-//! acknowledgement. The writers themselves keep retrying; nothing is dropped.
+//! It also watches the sink ([`StallWatch`]): when Kafka has acknowledged nothing and the
+//! checkpoint has not moved for `sink-stall-timeout` while changes wait, it raises a `kafka`
+//! fault with the output's last error (the changefeed shows `retrying`, `/readyz` answers
+//! 503), cleared at the next progress. The writers themselves keep retrying; nothing is
+//! dropped.
 //!
 //! Guarantees: it never waits on the data path — a stalled Kafka or a table stuck behind a
 //! full partition leaves the status API, `/metrics` and the checkpoint lag answering; the
 //! saved checkpoint only moves forwards and is always one the output acknowledged.
+//!
+//! A save that fails (read-only or full state directory, a damaged file) does not stop
+//! replication, because nothing depends on it being recent: the previous file stays valid
+//! (saves are atomic), the GC safepoint keeper and watermarks only ever see the checkpoint
+//! last saved, and a restart resumes from that one and sends the rows after it again
+//! (at-least-once). The tick raises a `checkpoint` fault instead (status `retrying` with the
+//! file and what to do, `/readyz` false, `tidb_changefeed_checkpoint_save_errors_total`) and
+//! retries with a backoff from `checkpoint-interval` doubling to 30 s; the first save that
+//! succeeds clears it.
+//!
+//! Each tick also reports the upstream failures that have been retried for longer than
+//! `upstream::health::ESCALATE_AFTER` (PD, a store, regions with a hole) as faults, and
+//! clears those that recovered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,8 +34,9 @@ use tokio::sync::watch;
 
 use crate::checkpoint::FileStore;
 use crate::sink::ack::AckTracker;
-use crate::status::{ChangefeedState, StatusBoard};
+use crate::status::{Fault, StatusBoard};
 use crate::upstream::feed::EventBudget;
+use crate::upstream::health::{ESCALATE_AFTER, UpstreamHealth};
 use crate::upstream::prewrites::PrewriteStore;
 
 use super::counters::Counters;
@@ -29,6 +44,13 @@ use super::error::PipelineError;
 use super::output::Output;
 use super::sequencer::checkpoint;
 use super::stall::{SinkSample, StallWatch};
+
+/// The status group of the tick's faults.
+const FAULT_GROUP: &str = "checkpoint";
+/// The status group of the upstream faults the tick reports.
+const UPSTREAM_GROUP: &str = "upstream";
+/// The longest wait between two attempts to save while saves fail.
+const MAX_SAVE_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What the tick reads and where it reports.
 #[derive(Debug)]
@@ -52,22 +74,41 @@ pub struct Tick {
     /// `sink-stall-timeout`: how long the output may acknowledge nothing while messages
     /// wait before the changefeed is reported `retrying`.
     pub stall_timeout: Duration,
+    /// Upstream failures being retried: reported as faults once past the threshold.
+    pub health: UpstreamHealth,
 }
 
 impl Tick {
-    /// Runs every `interval` until a save fails.
+    /// Runs every `interval`; it only returns when its task is aborted.
     pub async fn run(self, interval: Duration) -> Result<(), PipelineError> {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut saved_ts = *self.saved.borrow();
         let mut last_rate = (Instant::now(), self.counters.stats().rows_sent);
         let mut stall = StallReport::default();
+        let mut failing: Option<SaveFailure> = None;
         loop {
             tick.tick().await;
             let cp = checkpoint(&self.tracker, self.start_ts);
-            if cp > saved_ts {
-                saved_ts = save(&self.store, &self.changefeed, cp).await?;
-                let _ = self.saved.send(saved_ts);
+            if cp > saved_ts
+                && failing
+                    .as_ref()
+                    .is_none_or(|f| f.retry_at <= Instant::now())
+            {
+                match save(&self.store, &self.changefeed, cp).await {
+                    Ok(s) => {
+                        saved_ts = s;
+                        let _ = self.saved.send(saved_ts);
+                        if failing.take().is_some() {
+                            tracing::info!(checkpoint_ts = saved_ts, "checkpoint saved again");
+                            self.status
+                                .set_faults(&self.changefeed, FAULT_GROUP, Vec::new());
+                        }
+                    }
+                    Err(e) => {
+                        failing = Some(self.save_failed(failing, &e, interval, saved_ts));
+                    }
+                }
             }
             publish(
                 &self.status,
@@ -84,6 +125,14 @@ impl Tick {
                     .set_rate(&self.changefeed, (sent - last_rate.1) as f64 / secs);
             }
             last_rate = (Instant::now(), sent);
+            let upstream = self
+                .health
+                .escalated(ESCALATE_AFTER)
+                .into_iter()
+                .map(|e| Fault::new(UPSTREAM_GROUP, e.component, e.error, e.action, e.since_ms))
+                .collect();
+            self.status
+                .set_faults(&self.changefeed, UPSTREAM_GROUP, upstream);
             let health = self.output.health();
             if let Some(e) = &health {
                 self.status.set_error(&self.changefeed, e.clone());
@@ -112,50 +161,101 @@ impl Tick {
     }
 }
 
+/// The status group of the sink-stall fault.
+const SINK_GROUP: &str = "sink";
+
 /// What the tick last told the status board about a stalled sink.
 #[derive(Debug, Default)]
 struct StallReport {
     watch: StallWatch,
-    /// The tick moved the changefeed to `retrying` for a stall.
+    /// The tick raised the `kafka` fault.
     reported: bool,
 }
 
 impl StallReport {
-    /// Moves the changefeed between `running` and `retrying` as the sink stalls and
-    /// recovers; leaves every other state (starting, stopping, failed) to its owner.
+    /// Raises the `kafka` fault (the changefeed shows `retrying`, `/readyz` 503) once the
+    /// sink has been stalled for `sink-stall-timeout`, and clears it when it moves again.
     fn report(&mut self, tick: &Tick, stalled: Duration, health: Option<String>) {
         let id = tick.changefeed.as_str();
-        let state = tick.status.state(id);
         if stalled >= tick.stall_timeout && stalled > Duration::ZERO {
-            let running = state == Some(ChangefeedState::Running);
-            let ours = self.reported && state == Some(ChangefeedState::Retrying);
-            if !(running || ours) {
-                return;
-            }
-            let reason = format!(
-                "Kafka has acknowledged nothing and the checkpoint has not moved for {}s while changes wait to be written (sink-stall-timeout {:?}){}; check that the Kafka brokers are up, reachable and not overloaded; the writers keep retrying and replication resumes by itself when Kafka answers",
+            let error = format!(
+                "Kafka has acknowledged nothing and the checkpoint has not moved for {}s while changes wait to be written (sink-stall-timeout {:?}){}",
                 stalled.as_secs(),
                 tick.stall_timeout,
                 health
                     .map(|e| format!("; last error: {e}"))
                     .unwrap_or_default()
             );
+            let action = "check that the Kafka brokers are up, reachable and not overloaded; the writers keep retrying and replication resumes by itself when Kafka answers";
             if !self.reported {
                 tracing::warn!(
                     changefeed = id,
                     stalled_seconds = stalled.as_secs(),
-                    "{reason}"
+                    "{error}; {action}"
                 );
             }
-            tick.status
-                .set_state(id, ChangefeedState::Retrying, Some(reason));
+            let since_ms = chrono::Utc::now().timestamp_millis()
+                - i64::try_from(stalled.as_millis()).unwrap_or(i64::MAX);
+            tick.status.set_faults(
+                id,
+                SINK_GROUP,
+                vec![Fault::new(SINK_GROUP, "kafka", error, action, since_ms)],
+            );
             self.reported = true;
         } else if self.reported {
             self.reported = false;
-            if state == Some(ChangefeedState::Retrying) {
-                tracing::info!(changefeed = id, "the sink acknowledges again; running");
-                tick.status.set_state(id, ChangefeedState::Running, None);
-            }
+            tracing::info!(changefeed = id, "Kafka acknowledges again");
+            tick.status.set_faults(id, SINK_GROUP, Vec::new());
+        }
+    }
+}
+
+/// A run of failed saves.
+#[derive(Debug)]
+struct SaveFailure {
+    since_ms: i64,
+    backoff: Duration,
+    retry_at: Instant,
+}
+
+impl Tick {
+    /// Records a failed save: metric, fault, a log line, and when to try again.
+    fn save_failed(
+        &self,
+        before: Option<SaveFailure>,
+        e: &PipelineError,
+        interval: Duration,
+        saved_ts: u64,
+    ) -> SaveFailure {
+        ::metrics::counter!(crate::metrics::CHECKPOINT_SAVE_ERRORS_TOTAL, "changefeed" => self.changefeed.clone())
+            .increment(1);
+        let backoff = before
+            .as_ref()
+            .map_or(interval, |f| (f.backoff * 2).min(MAX_SAVE_BACKOFF))
+            .max(interval);
+        let since_ms = before
+            .as_ref()
+            .map_or_else(|| chrono::Utc::now().timestamp_millis(), |f| f.since_ms);
+        tracing::warn!(error = %e, retry_in = ?backoff, saved_checkpoint_ts = saved_ts,
+            "cannot save the checkpoint; replication goes on and the last saved checkpoint stays valid");
+        self.status.set_faults(
+            &self.changefeed,
+            FAULT_GROUP,
+            vec![Fault::new(
+                FAULT_GROUP,
+                "checkpoint",
+                e.to_string(),
+                format!(
+                    "replication goes on; the saved checkpoint {saved_ts} stays valid and a restart resumes from it, sending the rows after it again; the save is retried every {}s at most",
+                    MAX_SAVE_BACKOFF.as_secs()
+                ),
+                since_ms,
+            )],
+        );
+        SaveFailure {
+            since_ms,
+            backoff,
+            retry_at: Instant::now() + backoff,
         }
     }
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::build_info;
-use crate::config::{ChangefeedConfig, Loaded};
+use crate::checkpoint::{CheckpointError, FileStore};
+use crate::config::{ChangefeedConfig, Config, Loaded};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
 use crate::server::{self, AppState};
@@ -31,14 +32,20 @@ pub enum RunError {
     Server(#[from] server::ServerError),
     #[error("cannot listen for signals: {0}")]
     Signals(#[source] std::io::Error),
-    #[error("cannot create the state directory {path}: {source}")]
-    StateDir {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The state directory takes no write, or a checkpoint file cannot be read or is
+    /// damaged; checked before anything starts.
+    #[error(transparent)]
+    State(#[from] CheckpointError),
     #[error("shutdown did not finish within {0:?}; exiting without waiting further")]
     ShutdownTimeout(std::time::Duration),
+}
+
+impl RunError {
+    /// The operator must repair something before a restart can help (a damaged checkpoint
+    /// file): `main` exits with the configuration status so systemd does not loop.
+    pub fn needs_operator(&self) -> bool {
+        matches!(self, RunError::State(e) if e.is_corrupt())
+    }
 }
 
 /// Installs ring as the one rustls crypto provider of the process (rskafka and tonic both
@@ -55,10 +62,7 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     logging::init(&cfg.log)?;
     tracing::info!(config = %loaded.path.display(), "{}", build_info::describe());
 
-    std::fs::create_dir_all(&cfg.state.dir).map_err(|source| RunError::StateDir {
-        path: cfg.state.dir.display().to_string(),
-        source,
-    })?;
+    check_state(cfg)?;
 
     let prometheus = metrics::install()?;
     let status = StatusBoard::new();
@@ -101,6 +105,18 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
         Err(e) => tracing::error!(error = %e, "HTTP server task ended abnormally"),
     }
     tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Before anything starts: the state directory takes a durable write (else the first save
+/// would fail), and every changefeed's checkpoint file is absent or valid (a damaged one
+/// stops the process: starting from `start-ts` instead could skip rows).
+fn check_state(cfg: &Config) -> Result<(), CheckpointError> {
+    let store = FileStore::new(&cfg.state.dir);
+    store.probe()?;
+    for cf in &cfg.changefeeds {
+        store.load(&cf.id)?;
+    }
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! stream into committed row changes and per-span resolved timestamps. Nothing downstream
 //! sees a PREWRITE, a region or a gRPC status. Modules: `error` (typed errors with a
 //! retry/fatal kind), `pd` (PD client), `matcher` (prewrite/commit matching per region),
-//! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper), `feed` (the multi-span EventFeed client,
+//! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper, PD probe), `health` (upstream failures
+//! being retried, reported past a threshold), `feed` (the multi-span EventFeed client,
 //! one shared stream per TiKV store), `snapshot` (TiDB's meta keys read at a ts through TiKV's
 //! KV API: the schema snapshot).
 
@@ -12,6 +13,7 @@ pub mod error;
 pub mod feed;
 pub mod frontier;
 pub mod gc;
+pub mod health;
 pub mod matcher;
 pub mod pd;
 pub mod prewrites;

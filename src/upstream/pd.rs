@@ -251,6 +251,11 @@ impl PdClient {
         Ok(())
     }
 
+    /// The PD endpoints this client was given.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
     pub fn cluster_id(&self) -> u64 {
         self.cluster_id
     }

@@ -27,6 +27,9 @@ pub struct Daemon {
     pub config: PathBuf,
     pub id: String,
     pub http: u16,
+    /// A command the daemon runs under (e.g. `unshare … sh -c 'mount …; exec "$@"'`),
+    /// empty for none.
+    pub wrapper: Vec<String>,
 }
 
 impl Daemon {
@@ -45,6 +48,17 @@ impl Daemon {
 
     /// Starts the binary with `sink` as the whole `[changefeed.sink]` part of the file.
     pub fn start_sink(pd: &str, extra: &str, sink: &str) -> Daemon {
+        Self::start_wrapped(pd, extra, sink, |_| Vec::new())
+    }
+
+    /// [`Daemon::start_sink`] under the command `wrapper(dir)` returns (`dir` is the test's
+    /// directory, holding the configuration and `state/`); the daemon's arguments follow it.
+    pub fn start_wrapped(
+        pd: &str,
+        extra: &str,
+        sink: &str,
+        wrapper: impl FnOnce(&Path) -> Vec<String>,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let http = free_port();
         let id = "e2e".to_string();
@@ -74,38 +88,22 @@ time-zone = "UTC"
 "#
         );
         let config = write_file(dir.path(), "changefeed.toml", &text);
-        let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
-        let child = Command::new(daemon_bin())
-            .args(["run", "--config"])
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the daemon starts");
+        std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+        let wrapper = wrapper(dir.path());
+        let child = spawn_daemon(&wrapper, &config, dir.path());
         Daemon {
             child,
             dir,
             config,
             id,
             http,
+            wrapper,
         }
     }
 
     /// Restarts the binary on the same configuration and state.
     pub fn restart(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.dir.path().join("daemon.log"))
-            .expect("log file");
-        self.child = Command::new(daemon_bin())
-            .args(["run", "--config"])
-            .arg(&self.config)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the daemon restarts");
+        self.child = spawn_daemon(&self.wrapper, &self.config, self.dir.path());
     }
 
     pub fn log(&self) -> String {
@@ -197,6 +195,30 @@ time-zone = "UTC"
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `run --config config` (under `wrapper` when not empty), its stderr appended to
+/// `dir/daemon.log`.
+fn spawn_daemon(wrapper: &[String], config: &Path, dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("daemon.log"))
+        .expect("log file");
+    let mut cmd = match wrapper.split_first() {
+        Some((head, rest)) => {
+            let mut c = Command::new(head);
+            c.args(rest).arg(daemon_bin());
+            c
+        }
+        None => Command::new(daemon_bin()),
+    };
+    cmd.args(["run", "--config"])
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("the daemon starts")
 }
 
 impl Drop for Daemon {

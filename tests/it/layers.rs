@@ -32,6 +32,7 @@ const LAYERS: &[&str] = &[
     // What the operator runs.
     "check",
     "decode",
+    "checkpoint_cli",
     "server",
     "runtime",
 ];

@@ -35,5 +35,7 @@ mod open_e2e;
 mod own_broker;
 mod pipeline;
 mod schema;
+mod state_faults;
 mod support;
 pub mod upstream;
+mod upstream_faults;

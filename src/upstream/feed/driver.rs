@@ -28,6 +28,7 @@ use crate::metrics as m;
 use crate::proto::cdcpb::{self, ChangeDataEvent, event};
 use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
+use crate::upstream::health::UpstreamHealth;
 use crate::upstream::matcher::MatchError;
 use crate::upstream::pd::PdClient;
 use crate::upstream::prewrites::PrewriteStore;
@@ -67,6 +68,8 @@ pub(super) struct Driver {
     pub prewrites: PrewriteStore,
     /// Taken per row sent, given back by the consumer.
     events: EventBudget,
+    /// PD, store and region-scan failures being retried.
+    pub health: UpstreamHealth,
 }
 
 /// The per-entry counters, registered once (registering per entry hashes the labels).
@@ -106,6 +109,7 @@ pub(super) fn spawn(
     prewrites: PrewriteStore,
     events: EventBudget,
     streams: EventBudget,
+    health: UpstreamHealth,
 ) -> JoinHandle<Result<(), UpstreamError>> {
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let (streams, ev_rx) = Streams::new(streams);
@@ -119,6 +123,7 @@ pub(super) fn spawn(
         counters: EventCounters::new(),
         prewrites,
         events,
+        health,
     };
     tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx))
 }

@@ -51,6 +51,7 @@ use tokio::task::JoinHandle;
 use crate::config::UpstreamTls;
 
 use super::error::UpstreamError;
+use super::health::UpstreamHealth;
 use super::pd::{ConnectOptions, PdClient};
 use super::prewrites::PrewriteStore;
 use crate::event::KvChange;
@@ -99,6 +100,8 @@ pub struct FeedOptions {
     /// streams together (taken by the stream readers, given back by the feed itself; one
     /// budget per feed).
     pub streams: EventBudget,
+    /// Where PD, store and region-scan failures being retried are reported.
+    pub health: UpstreamHealth,
 }
 
 impl FeedOptions {
@@ -111,6 +114,7 @@ impl FeedOptions {
             prewrites: PrewriteStore::unbounded(),
             events: EventBudget::unbounded(),
             streams: EventBudget::unbounded(),
+            health: UpstreamHealth::new(),
         }
     }
 }
@@ -134,7 +138,15 @@ impl Feed {
         let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
         let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites, opts.events, opts.streams);
+        let handle = driver::spawn(
+            pd,
+            tx,
+            cmd_rx,
+            opts.prewrites,
+            opts.events,
+            opts.streams,
+            opts.health,
+        );
         Ok((Feed { cmd: cmd_tx }, handle))
     }
 

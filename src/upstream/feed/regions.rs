@@ -12,7 +12,10 @@
 //! region's own resolved ts; `not_leader` retries on the hinted leader (or re-locates
 //! without a hint); `server_is_busy`/`congested` retry the region after a bounded jittered
 //! backoff; a broken store stream (or one that cannot be opened) re-locates every region
-//! of that stream after a backoff.
+//! of that stream after a backoff. Every retry is bounded (at most 2 s apart) and endless;
+//! a failing region scan (PD), a scan with a hole (the span) and a stream that cannot be
+//! opened (the store) are reported to the feed's `UpstreamHealth` and cleared by the next
+//! success, so one that lasts is shown to the operator.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,7 @@ use super::store_stream::{RequestTx, StreamKey, deregister_request, register_req
 use crate::metrics as m;
 use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
+use crate::upstream::health::{Component, pd_action, regions_action, store_action};
 use crate::upstream::matcher::Matcher;
 use crate::upstream::pd::RegionInfo;
 
@@ -40,9 +44,14 @@ impl Driver {
         };
         let (start, end) = sp.clip(start, end);
         let regions = match self.pd.scan_regions(&start, &end).await {
-            Ok(r) => r,
+            Ok(r) => {
+                self.health.recovered(Component::Pd);
+                r
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "region scan failed; retrying");
+                self.health
+                    .failed(Component::Pd, e.to_string(), pd_action(self.pd.endpoints()));
                 let _ = self.pd.reconnect().await;
                 self.schedule(backoff(3), Ctl::Relocate(span_id, start, end, ts));
                 return Ok(());
@@ -58,9 +67,19 @@ impl Driver {
             );
             metrics::counter!(m::UPSTREAM_REGION_ERRORS_TOTAL, "kind" => "region_holes")
                 .increment(1);
+            self.health.failed(
+                Component::Regions(span_id),
+                format!(
+                    "PD's regions do not cover [{}, {}) without a hole",
+                    hex::encode(&start),
+                    hex::encode(&end)
+                ),
+                regions_action(),
+            );
             self.schedule(backoff(3), Ctl::Relocate(span_id, start, end, ts));
             return Ok(());
         }
+        self.health.recovered(Component::Regions(span_id));
         // Whatever covered this range before (a split parent, merge sources, a region
         // waiting for a retry) is replaced; resume from the oldest of their resolved ts.
         let ts = self
@@ -92,9 +111,17 @@ impl Driver {
             return Ok(());
         };
         match self.streams.get_or_open(&self.pd, store_id, span_id).await {
-            Ok((key, sender)) => self.subscribe(span_id, region, range, ts, key, &sender),
+            Ok((key, sender)) => {
+                self.health.recovered(Component::Store(store_id));
+                self.subscribe(span_id, region, range, ts, key, &sender);
+            }
             Err(err) => {
                 tracing::warn!(store_id, error = %err, "cannot open EventFeed; re-locating later");
+                self.health.failed(
+                    Component::Store(store_id),
+                    err.to_string(),
+                    store_action(store_id),
+                );
                 if let Some(sp) = self.spans.get_mut(span_id) {
                     sp.frontier.remove(region.id);
                     sp.frontier.insert(region.id, range.0, range.1, ts);

@@ -405,6 +405,8 @@ impl Runner {
             }
             Step::StopStore { store } => emu.stop_store(*store).await.map_err(|x| e(&x))?,
             Step::StartStore { store } => emu.start_store(*store).await.map_err(|x| e(&x))?,
+            Step::StopPd => emu.stop_pd().await,
+            Step::StartPd => emu.start_pd().await.map_err(|x| e(&x))?,
             Step::ServerIsBusy {
                 store,
                 count,

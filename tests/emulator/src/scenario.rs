@@ -320,6 +320,10 @@ pub enum Step {
         /// Store.
         store: u64,
     },
+    /// Stop every PD member: connections refused, TiKV's resolved ts stand still.
+    StopPd,
+    /// Restart the PD members on their addresses.
+    StartPd,
     /// Answer the next registrations on a store with `server_is_busy`.
     ServerIsBusy {
         /// Store.

@@ -170,6 +170,39 @@ fn serve_store(
     })
 }
 
+/// Serves PD member `i + 1` of `pd_addrs` on `listener`.
+fn serve_pd(
+    cluster: &Cluster,
+    i: usize,
+    pd_addrs: &[SocketAddr],
+    listener: TcpListener,
+    tls: Option<&EmulatorTls>,
+) -> Result<Running, EmulatorError> {
+    let (tx, rx) = oneshot::channel::<()>();
+    let member_id = u64::try_from(i).unwrap_or(u64::MAX - 1) + 1;
+    let pd = PdServer::new(
+        PdService::new(cluster.clone(), pd_addrs[i].to_string())
+            .with_tls(tls.is_some())
+            .with_member(member_id),
+    );
+    let mut builder = server_builder(tls)?;
+    let task = tokio::spawn(async move {
+        let r = builder
+            .add_service(pd)
+            .serve_with_incoming_shutdown(incoming(listener), async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "emulated PD server failed");
+        }
+    });
+    Ok(Running {
+        shutdown: Some(tx),
+        task,
+    })
+}
+
 impl Emulator {
     /// Bind every store and PD on loopback and start serving `cluster`.
     pub async fn start(cluster: Cluster, opts: ServeOptions) -> Result<Self, EmulatorError> {
@@ -209,29 +242,7 @@ impl Emulator {
             .set_pd_members(pd_addrs.iter().map(ToString::to_string).collect());
         let mut pds = Vec::new();
         for (i, l) in listeners.into_iter().enumerate() {
-            let (tx, rx) = oneshot::channel::<()>();
-            let member_id = u64::try_from(i).unwrap_or(u64::MAX - 1) + 1;
-            let pd = PdServer::new(
-                PdService::new(cluster.clone(), pd_addrs[i].to_string())
-                    .with_tls(opts.tls.is_some())
-                    .with_member(member_id),
-            );
-            let mut builder = server_builder(opts.tls.as_ref())?;
-            let task = tokio::spawn(async move {
-                let r = builder
-                    .add_service(pd)
-                    .serve_with_incoming_shutdown(incoming(l), async {
-                        let _ = rx.await;
-                    })
-                    .await;
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "emulated PD server failed");
-                }
-            });
-            pds.push(Running {
-                shutdown: Some(tx),
-                task,
-            });
+            pds.push(serve_pd(&cluster, i, &pd_addrs, l, opts.tls.as_ref())?);
         }
         let ticker = opts.tick_interval.map(|every| {
             let c = cluster.clone();
@@ -240,7 +251,12 @@ impl Emulator {
                 iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     iv.tick().await;
-                    c.lock().tick_resolved_ts();
+                    let mut m = c.lock();
+                    // TiKV takes each round's min ts from PD's TSO (reference/upstream.md
+                    // §1.8): with PD down, resolved ts stop advancing.
+                    if !m.pd_stopped() {
+                        m.tick_resolved_ts();
+                    }
                 }
             })
         });
@@ -326,6 +342,39 @@ impl Emulator {
         self.cluster.lock().set_store_up(store, true);
         let running = serve_store(&self.cluster, store, tiflash, l, self.tls.as_ref())?;
         self.stores.insert(store, running);
+        Ok(())
+    }
+
+    /// Stop every PD member (connections refused; TiKV's resolved ts stop advancing, as
+    /// TiKV takes its min ts from PD's TSO). Stores keep serving their streams.
+    pub async fn stop_pd(&mut self) {
+        self.cluster.lock().set_pd_stopped(true);
+        for pd in std::mem::take(&mut self.pds) {
+            pd.stop().await;
+        }
+    }
+
+    /// Bring every PD member back on its old address.
+    pub async fn start_pd(&mut self) -> Result<(), EmulatorError> {
+        if !self.pds.is_empty() {
+            return Ok(());
+        }
+        for (i, addr) in self.pd_addrs.clone().into_iter().enumerate() {
+            let mut tries = 0;
+            let l = loop {
+                match bind(addr).await {
+                    Ok(l) => break l,
+                    Err(e) if tries >= 50 => return Err(e),
+                    Err(_) => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            };
+            let pd = serve_pd(&self.cluster, i, &self.pd_addrs, l, self.tls.as_ref())?;
+            self.pds.push(pd);
+        }
+        self.cluster.lock().set_pd_stopped(false);
         Ok(())
     }
 

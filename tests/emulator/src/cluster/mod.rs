@@ -77,6 +77,8 @@ struct Faults {
     stall: HashSet<u64>,
     /// PD answers every RPC but `GetMembers` with `UNAVAILABLE`.
     pd_unavailable: bool,
+    /// Every PD member is stopped (connections refused, no TSO for TiKV).
+    pd_stopped: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -59,6 +59,17 @@ impl Model {
         self.faults.pd_unavailable
     }
 
+    /// Record that every PD member is stopped (see `Emulator::stop_pd`).
+    pub fn set_pd_stopped(&mut self, on: bool) {
+        self.faults.pd_stopped = on;
+    }
+
+    /// Whether every PD member is stopped: TiKV gets no TSO, so resolved ts stand still.
+    #[must_use]
+    pub fn pd_stopped(&self) -> bool {
+        self.faults.pd_stopped
+    }
+
     // ----- GC ----------------------------------------------------------------
 
     fn live_service_safe_points(&mut self) {
