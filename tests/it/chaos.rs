@@ -21,7 +21,7 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Cluster, Mutation, MutationOp, RegionChangeNotice, TxnError};
 
-use crate::e2e::{Daemon, emulator, wait_subscribed};
+use crate::e2e::{Daemon, emulator, table_topics_sink_on, wait_subscribed};
 use crate::kafka_env::{KcatAuth, kcat_consume};
 use crate::own_broker::OwnBroker;
 use crate::support::{try_get_within, unique};
@@ -255,23 +255,12 @@ async fn chaos_campaign_loses_no_row_and_breaks_no_key_order() {
         .map(|t| TableInfo::from_json(t.info.as_bytes()).expect("table info"))
         .collect();
     let prefix = unique("chaos");
-    let sink = format!(
-        r#"[changefeed.sink]
-protocol = "canal-json"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-write-timeout = "5s"
-dial-timeout = "5s"
-"#,
-        broker = broker.plaintext()
+    let sink = table_topics_sink_on(
+        &broker.plaintext(),
+        "protocol = \"canal-json\"",
+        &prefix,
+        3,
+        "write-timeout = \"5s\"\ndial-timeout = \"5s\"",
     );
     let mut d = Daemon::start_sink(
         &format!("http://{}", emu.pd_addr()),

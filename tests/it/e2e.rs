@@ -819,7 +819,17 @@ async fn replicates_over_mutual_tls_to_pd_and_tikv() {
 /// dispatched by index value, DDLs of no table to `<prefix>_ddl`, `partitions` partitions per
 /// created topic on the test broker, then `tail` (further tables such as a `codec-config`).
 pub fn table_topics_sink(head: &str, prefix: &str, partitions: i32, tail: &str) -> String {
-    let broker = &kafka().plaintext;
+    table_topics_sink_on(&kafka().plaintext, head, prefix, partitions, tail)
+}
+
+/// [`table_topics_sink`] on the broker at `broker` (`host:port`).
+pub fn table_topics_sink_on(
+    broker: &str,
+    head: &str,
+    prefix: &str,
+    partitions: i32,
+    tail: &str,
+) -> String {
     format!(
         r#"[changefeed.sink]
 {head}

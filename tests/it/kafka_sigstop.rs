@@ -16,7 +16,7 @@ use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
 use tidb_changefeed_emulator::{Mutation, MutationOp};
 
-use crate::e2e::{Daemon, KILL_SCENARIO, emulator, wait_subscribed};
+use crate::e2e::{Daemon, KILL_SCENARIO, emulator, table_topics_sink_on, wait_subscribed};
 use crate::kafka_env::{KcatAuth, kcat_consume};
 use crate::own_broker::OwnBroker;
 use crate::support::{get_within, unique};
@@ -109,21 +109,12 @@ async fn a_stopped_broker_turns_readyz_false_and_replication_recovers_after_it()
         .expect("table info");
     let prefix = unique("sigstop");
     let topic = format!("{prefix}_test_t");
-    let sink = format!(
-        r#"[changefeed.sink]
-protocol = "canal-json"
-
-[[changefeed.sink.dispatchers]]
-matcher = ["*.*"]
-topic = "{prefix}_{{schema}}_{{table}}"
-partition = "index-value"
-
-[changefeed.sink.kafka-config]
-brokers = ["{broker}"]
-topic = "{prefix}_ddl"
-partition-num = 3
-"#,
-        broker = broker.plaintext()
+    let sink = table_topics_sink_on(
+        &broker.plaintext(),
+        "protocol = \"canal-json\"",
+        &prefix,
+        3,
+        "",
     );
     let mut d = Daemon::start_sink(
         &format!("http://{}", emu.pd_addr()),
