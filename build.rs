@@ -32,18 +32,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn stamp() {
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=TIDB_CHANGEFEED_GIT_COMMIT={commit}");
+    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".to_string());
+    println!("cargo:rustc-env=TIDB_CHANGEFEED_BUILD_PROFILE={profile}");
+    // Re-stamp when HEAD moves: watch HEAD and the branch it names, where git keeps them (a
+    // worktree's `.git` is a file pointing elsewhere). Only files that exist are watched: a
+    // missing one would make cargo re-run this script, and rebuild the crate, every time.
+    let mut watch: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        watch.push(PathBuf::from(dir).join("HEAD"));
+    }
+    if let Some(common) = git(&["rev-parse", "--git-common-dir"]) {
+        let common = PathBuf::from(common);
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            watch.push(common.join(branch));
+        }
+        watch.push(common.join("packed-refs"));
+    }
+    for p in watch.iter().filter(|p| p.exists()) {
+        println!("cargo:rerun-if-changed={}", p.display());
+    }
+}
+
+/// The trimmed output of `git <args>`, when git runs and says something.
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string());
-    println!("cargo:rustc-env=TIDB_CHANGEFEED_GIT_COMMIT={commit}");
-    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".to_string());
-    println!("cargo:rustc-env=TIDB_CHANGEFEED_BUILD_PROFILE={profile}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
 }
