@@ -326,7 +326,18 @@ async fn replicate_scenario(name: &str, extra: &str, tail: &str) {
     r.play(&mut emu, &s).await.expect("scenario plays");
     let last = emu.cluster().lock().next_ts();
     d.wait_checkpoint(last, Duration::from_secs(60)).await;
-    let status = d.status();
+    // The tick publishes progress to the status board just after it saves the file.
+    let mut status = d.status();
+    for _ in 0..50 {
+        if status["changefeeds"][0]["checkpoint_ts"]
+            .as_u64()
+            .is_some_and(|c| c >= last)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = d.status();
+    }
     let cf = &status["changefeeds"][0];
     assert_eq!(cf["id"], "e2e", "{status}");
     assert_eq!(cf["state"], "running", "{status}");
