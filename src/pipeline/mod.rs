@@ -374,6 +374,7 @@ pub async fn run<L: SchemaSource>(
             prewrites: prewrites.clone(),
             events: events.clone(),
             streams: streams.clone(),
+            stale_lock_threshold: ctx.upstream.stale_lock_threshold.get(),
         },
         tx,
     )

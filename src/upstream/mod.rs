@@ -6,12 +6,14 @@
 //! retry/fatal kind), `pd` (PD client), `matcher` (prewrite/commit matching per region),
 //! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper), `feed` (the multi-span EventFeed client,
 //! one shared stream per TiKV store), `snapshot` (TiDB's meta keys read at a ts through TiKV's
-//! KV API: the schema snapshot).
+//! KV API: the schema snapshot), `locks` (stale-lock resolution for regions whose resolved ts
+//! a dead transaction's locks hold back).
 
 pub mod error;
 pub mod feed;
 pub mod frontier;
 pub mod gc;
+pub mod locks;
 pub mod matcher;
 pub mod pd;
 pub mod prewrites;

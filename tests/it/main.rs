@@ -31,5 +31,6 @@ mod mount_rows;
 mod open_e2e;
 mod pipeline;
 mod schema;
+mod stale_locks;
 mod support;
 pub mod upstream;

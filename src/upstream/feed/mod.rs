@@ -29,6 +29,11 @@
 //!   the feed waits, and the store streams wait behind a queue bounded in messages and in
 //!   bytes ([`FeedOptions::streams`]), so memory stays bounded.
 //!
+//! Regions held back by locks are handed to the stale-lock resolver (`super::locks`): every
+//! check (half the threshold, at most 2 s) the driver sends, without waiting, each region
+//! whose resolved ts lags the wall clock by more than [`FeedOptions::stale_lock_threshold`]
+//! or whose subscription has not initialized within it.
+//!
 //! Region errors are recovered from (see `regions` and `errors`), except
 //! `cluster_id_mismatch`, `compatibility` and `duplicate_request`, which end the feed with
 //! the matching fatal error.
@@ -99,6 +104,9 @@ pub struct FeedOptions {
     /// streams together (taken by the stream readers, given back by the feed itself; one
     /// budget per feed).
     pub streams: EventBudget,
+    /// A region lagging by more than this, or not initialized within it, has its locks
+    /// resolved (`[upstream] stale-lock-threshold`).
+    pub stale_lock_threshold: Duration,
 }
 
 impl FeedOptions {
@@ -111,6 +119,7 @@ impl FeedOptions {
             prewrites: PrewriteStore::unbounded(),
             events: EventBudget::unbounded(),
             streams: EventBudget::unbounded(),
+            stale_lock_threshold: Duration::from_secs(4),
         }
     }
 }
@@ -134,7 +143,17 @@ impl Feed {
         let conn = ConnectOptions::new(opts.tls.as_ref(), opts.connect_timeout)?;
         let pd = PdClient::connect_with(&opts.pd_endpoints, conn).await?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let handle = driver::spawn(pd, tx, cmd_rx, opts.prewrites, opts.events, opts.streams);
+        let handle = driver::spawn(
+            pd,
+            tx,
+            cmd_rx,
+            driver::Budgets {
+                prewrites: opts.prewrites,
+                events: opts.events,
+                streams: opts.streams,
+            },
+            opts.stale_lock_threshold,
+        );
         Ok((Feed { cmd: cmd_tx }, handle))
     }
 

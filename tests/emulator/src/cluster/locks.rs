@@ -98,7 +98,8 @@ impl Model {
             .and_then(|d| d.lock.clone())
             .filter(|l| l.start_ts == lock_ts);
         if let Some(lock) = lock {
-            let expired = physical_of(lock.start_ts).saturating_add(i64::try_from(lock.ttl).unwrap_or(i64::MAX))
+            let expired = physical_of(lock.start_ts)
+                .saturating_add(i64::try_from(lock.ttl).unwrap_or(i64::MAX))
                 < physical_of(current_ts);
             if expired {
                 if lock.kind == LockKind::Pessimistic {
@@ -275,9 +276,7 @@ mod tests {
 
         // Not expired yet: locked, min_commit_ts pushed past the caller.
         let now = at_ms(s, 500);
-        let st = m
-            .check_txn_status(b"a", s, now, now, true)
-            .expect("status");
+        let st = m.check_txn_status(b"a", s, now, now, true).expect("status");
         assert_eq!(st.action, TxnAction::MinCommitTsPushed);
         assert!(st.lock_ttl > 0 && st.commit_ts == 0);
         assert_eq!(st.lock.map(|l| l.min_commit_ts), Some(now + 1));
@@ -324,9 +323,7 @@ mod tests {
         let commit = m.next_ts();
         m.commit(s, commit, &[b"a".to_vec()]).expect("primary");
         let now = at_ms(s, 60_000);
-        let st = m
-            .check_txn_status(b"a", s, now, now, true)
-            .expect("status");
+        let st = m.check_txn_status(b"a", s, now, now, true).expect("status");
         assert_eq!((st.commit_ts, st.action), (commit, TxnAction::NoAction));
         // Only the asked keys, then the rest.
         assert_eq!(
@@ -334,7 +331,10 @@ mod tests {
                 .expect("resolve"),
             1
         );
-        assert_eq!(m.resolve_lock(b"m", b"", s, commit, &[]).expect("resolve"), 1);
+        assert_eq!(
+            m.resolve_lock(b"m", b"", s, commit, &[]).expect("resolve"),
+            1
+        );
         for k in [&b"x"[..], b"y"] {
             let d = m.key_data(k).expect("key");
             assert!(d.lock.is_none());
@@ -355,9 +355,7 @@ mod tests {
             m.check_txn_status(b"a", s, now, now, false),
             Err(CheckTxnError::TxnNotFound { .. })
         ));
-        let st = m
-            .check_txn_status(b"a", s, now, now, true)
-            .expect("status");
+        let st = m.check_txn_status(b"a", s, now, now, true).expect("status");
         assert_eq!(st.action, TxnAction::LockNotExistRollback);
         assert_eq!(
             m.key_data(b"a").map(|d| d.writes[0].kind),
@@ -381,9 +379,7 @@ mod tests {
         )
         .expect("prewrite");
         let now = at_ms(s, 100);
-        let st = m
-            .check_txn_status(b"a", s, now, now, true)
-            .expect("status");
+        let st = m.check_txn_status(b"a", s, now, now, true).expect("status");
         assert_eq!(st.action, TxnAction::NoAction);
         assert!(st.lock_ttl > 0);
     }
