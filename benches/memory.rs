@@ -109,7 +109,17 @@ async fn main() {
         let p = primary.get_or_insert_with(|| batch[0].key.clone()).clone();
         emu.cluster()
             .lock()
-            .prewrite(start_ts, &p, &batch, PrewriteOptions::default())
+            .prewrite(
+                start_ts,
+                &p,
+                &batch,
+                PrewriteOptions {
+                    // A live large transaction: TiDB sizes its lock TTL by the write size
+                    // and keeps it alive with heartbeats, so no lock resolver aborts it.
+                    lock_ttl: 600_000,
+                    ..PrewriteOptions::default()
+                },
+            )
             .expect("prewrite");
         keys.extend(batch.into_iter().map(|m| m.key));
         tokio::task::yield_now().await;

@@ -95,6 +95,15 @@ pub const UPSTREAM_GC_SERVICE_SAFE_POINT_SECONDS: &str =
 /// Failed attempts to set the service GC safe point in PD.
 pub const UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL: &str =
     "tidb_changefeed_upstream_gc_safe_point_update_errors_total";
+/// Lock scans of regions held back by locks; label `reason` (lagging: resolved ts behind
+/// the TSO by more than `stale-lock-threshold`; uninitialized: no INITIALIZED within it)
+/// and `result` (ok, region_error: skipped this round, error).
+pub const UPSTREAM_LOCK_SCANS_TOTAL: &str = "tidb_changefeed_upstream_lock_scans_total";
+/// Transactions whose locks in a region were checked; label `result` (committed,
+/// rolled_back, alive: the transaction still runs and keeps its locks, error).
+pub const UPSTREAM_LOCK_RESOLUTIONS_TOTAL: &str = "tidb_changefeed_upstream_lock_resolutions_total";
+/// Locks committed or rolled back by the lock resolver.
+pub const UPSTREAM_LOCKS_RESOLVED_TOTAL: &str = "tidb_changefeed_upstream_locks_resolved_total";
 
 /// Unix time at which a fault of a running changefeed began (0 when it cleared); labels
 /// `changefeed`, `component` (`checkpoint`, `pd`, `store <id>`, `regions`).
@@ -270,6 +279,18 @@ fn describe() {
     describe_counter!(
         UPSTREAM_GC_SAFE_POINT_UPDATE_ERRORS_TOTAL,
         "Failed attempts to set the service GC safe point in PD."
+    );
+    describe_counter!(
+        UPSTREAM_LOCK_SCANS_TOTAL,
+        "Lock scans of regions held back by locks, by reason (lagging, uninitialized) and result."
+    );
+    describe_counter!(
+        UPSTREAM_LOCK_RESOLUTIONS_TOTAL,
+        "Transactions whose locks in a region were checked, by result (committed, rolled_back, alive, error)."
+    );
+    describe_counter!(
+        UPSTREAM_LOCKS_RESOLVED_TOTAL,
+        "Locks committed or rolled back by the lock resolver."
     );
     describe_gauge!(
         FAULT_SINCE_SECONDS,

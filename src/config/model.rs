@@ -38,10 +38,20 @@ pub struct UpstreamConfig {
     /// How long one attempt to reach PD or a TiKV store may take.
     #[serde(default = "default_upstream_connect_timeout")]
     pub connect_timeout: HumanDuration,
+    /// A region whose resolved ts lags the current TSO by more than this, or whose
+    /// subscription has not initialized within it, has its locks resolved (abandoned
+    /// transactions rolled back, committed ones' leftover locks committed). TiCDC's puller
+    /// uses a fixed 4 s (`resolveLockFence`, tiflow PR 10855) and has no key for it.
+    #[serde(default = "default_stale_lock_threshold")]
+    pub stale_lock_threshold: HumanDuration,
 }
 
 fn default_upstream_connect_timeout() -> HumanDuration {
     HumanDuration::secs(10)
+}
+
+fn default_stale_lock_threshold() -> HumanDuration {
+    HumanDuration::secs(4)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -384,6 +384,7 @@ pub async fn run<L: SchemaSource>(
             events: events.clone(),
             streams: streams.clone(),
             health: health.clone(),
+            stale_lock_threshold: ctx.upstream.stale_lock_threshold.get(),
         },
         tx,
     )

@@ -7,13 +7,15 @@
 //! `frontier` (min resolved ts over a span's regions), `gc` (service GC safe point keeper, PD probe), `health` (upstream failures
 //! being retried, reported past a threshold), `feed` (the multi-span EventFeed client,
 //! one shared stream per TiKV store), `snapshot` (TiDB's meta keys read at a ts through TiKV's
-//! KV API: the schema snapshot).
+//! KV API: the schema snapshot), `locks` (stale-lock resolution for regions whose resolved ts
+//! a dead transaction's locks hold back).
 
 pub mod error;
 pub mod feed;
 pub mod frontier;
 pub mod gc;
 pub mod health;
+pub mod locks;
 pub mod matcher;
 pub mod pd;
 pub mod prewrites;

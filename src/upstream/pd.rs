@@ -407,6 +407,28 @@ impl PdClient {
             .collect())
     }
 
+    /// The region holding the encoded key `key` and its leader; `None` when PD knows no
+    /// region there (a split or merge in flight).
+    pub async fn get_region(&self, key: &[u8]) -> Result<Option<RegionInfo>, UpstreamError> {
+        let req = pdpb::GetRegionRequest {
+            header: self.header(),
+            region_key: key.to_vec(),
+            need_buckets: false,
+        };
+        let resp = self
+            .client
+            .clone()
+            .get_region(req)
+            .await
+            .map_err(|s| self.rpc_err("GetRegion", s))?
+            .into_inner();
+        check_header("GetRegion", resp.header.as_ref())?;
+        Ok(resp.region.map(|region| RegionInfo {
+            region,
+            leader: resp.leader.filter(|p| p.store_id != 0),
+        }))
+    }
+
     /// The store with this id. TiFlash stores are reported as not found: CDC never uses them.
     pub async fn get_store(&self, store_id: u64) -> Result<metapb::Store, UpstreamError> {
         let req = pdpb::GetStoreRequest {

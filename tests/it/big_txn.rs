@@ -58,7 +58,17 @@ async fn a_transaction_above_the_prewrites_share_spills_and_arrives_whole() {
     for chunk in rows.chunks(CHUNK as usize) {
         emu.cluster()
             .lock()
-            .prewrite(start_ts, &primary, chunk, PrewriteOptions::default())
+            .prewrite(
+                start_ts,
+                &primary,
+                chunk,
+                PrewriteOptions {
+                    // A live large transaction: TiDB sizes its lock TTL by the write size
+                    // and keeps it alive with heartbeats, so no lock resolver aborts it.
+                    lock_ttl: 600_000,
+                    ..PrewriteOptions::default()
+                },
+            )
             .expect("prewrite");
     }
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -62,6 +62,7 @@ fn cases() -> Vec<Case> {
         Case { name: "unknown top-level key", text: format!("pdd = 1\n{BASE}"), line: 1, column: 1, key: "pdd", message: "unknown key \"pdd\"" },
         Case { name: "unknown key in kafka-config", text: with("compresion = \"zstd\""), line: 13, column: 1, key: "changefeed[0].sink.kafka-config.compresion", message: "unknown key \"compresion\"" },
         Case { name: "unknown compression", text: with("compression = \"zst\""), line: 13, column: 15, key: "changefeed[0].sink.kafka-config.compression", message: "unknown value \"zst\", expected one of \"none\", \"gzip\", \"lz4\", \"snappy\", \"zstd\"" },
+        Case { name: "stale-lock-threshold below a second", text: BASE.replace("pd = [\"http://127.0.0.1:2379\"]", "pd = [\"http://127.0.0.1:2379\"]\nstale-lock-threshold = \"500ms\""), line: 3, column: 24, key: "upstream.stale-lock-threshold", message: "must be at least 1s" },
         Case { name: "wrong type: pd is a string", text: BASE.replace("pd = [\"http://127.0.0.1:2379\"]", "pd = \"127.0.0.1:2379\""), line: 2, column: 6, key: "upstream.pd", message: "expected a sequence" },
         Case { name: "wrong type: replication-factor string", text: with("replication-factor = \"three\""), line: 13, column: 22, key: "changefeed[0].sink.kafka-config.replication-factor", message: "invalid type" },
         Case { name: "bad size unit", text: with("max-message-bytes = \"10 parsecs\""), line: 13, column: 21, key: "changefeed[0].sink.kafka-config.max-message-bytes", message: "unknown unit \"parsecs\"" },

@@ -482,6 +482,9 @@ mod scenarios {
         resolved_ts_stall,
         rewritten_locks,
         split_and_leader_transfer,
+        stale_lock_commit,
+        stale_lock_rollback,
+        stale_lock_uninitialized,
         store_restart,
         tiflash_store,
     );

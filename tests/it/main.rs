@@ -35,6 +35,7 @@ mod open_e2e;
 mod own_broker;
 mod pipeline;
 mod schema;
+mod stale_locks;
 mod state_faults;
 mod support;
 pub mod upstream;

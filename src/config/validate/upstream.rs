@@ -1,6 +1,6 @@
 //! Rules of `[upstream]`: at least one PD endpoint, each `host:port` with an optional
 //! `http://` or `https://`; https only with `[upstream.tls]`, whose `cert` and `key` come
-//! together; a connect timeout above zero.
+//! together; a connect timeout above zero; a stale-lock threshold of at least a second.
 
 use super::Report;
 use crate::config::{KeyPath, UpstreamConfig};
@@ -37,6 +37,12 @@ pub(super) fn check(r: &mut Report, up: &KeyPath, cfg: &UpstreamConfig) {
     }
     if cfg.connect_timeout.get().is_zero() {
         r.err(up.key("connect-timeout"), "must be greater than 0");
+    }
+    if cfg.stale_lock_threshold.get() < std::time::Duration::from_secs(1) {
+        r.err(
+            up.key("stale-lock-threshold"),
+            "must be at least 1s (TiCDC uses 4s): a shorter one resolves the locks of live transactions' regions over and over",
+        );
     }
 }
 

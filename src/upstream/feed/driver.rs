@@ -11,7 +11,9 @@
 //! loop ends (Ok) when the consumer or every [`super::Feed`] handle is gone. A store-stream
 //! message's bytes go back to the streams' budget once it is handled, whatever the outcome
 //! (rows sent, an error, the consumer gone), so the readers never wait on a message the
-//! loop has finished with.
+//! loop has finished with. On each stale-lock check tick it hands the regions held back
+//! (resolved ts lagging the wall clock by more than the threshold, or not initialized
+//! within it) to the lock resolver's task with `try_send`: it never waits for it.
 
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ use crate::proto::cdcpb::{self, ChangeDataEvent, event};
 use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
 use crate::upstream::health::UpstreamHealth;
+use crate::upstream::locks::{self, ResolveTask};
 use crate::upstream::matcher::MatchError;
 use crate::upstream::pd::PdClient;
 use crate::upstream::prewrites::PrewriteStore;
@@ -70,6 +73,16 @@ pub(super) struct Driver {
     events: EventBudget,
     /// PD, store and region-scan failures being retried.
     pub health: UpstreamHealth,
+    /// Regions held back by locks go there (the lock resolver's task).
+    locks: mpsc::Sender<ResolveTask>,
+    stale_lock_threshold: Duration,
+}
+
+/// The memory budgets of a feed.
+pub(super) struct Budgets {
+    pub prewrites: PrewriteStore,
+    pub events: EventBudget,
+    pub streams: EventBudget,
 }
 
 /// The per-entry counters, registered once (registering per entry hashes the labels).
@@ -106,13 +119,14 @@ pub(super) fn spawn(
     pd: PdClient,
     out: mpsc::Sender<UpstreamEvent>,
     cmd_rx: mpsc::UnboundedReceiver<Command>,
-    prewrites: PrewriteStore,
-    events: EventBudget,
-    streams: EventBudget,
+    budgets: Budgets,
     health: UpstreamHealth,
+    stale_lock_threshold: Duration,
 ) -> JoinHandle<Result<(), UpstreamError>> {
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-    let (streams, ev_rx) = Streams::new(streams);
+    let (streams, ev_rx) = Streams::new(budgets.streams);
+    // The resolver ends when the driver (the only sender) is dropped.
+    let (locks, _resolver) = locks::spawn(pd.clone(), stale_lock_threshold);
     let driver = Driver {
         pd,
         out,
@@ -121,9 +135,11 @@ pub(super) fn spawn(
         regions: Registrations::new(),
         streams,
         counters: EventCounters::new(),
-        prewrites,
-        events,
+        prewrites: budgets.prewrites,
+        events: budgets.events,
         health,
+        locks,
+        stale_lock_threshold,
     };
     tokio::spawn(driver.run(cmd_rx, ctl_rx, ev_rx))
 }
@@ -136,6 +152,10 @@ impl Driver {
         mut ev_rx: mpsc::Receiver<StreamMsg>,
     ) -> Result<(), UpstreamError> {
         let out = self.out.clone();
+        let every = (self.stale_lock_threshold / 2)
+            .clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let mut lock_check = tokio::time::interval(every);
+        lock_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let alive = tokio::select! {
                 biased;
@@ -158,6 +178,10 @@ impl Driver {
                     }
                     true
                 }
+                _ = lock_check.tick() => {
+                    self.check_stale_locks();
+                    true
+                }
                 Some(msg) = ev_rx.recv() => match msg {
                     StreamMsg::Event(key, ev, taken) => {
                         let alive = self.on_event(key, ev).await;
@@ -177,6 +201,36 @@ impl Driver {
             };
             if !alive {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Hands every region held back by locks to the lock resolver, without waiting (a
+    /// full queue drops the task; the next check sends it again).
+    fn check_stale_locks(&self) {
+        let now = locks::now_ms();
+        for (k, r) in self.regions.iter() {
+            let Some(sp) = self.spans.get(k.0) else {
+                continue;
+            };
+            let ts = sp.frontier.region_ts(k.1).unwrap_or(sp.start_ts);
+            let Some(reason) = locks::needs_resolve(
+                r.matcher.initialized(),
+                r.registered_at.elapsed(),
+                ts,
+                now,
+                self.stale_lock_threshold,
+            ) else {
+                continue;
+            };
+            let task = ResolveTask {
+                region: r.region.clone(),
+                store_id: r.stream.0,
+                resolved_ts: ts,
+                reason,
+            };
+            if self.locks.try_send(task).is_err() {
+                return;
             }
         }
     }

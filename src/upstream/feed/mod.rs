@@ -29,6 +29,11 @@
 //!   the feed waits, and the store streams wait behind a queue bounded in messages and in
 //!   bytes ([`FeedOptions::streams`]), so memory stays bounded.
 //!
+//! Regions held back by locks are handed to the stale-lock resolver (`super::locks`): every
+//! check (half the threshold, at most 2 s) the driver sends, without waiting, each region
+//! whose resolved ts lags the wall clock by more than [`FeedOptions::stale_lock_threshold`]
+//! or whose subscription has not initialized within it.
+//!
 //! Region errors are recovered from (see `regions` and `errors`), except
 //! `cluster_id_mismatch`, `compatibility` and `duplicate_request`, which end the feed with
 //! the matching fatal error.
@@ -102,6 +107,9 @@ pub struct FeedOptions {
     pub streams: EventBudget,
     /// Where PD, store and region-scan failures being retried are reported.
     pub health: UpstreamHealth,
+    /// A region lagging by more than this, or not initialized within it, has its locks
+    /// resolved (`[upstream] stale-lock-threshold`).
+    pub stale_lock_threshold: Duration,
 }
 
 impl FeedOptions {
@@ -115,6 +123,7 @@ impl FeedOptions {
             events: EventBudget::unbounded(),
             streams: EventBudget::unbounded(),
             health: UpstreamHealth::new(),
+            stale_lock_threshold: Duration::from_secs(4),
         }
     }
 }
@@ -142,10 +151,13 @@ impl Feed {
             pd,
             tx,
             cmd_rx,
-            opts.prewrites,
-            opts.events,
-            opts.streams,
+            driver::Budgets {
+                prewrites: opts.prewrites,
+                events: opts.events,
+                streams: opts.streams,
+            },
             opts.health,
+            opts.stale_lock_threshold,
         );
         Ok((Feed { cmd: cmd_tx }, handle))
     }

@@ -86,6 +86,11 @@ impl Registrations {
         self.live.get_mut(&key)
     }
 
+    /// Every live registration.
+    pub fn iter(&self) -> impl Iterator<Item = (&RegionKey, &RegionState)> {
+        self.live.iter()
+    }
+
     /// The registrations living on `stream`.
     pub fn on_stream(&self, stream: StreamKey) -> Vec<RegionKey> {
         self.live

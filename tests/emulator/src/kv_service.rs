@@ -1,14 +1,17 @@
-//! The emulated TiKV KV read service (`tikvpb.Tikv`: KvGet, KvScan, KvBatchGet).
+//! The emulated TiKV KV service (`tikvpb.Tikv`): snapshot reads (KvGet, KvScan,
+//! KvBatchGet) and lock resolution (KvScanLock, KvCheckTxnStatus, KvResolveLock).
 //!
-//! Owns snapshot reads at a ts with TiKV's region checks. Guarantees: keys are raw;
-//! a request for a region not led by this store, with a stale epoch, or for a key
-//! outside the region gets a region error; a Put/Delete lock visible at the read
-//! ts is answered with `KeyError.locked` (per key for scans and batch gets).
+//! Owns the RPC side: TiKV's region checks, then the model (`cluster`) does the work.
+//! Guarantees: keys are raw; a request for a region not led by this store, with a stale
+//! epoch, or for a key outside the region gets a region error; a Put/Delete lock visible
+//! at the read ts is answered with `KeyError.locked` (per key for scans and batch gets);
+//! a lock scan and a resolve stay inside the request's region; a transaction missing on
+//! its primary is `KeyError.txn_not_found`.
 
 use tonic::{Request, Response, Status};
 
-use crate::cluster::Cluster;
-use crate::mvcc::{LockKind, Locked};
+use crate::cluster::{CheckTxnError, Cluster, TxnAction};
+use crate::mvcc::{Lock, LockKind, Locked};
 use crate::proto::tikvpb::tikv_server::Tikv;
 use crate::topology::Region;
 use tidb_changefeed::proto::errorpb;
@@ -52,26 +55,49 @@ fn key_not_in_region(key: &[u8], r: &Region) -> errorpb::Error {
 /// `KeyError.locked` for a lock blocking a read.
 #[must_use]
 pub fn locked_error(l: &Locked) -> kvrpcpb::KeyError {
-    let lock_type = match l.lock.kind {
+    kvrpcpb::KeyError {
+        locked: Some(lock_info(&l.key, &l.lock)),
+        ..Default::default()
+    }
+}
+
+/// kvproto's `LockInfo` of the lock on raw `key`.
+#[must_use]
+pub fn lock_info(key: &[u8], lock: &Lock) -> kvrpcpb::LockInfo {
+    let lock_type = match lock.kind {
         LockKind::Put => Op::Put,
         LockKind::Delete => Op::Del,
         LockKind::Lock => Op::Lock,
         LockKind::Pessimistic => Op::PessimisticLock,
     };
+    kvrpcpb::LockInfo {
+        primary_lock: lock.primary.clone(),
+        lock_version: lock.start_ts,
+        key: key.to_vec(),
+        lock_ttl: lock.ttl,
+        txn_size: 1,
+        lock_type: lock_type as i32,
+        lock_for_update_ts: lock.for_update_ts,
+        use_async_commit: lock.async_commit,
+        min_commit_ts: lock.min_commit_ts,
+        secondaries: Vec::new(),
+        duration_to_last_update_ms: 0,
+    }
+}
+
+fn action(a: TxnAction) -> kvrpcpb::Action {
+    match a {
+        TxnAction::NoAction => kvrpcpb::Action::NoAction,
+        TxnAction::TtlExpireRollback => kvrpcpb::Action::TtlExpireRollback,
+        TxnAction::LockNotExistRollback => kvrpcpb::Action::LockNotExistRollback,
+        TxnAction::MinCommitTsPushed => kvrpcpb::Action::MinCommitTsPushed,
+        TxnAction::TtlExpirePessimisticRollback => kvrpcpb::Action::TtlExpirePessimisticRollback,
+    }
+}
+
+fn abort(e: &dyn std::fmt::Display) -> kvrpcpb::KeyError {
     kvrpcpb::KeyError {
-        locked: Some(kvrpcpb::LockInfo {
-            primary_lock: l.lock.primary.clone(),
-            lock_version: l.lock.start_ts,
-            key: l.key.clone(),
-            lock_ttl: l.lock.ttl,
-            txn_size: 1,
-            lock_type: lock_type as i32,
-            lock_for_update_ts: l.lock.for_update_ts,
-            use_async_commit: l.lock.async_commit,
-            min_commit_ts: l.lock.min_commit_ts,
-            secondaries: Vec::new(),
-            duration_to_last_update_ms: 0,
-        }),
+        abort: e.to_string(),
         ..Default::default()
     }
 }
@@ -195,6 +221,115 @@ impl Tikv for KvService {
                     commit_ts: 0,
                 }),
             }
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn kv_scan_lock(
+        &self,
+        req: Request<kvrpcpb::ScanLockRequest>,
+    ) -> Result<Response<kvrpcpb::ScanLockResponse>, Status> {
+        let req = req.into_inner();
+        let mut resp = kvrpcpb::ScanLockResponse::default();
+        let region = match self.region(req.context.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                resp.region_error = Some(*e);
+                return Ok(Response::new(resp));
+            }
+        };
+        let Some((start, end)) = crate::keyspace::intersect(
+            (&req.start_key, &req.end_key),
+            (&region.start, &region.end),
+        ) else {
+            return Ok(Response::new(resp));
+        };
+        let limit = usize::try_from(req.limit).unwrap_or(usize::MAX);
+        let m = self.cluster.lock();
+        resp.locks = m
+            .scan_locks(&start, &end, req.max_version, limit)
+            .iter()
+            .map(|(k, l)| lock_info(k, l))
+            .collect();
+        Ok(Response::new(resp))
+    }
+
+    async fn kv_check_txn_status(
+        &self,
+        req: Request<kvrpcpb::CheckTxnStatusRequest>,
+    ) -> Result<Response<kvrpcpb::CheckTxnStatusResponse>, Status> {
+        let req = req.into_inner();
+        let mut resp = kvrpcpb::CheckTxnStatusResponse::default();
+        let region = match self.region(req.context.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                resp.region_error = Some(*e);
+                return Ok(Response::new(resp));
+            }
+        };
+        if !region.contains(&req.primary_key) {
+            resp.region_error = Some(key_not_in_region(&req.primary_key, &region));
+            return Ok(Response::new(resp));
+        }
+        let status = self.cluster.lock().check_txn_status(
+            &req.primary_key,
+            req.lock_ts,
+            req.caller_start_ts,
+            req.current_ts,
+            req.rollback_if_not_exist,
+        );
+        match status {
+            Ok(st) => {
+                resp.lock_ttl = st.lock_ttl;
+                resp.commit_version = st.commit_ts;
+                resp.action = action(st.action) as i32;
+                resp.lock_info = st.lock.map(|l| lock_info(&req.primary_key, &l));
+            }
+            Err(CheckTxnError::TxnNotFound { start_ts, .. }) => {
+                resp.error = Some(kvrpcpb::KeyError {
+                    txn_not_found: Some(kvrpcpb::TxnNotFound {
+                        start_ts,
+                        primary_key: req.primary_key.clone(),
+                    }),
+                    ..Default::default()
+                });
+            }
+            Err(e @ CheckTxnError::Txn(_)) => resp.error = Some(abort(&e)),
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn kv_resolve_lock(
+        &self,
+        req: Request<kvrpcpb::ResolveLockRequest>,
+    ) -> Result<Response<kvrpcpb::ResolveLockResponse>, Status> {
+        let req = req.into_inner();
+        let mut resp = kvrpcpb::ResolveLockResponse::default();
+        let region = match self.region(req.context.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                resp.region_error = Some(*e);
+                return Ok(Response::new(resp));
+            }
+        };
+        if let Some(k) = req.keys.iter().find(|k| !region.contains(k)) {
+            resp.region_error = Some(key_not_in_region(k, &region));
+            return Ok(Response::new(resp));
+        }
+        if !req.txn_infos.is_empty() {
+            return Err(Status::unimplemented(
+                "the emulator resolves one transaction per request (start_version)",
+            ));
+        }
+        let r = self.cluster.lock().resolve_lock(
+            &region.start,
+            &region.end,
+            req.start_version,
+            req.commit_version,
+            &req.keys,
+        );
+        if let Err(e) = r {
+            resp.error = Some(abort(&e));
         }
         Ok(Response::new(resp))
     }

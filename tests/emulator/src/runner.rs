@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::EmulatorError;
 use crate::cluster::{Cluster, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice};
-use crate::scenario::{NoticeSpec, RowSpec, Scenario, Step};
+use crate::scenario::{AbandonSpec, NoticeSpec, RowSpec, Scenario, Step};
 use crate::server::{Emulator, ServeOptions};
 use crate::tidb;
 use tidb_changefeed::model::TableInfo;
@@ -301,6 +301,7 @@ impl Runner {
                 primary,
                 async_commit,
                 txn_source,
+                ttl_ms,
             } => {
                 let muts = self.mutations(rows)?;
                 let t = self.txn(txn)?;
@@ -321,6 +322,7 @@ impl Runner {
                             async_commit: *async_commit,
                             for_update_ts: 0,
                             txn_source: *txn_source,
+                            lock_ttl: *ttl_ms,
                         },
                     )
                     .map_err(|x| e(&x))?;
@@ -337,6 +339,20 @@ impl Runner {
                 let commit_ts = *t.commit_ts.get_or_insert_with(|| m.next_ts());
                 m.commit(t.start_ts, commit_ts, &keys).map_err(|x| e(&x))?;
                 t.pending.retain(|k| !keys.contains(k));
+            }
+            Step::Abandon { txn, after } => {
+                let t = self.txn(txn)?.clone();
+                if *after == AbandonSpec::PrimaryCommit {
+                    let primary = t
+                        .primary
+                        .clone()
+                        .ok_or_else(|| format!("transaction {txn:?} prewrote nothing"))?;
+                    let mut m = cluster.lock();
+                    let commit_ts = t.commit_ts.unwrap_or_else(|| m.next_ts());
+                    m.commit(t.start_ts, commit_ts, &[primary])
+                        .map_err(|x| e(&x))?;
+                }
+                self.txns.remove(txn);
             }
             Step::Rollback { txn, keys } => {
                 let t = self.txn(txn)?;

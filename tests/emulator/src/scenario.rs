@@ -181,6 +181,17 @@ pub enum NoticeSpec {
     RegionNotFound,
 }
 
+/// How far an abandoned transaction got before its coordinator died.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbandonSpec {
+    /// Prewritten, never committed: its locks expire after their TTL.
+    #[default]
+    Prewrite,
+    /// The primary key committed, the secondaries not.
+    PrimaryCommit,
+}
+
 /// One timeline step.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
@@ -235,6 +246,19 @@ pub enum Step {
         /// `txn_source`.
         #[serde(default)]
         txn_source: u64,
+        /// Lock TTL in ms (0 = TiDB's default, 3000).
+        #[serde(default)]
+        ttl_ms: u64,
+    },
+    /// The transaction's coordinator (its TiDB) dies: the runner forgets it and nothing
+    /// more is done for it; with `after = "primary_commit"` its primary key is committed
+    /// first, so its secondaries stay locked although the transaction committed.
+    Abandon {
+        /// Transaction name.
+        txn: String,
+        /// How far the commit got.
+        #[serde(default)]
+        after: AbandonSpec,
     },
     /// Commit keys (default: all prewritten keys not yet committed) of a
     /// transaction; its commit ts is allocated at its first commit step.

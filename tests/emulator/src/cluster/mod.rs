@@ -2,7 +2,7 @@
 //! subscriptions + GC, behind one lock ([`Cluster`] around [`Model`]). Every operation that
 //! changes it lives in the module of its job: CDC connections, registrations, scans and live
 //! events ([`cdc`]), resolved ts ([`resolved_ts`]), transactions ([`txn`]), KV reads
-//! ([`kv`]), topology moves ([`moves`]), fault injection ([`faults`]), PD members and GC safe
+//! ([`kv`]), lock resolution ([`locks`]), topology moves ([`moves`]), fault injection ([`faults`]), PD members and GC safe
 //! points ([`pd`]).
 //!
 //! Guarantees: every change is applied under the lock and the resulting CDC
@@ -15,14 +15,16 @@
 mod cdc;
 mod faults;
 mod kv;
+mod locks;
 mod moves;
 mod pd;
 mod resolved_ts;
 mod txn;
 
+pub use locks::{CheckTxnError, TxnAction, TxnStatus};
 pub use moves::RegionChangeNotice;
 pub use pd::{GC_WORKER, GcUpdate};
-pub use txn::{Mutation, MutationOp, PrewriteOptions, TxnError};
+pub use txn::{DEFAULT_LOCK_TTL_MS, Mutation, MutationOp, PrewriteOptions, TxnError};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -81,7 +81,12 @@ pub struct PrewriteOptions {
     pub for_update_ts: u64,
     /// `txn_source` written with the rows.
     pub txn_source: u64,
+    /// Lock TTL in ms; 0 = TiDB's default of 3000 ms (`ManagedLockTTL`).
+    pub lock_ttl: u64,
 }
+
+/// TTL of a lock when the prewrite names none (TiDB's `ManagedLockTTL`, 3 s).
+pub const DEFAULT_LOCK_TTL_MS: u64 = 3000;
 
 impl Model {
     fn group_by_region<T>(&self, items: Vec<(Vec<u8>, T)>) -> Result<ByRegion<T>, TxnError> {
@@ -233,7 +238,11 @@ impl Model {
                     value,
                     for_update_ts: opts.for_update_ts,
                     min_commit_ts,
-                    ttl: 3000,
+                    ttl: if opts.lock_ttl == 0 {
+                        DEFAULT_LOCK_TTL_MS
+                    } else {
+                        opts.lock_ttl
+                    },
                     async_commit: opts.async_commit,
                     txn_source: opts.txn_source,
                 });
@@ -460,7 +469,19 @@ impl Model {
         };
         lock.ttl += 3000;
         lock.min_commit_ts = lock.min_commit_ts.max(pushed);
-        let lock = lock.clone();
+        self.emit_lock_rewrite(region, key);
+        Ok(())
+    }
+
+    /// What a rewritten lock of `key` (in `region`) sends to CDC: nothing for a Put lock
+    /// (the command carries no value), a fake prewrite (DELETE, empty value) for a Delete lock.
+    pub(super) fn emit_lock_rewrite(&mut self, region: u64, key: &[u8]) {
+        let Some(d) = self.mvcc.get(key) else {
+            return;
+        };
+        let Some(lock) = d.lock.clone() else {
+            return;
+        };
         if lock.kind == LockKind::Delete {
             let old = d
                 .visible(lock.start_ts.max(lock.for_update_ts))
@@ -476,6 +497,5 @@ impl Model {
             )];
             self.emit(region, &rows);
         }
-        Ok(())
     }
 }
