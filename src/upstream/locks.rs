@@ -421,7 +421,10 @@ impl Resolver {
                 context: Some(ctx.clone()),
                 primary_key: primary.to_vec(),
                 lock_ts: start_ts,
-                caller_start_ts: current,
+                // 0, as TiCDC's resolver passes (tiflow pkg/txnutil/lock_resolver.go,
+                // `ResolveLocks(bo, 0, locks)`): a reader's start ts would push a live
+                // transaction's min_commit_ts, which a CDC reader has no reason to do.
+                caller_start_ts: 0,
                 current_ts: current,
                 rollback_if_not_exist,
                 force_sync_commit: false,
