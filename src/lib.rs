@@ -7,7 +7,8 @@
 //!   clients), `model` (TiDB's meta model: TableInfo, DBInfo, ActionType), `mount` (TiDB's
 //!   key and value encodings, the row decoder), `event` (the event model the stages share),
 //!   `filter` (table filters, event filters, column selectors), `config` (the TOML file, its
-//!   rules, protocol capabilities), `metrics`, `shutdown`, `status`, `tls`;
+//!   rules, protocol capabilities), `metrics`, `shutdown`, `fence` (the write permission of a
+//!   leased changefeed), `status`, `tls`;
 //! * stages, in data-flow order — `upstream` (PD and the TiKV CDC EventFeed client, the meta
 //!   snapshot reader), `schema` (the table every id belonged to as of any ts), `sorter`
 //!   (per-table ordering until the frontier passes, with spill), `dispatch` (topics and
@@ -30,6 +31,7 @@ pub mod config;
 pub mod decode;
 pub mod dispatch;
 pub mod event;
+pub mod fence;
 pub mod filter;
 pub mod metrics;
 pub mod model;

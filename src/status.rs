@@ -32,16 +32,20 @@ pub enum ChangefeedState {
     Stopped,
     /// Stopped on an error that needs the operator.
     Failed,
+    /// Owned by another daemon (or waiting for its lease to end): this daemon takes it
+    /// over when the owner is gone or hands it off.
+    Standby,
 }
 
 impl ChangefeedState {
-    pub const ALL: [ChangefeedState; 6] = [
+    pub const ALL: [ChangefeedState; 7] = [
         ChangefeedState::Starting,
         ChangefeedState::Running,
         ChangefeedState::Retrying,
         ChangefeedState::Stopping,
         ChangefeedState::Stopped,
         ChangefeedState::Failed,
+        ChangefeedState::Standby,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,7 @@ impl ChangefeedState {
             ChangefeedState::Stopping => "stopping",
             ChangefeedState::Stopped => "stopped",
             ChangefeedState::Failed => "failed",
+            ChangefeedState::Standby => "standby",
         }
     }
 }
@@ -81,6 +86,48 @@ pub struct ChangefeedStatus {
     /// Problems being retried while the changefeed runs, oldest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// With the SQL state store: who holds the changefeed's lease, as the table says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseView>,
+}
+
+/// A changefeed's lease as the state table shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeaseView {
+    /// The owning daemon (`[ha] daemon-id`), none when nobody holds it.
+    pub owner: Option<String>,
+    /// The owner's status URL, when it is a live member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_url: Option<String>,
+    /// Bumped at every take-over: writes of an older epoch are refused.
+    pub epoch: u64,
+    /// Milliseconds the lease still runs by the store's clock (negative: ended).
+    pub remaining_ms: i64,
+}
+
+/// The daemons sharing the state table, as this daemon last read it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterView {
+    /// This daemon's id.
+    pub daemon_id: String,
+    /// The state store (no password).
+    pub store: String,
+    /// Live daemons, this one included once it has registered.
+    pub members: Vec<MemberView>,
+    /// When the table was last read successfully, RFC 3339.
+    pub updated: Option<String>,
+    /// Why the last read failed, while it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One live daemon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberView {
+    pub id: String,
+    pub status_url: String,
+    /// The changefeeds whose lease it holds.
+    pub owns: Vec<String>,
 }
 
 /// One problem a running changefeed keeps retrying.
@@ -134,6 +181,7 @@ impl Fault {
 #[derive(Debug, Clone, Default)]
 pub struct StatusBoard {
     inner: Arc<RwLock<BTreeMap<String, ChangefeedStatus>>>,
+    cluster: Arc<RwLock<Option<ClusterView>>>,
 }
 
 impl StatusBoard {
@@ -158,6 +206,7 @@ impl StatusBoard {
                     rows_per_second: 0.0,
                     last_error: None,
                     faults: Vec::new(),
+                    lease: None,
                 },
             );
         });
@@ -256,6 +305,31 @@ impl StatusBoard {
         });
     }
 
+    /// Shows changefeed `id`'s lease as the state table holds it.
+    pub fn set_lease(&self, id: &str, lease: Option<LeaseView>) {
+        self.write(|m| {
+            if let Some(s) = m.get_mut(id) {
+                s.lease = lease;
+            }
+        });
+    }
+
+    /// Replaces the view of the daemons sharing the state table.
+    pub fn set_cluster(&self, view: ClusterView) {
+        match self.cluster.write() {
+            Ok(mut c) => *c = Some(view),
+            Err(poisoned) => *poisoned.into_inner() = Some(view),
+        }
+    }
+
+    /// The view of the daemons sharing the state table (none with the file store).
+    pub fn cluster(&self) -> Option<ClusterView> {
+        match self.cluster.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Every changefeed as shown: a running one with faults is `retrying`, with the oldest
     /// fault as the reason.
     pub fn snapshot(&self) -> Vec<ChangefeedStatus> {
@@ -279,8 +353,9 @@ impl StatusBoard {
         }
     }
 
-    /// Ready when at least one changefeed exists and every changefeed is running. Otherwise
-    /// the reasons, one per changefeed that is not.
+    /// Ready when at least one changefeed exists and every changefeed is running, or on
+    /// standby (another daemon owns it). Otherwise the reasons, one per changefeed that is
+    /// not.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let snap = self.snapshot();
         if snap.is_empty() {
@@ -288,7 +363,7 @@ impl StatusBoard {
         }
         let reasons: Vec<String> = snap
             .iter()
-            .filter(|s| s.state != ChangefeedState::Running)
+            .filter(|s| !matches!(s.state, ChangefeedState::Running | ChangefeedState::Standby))
             .map(|s| {
                 format!(
                     "changefeed {}: {}{}",

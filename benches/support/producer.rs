@@ -43,6 +43,7 @@ pub async fn push(broker: &str, topic: &str, msgs: Vec<(i32, Vec<u8>, Vec<u8>)>)
             queue_bytes: None,
             total_queue_bytes: None,
             linger: Duration::ZERO,
+            fence: Default::default(),
         },
         AckTracker::new(),
     );

@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod format;
+pub mod store;
 
 use std::io::ErrorKind;
 use std::path::Path;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::StartPosition;
 
 pub use file::FileStore;
+pub use store::Store;
 
 /// What is stored per changefeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,11 @@ pub enum CheckpointError {
         #[source]
         source: std::io::Error,
     },
+    /// The changefeed's lease may belong to another daemon: nothing was written.
+    #[error("checkpoint not saved: {0}")]
+    Fenced(#[from] crate::fence::Fenced),
+    #[error("the checkpoint store's task failed: {0}")]
+    Task(String),
 }
 
 impl CheckpointError {
@@ -67,6 +74,11 @@ impl CheckpointError {
     /// The file holds something that is not a checkpoint: the operator must decide.
     pub fn is_corrupt(&self) -> bool {
         matches!(self, CheckpointError::Corrupt { .. })
+    }
+
+    /// This daemon may no longer own the changefeed: stop, do not retry the save.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, CheckpointError::Fenced(_))
     }
 }
 

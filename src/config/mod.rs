@@ -24,8 +24,8 @@ pub use changefeed::{
 };
 pub use locate::{KeyPath, Seg};
 pub use model::{
-    CheckpointStore, Config, LogConfig, LogFormat, ServerConfig, StateConfig, UpstreamConfig,
-    UpstreamTls,
+    CheckpointStore, Config, HaConfig, LogConfig, LogFormat, ServerConfig, StateConfig,
+    UpstreamConfig, UpstreamTls,
 };
 pub use protocol::{Placement, Protocol, ProtocolCaps};
 pub use secret::{Secret, SecretSource};

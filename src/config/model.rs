@@ -22,8 +22,54 @@ pub struct Config {
     pub state: StateConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub ha: HaConfig,
     #[serde(default, rename = "changefeed")]
     pub changefeeds: Vec<ChangefeedConfig>,
+}
+
+/// High availability and scale-out, active with the SQL state store (`[state] store =
+/// "mysql"`): daemons started with the same configuration share its changefeeds, each owned
+/// by one daemon at a time through a lease in the state table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HaConfig {
+    /// How long a lease lasts without renewal. The owner renews it every `lease-ttl / 4`
+    /// and stops writing once `lease-ttl / 2` passed without a successful renewal; a
+    /// standby takes over once the lease has ended (by the store's clock) plus
+    /// `takeover-margin`.
+    #[serde(default = "default_lease_ttl")]
+    pub lease_ttl: HumanDuration,
+    /// Extra wait after a lease ended before another daemon takes it.
+    #[serde(default = "default_takeover_margin")]
+    pub takeover_margin: HumanDuration,
+    /// This daemon's name in the lease table; empty: `<hostname>:<server listen port>`.
+    /// Must differ between daemons.
+    #[serde(default)]
+    pub daemon_id: String,
+    /// The address other daemons show for this one in their status API; empty:
+    /// `http://<hostname>:<server listen port>`.
+    #[serde(default)]
+    pub advertise_url: String,
+}
+
+fn default_lease_ttl() -> HumanDuration {
+    HumanDuration::secs(10)
+}
+
+fn default_takeover_margin() -> HumanDuration {
+    HumanDuration::secs(1)
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        HaConfig {
+            lease_ttl: default_lease_ttl(),
+            takeover_margin: default_takeover_margin(),
+            daemon_id: String::new(),
+            advertise_url: String::new(),
+        }
+    }
 }
 
 /// The TiDB cluster to read from. Only PD is needed: TiKV stores are found through it.

@@ -81,6 +81,9 @@ pub enum PipelineError {
     Sorter(#[from] SorterError),
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The lease's fence closed: this daemon stops writing before another may take over.
+    #[error("{0}")]
+    Fenced(#[from] crate::fence::Fenced),
     #[error("stdout sink: {0}")]
     Stdout(#[source] std::io::Error),
     #[error("the upstream feed stopped without an error")]
@@ -91,6 +94,17 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// The changefeed's lease may have passed to another daemon (a fenced write or save):
+    /// the runtime stands the changefeed down instead of restarting it.
+    pub fn is_fenced(&self) -> bool {
+        match self {
+            PipelineError::Kafka(e) => matches!(e, crate::sink::kafka::KafkaError::Fenced(_)),
+            PipelineError::Checkpoint(e) => e.is_fenced(),
+            PipelineError::Fenced(_) => true,
+            _ => false,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             PipelineError::Upstream(e) => match e.kind() {
@@ -101,7 +115,7 @@ impl PipelineError {
                 KafkaErrorKind::Retryable => ErrorKind::Retryable,
                 _ => ErrorKind::Operator,
             },
-            PipelineError::FeedEnded => ErrorKind::Retryable,
+            PipelineError::FeedEnded | PipelineError::Fenced(_) => ErrorKind::Retryable,
             // A read-only or full state directory may be fixed while the changefeed waits;
             // a damaged checkpoint file needs the operator's decision.
             PipelineError::Checkpoint(e) if !e.is_corrupt() => ErrorKind::Retryable,

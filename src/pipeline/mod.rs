@@ -53,7 +53,7 @@ pub use schemas::{JobOrder, Schemas};
 pub use sequencer::{Downstream, Sequencer, Settings};
 pub use worker::{WorkerContext, Workers};
 
-use crate::checkpoint::{self, FileStore};
+use crate::checkpoint::{self, Store};
 use crate::config::{ChangefeedConfig, SinkKind, StateConfig, UpstreamConfig};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
@@ -99,6 +99,9 @@ pub struct Context {
     pub upstream: UpstreamConfig,
     pub state: StateConfig,
     pub status: StatusBoard,
+    /// Where the checkpoint is loaded from and saved to; with a lease, its fence also
+    /// guards every produce request.
+    pub store: Store,
 }
 
 /// The time zone of `time-zone` (`System` = the `TZ` variable, else `/etc/localtime`, else
@@ -227,6 +230,7 @@ fn spill_dir(state: &StateConfig, id: &str) -> PathBuf {
 pub async fn open_output(
     cf: &ChangefeedConfig,
     tracker: &AckTracker,
+    fence: crate::fence::Fence,
 ) -> Result<Arc<dyn Output>, PipelineError> {
     match (cf.sink.kind, cf.sink.kafka_config.as_ref()) {
         (SinkKind::Kafka, Some(k)) => {
@@ -250,6 +254,7 @@ pub async fn open_output(
                     queue_bytes: None,
                     total_queue_bytes: Some(MemoryPlan::of(cf.memory_quota.as_u64()).produce),
                     linger: k.linger.get(),
+                    fence,
                 },
                 tracker.clone(),
             ));
@@ -286,8 +291,8 @@ pub async fn run<L: SchemaSource>(
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let cf = &ctx.changefeed;
-    let store = FileStore::new(&ctx.state.dir);
-    let saved = store.load(&cf.id)?;
+    let store = ctx.store.clone();
+    let saved = store.load(&cf.id).await?;
     let conn = UpstreamConnect::new(
         ctx.upstream.tls.as_ref(),
         ctx.upstream.connect_timeout.get(),
@@ -306,8 +311,8 @@ pub async fn run<L: SchemaSource>(
     if saved.is_some() {
         tracing::info!(start_ts, "changefeed resuming from its saved checkpoint");
     } else {
-        tracing::warn!(start_ts, file = %store.path(&cf.id).display(),
-            "no checkpoint file: the changefeed starts from its configured start-ts (if it ran before, its state directory was lost)");
+        tracing::warn!(start_ts, location = %store.location(&cf.id),
+            "no saved checkpoint: the changefeed starts from its configured start-ts (if it ran before, its checkpoint was lost)");
     }
 
     // The GC safepoint must hold history from the start on before anything is read.
@@ -321,7 +326,7 @@ pub async fn run<L: SchemaSource>(
     drop(start_guard);
 
     let tracker = AckTracker::new();
-    let output = open_output(cf, &tracker).await?;
+    let output = open_output(cf, &tracker, store.fence()).await?;
     let settings = settings(cf, &ctx.state, start_ts)?;
     let _ = std::fs::remove_dir_all(&settings.spill_dir);
     std::fs::create_dir_all(&settings.spill_dir).map_err(|source| {
@@ -453,8 +458,12 @@ pub async fn run<L: SchemaSource>(
     let task_failed = |what: &str, e: tokio::task::JoinError| {
         PipelineError::Task(format!("the {what} task failed: {e}"))
     };
+    let fence = store.fence();
     let result: Result<(), PipelineError> = tokio::select! {
         biased;
+        // The lease may pass to another daemon: stop at once, without draining (every
+        // produce request and save is refused by the same fence anyway).
+        closed = fence.closed() => Err(PipelineError::Fenced(closed)),
         _ = shutdown.clone().wait() => Ok(()),
         kept = &mut gc => Err(match kept {
             Ok(Ok(())) => PipelineError::Task("the GC safepoint keeper stopped".into()),

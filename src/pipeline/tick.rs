@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::checkpoint::FileStore;
+use crate::checkpoint::Store;
 use crate::sink::ack::AckTracker;
 use crate::status::{Fault, StatusBoard};
 use crate::upstream::feed::EventBudget;
@@ -56,7 +56,7 @@ const MAX_SAVE_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct Tick {
     pub changefeed: String,
-    pub store: FileStore,
+    pub store: Store,
     pub status: StatusBoard,
     pub tracker: AckTracker,
     pub start_ts: u64,
@@ -105,6 +105,8 @@ impl Tick {
                                 .set_faults(&self.changefeed, FAULT_GROUP, Vec::new());
                         }
                     }
+                    // The lease may be another daemon's: stop rather than retry.
+                    Err(e) if e.is_fenced() => return Err(e),
                     Err(e) => {
                         failing = Some(self.save_failed(failing, &e, interval, saved_ts));
                     }
@@ -260,12 +262,11 @@ impl Tick {
     }
 }
 
-/// Saves `ts` as `changefeed`'s checkpoint on the blocking pool; returns what is stored.
-pub async fn save(store: &FileStore, changefeed: &str, ts: u64) -> Result<u64, PipelineError> {
-    let (store, id) = (store.clone(), changefeed.to_string());
-    tokio::task::spawn_blocking(move || store.save(&id, ts))
+/// Saves `ts` as `changefeed`'s checkpoint; returns what is stored.
+pub async fn save(store: &Store, changefeed: &str, ts: u64) -> Result<u64, PipelineError> {
+    store
+        .save(changefeed, ts)
         .await
-        .map_err(|e| PipelineError::Task(format!("the checkpoint save failed: {e}")))?
         .map_err(PipelineError::from)
 }
 

@@ -3,6 +3,7 @@
 //! `[server] shutdown-timeout` (each changefeed flushes, waits for Kafka's acknowledgements
 //! and saves its checkpoint).
 
+pub mod balance;
 pub mod logging;
 pub mod signals;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::build_info;
-use crate::checkpoint::{CheckpointError, FileStore};
+use crate::checkpoint::{CheckpointError, FileStore, Store};
 use crate::config::{ChangefeedConfig, Config, Loaded};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
@@ -87,6 +88,7 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
             upstream: cfg.upstream.clone(),
             state: cfg.state.clone(),
             status: status.clone(),
+            store: Store::File(FileStore::new(&cfg.state.dir)),
         };
         tasks.spawn(run_changefeed(ctx, trigger.subscribe()).instrument(span));
     }

@@ -148,6 +148,9 @@ struct StatusBody {
     git_commit: &'static str,
     ready: bool,
     changefeeds: Vec<ChangefeedStatus>,
+    /// With the SQL state store: the daemons sharing it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::status::ClusterView>,
 }
 
 async fn status(State(s): State<AppState>) -> impl IntoResponse {
@@ -156,5 +159,6 @@ async fn status(State(s): State<AppState>) -> impl IntoResponse {
         git_commit: build_info::GIT_COMMIT,
         ready: s.status.readiness().is_ok(),
         changefeeds: s.status.snapshot(),
+        cluster: s.status.cluster(),
     })
 }

@@ -53,6 +53,7 @@ async fn broker_crash_mid_stream_loses_nothing_and_keeps_order() {
             total_queue_bytes: None,
             batch_size: None,
             linger: Duration::ZERO,
+            fence: Default::default(),
         },
         tracker.clone(),
     ));

@@ -29,6 +29,7 @@ fn settings() -> ProducerSettings {
         queue_bytes: None,
         total_queue_bytes: None,
         linger: Duration::from_millis(5),
+        fence: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "config",
     "metrics",
     "shutdown",
+    "fence",
     "status",
     "tls",
     // Stages, in data-flow order.

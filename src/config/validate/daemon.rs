@@ -24,6 +24,21 @@ pub(super) fn check(r: &mut Report, root: &KeyPath, cfg: &Config) {
             "must be greater than 0",
         );
     }
+    if cfg.ha.lease_ttl.get() < std::time::Duration::from_secs(2) {
+        r.err(
+            root.key("ha").key("lease-ttl"),
+            "must be at least 2s (the owner renews every lease-ttl/4 and stops writing after lease-ttl/2 without a renewal)",
+        );
+    }
+    if cfg.ha.takeover_margin.get() >= cfg.ha.lease_ttl.get() {
+        r.err(
+            root.key("ha").key("takeover-margin"),
+            "must be shorter than lease-ttl",
+        );
+    }
+    if cfg.ha.daemon_id.len() > 255 {
+        r.err(root.key("ha").key("daemon-id"), "at most 255 bytes");
+    }
     if let Err(why) = check_log_filter(&cfg.log.level) {
         r.err(root.key("log").key("level"), why);
     }

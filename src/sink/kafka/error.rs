@@ -46,6 +46,9 @@ pub enum KafkaError {
     },
     #[error("{0}")]
     Config(String),
+    /// The changefeed's lease may have passed to another daemon: nothing more is sent.
+    #[error("{0}")]
+    Fenced(#[from] crate::fence::Fenced),
     #[error(
         "topic {topic} does not exist and auto-create-topic = false: create it (with the partitions you want) or set auto-create-topic = true"
     )]
@@ -81,6 +84,7 @@ impl KafkaError {
             KafkaError::Request { .. } => "request",
             KafkaError::Denied { .. } => "denied",
             KafkaError::Config(_) => "config",
+            KafkaError::Fenced(_) => "fenced",
             KafkaError::TopicMissing { .. } => "topic_missing",
             KafkaError::MessageTooLarge { .. } => "message_too_large",
         }
@@ -95,7 +99,10 @@ impl KafkaError {
             | KafkaError::Config(_)
             | KafkaError::TopicMissing { .. }
             | KafkaError::MessageTooLarge { .. } => ErrorKind::Operator,
-            KafkaError::Unreachable { .. } | KafkaError::Request { .. } => ErrorKind::Retryable,
+            // The runtime decides what follows (re-acquire or stand by).
+            KafkaError::Unreachable { .. } | KafkaError::Request { .. } | KafkaError::Fenced(_) => {
+                ErrorKind::Retryable
+            }
         }
     }
 }

@@ -45,6 +45,7 @@ use super::KafkaError;
 use super::admin::Admin;
 use super::retry_copy::RetryCopy;
 use super::size::{RECORD_BATCH_OVERHEAD, SizeLimit, compressed_batch_size, message_size};
+use crate::fence::Fence;
 use crate::metrics as m;
 use crate::sink::ack::{AckTracker, Ticket};
 
@@ -109,6 +110,9 @@ pub struct ProducerSettings {
     /// How long a batch waits for more messages before it is sent (`linger`; 0 = send at
     /// once, as TiCDC does). Batches still grow while a request is in flight.
     pub linger: Duration,
+    /// Asked before every produce request: a changefeed whose lease may have passed to
+    /// another daemon sends nothing more (unbounded without a lease).
+    pub fence: Fence,
 }
 
 impl Default for ProducerSettings {
@@ -124,6 +128,7 @@ impl Default for ProducerSettings {
             queue_bytes: None,
             total_queue_bytes: None,
             linger: Duration::ZERO,
+            fence: Fence::unbounded(),
         }
     }
 }
@@ -743,6 +748,11 @@ impl PartitionWriter {
     }
 
     async fn attempt(&mut self, records: Vec<Record>) -> Result<(), Attempt> {
+        // Asked right before each request: a writer whose lease may belong to another
+        // daemon by now stops for good (the runtime hands the changefeed over).
+        if let Err(f) = self.settings.fence.check() {
+            return Err(Attempt::Fatal(KafkaError::Fenced(f)));
+        }
         let timeout = self.settings.request_timeout;
         let pc = match &self.pc {
             Some(pc) => Arc::clone(pc),

@@ -1,0 +1,59 @@
+//! Where a running changefeed loads and saves its checkpoint: the file store in the state
+//! directory, or (with `[state] store = "mysql"`) the SQL store under the changefeed's
+//! lease.
+//!
+//! Owns the choice between the two behind one async interface for the pipeline.
+//! Guarantees: a save never moves a checkpoint backwards (both stores keep the higher
+//! one) and returns what is stored; the file store's blocking I/O runs on the blocking
+//! pool; a leased save is fenced — it writes only while this daemon still holds the lease
+//! (owner and epoch match in the table, and the local [`Fence`] is open), and otherwise
+//! fails with [`CheckpointError::Fenced`], which ends the pipeline instead of being retried.
+
+use super::{Checkpoint, CheckpointError, FileStore};
+use crate::fence::Fence;
+
+/// One changefeed's checkpoint store as the pipeline uses it.
+#[derive(Debug, Clone)]
+pub enum Store {
+    File(FileStore),
+}
+
+impl Store {
+    /// The saved checkpoint of `changefeed`, if any.
+    pub async fn load(&self, changefeed: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        match self {
+            Store::File(f) => {
+                let (f, id) = (f.clone(), changefeed.to_string());
+                tokio::task::spawn_blocking(move || f.load(&id))
+                    .await
+                    .map_err(|e| CheckpointError::Task(e.to_string()))?
+            }
+        }
+    }
+
+    /// Saves `ts` unless a higher checkpoint is stored; returns what is stored.
+    pub async fn save(&self, changefeed: &str, ts: u64) -> Result<u64, CheckpointError> {
+        match self {
+            Store::File(f) => {
+                let (f, id) = (f.clone(), changefeed.to_string());
+                tokio::task::spawn_blocking(move || f.save(&id, ts))
+                    .await
+                    .map_err(|e| CheckpointError::Task(e.to_string()))?
+            }
+        }
+    }
+
+    /// Where `changefeed`'s checkpoint lives, for logs.
+    pub fn location(&self, changefeed: &str) -> String {
+        match self {
+            Store::File(f) => f.path(changefeed).display().to_string(),
+        }
+    }
+
+    /// The write fence of the changefeed's lease (unbounded for the file store).
+    pub fn fence(&self) -> Fence {
+        match self {
+            Store::File(_) => Fence::unbounded(),
+        }
+    }
+}
