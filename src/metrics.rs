@@ -110,6 +110,15 @@ pub const UPSTREAM_LOCKS_RESOLVED_TOTAL: &str = "tidb_changefeed_upstream_locks_
 pub const FAULT_SINCE_SECONDS: &str = "tidb_changefeed_fault_since_seconds";
 /// Failed attempts to save a changefeed's checkpoint (the previous one stays valid).
 pub const CHECKPOINT_SAVE_ERRORS_TOTAL: &str = "tidb_changefeed_checkpoint_save_errors_total";
+/// Changefeeds whose lease this daemon holds (SQL state store).
+pub const HA_CHANGEFEEDS_OWNED: &str = "tidb_changefeed_ha_changefeeds_owned";
+/// Leases this daemon acquired; label `changefeed`.
+pub const HA_LEASE_ACQUISITIONS_TOTAL: &str = "tidb_changefeed_ha_lease_acquisitions_total";
+/// Owned changefeeds stopped because their lease could not be kept (renewals failed past
+/// lease-ttl/2, or another daemon took it over); label `changefeed`.
+pub const HA_LEASE_LOSSES_TOTAL: &str = "tidb_changefeed_ha_lease_losses_total";
+/// Lease renewals that failed (store unreachable, timed out).
+pub const HA_LEASE_RENEW_ERRORS_TOTAL: &str = "tidb_changefeed_ha_lease_renew_errors_total";
 /// Seconds until the service GC safe point last set in PD expires (its TTL, `gc-ttl`,
 /// counted from the last successful update); label `service`.
 pub const UPSTREAM_GC_SAFE_POINT_TTL_REMAINING_SECONDS: &str =
@@ -296,6 +305,22 @@ fn describe() {
         FAULT_SINCE_SECONDS,
         Unit::Seconds,
         "Unix time at which a fault the changefeed is retrying began (0 once cleared), by component; /api/v1/status has the error and what to check."
+    );
+    describe_gauge!(
+        HA_CHANGEFEEDS_OWNED,
+        "Changefeeds whose lease this daemon holds (SQL state store)."
+    );
+    describe_counter!(
+        HA_LEASE_ACQUISITIONS_TOTAL,
+        "Changefeed leases this daemon acquired."
+    );
+    describe_counter!(
+        HA_LEASE_LOSSES_TOTAL,
+        "Owned changefeeds stopped because their lease could not be kept."
+    );
+    describe_counter!(
+        HA_LEASE_RENEW_ERRORS_TOTAL,
+        "Lease renewals that failed (the store unreachable or too slow)."
     );
     describe_counter!(
         CHECKPOINT_SAVE_ERRORS_TOTAL,

@@ -361,20 +361,29 @@ impl StatusBoard {
         if snap.is_empty() {
             return Err(vec!["no changefeed is configured".to_string()]);
         }
-        let reasons: Vec<String> = snap
-            .iter()
-            .filter(|s| !matches!(s.state, ChangefeedState::Running | ChangefeedState::Standby))
-            .map(|s| {
-                format!(
-                    "changefeed {}: {}{}",
-                    s.id,
-                    s.state.as_str(),
-                    s.reason
-                        .as_ref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default()
-                )
-            })
+        let store_down = self
+            .cluster()
+            .and_then(|c| c.error)
+            .map(|e| format!("the state store cannot be read: {e}"));
+        let reasons: Vec<String> = store_down
+            .into_iter()
+            .chain(
+                snap.iter()
+                    .filter(|s| {
+                        !matches!(s.state, ChangefeedState::Running | ChangefeedState::Standby)
+                    })
+                    .map(|s| {
+                        format!(
+                            "changefeed {}: {}{}",
+                            s.id,
+                            s.state.as_str(),
+                            s.reason
+                                .as_ref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        )
+                    }),
+            )
             .collect();
         if reasons.is_empty() {
             Ok(())

@@ -9,6 +9,9 @@
 //! (owner and epoch match in the table, and the local [`Fence`] is open), and otherwise
 //! fails with [`CheckpointError::Fenced`], which ends the pipeline instead of being retried.
 
+use std::time::{Duration, Instant};
+
+use super::sql::{Lease, SqlStore};
 use super::{Checkpoint, CheckpointError, FileStore};
 use crate::fence::Fence;
 
@@ -16,9 +19,31 @@ use crate::fence::Fence;
 #[derive(Debug, Clone)]
 pub enum Store {
     File(FileStore),
+    /// The SQL store, written under this daemon's lease on the changefeed.
+    Leased(Box<Leased>),
+}
+
+/// The SQL store with the lease a save must still hold.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub sql: SqlStore,
+    pub lease: Lease,
+    /// The lease's TTL: a save renews it.
+    pub ttl: Duration,
+    pub fence: Fence,
 }
 
 impl Store {
+    /// The SQL store under `lease`, guarded by `fence`.
+    pub fn leased(sql: SqlStore, lease: Lease, ttl: Duration, fence: Fence) -> Self {
+        Store::Leased(Box::new(Leased {
+            sql,
+            lease,
+            ttl,
+            fence,
+        }))
+    }
+
     /// The saved checkpoint of `changefeed`, if any.
     pub async fn load(&self, changefeed: &str) -> Result<Option<Checkpoint>, CheckpointError> {
         match self {
@@ -28,6 +53,11 @@ impl Store {
                     .await
                     .map_err(|e| CheckpointError::Task(e.to_string()))?
             }
+            Store::Leased(l) => Ok(l
+                .sql
+                .load(changefeed)
+                .await?
+                .map(|checkpoint_ts| Checkpoint { checkpoint_ts })),
         }
     }
 
@@ -40,6 +70,26 @@ impl Store {
                     .await
                     .map_err(|e| CheckpointError::Task(e.to_string()))?
             }
+            Store::Leased(l) => {
+                l.fence.check()?;
+                let sent = Instant::now();
+                if l.sql.save(&l.lease, ts, l.ttl).await? {
+                    // The save renewed the lease too.
+                    l.fence.extend_until(sent + l.ttl / 2);
+                    Ok(ts)
+                } else {
+                    let why = format!(
+                        "the checkpoint save was refused: the lease (epoch {}) is no longer ours",
+                        l.lease.epoch
+                    );
+                    l.fence.revoke(&why);
+                    Err(l
+                        .fence
+                        .check()
+                        .err()
+                        .map_or(CheckpointError::Task(why), CheckpointError::Fenced))
+                }
+            }
         }
     }
 
@@ -47,6 +97,7 @@ impl Store {
     pub fn location(&self, changefeed: &str) -> String {
         match self {
             Store::File(f) => f.path(changefeed).display().to_string(),
+            Store::Leased(l) => format!("{} (changefeed {changefeed})", l.sql.describe()),
         }
     }
 
@@ -54,6 +105,7 @@ impl Store {
     pub fn fence(&self) -> Fence {
         match self {
             Store::File(_) => Fence::unbounded(),
+            Store::Leased(l) => l.fence.clone(),
         }
     }
 }

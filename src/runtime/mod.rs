@@ -4,6 +4,8 @@
 //! and saves its checkpoint).
 
 pub mod balance;
+pub mod changefeed;
+pub mod cluster;
 pub mod logging;
 pub mod signals;
 
@@ -13,13 +15,13 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use crate::build_info;
+use crate::checkpoint::sql::SqlStore;
 use crate::checkpoint::{CheckpointError, FileStore, Store};
-use crate::config::{ChangefeedConfig, Config, Loaded};
+use crate::config::{CheckpointStore, Config, Loaded};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
 use crate::server::{self, AppState};
 use crate::shutdown;
-use crate::sink::kafka::ErrorKind;
 use crate::status::{ChangefeedState, StatusBoard};
 
 /// Why `run` ended with an error. Each kind maps to an exit status in `main`.
@@ -37,6 +39,11 @@ pub enum RunError {
     /// damaged; checked before anything starts.
     #[error(transparent)]
     State(#[from] CheckpointError),
+    /// The SQL state store refused this daemon (login, grants, table version).
+    #[error(transparent)]
+    Store(crate::checkpoint::sql::StoreError),
+    #[error("[state] store = \"mysql\" needs [state.mysql] dsn")]
+    StoreConfig,
     #[error("shutdown did not finish within {0:?}; exiting without waiting further")]
     ShutdownTimeout(std::time::Duration),
 }
@@ -46,6 +53,7 @@ impl RunError {
     /// file): `main` exits with the configuration status so systemd does not loop.
     pub fn needs_operator(&self) -> bool {
         matches!(self, RunError::State(e) if e.is_corrupt())
+            || matches!(self, RunError::Store(_) | RunError::StoreConfig)
     }
 }
 
@@ -80,7 +88,22 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     let server_task = tokio::spawn(server::serve(listener, state, trigger.subscribe()));
 
     let mut tasks = tokio::task::JoinSet::new();
-    for cf in &cfg.changefeeds {
+    if cfg.state.store == CheckpointStore::Mysql {
+        for cf in &cfg.changefeeds {
+            status.register(&cf.id);
+        }
+        let sql = connect_store(cfg, &shutdown).await?;
+        if let Some(sql) = sql {
+            let settings = cluster::Settings::from_config(cfg);
+            let (cfg, status, shutdown) = (cfg.clone(), status.clone(), shutdown.clone());
+            tasks.spawn(async move { cluster::run(&cfg, sql, status, settings, shutdown).await });
+        }
+    }
+    for cf in cfg
+        .changefeeds
+        .iter()
+        .filter(|_| cfg.state.store == CheckpointStore::File)
+    {
         status.register(&cf.id);
         let span = tracing::info_span!("changefeed", id = %cf.id);
         let ctx = pipeline::Context {
@@ -90,7 +113,7 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
             status: status.clone(),
             store: Store::File(FileStore::new(&cfg.state.dir)),
         };
-        tasks.spawn(run_changefeed(ctx, trigger.subscribe()).instrument(span));
+        tasks.spawn(run_file_changefeed(ctx, trigger.subscribe()).instrument(span));
     }
 
     shutdown.clone().wait().await;
@@ -115,107 +138,53 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
 /// stops the process: starting from `start-ts` instead could skip rows).
 fn check_state(cfg: &Config) -> Result<(), CheckpointError> {
     let store = FileStore::new(&cfg.state.dir);
+    // The sorter's spill files live there with either store.
     store.probe()?;
-    for cf in &cfg.changefeeds {
-        store.load(&cf.id)?;
+    if cfg.state.store == CheckpointStore::File {
+        for cf in &cfg.changefeeds {
+            store.load(&cf.id)?;
+        }
     }
     Ok(())
 }
 
-/// One changefeed's task. It verifies the Kafka sink (login, limits, default topic, ACLs),
-/// retrying while Kafka is unreachable and stopping with the named error when the operator
-/// must act; then runs the replication pipeline, restarting it from the saved checkpoint
-/// after retryable errors (bounded exponential backoff) and stopping it on operator errors,
-/// until shutdown.
-async fn run_changefeed(ctx: pipeline::Context, shutdown: shutdown::Shutdown) {
-    let cf = &ctx.changefeed;
-    let status = &ctx.status;
-    if !probe_sink(cf, status, &shutdown).await {
-        status.set_state(
-            &cf.id,
-            ChangefeedState::Stopped,
-            Some("shut down".to_string()),
-        );
-        return;
-    }
-    let source = pipeline::schema_source::TikvSchemaSource::default();
-    let mut backoff = Duration::from_secs(1);
-    while !shutdown.is_fired() {
-        let started = std::time::Instant::now();
-        let result = pipeline::run(&ctx, &source, shutdown.clone()).await;
-        let e = match result {
-            Ok(()) => break,
-            Err(e) => e,
-        };
-        let kind = e.kind();
-        ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => kind.label()).increment(1);
-        status.set_error(&cf.id, e.to_string());
-        if kind == pipeline::ErrorKind::Operator {
-            tracing::error!(error = %e, "the changefeed stopped; fix the cause and restart the daemon");
-            status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
-            shutdown.clone().wait().await;
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            backoff = Duration::from_secs(1);
-        }
-        tracing::warn!(error = %e, retry_in = ?backoff, "the changefeed is restarting from its checkpoint");
-        status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.clone().wait() => break,
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
-    status.set_state(
-        &cf.id,
-        ChangefeedState::Stopped,
-        Some("shut down".to_string()),
-    );
-}
-
-/// Verifies a Kafka sink before the pipeline starts. Returns false when the changefeed must
-/// not start (operator error reported, or shutdown while retrying).
-async fn probe_sink(
-    cf: &ChangefeedConfig,
-    status: &StatusBoard,
+/// Connects to the SQL state store, retrying while it is unreachable (bounded back-off);
+/// `None` when shutdown came first. A refused login, a missing grant or a table of an
+/// unknown version stops the daemon: the operator must act.
+async fn connect_store(
+    cfg: &Config,
     shutdown: &shutdown::Shutdown,
-) -> bool {
-    let Some(k) = cf.kafka_sink() else {
-        return true;
+) -> Result<Option<SqlStore>, RunError> {
+    let Some(mysql) = cfg.state.mysql.as_ref() else {
+        return Err(RunError::StoreConfig);
     };
     let mut backoff = Duration::from_secs(1);
     loop {
-        let attempt = tokio::select! {
-            r = crate::sink::kafka::probe(&cf.id, k) => r,
-            _ = shutdown.clone().wait() => return false,
-        };
-        match attempt {
-            Ok(lines) => {
-                for l in lines {
-                    tracing::info!("{l}");
-                }
-                return true;
+        match SqlStore::connect(mysql).await {
+            Ok(s) => return Ok(Some(s)),
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "the SQL state store is not reachable yet");
             }
-            Err(e) if e.kind() == ErrorKind::Operator => {
-                tracing::error!(error = %e, "the Kafka sink cannot be used; fix it and restart");
-                ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "operator").increment(1);
-                status.set_error(&cf.id, e.to_string());
-                status.set_state(&cf.id, ChangefeedState::Failed, Some(e.to_string()));
-                shutdown.clone().wait().await;
-                return false;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "Kafka is not reachable yet");
-                ::metrics::counter!(metrics::CHANGEFEED_ERRORS_TOTAL, "changefeed" => cf.id.clone(), "kind" => "retryable").increment(1);
-                status.set_error(&cf.id, e.to_string());
-                status.set_state(&cf.id, ChangefeedState::Retrying, Some(e.to_string()));
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.clone().wait() => return false,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
+            Err(e) => return Err(RunError::Store(e)),
         }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.clone().wait() => return Ok(None),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
+}
+
+/// A changefeed of the file store: runs until shutdown; a failed one stays `failed` until
+/// then.
+async fn run_file_changefeed(ctx: pipeline::Context, shutdown: shutdown::Shutdown) {
+    let ended = changefeed::run(ctx.clone(), shutdown.clone()).await;
+    if let changefeed::Ended::Failed(_) = ended {
+        shutdown.wait().await;
+    }
+    ctx.status.set_state(
+        &ctx.changefeed.id,
+        ChangefeedState::Stopped,
+        Some("shut down".to_string()),
+    );
 }

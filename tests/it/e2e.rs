@@ -101,6 +101,35 @@ time-zone = "UTC"
         }
     }
 
+    /// Starts the binary with the whole configuration `text(http_port)`, with `env` set;
+    /// `id` names the daemon in messages.
+    pub fn start_config(
+        id: &str,
+        text: impl FnOnce(u16) -> String,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let http = free_port();
+        let config = write_file(dir.path(), "changefeed.toml", &text(http));
+        std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+        let wrapper: Vec<String> = if env.is_empty() {
+            Vec::new()
+        } else {
+            std::iter::once("env".to_string())
+                .chain(env.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect()
+        };
+        let child = spawn_daemon(&wrapper, &config, dir.path());
+        Daemon {
+            child,
+            dir,
+            config,
+            id: id.to_string(),
+            http,
+            wrapper,
+        }
+    }
+
     /// Restarts the binary on the same configuration and state.
     pub fn restart(&mut self) {
         self.child = spawn_daemon(&self.wrapper, &self.config, self.dir.path());
