@@ -29,6 +29,7 @@ mod kafka_sigstop;
 mod kafka_sink;
 mod kafka_stall;
 mod large_messages;
+mod load;
 mod layers;
 mod mount_rows;
 mod open_e2e;
