@@ -368,7 +368,11 @@ async fn chaos_campaign_loses_no_row_and_breaks_no_key_order() {
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .expect("version");
-            assert_eq!(stream.place(version), (t, id), "version {version} in {topic}");
+            assert_eq!(
+                stream.place(version),
+                (t, id),
+                "version {version} in {topic}"
+            );
             let p = *partition_of.entry((t, id)).or_insert(m.partition);
             assert_eq!(p, m.partition, "{topic} key {id} stays in one partition");
             let last = latest.entry((t, id)).or_insert(-1);

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use tidb_changefeed_emulator::scenario::Scenario;
 
-use crate::e2e::{
-    Daemon, KILL_SCENARIO, emulator, read_all, table_topics_sink, wait_subscribed,
-};
+use crate::e2e::{Daemon, KILL_SCENARIO, emulator, read_all, table_topics_sink, wait_subscribed};
 use crate::load::SteadyLoad;
 use crate::state_faults::{commit, metric, versions, wait_for, want};
 use crate::support::unique;
@@ -192,7 +190,12 @@ async fn loaded(
     emu: &tidb_changefeed_emulator::Emulator,
     s: &Scenario,
     prefix: &str,
-) -> (Daemon, SteadyLoad, Arc<AtomicBool>, std::thread::JoinHandle<(i64, u64)>) {
+) -> (
+    Daemon,
+    SteadyLoad,
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<(i64, u64)>,
+) {
     let sink = table_topics_sink("protocol = \"canal-json\"", prefix, 3, "");
     let d = Daemon::start_upstream(
         &format!("http://{}", emu.pd_addr()),
@@ -240,7 +243,11 @@ async fn delivered_whole(
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("version");
-        assert_eq!(load.place(version), (0, id), "version {version} at key {id}");
+        assert_eq!(
+            load.place(version),
+            (0, id),
+            "version {version} at key {id}"
+        );
         let last = latest.entry(id).or_insert(-1);
         assert!(
             version >= *last || seen.contains(&version),
@@ -307,7 +314,13 @@ async fn a_store_removed_for_good_is_reported_as_tombstone_and_its_regions_move_
     tokio::time::sleep(Duration::from_secs(2)).await;
     let st = d.try_status().expect("status");
     let f = fault(&st["changefeeds"][0], "store 2");
-    assert!(f["error"].as_str().unwrap_or_default().contains("tombstone"), "{st}");
+    assert!(
+        f["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tombstone"),
+        "{st}"
+    );
     eprintln!("store 2 removed: reported after {took:?}");
 
     // The region's peers elect store 3 and PD moves the peer off store 2.
@@ -328,7 +341,10 @@ async fn a_store_removed_for_good_is_reported_as_tombstone_and_its_regions_move_
         "a tombstone store is never dialed:\n{log}"
     );
     let last = delivered_whole(d, &load, &stop, thread, &prefix).await;
-    eprintln!("store 2 removed: {} versions delivered, none lost", last + 1);
+    eprintln!(
+        "store 2 removed: {} versions delivered, none lost",
+        last + 1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,11 +77,18 @@ mod tests {
         w.wait(3, 1, b"d", b"f");
         w.wait(2, 7, b"b", b"d");
         assert!(!w.idle(2) && !w.idle(3) && w.idle(1));
-        assert_eq!(w.take_overlapping(1, b"a", b"c"), vec![2], "[b, d) overlaps");
+        assert_eq!(
+            w.take_overlapping(1, b"a", b"c"),
+            vec![2],
+            "[b, d) overlaps"
+        );
         assert!(!w.idle(2), "span 1's [f, +inf) and span 7 still wait");
         assert!(w.take_overlapping(1, b"d", b"e").contains(&3));
         assert!(w.idle(3));
-        assert!(w.take_overlapping(1, b"a", b"b").is_empty(), "touching only");
+        assert!(
+            w.take_overlapping(1, b"a", b"b").is_empty(),
+            "touching only"
+        );
         assert_eq!(w.take_overlapping(1, b"z", b""), vec![2]);
         assert_eq!(w.remove_span(7), vec![2]);
         assert!(w.idle(2));
