@@ -90,6 +90,15 @@ pub struct UpstreamConfig {
     /// uses a fixed 4 s (`resolveLockFence`, tiflow PR 10855) and has no key for it.
     #[serde(default = "default_stale_lock_threshold")]
     pub stale_lock_threshold: HumanDuration,
+    /// TTL of the service GC safe point each changefeed holds in PD (TiCDC's `gc-ttl`,
+    /// 24 h): a changefeed that cannot reach PD, or a daemon that is stopped, keeps TiKV's
+    /// history from its checkpoint on for this long.
+    #[serde(default = "default_gc_ttl")]
+    pub gc_ttl: HumanDuration,
+    /// How long a PD, TiKV store or region-range failure is retried before it is reported
+    /// as a fault (status `retrying`, `/readyz` 503). Retrying goes on afterwards.
+    #[serde(default = "default_fault_report_after")]
+    pub fault_report_after: HumanDuration,
 }
 
 fn default_upstream_connect_timeout() -> HumanDuration {
@@ -98,6 +107,15 @@ fn default_upstream_connect_timeout() -> HumanDuration {
 
 fn default_stale_lock_threshold() -> HumanDuration {
     HumanDuration::secs(4)
+}
+
+/// TiCDC's default `gc-ttl`, 24 h (tiflow `pkg/config/server_config.go` `GcTTL`).
+fn default_gc_ttl() -> HumanDuration {
+    HumanDuration::secs(86_400)
+}
+
+fn default_fault_report_after() -> HumanDuration {
+    HumanDuration::secs(10)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -66,7 +66,7 @@ use crate::sink::kafka::{
 use crate::sink::large_message::LargeMessagePolicy;
 use crate::status::{ChangefeedState, StatusBoard};
 use crate::upstream::feed::{EventBudget, Feed, FeedOptions, UpstreamEvent};
-use crate::upstream::gc::{DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL, spawn_gc_keeper_with};
+use crate::upstream::gc::{DEFAULT_GC_INTERVAL, spawn_gc_keeper_with};
 use crate::upstream::health::UpstreamHealth;
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 use crate::upstream::prewrites::PrewriteStore;
@@ -317,9 +317,10 @@ pub async fn run<L: SchemaSource>(
 
     // The GC safepoint must hold history from the start on before anything is read.
     let service_id = format!("tidb-changefeed-{}", cf.id);
+    let gc_ttl = ctx.upstream.gc_ttl.get();
     pd.hold_gc_from(
         &service_id,
-        i64::try_from(DEFAULT_GC_TTL.as_secs()).unwrap_or(i64::MAX),
+        i64::try_from(gc_ttl.as_secs()).unwrap_or(i64::MAX),
         start_ts,
     )
     .await?;
@@ -422,7 +423,7 @@ pub async fn run<L: SchemaSource>(
     let mut gc = spawn_gc_keeper_with(
         pd.clone(),
         service_id,
-        DEFAULT_GC_TTL,
+        gc_ttl,
         DEFAULT_GC_INTERVAL,
         saved_rx.clone(),
         health.clone(),
@@ -452,6 +453,7 @@ pub async fn run<L: SchemaSource>(
             streams,
             stall_timeout: cf.sink_stall_timeout.get(),
             health,
+            fault_report_after: ctx.upstream.fault_report_after.get(),
         }
         .run(interval),
     );

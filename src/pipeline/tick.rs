@@ -23,8 +23,8 @@
 //! succeeds clears it.
 //!
 //! Each tick also reports the upstream failures that have been retried for longer than
-//! `upstream::health::ESCALATE_AFTER` (PD, a store, regions with a hole) as faults, and
-//! clears those that recovered.
+//! `[upstream] fault-report-after` (PD, a store, regions with a hole) as faults, and clears
+//! those that recovered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +36,7 @@ use crate::checkpoint::Store;
 use crate::sink::ack::AckTracker;
 use crate::status::{Fault, StatusBoard};
 use crate::upstream::feed::EventBudget;
-use crate::upstream::health::{ESCALATE_AFTER, UpstreamHealth};
+use crate::upstream::health::UpstreamHealth;
 use crate::upstream::prewrites::PrewriteStore;
 
 use super::counters::Counters;
@@ -76,6 +76,9 @@ pub struct Tick {
     pub stall_timeout: Duration,
     /// Upstream failures being retried: reported as faults once past the threshold.
     pub health: UpstreamHealth,
+    /// `[upstream] fault-report-after`: how long an upstream failure is retried before it
+    /// is reported.
+    pub fault_report_after: Duration,
 }
 
 impl Tick {
@@ -129,7 +132,7 @@ impl Tick {
             last_rate = (Instant::now(), sent);
             let upstream = self
                 .health
-                .escalated(ESCALATE_AFTER)
+                .escalated(self.fault_report_after)
                 .into_iter()
                 .map(|e| Fault::new(UPSTREAM_GROUP, e.component, e.error, e.action, e.since_ms))
                 .collect();

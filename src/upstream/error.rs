@@ -37,6 +37,8 @@ pub enum UpstreamError {
     PdInvalid { rpc: &'static str, detail: String },
     #[error("PD knows no store {store_id}")]
     StoreNotFound { store_id: u64 },
+    #[error("store {store_id} was removed from the cluster (tombstone)")]
+    StoreTombstone { store_id: u64 },
     #[error(
         "the requested GC safe point {requested} is below the cluster's GC safe point {min_safe_point}: \
          the MVCC history after {requested} may already be garbage-collected; start the changefeed at a ts ≥ {min_safe_point}"
@@ -92,6 +94,7 @@ impl UpstreamError {
             | UpstreamError::PdResponse { .. }
             | UpstreamError::PdInvalid { .. }
             | UpstreamError::StoreNotFound { .. }
+            | UpstreamError::StoreTombstone { .. }
             | UpstreamError::StoreStream { .. }
             | UpstreamError::RegionsUnresolved { .. }
             | UpstreamError::PrewriteSpill(_) => ErrorKind::Retryable,

@@ -4,7 +4,7 @@
 //! Owns one service entry in PD (e.g. `tidb-changefeed-<changefeed id>`). Guarantees, as
 //! TiCDC does (`pkg/txnutil/gc/gc_manager.go`):
 //! - at start and then every `interval` (TiCDC: 1 min) the entry is set to the current
-//!   checkpoint − 1 with a TTL (TiCDC's `gc-ttl`: 24 h), so a stopped daemon's history is
+//!   checkpoint − 1 with a TTL (`[upstream] gc-ttl`, TiCDC's name and default: 24 h), so a stopped daemon's history is
 //!   kept for the TTL and a restart resumes from its checkpoint;
 //! - a checkpoint already below the cluster's GC safe point is a fatal
 //!   [`UpstreamError::SafePointBehindGc`]: rows after it may be gone;
@@ -36,8 +36,6 @@ use super::pd::PdClient;
 
 /// TiCDC's interval between two safe point updates.
 pub const DEFAULT_GC_INTERVAL: Duration = Duration::from_secs(60);
-/// TiCDC's default `gc-ttl`.
-pub const DEFAULT_GC_TTL: Duration = Duration::from_secs(86_400);
 
 /// The service GC safe point for a checkpoint: `checkpoint − 1` (TiCDC later reads
 /// snapshots at `checkpoint − 1`).

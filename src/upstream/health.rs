@@ -7,7 +7,7 @@
 //! scan keeps leaving a hole). The retrying code calls [`UpstreamHealth::failed`] on each
 //! failed attempt and [`UpstreamHealth::recovered`] on success. Guarantees: a component is
 //! reported by [`UpstreamHealth::escalated`] only once it has failed without a success for
-//! longer than the threshold, with its first failure time, last error and what the operator
+//! longer than the threshold (`[upstream] fault-report-after`), with its first failure time, last error and what the operator
 //! should check; each such escalation counts once in
 //! `tidb_changefeed_upstream_escalations_total{kind}`; a success forgets it at once.
 //! Cloning shares the record.
@@ -17,9 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metrics as m;
-
-/// How long a component may fail before it is reported.
-pub const ESCALATE_AFTER: Duration = Duration::from_secs(10);
 
 /// What fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -162,6 +159,14 @@ pub fn pd_action(endpoints: &[String]) -> String {
 pub fn store_action(store_id: u64) -> String {
     format!(
         "check TiKV store {store_id} with `pd-ctl store {store_id}` (state Up/Offline/Tombstone, last heartbeat) and that its address is reachable from this host; while PD still names it the leader of regions, those regions are retried and their tables' checkpoint waits"
+    )
+}
+
+/// What to check when PD reports a store removed from the cluster but still places regions
+/// of the changefeed on it.
+pub fn store_removed_action(store_id: u64) -> String {
+    format!(
+        "TiKV store {store_id} is gone for good (`pd-ctl store {store_id}` shows Tombstone, or PD no longer lists it) and is not dialed again; PD still names it the leader of regions of this changefeed, which are re-loaded from PD until it names their new leaders: check `pd-ctl region store {store_id}` for regions still placed on it and that their peers elsewhere elected a leader; their tables' checkpoint waits meanwhile"
     )
 }
 

@@ -205,6 +205,14 @@ fn check_header(rpc: &'static str, h: Option<&pdpb::ResponseHeader>) -> Result<(
     Ok(())
 }
 
+/// Whether PD reports the store removed from the cluster: `state` Tombstone, or
+/// `node_state` Removed (PD's newer field, which `GetAllStores` with
+/// `exclude_tombstone_stores` filters on: tikv/pd `server/grpc_service.go` lines 909-916).
+fn is_removed(s: &metapb::Store) -> bool {
+    s.state == metapb::StoreState::Tombstone as i32
+        || s.node_state == metapb::NodeState::Removed as i32
+}
+
 fn is_tiflash(s: &metapb::Store) -> bool {
     s.labels
         .iter()
@@ -430,6 +438,12 @@ impl PdClient {
     }
 
     /// The store with this id. TiFlash stores are reported as not found: CDC never uses them.
+    /// A store removed from the cluster is [`UpstreamError::StoreTombstone`]: PD keeps
+    /// answering `GetStore` for it with its meta, `state` Tombstone (`node_state` Removed on
+    /// PD ≥ 5.x), until `pd-ctl store remove-tombstone` forgets it, and then answers error
+    /// UNKNOWN "invalid store ID N, not found" (tikv/pd `server/grpc_service.go` `GetStore`,
+    /// lines 774-808 at a186e0cc61; PD's own Go client turns a removed store into "no
+    /// store", `client/client.go` `handleStoreResponse`, lines 1083-1092).
     pub async fn get_store(&self, store_id: u64) -> Result<metapb::Store, UpstreamError> {
         let req = pdpb::GetStoreRequest {
             header: self.header(),
@@ -452,6 +466,7 @@ impl PdClient {
             r => r?,
         }
         match resp.store {
+            Some(s) if is_removed(&s) => Err(UpstreamError::StoreTombstone { store_id }),
             Some(s) if s.id != 0 && !is_tiflash(&s) => Ok(s),
             _ => Err(UpstreamError::StoreNotFound { store_id }),
         }
@@ -474,7 +489,7 @@ impl PdClient {
         Ok(resp
             .stores
             .into_iter()
-            .filter(|s| !is_tiflash(s) && s.state != metapb::StoreState::Tombstone as i32)
+            .filter(|s| !is_tiflash(s) && !is_removed(s))
             .collect())
     }
 
@@ -657,6 +672,22 @@ mod tests {
             value: "tiflash".into(),
         });
         assert!(is_tiflash(&s));
+    }
+
+    #[test]
+    fn upstream_removed_store_detection() {
+        let mut s = metapb::Store {
+            node_state: metapb::NodeState::Serving as i32,
+            ..Default::default()
+        };
+        assert!(!is_removed(&s), "Up and serving");
+        s.state = metapb::StoreState::Offline as i32;
+        assert!(!is_removed(&s), "Offline is still being drained");
+        s.state = metapb::StoreState::Tombstone as i32;
+        assert!(is_removed(&s));
+        s.state = metapb::StoreState::Up as i32;
+        s.node_state = metapb::NodeState::Removed as i32;
+        assert!(is_removed(&s), "newer PD: node state only");
     }
 
     #[test]

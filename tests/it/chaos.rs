@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use tidb_changefeed::model::TableInfo;
 use tidb_changefeed_emulator::scenario::Scenario;
 use tidb_changefeed_emulator::tidb::encode_row;
-use tidb_changefeed_emulator::{Cluster, Mutation, MutationOp, RegionChangeNotice, TxnError};
+use tidb_changefeed_emulator::{Cluster, RegionChangeNotice};
 
 use crate::e2e::{Daemon, emulator, table_topics_sink_on, wait_subscribed};
 use crate::kafka_env::{KcatAuth, kcat_consume};
+use crate::load::SteadyLoad;
 use crate::own_broker::OwnBroker;
 use crate::support::{try_get_within, unique};
 
@@ -31,6 +32,16 @@ const SCENARIO: &str = include_str!("../scenarios/fixtures/chaos.toml");
 const KEYS: i64 = 100;
 /// Rows per transaction; a transaction writes one table.
 const ROWS_PER_TXN: i64 = 10;
+
+/// The stream: [`ROWS_PER_TXN`] versions every 20 ms over the scenario's tables.
+fn stream(infos: Vec<TableInfo>) -> SteadyLoad {
+    SteadyLoad {
+        tables: infos,
+        rows_per_txn: ROWS_PER_TXN,
+        keys: KEYS,
+        every: Duration::from_millis(20),
+    }
+}
 /// How long each broker stop lasts.
 const BROKER_STOP: Duration = Duration::from_secs(30);
 
@@ -54,51 +65,6 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-}
-
-/// Version `v` of the stream: its table (index into the scenario's tables) and key.
-fn place(v: i64) -> (usize, i64) {
-    (((v / ROWS_PER_TXN) % 3) as usize, v % KEYS)
-}
-
-/// Commits transactions of [`ROWS_PER_TXN`] versions every 20 ms until `stop`, retrying one
-/// that fails because its region's leader store is down. Returns the last version committed
-/// and its commit ts.
-fn steady_load(
-    cluster: Cluster,
-    infos: Vec<TableInfo>,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(i64, u64)> {
-    std::thread::spawn(move || {
-        let mut next = 0i64;
-        let mut last_ts = 0;
-        while !stop.load(Ordering::SeqCst) {
-            let rows: Vec<Mutation> = (next..next + ROWS_PER_TXN)
-                .map(|v| {
-                    let (t, id) = place(v);
-                    let mut row = BTreeMap::new();
-                    row.insert("id".to_string(), toml::Value::Integer(id));
-                    row.insert("name".to_string(), toml::Value::String(v.to_string()));
-                    let (key, value) = encode_row(&infos[t], &row, None).expect("row");
-                    Mutation {
-                        key,
-                        op: MutationOp::Put(value),
-                    }
-                })
-                .collect();
-            let committed = cluster.lock().one_pc(&rows, 0);
-            match committed {
-                Ok((_, ts)) => {
-                    last_ts = ts;
-                    next += ROWS_PER_TXN;
-                }
-                Err(TxnError::Unavailable(_)) => {}
-                Err(e) => panic!("commit failed: {e}"),
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        (next - 1, last_ts)
-    })
 }
 
 /// What the campaign did to the cluster.
@@ -298,7 +264,10 @@ async fn chaos_campaign_loses_no_row_and_breaks_no_key_order() {
     let stores: Vec<u64> = s.stores.iter().map(|s| s.id).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(emu.cluster().clone(), infos.clone(), Arc::clone(&stop));
+    let stream = stream(infos.clone());
+    let load = stream
+        .clone()
+        .spawn(emu.cluster().clone(), Arc::clone(&stop));
     let lags: Arc<Mutex<Vec<f64>>> = Arc::default();
     let mut moves = Moves::default();
     let (mut daemon_kills_done, mut broker_kills, mut broker_stops) = (0u32, 0u32, 0u32);
@@ -399,7 +368,11 @@ async fn chaos_campaign_loses_no_row_and_breaks_no_key_order() {
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .expect("version");
-            assert_eq!(place(version), (t, id), "version {version} in {topic}");
+            assert_eq!(
+                stream.place(version),
+                (t, id),
+                "version {version} in {topic}"
+            );
             let p = *partition_of.entry((t, id)).or_insert(m.partition);
             assert_eq!(p, m.partition, "{topic} key {id} stays in one partition");
             let last = latest.entry((t, id)).or_insert(-1);

@@ -59,6 +59,18 @@ impl Daemon {
         sink: &str,
         wrapper: impl FnOnce(&Path) -> Vec<String>,
     ) -> Daemon {
+        Self::start_upstream(pd, "", extra, sink, wrapper)
+    }
+
+    /// [`Daemon::start_wrapped`] with `upstream` added to the `[upstream]` table (e.g.
+    /// `fault-report-after = "2s"`).
+    pub fn start_upstream(
+        pd: &str,
+        upstream: &str,
+        extra: &str,
+        sink: &str,
+        wrapper: impl FnOnce(&Path) -> Vec<String>,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let http = free_port();
         let id = "e2e".to_string();
@@ -66,6 +78,7 @@ impl Daemon {
             r#"
 [upstream]
 pd = ["{pd}"]
+{upstream}
 
 [server]
 listen = "127.0.0.1:{http}"

@@ -6,18 +6,16 @@
 //! never go backwards (a batch resent after a timeout may repeat, as at-least-once allows).
 //! Runs on a broker of its own, so the shared one stays up.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tidb_changefeed_emulator::Cluster;
 use tidb_changefeed_emulator::scenario::Scenario;
-use tidb_changefeed_emulator::tidb::encode_row;
-use tidb_changefeed_emulator::{Mutation, MutationOp};
 
 use crate::e2e::{Daemon, KILL_SCENARIO, emulator, table_topics_sink_on, wait_subscribed};
 use crate::kafka_env::{KcatAuth, kcat_consume};
+use crate::load::SteadyLoad;
 use crate::own_broker::OwnBroker;
 use crate::support::{get_within, unique};
 
@@ -67,38 +65,6 @@ fn poll(port: u16) -> Poll {
     }
 }
 
-/// Commits a transaction of `n` updates every 20 ms until `stop`, key `seq % KEYS` getting
-/// version `seq`; returns the last version and the last commit ts.
-fn steady_load(
-    cluster: Cluster,
-    info: tidb_changefeed::model::TableInfo,
-    stop: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<(i64, u64)> {
-    std::thread::spawn(move || {
-        let mut seq = 0i64;
-        let mut last_ts = 0;
-        while !stop.load(Ordering::SeqCst) {
-            let rows: Vec<Mutation> = (0..20)
-                .map(|i| {
-                    let v = seq + i;
-                    let mut row = BTreeMap::new();
-                    row.insert("id".to_string(), toml::Value::Integer(v % KEYS));
-                    row.insert("name".to_string(), toml::Value::String(v.to_string()));
-                    let (key, value) = encode_row(&info, &row, None).expect("row");
-                    Mutation {
-                        key,
-                        op: MutationOp::Put(value),
-                    }
-                })
-                .collect();
-            last_ts = cluster.lock().one_pc(&rows, 0).expect("commit").1;
-            seq += 20;
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        (seq - 1, last_ts)
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_broker_turns_readyz_false_and_replication_recovers_after_it() {
     let broker = OwnBroker::new("sigstop", 29192);
@@ -128,7 +94,14 @@ async fn a_stopped_broker_turns_readyz_false_and_replication_recovers_after_it()
     wait_subscribed(&emu).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(emu.cluster().clone(), info, Arc::clone(&stop));
+    // 20 updates every 20 ms, key `v % KEYS` getting version `v`.
+    let load = SteadyLoad {
+        tables: vec![info],
+        rows_per_txn: 20,
+        keys: KEYS,
+        every: Duration::from_millis(20),
+    }
+    .spawn(emu.cluster().clone(), Arc::clone(&stop));
     // Steady state first: the load's rows acknowledged, the topic made, the lag small.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let marker = emu.cluster().lock().next_ts();

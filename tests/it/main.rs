@@ -30,6 +30,7 @@ mod kafka_sink;
 mod kafka_stall;
 mod large_messages;
 mod layers;
+mod load;
 mod mount_rows;
 mod open_e2e;
 mod own_broker;

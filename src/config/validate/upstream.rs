@@ -1,8 +1,12 @@
 //! Rules of `[upstream]`: at least one PD endpoint, each `host:port` with an optional
 //! `http://` or `https://`; https only with `[upstream.tls]`, whose `cert` and `key` come
-//! together; a connect timeout above zero; a stale-lock threshold of at least a second.
+//! together; a connect timeout above zero; a stale-lock threshold and a fault-report-after
+//! of at least a second; a gc-ttl of at least 5 minutes.
 
 use super::Report;
+
+/// The shortest `gc-ttl` accepted: five renewals of the safe point (one a minute).
+const MIN_GC_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 use crate::config::{KeyPath, UpstreamConfig};
 
 pub(super) fn check(r: &mut Report, up: &KeyPath, cfg: &UpstreamConfig) {
@@ -42,6 +46,18 @@ pub(super) fn check(r: &mut Report, up: &KeyPath, cfg: &UpstreamConfig) {
         r.err(
             up.key("stale-lock-threshold"),
             "must be at least 1s (TiCDC uses 4s): a shorter one resolves the locks of live transactions' regions over and over",
+        );
+    }
+    if cfg.fault_report_after.get() < std::time::Duration::from_secs(1) {
+        r.err(
+            up.key("fault-report-after"),
+            "must be at least 1s: PD, store and region retries are up to 2s apart, so a shorter one reports every passing leader change or split",
+        );
+    }
+    if cfg.gc_ttl.get() < MIN_GC_TTL {
+        r.err(
+            up.key("gc-ttl"),
+            "must be at least 5m (TiCDC's default is 24h): the service GC safe point is renewed every minute, and a shorter TTL lets TiKV garbage-collect history the changefeed still needs after a brief PD outage or restart",
         );
     }
 }

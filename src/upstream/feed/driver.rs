@@ -25,12 +25,13 @@ use super::errors::{classify, error_kind};
 use super::registrations::{RegionKey, Registrations};
 use super::spans::Spans;
 use super::store_stream::{StreamKey, StreamMsg, Streams};
+use super::store_waits::StoreWaits;
 use super::{Span, UpstreamEvent};
 use crate::metrics as m;
 use crate::proto::cdcpb::{self, ChangeDataEvent, event};
 use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
-use crate::upstream::health::UpstreamHealth;
+use crate::upstream::health::{Component, UpstreamHealth};
 use crate::upstream::locks::{self, ResolveTask};
 use crate::upstream::matcher::MatchError;
 use crate::upstream::pd::PdClient;
@@ -73,6 +74,8 @@ pub(super) struct Driver {
     events: EventBudget,
     /// PD, store and region-scan failures being retried.
     pub health: UpstreamHealth,
+    /// The ranges waiting on a failing store.
+    pub waits: StoreWaits,
     /// Regions held back by locks go there (the lock resolver's task).
     locks: mpsc::Sender<ResolveTask>,
     stale_lock_threshold: Duration,
@@ -138,6 +141,7 @@ pub(super) fn spawn(
         prewrites: budgets.prewrites,
         events: budgets.events,
         health,
+        waits: StoreWaits::default(),
         locks,
         stale_lock_threshold,
     };
@@ -270,6 +274,10 @@ impl Driver {
         }
         // The span's own V1 streams end with their request half (TiKV drops the connection).
         self.streams.remove_span(id);
+        // What the span waited for is no longer anyone's fault.
+        let touched = self.waits.remove_span(id);
+        self.settle(touched);
+        self.health.recovered(Component::Regions(id));
         tracing::info!(?span, "span removed");
     }
 

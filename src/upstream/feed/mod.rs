@@ -10,7 +10,8 @@
 //! frontiers), `spans` (the span registry and its frontiers), `registrations` (the live
 //! region registrations and which one an event belongs to), `regions` (the region
 //! lifecycle: locate, register, deregister, recover), `store_stream` (one gRPC stream per
-//! store and its reader) and `errors` (what a region error means).
+//! store and its reader), `store_waits` (the ranges waiting on a failing store, so its
+//! fault clears when nothing waits on it) and `errors` (what a region error means).
 //!
 //! Output contract on the channel given to [`Feed::start`]:
 //! - [`UpstreamEvent::Row`]: a committed change (key, value, old value, op, start/commit ts)
@@ -45,6 +46,7 @@ mod regions;
 mod registrations;
 mod spans;
 mod store_stream;
+mod store_waits;
 
 pub use budget::EventBudget;
 

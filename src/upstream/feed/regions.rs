@@ -15,7 +15,11 @@
 //! of that stream after a backoff. Every retry is bounded (at most 2 s apart) and endless;
 //! a failing region scan (PD), a scan with a hole (the span) and a stream that cannot be
 //! opened (the store) are reported to the feed's `UpstreamHealth` and cleared by the next
-//! success, so one that lasts is shown to the operator.
+//! success, so one that lasts is shown to the operator. A store PD reports removed from
+//! the cluster (tombstone, or no longer listed) is never dialed: the regions PD still
+//! places on it are re-loaded from PD (with backoff) until it names their new leaders, and
+//! it is reported as removed, not unreachable. A store's fault clears when its stream
+//! opens or when nothing waits on it any more (`store_waits`).
 
 use std::time::{Duration, Instant};
 
@@ -26,7 +30,9 @@ use super::store_stream::{RequestTx, StreamKey, deregister_request, register_req
 use crate::metrics as m;
 use crate::proto::metapb;
 use crate::upstream::error::UpstreamError;
-use crate::upstream::health::{Component, pd_action, regions_action, store_action};
+use crate::upstream::health::{
+    Component, pd_action, regions_action, store_action, store_removed_action,
+};
 use crate::upstream::matcher::Matcher;
 use crate::upstream::pd::RegionInfo;
 
@@ -87,15 +93,45 @@ impl Driver {
             .get_mut(span_id)
             .and_then(|s| s.frontier.take_overlapping(&start, &end))
             .map_or(ts, |t| t.min(ts));
+        let touched = self.waits.take_overlapping(span_id, &start, &end);
         for RegionInfo { region, leader } in regions {
-            self.register(span_id, region, leader.map(|p| p.store_id), ts)
+            self.register_region(span_id, region, leader.map(|p| p.store_id), ts)
                 .await?;
         }
+        self.settle(touched);
         Ok(())
     }
 
     /// Registers one region of a span on its leader's store (or `store`).
     pub(super) async fn register(
+        &mut self,
+        span_id: u64,
+        region: metapb::Region,
+        store: Option<u64>,
+        ts: u64,
+    ) -> Result<(), UpstreamError> {
+        let Some(sp) = self.spans.get(span_id) else {
+            return Ok(());
+        };
+        let (start, end) = sp.clip(&region.start_key, &region.end_key);
+        let touched = self.waits.take_overlapping(span_id, &start, &end);
+        self.register_region(span_id, region, store, ts).await?;
+        self.settle(touched);
+        Ok(())
+    }
+
+    /// Clears the fault of each store in `stores` that nothing waits on any more: its
+    /// ranges were registered elsewhere, re-located or dropped with their span.
+    pub(super) fn settle(&mut self, stores: Vec<u64>) {
+        for store_id in stores {
+            if self.waits.idle(store_id) {
+                self.health.recovered(Component::Store(store_id));
+            }
+        }
+    }
+
+    /// [`Driver::register`] without settling the stores' waits.
+    async fn register_region(
         &mut self,
         span_id: u64,
         region: metapb::Region,
@@ -112,16 +148,33 @@ impl Driver {
         };
         match self.streams.get_or_open(&self.pd, store_id, span_id).await {
             Ok((key, sender)) => {
+                self.waits.clear_store(store_id);
                 self.health.recovered(Component::Store(store_id));
                 self.subscribe(span_id, region, range, ts, key, &sender);
             }
             Err(err) => {
-                tracing::warn!(store_id, error = %err, "cannot open EventFeed; re-locating later");
-                self.health.failed(
-                    Component::Store(store_id),
-                    err.to_string(),
-                    store_action(store_id),
-                );
+                match &err {
+                    // Gone for good: never dialed again while PD says so; its regions are
+                    // re-loaded from PD until it names their new leaders.
+                    UpstreamError::StoreTombstone { .. } | UpstreamError::StoreNotFound { .. } => {
+                        tracing::warn!(store_id, region_id = region.id, error = %err,
+                            "store removed from the cluster; re-loading the region from PD");
+                        self.health.failed(
+                            Component::Store(store_id),
+                            store_removed_error(&err, store_id),
+                            store_removed_action(store_id),
+                        );
+                    }
+                    _ => {
+                        tracing::warn!(store_id, error = %err, "cannot open EventFeed; re-locating later");
+                        self.health.failed(
+                            Component::Store(store_id),
+                            err.to_string(),
+                            store_action(store_id),
+                        );
+                    }
+                }
+                self.waits.wait(store_id, span_id, &range.0, &range.1);
                 if let Some(sp) = self.spans.get_mut(span_id) {
                     sp.frontier.remove(region.id);
                     sp.frontier.insert(region.id, range.0, range.1, ts);
@@ -266,6 +319,16 @@ impl Driver {
                 self.relocate_later(backoff(a.saturating_sub(1)), k.0, &r.region, ts);
             }
         }
+    }
+}
+
+/// What the health record says of a store PD reports removed.
+fn store_removed_error(err: &UpstreamError, store_id: u64) -> String {
+    match err {
+        UpstreamError::StoreNotFound { .. } => {
+            format!("store {store_id} was removed from the cluster (PD no longer lists it)")
+        }
+        other => other.to_string(),
     }
 }
 

@@ -57,6 +57,10 @@ pub enum EmulatorError {
     /// A store id that does not exist.
     #[error("store {0} does not exist")]
     UnknownStore(u64),
+    /// A store removed from the cluster cannot start again (PD refuses a tombstone's
+    /// `PutStore` with `STORE_TOMBSTONE`).
+    #[error("store {0} is a tombstone")]
+    StoreTombstone(u64),
     /// Invalid topology operation.
     #[error(transparent)]
     Topology(#[from] TopologyError),

@@ -4,7 +4,10 @@
 //! `GetMembers` refuses a header cluster id different from the cluster's with
 //! `FailedPrecondition` ("mismatch cluster id"); regions and keys are encoded; a key
 //! with no region gets an OK header and no region; TSO answers carry the largest
-//! timestamp of the batch; `ScanRegions` fills both legacy and new fields.
+//! timestamp of the batch; `ScanRegions` fills both legacy and new fields; a store removed
+//! from the cluster is answered by `GetStore` with state Tombstone and left out of
+//! `GetAllStores` when tombstones are excluded, as PD does; a region the model hides is in
+//! no region answer (a hole).
 
 use std::pin::Pin;
 
@@ -240,13 +243,14 @@ impl Pd for PdService {
         &self,
         req: Request<pdpb::GetAllStoresRequest>,
     ) -> Result<Response<pdpb::GetAllStoresResponse>, Status> {
-        self.reply(req, |_, header| {
+        self.reply(req, |req, header| {
             let stores = self
                 .cluster
                 .lock()
                 .topo
                 .stores
                 .values()
+                .filter(|s| !(req.exclude_tombstone_stores && s.tombstone))
                 .map(crate::topology::StoreInfo::to_proto)
                 .collect();
             pdpb::GetAllStoresResponse { header, stores }
@@ -259,7 +263,11 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         self.reply(req, |req, header| {
             let m = self.cluster.lock();
-            Self::region_response(header, m.topo.region_for_encoded(&req.region_key))
+            let found = m
+                .topo
+                .region_for_encoded(&req.region_key)
+                .filter(|r| !m.region_hidden(r.id));
+            Self::region_response(header, found)
         })
     }
 
@@ -269,7 +277,12 @@ impl Pd for PdService {
     ) -> Result<Response<pdpb::GetRegionResponse>, Status> {
         self.reply(req, |req, header| {
             let m = self.cluster.lock();
-            Self::region_response(header, m.topo.regions().get(&req.region_id))
+            let found = m
+                .topo
+                .regions()
+                .get(&req.region_id)
+                .filter(|r| !m.region_hidden(r.id));
+            Self::region_response(header, found)
         })
     }
 
@@ -280,6 +293,7 @@ impl Pd for PdService {
         self.reply(req, |req, header| {
             let m = self.cluster.lock();
             let mut rs = m.topo.regions_in_encoded(&req.start_key, &req.end_key);
+            rs.retain(|r| !m.region_hidden(r.id));
             if req.limit > 0 {
                 rs.truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
             }
@@ -316,6 +330,9 @@ impl Pd for PdService {
             let mut regions = Vec::new();
             for kr in &req.ranges {
                 for r in m.topo.regions_in_encoded(&kr.start_key, &kr.end_key) {
+                    if m.region_hidden(r.id) {
+                        continue;
+                    }
                     if regions.len() >= limit {
                         break;
                     }

@@ -421,6 +421,8 @@ impl Runner {
             }
             Step::StopStore { store } => emu.stop_store(*store).await.map_err(|x| e(&x))?,
             Step::StartStore { store } => emu.start_store(*store).await.map_err(|x| e(&x))?,
+            Step::RemoveStore { store } => emu.remove_store(*store).await.map_err(|x| e(&x))?,
+            Step::HideRegion { region, hidden } => cluster.lock().hide_region(*region, *hidden),
             Step::StopPd => emu.stop_pd().await,
             Step::StartPd => emu.start_pd().await.map_err(|x| e(&x))?,
             Step::ServerIsBusy {

@@ -344,6 +344,20 @@ pub enum Step {
         /// Store.
         store: u64,
     },
+    /// Remove a store from the cluster for good: it stops, and PD reports it a tombstone
+    /// (its regions keep naming it the leader until moved).
+    RemoveStore {
+        /// Store.
+        store: u64,
+    },
+    /// Hide a region from PD's answers (a hole in its region scans), or show it again.
+    HideRegion {
+        /// Region.
+        region: u64,
+        /// Hide (true) or show (false).
+        #[serde(default = "yes")]
+        hidden: bool,
+    },
     /// Stop every PD member: connections refused, TiKV's resolved ts stand still.
     StopPd,
     /// Restart the PD members on their addresses.
@@ -526,6 +540,7 @@ impl Scenario {
                     tiflash: s.tiflash,
                     supports_v2: s.eventfeed_v2,
                     up: true,
+                    tombstone: false,
                 },
             );
         }

@@ -311,10 +311,36 @@ impl Emulator {
         Ok(())
     }
 
+    /// Remove a store from the cluster for good (`pd-ctl store delete`, then buried): it
+    /// stops as [`Emulator::stop_store`] does, and PD reports it a tombstone from now on
+    /// (see `Model::set_store_tombstone`). The regions it leads keep naming it until they
+    /// are moved.
+    pub async fn remove_store(&mut self, store: u64) -> Result<(), EmulatorError> {
+        if !self.store_addrs.contains_key(&store) {
+            return Err(EmulatorError::UnknownStore(store));
+        }
+        // PD says tombstone before the store goes, so nothing dials it after it went.
+        self.cluster.lock().set_store_tombstone(store);
+        if self.stores.contains_key(&store) {
+            self.stop_store(store).await?;
+        }
+        Ok(())
+    }
+
     /// Bring a stopped store back on its old address.
     pub async fn start_store(&mut self, store: u64) -> Result<(), EmulatorError> {
         if self.stores.contains_key(&store) {
             return Ok(());
+        }
+        if self
+            .cluster
+            .lock()
+            .topo
+            .stores
+            .get(&store)
+            .is_some_and(|s| s.tombstone)
+        {
+            return Err(EmulatorError::StoreTombstone(store));
         }
         let addr = self
             .store_addrs

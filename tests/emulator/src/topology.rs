@@ -27,6 +27,11 @@ pub struct StoreInfo {
     pub supports_v2: bool,
     /// Whether the store is currently up (server listening).
     pub up: bool,
+    /// Removed from the cluster (`pd-ctl store delete`, then buried): PD answers
+    /// `GetStore` with `state` Tombstone and `node_state` Removed, and `GetAllStores`
+    /// leaves it out when asked to exclude tombstones (tikv/pd `server/grpc_service.go`
+    /// `GetStore`, `GetAllStores`).
+    pub tombstone: bool,
 }
 
 impl StoreInfo {
@@ -41,10 +46,15 @@ impl StoreInfo {
         } else {
             Vec::new()
         };
+        let (state, node_state) = if self.tombstone {
+            (metapb::StoreState::Tombstone, metapb::NodeState::Removed)
+        } else {
+            (metapb::StoreState::Up, metapb::NodeState::Serving)
+        };
         metapb::Store {
             id: self.id,
             address: self.address.clone(),
-            state: metapb::StoreState::Up as i32,
+            state: state as i32,
             labels,
             version: self.version.clone(),
             peer_address: self.address.clone(),
@@ -54,7 +64,7 @@ impl StoreInfo {
             deploy_path: String::new(),
             last_heartbeat: 0,
             physically_destroyed: false,
-            node_state: metapb::NodeState::Serving as i32,
+            node_state: node_state as i32,
         }
     }
 }
@@ -417,6 +427,7 @@ mod tests {
                     tiflash: false,
                     supports_v2: true,
                     up: true,
+                    tombstone: false,
                 },
             );
         }

@@ -430,3 +430,144 @@ async fn kv_reads_at_ts_with_key_is_locked_and_region_errors() {
         .into_inner();
     assert!(g.region_error.and_then(|e| e.key_not_in_region).is_some());
 }
+
+/// A store removed from the cluster, as PD answers it (tikv/pd `server/grpc_service.go`
+/// `GetStore`, `GetAllStores`): `GetStore` still returns it, state Tombstone and node
+/// state Removed; `GetAllStores` leaves it out only when tombstones are excluded; it
+/// cannot start again; the regions it led keep naming it until they are moved.
+#[tokio::test]
+async fn pd_reports_a_removed_store_as_tombstone() {
+    use tidb_changefeed::proto::metapb;
+    let mut env = env(THREE_REGIONS).await;
+    env.emu.remove_store(2).await.expect("store 2 removed");
+    let mut c = pd(&env).await;
+    let s2 = c
+        .get_store(pdpb::GetStoreRequest {
+            header: hdr(),
+            store_id: 2,
+        })
+        .await
+        .expect("store")
+        .into_inner();
+    assert!(s2.header.and_then(|h| h.error).is_none(), "no error");
+    let s2 = s2.store.expect("store 2 still answered");
+    assert_eq!(s2.state, metapb::StoreState::Tombstone as i32);
+    assert_eq!(s2.node_state, metapb::NodeState::Removed as i32);
+    let ids = |stores: Vec<metapb::Store>| stores.iter().map(|s| s.id).collect::<Vec<_>>();
+    let all = |exclude| {
+        let mut c = c.clone();
+        async move {
+            c.get_all_stores(pdpb::GetAllStoresRequest {
+                header: hdr(),
+                exclude_tombstone_stores: exclude,
+            })
+            .await
+            .expect("stores")
+            .into_inner()
+            .stores
+        }
+    };
+    assert_eq!(ids(all(true).await), [1, 3]);
+    assert_eq!(ids(all(false).await), [1, 2, 3]);
+    assert!(matches!(
+        env.emu.start_store(2).await,
+        Err(tidb_changefeed_emulator::EmulatorError::StoreTombstone(2))
+    ));
+    let r = c
+        .get_region(pdpb::GetRegionRequest {
+            header: hdr(),
+            region_key: encode_key(b"c"),
+            need_buckets: false,
+        })
+        .await
+        .expect("region")
+        .into_inner();
+    assert_eq!(r.leader.expect("leader").store_id, 2, "until moved");
+}
+
+/// A hidden region is a hole in every region answer of PD, until shown again.
+#[tokio::test]
+async fn pd_leaves_a_hole_where_a_region_is_hidden() {
+    let env = env(THREE_REGIONS).await;
+    let mut c = pd(&env).await;
+    env.cluster.lock().hide_region(20, true);
+    let scan = |c: &mut PdClient<tonic::transport::Channel>| {
+        let mut c = c.clone();
+        async move {
+            c.scan_regions(pdpb::ScanRegionsRequest {
+                header: hdr(),
+                start_key: Vec::new(),
+                limit: 0,
+                end_key: Vec::new(),
+            })
+            .await
+            .expect("scan")
+            .into_inner()
+            .region_metas
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(scan(&mut c).await, [10, 30]);
+    let batch = c
+        .batch_scan_regions(pdpb::BatchScanRegionsRequest {
+            header: hdr(),
+            need_buckets: false,
+            ranges: vec![pdpb::KeyRange {
+                start_key: Vec::new(),
+                end_key: Vec::new(),
+            }],
+            limit: 0,
+            contain_all_key_range: false,
+        })
+        .await
+        .expect("batch scan")
+        .into_inner();
+    assert_eq!(batch.regions.len(), 2);
+    let at_c = c
+        .get_region(pdpb::GetRegionRequest {
+            header: hdr(),
+            region_key: encode_key(b"c"),
+            need_buckets: false,
+        })
+        .await
+        .expect("region")
+        .into_inner();
+    assert!(at_c.region.is_none(), "no region at the hole");
+    let by_id = c
+        .get_region_by_id(pdpb::GetRegionByIdRequest {
+            header: hdr(),
+            region_id: 20,
+            need_buckets: false,
+        })
+        .await
+        .expect("region by id")
+        .into_inner();
+    assert!(by_id.region.is_none());
+    env.cluster.lock().hide_region(20, false);
+    assert_eq!(scan(&mut c).await, [10, 20, 30]);
+}
+
+/// The scenario actions `remove_store` and `hide_region` play through the runner.
+#[tokio::test]
+async fn scenario_steps_remove_a_store_and_hide_a_region() {
+    use tidb_changefeed_emulator::runner::{self, Runner};
+    use tidb_changefeed_emulator::scenario::Scenario;
+    let text = format!(
+        "{THREE_REGIONS}\n[[steps]]\naction = \"remove_store\"\nstore = 3\n\n[[steps]]\naction = \"hide_region\"\nregion = 20\n\n[[steps]]\naction = \"hide_region\"\nregion = 10\n\n[[steps]]\naction = \"hide_region\"\nregion = 10\nhidden = false\n"
+    );
+    let s = Scenario::parse(&text, "inline").expect("scenario");
+    let mut emu = runner::start(&s, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("emulator starts");
+    Runner::new(&s)
+        .expect("runner")
+        .play(&mut emu, &s)
+        .await
+        .expect("plays");
+    let m = emu.cluster().lock();
+    let s3 = m.topo.stores.get(&3).expect("store 3");
+    assert!(s3.tombstone && !s3.up);
+    assert!(m.region_hidden(20) && !m.region_hidden(10));
+}

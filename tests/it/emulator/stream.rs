@@ -532,6 +532,7 @@ async fn conf_ver_is_ignored_by_register_and_conf_change() {
             tiflash: false,
             supports_v2: true,
             up: true,
+            tombstone: false,
         },
     );
     env.cluster.lock().add_peer(10, 4, false).expect("add peer");

@@ -1,5 +1,6 @@
-//! Fault injection on the model: broken store streams, stores down, `server_is_busy` and
-//! `congested` answers, held incremental scans, stalled resolved ts.
+//! Fault injection on the model: broken store streams, stores down or removed from the
+//! cluster (tombstone), `server_is_busy` and `congested` answers, held incremental scans,
+//! stalled resolved ts, regions PD does not report (a hole in its region scans).
 //!
 //! Guarantees: each fault acts only on the store or region it names, and lasts until undone
 //! (or, for `server_is_busy`, for the given number of registrations).
@@ -30,6 +31,35 @@ impl Model {
         if let Some(s) = self.topo.stores.get_mut(&store) {
             s.up = up;
         }
+    }
+
+    /// Mark a store removed from the cluster, as PD does once it is buried: `GetStore`
+    /// answers it with state Tombstone (node state Removed) and `GetAllStores` excludes it
+    /// when asked. Its regions keep naming it the leader until they are moved
+    /// ([`Model::transfer_leader`], [`Model::remove_peer`]), as PD's region info does until
+    /// the other peers elect a leader and report it.
+    pub fn set_store_tombstone(&mut self, store: u64) {
+        if let Some(s) = self.topo.stores.get_mut(&store) {
+            s.tombstone = true;
+            s.up = false;
+        }
+    }
+
+    /// Hide `region` from PD's answers (`hidden`) or show it again: while hidden, PD's
+    /// region scans leave a hole where it is and `GetRegion` finds no region there. TiKV
+    /// still serves it.
+    pub fn hide_region(&mut self, region: u64, hidden: bool) {
+        if hidden {
+            self.faults.hidden_regions.insert(region);
+        } else {
+            self.faults.hidden_regions.remove(&region);
+        }
+    }
+
+    /// Whether PD hides `region` (see [`Model::hide_region`]).
+    #[must_use]
+    pub fn region_hidden(&self, region: u64) -> bool {
+        self.faults.hidden_regions.contains(&region)
     }
 
     /// Answer the next `count` registrations on `store` with `server_is_busy`.

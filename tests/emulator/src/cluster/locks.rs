@@ -231,6 +231,7 @@ mod tests {
                 tiflash: false,
                 supports_v2: true,
                 up: true,
+                tombstone: false,
             },
         );
         for (id, start, end) in [(2u64, &b""[..], &b"m"[..]), (3, b"m", b"")] {
