@@ -24,7 +24,8 @@ use tidb_changefeed_emulator::scenario::Scenario;
 
 use crate::e2e::{Daemon, KILL_SCENARIO, emulator, read_all, table_topics_sink, wait_subscribed};
 use crate::load::SteadyLoad;
-use crate::own_mariadb::{OwnMariadb, mysql_env};
+use crate::mariadb_env::{mariadb, state_config};
+use crate::own_mariadb::OwnMariadb;
 use crate::support::unique;
 
 /// The lease TTL of these tests (short, so a failover test takes seconds).
@@ -87,9 +88,8 @@ struct StoreAt {
 
 impl StoreAt {
     fn shared(test: &str) -> StoreAt {
-        let env = mysql_env();
         StoreAt {
-            dsn: env.url,
+            dsn: mariadb().url.clone(),
             table: unique(&format!("ha_{test}")).replace('-', "_"),
         }
     }
@@ -97,9 +97,11 @@ impl StoreAt {
 
 /// Starts a daemon named `name` with `text(http)` as its configuration.
 fn daemon(name: &str, text: impl FnOnce(u16) -> String) -> Daemon {
-    let env = mysql_env();
-    let d = Daemon::start_config(name, text, &[("TIDB_CHANGEFEED_MYSQL_PASSWORD", &env.password)]);
-    d
+    Daemon::start_config(
+        name,
+        text,
+        &[("TIDB_CHANGEFEED_MYSQL_PASSWORD", &mariadb().password)],
+    )
 }
 
 /// The owner of changefeed `cf` as `d`'s status shows the table, and whether `d` runs it.
@@ -306,7 +308,15 @@ async fn zombie_a_stopped_owner_resumed_after_takeover_writes_nothing() {
     let (last, last_ts) = thread.join().expect("load");
     wait_checkpoint(&b, "cf", last_ts, Duration::from_secs(60)).await;
     // The table: b's lease, an epoch after a's, and b's checkpoint.
-    let rows = crate::own_mariadb::leases(&store.dsn, &store.table).await;
+    let rows = tidb_changefeed::checkpoint::sql::SqlStore::connect(&state_config(
+        &store.dsn,
+        &store.table,
+    ))
+    .await
+    .expect("the state store")
+    .leases()
+    .await
+    .expect("leases");
     let row = rows.iter().find(|r| r.changefeed == "cf").expect("cf row");
     assert_eq!(row.owner.as_deref(), Some("b"), "{row:?}");
     assert_eq!(row.epoch, 2, "a acquired epoch 1, b epoch 2: {row:?}");

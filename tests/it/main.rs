@@ -19,6 +19,7 @@ mod debezium_e2e;
 mod decode_cli;
 mod decode_fuzz_regressions;
 mod e2e;
+mod ha;
 mod emulator;
 mod fuzz_corpus;
 mod kafka_check;
