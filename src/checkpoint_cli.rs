@@ -5,11 +5,15 @@
 //! Guarantees: nothing is written without `--overwrite-checkpoint-ts`; the new file is
 //! written as every save is (atomic, checksummed); a damaged file is reported, never read
 //! as absent. `now` asks PD for its current TSO; a TSO or an RFC 3339 time needs nothing.
+//! With `[state] store = "mysql"` the checkpoint is read from and written to the SQL store
+//! ([`SqlStore::overwrite`]), which also bumps the changefeed's epoch: a running owner is
+//! fenced out and the changefeed resumes from the new checkpoint once its lease has ended.
 
 use std::fmt::Write as _;
 
+use crate::checkpoint::sql::{SqlStore, StoreError};
 use crate::checkpoint::{CheckpointError, FileStore, tso_from_millis};
-use crate::config::{Config, StartPosition};
+use crate::config::{CheckpointStore, Config, StartPosition};
 use crate::upstream::UpstreamError;
 use crate::upstream::pd::{ConnectOptions, PdClient};
 
@@ -20,6 +24,8 @@ pub enum CheckpointCliError {
     Usage(String),
     #[error(transparent)]
     Store(#[from] CheckpointError),
+    #[error(transparent)]
+    Sql(#[from] StoreError),
     #[error("asking PD for the current ts: {0}")]
     Upstream(#[from] UpstreamError),
 }
@@ -38,9 +44,41 @@ pub async fn run(
             ids.join(", ")
         )));
     };
+    let sql = match (&cfg.state.store, &cfg.state.mysql) {
+        (CheckpointStore::Mysql, Some(m)) => Some(SqlStore::connect(m).await?),
+        (CheckpointStore::Mysql, None) => {
+            return Err(CheckpointCliError::Usage(
+                "[state] store = \"mysql\" needs [state.mysql]".to_string(),
+            ));
+        }
+        (CheckpointStore::File, _) => None,
+    };
     let store = FileStore::new(&cfg.state.dir);
     let path = store.path(changefeed);
     let mut out = String::new();
+    if overwrite.is_none()
+        && let Some(sql) = &sql
+    {
+        match sql.load(changefeed).await? {
+            Some(ts) => {
+                let _ = writeln!(
+                    out,
+                    "{changefeed}: checkpoint {ts} ({}) in {}",
+                    ts_time(ts),
+                    sql.describe()
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{changefeed}: no checkpoint in {}; it starts from start-ts = {}",
+                    sql.describe(),
+                    cf.start_ts
+                );
+            }
+        }
+        return Ok(out);
+    }
     let Some(text) = overwrite else {
         match store.load(changefeed)? {
             Some(c) => {
@@ -83,6 +121,20 @@ pub async fn run(
         return Err(CheckpointCliError::Usage(
             "--overwrite-checkpoint-ts: 0 is not a checkpoint".to_string(),
         ));
+    }
+    if let Some(sql) = &sql {
+        let before = sql
+            .load(changefeed)
+            .await?
+            .map_or_else(|| "none".to_string(), |t| t.to_string());
+        sql.overwrite(changefeed, ts).await?;
+        let _ = writeln!(
+            out,
+            "{changefeed}: checkpoint set to {ts} ({}) in {} (was {before}); its epoch was bumped, so a running owner stops at its next renewal and the changefeed resumes after the new checkpoint once that lease has ended: rows committed after it are sent (again), rows at or before it are not",
+            ts_time(ts),
+            sql.describe()
+        );
+        return Ok(out);
     }
     let before = match store.load(changefeed) {
         Ok(Some(c)) => c.checkpoint_ts.to_string(),

@@ -174,9 +174,11 @@ fn main() -> ExitCode {
                 runtime::install_crypto_provider();
                 let (upstream, upstream_ok) = rt.block_on(check::probe_upstream(&loaded.config));
                 print!("{upstream}");
+                let (state, state_ok) = rt.block_on(check::probe_state(&loaded.config));
+                print!("{state}");
                 let (report, ok) = rt.block_on(check::probe_sinks(&loaded.config));
                 print!("{report}");
-                if ok && upstream_ok {
+                if ok && upstream_ok && state_ok {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(EXIT_RUNTIME)

@@ -7,9 +7,12 @@
 //! configured start position — a damaged checkpoint file is an error the operator resolves
 //! (restore it, or `tidb-changefeed checkpoint --overwrite-checkpoint-ts`), never a silent
 //! start from `start-ts`, which could skip rows. Errors name the file and what to do.
+//! [`sql::SqlStore`] keeps checkpoints and ownership leases in a TiDB/MySQL table instead
+//! (`[state] store = "mysql"`), with writes fenced by owner and epoch.
 
 pub mod file;
 pub mod format;
+pub mod sql;
 pub mod store;
 
 use std::io::ErrorKind;
@@ -60,6 +63,8 @@ pub enum CheckpointError {
     Fenced(#[from] crate::fence::Fenced),
     #[error("the checkpoint store's task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Sql(#[from] sql::StoreError),
 }
 
 impl CheckpointError {

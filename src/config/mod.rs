@@ -6,6 +6,7 @@
 //! for every problem found (syntax errors stop at the first).
 
 mod changefeed;
+mod dsn;
 mod locate;
 mod model;
 mod protocol;
@@ -22,10 +23,11 @@ pub use changefeed::{
     LargeMessageCompression, LargeMessageHandle, LargeMessageOption, SaslMechanism, SinkConfig,
     SinkKind, StartPosition,
 };
+pub use dsn::Dsn;
 pub use locate::{KeyPath, Seg};
 pub use model::{
-    CheckpointStore, Config, HaConfig, LogConfig, LogFormat, ServerConfig, StateConfig,
-    UpstreamConfig, UpstreamTls,
+    CheckpointStore, Config, DEFAULT_STATE_TABLE, HaConfig, LogConfig, LogFormat, MysqlStateConfig,
+    ServerConfig, StateConfig, UpstreamConfig, UpstreamTls,
 };
 pub use protocol::{Placement, Protocol, ProtocolCaps};
 pub use secret::{Secret, SecretSource};
@@ -184,6 +186,11 @@ fn anchor_paths(cfg: &mut Config, base: &Path) {
         }
     };
     fix(&mut cfg.state.dir);
+    if let Some(tls) = cfg.state.mysql.as_mut().and_then(|m| m.tls.as_mut()) {
+        fix(&mut tls.ca);
+        tls.cert.as_mut().map(fix);
+        tls.key.as_mut().map(fix);
+    }
     if let Some(tls) = cfg.upstream.tls.as_mut() {
         fix(&mut tls.ca);
         tls.cert.as_mut().map(fix);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::changefeed::ChangefeedConfig;
+use super::secret::Secret;
 use super::units::HumanDuration;
 
 /// The whole file.
@@ -170,9 +171,14 @@ pub struct StateConfig {
     /// directory.
     #[serde(default = "default_state_dir")]
     pub dir: PathBuf,
-    /// Where checkpoints are kept: `file` (in `dir`) or `mysql` (a table in TiDB).
-    #[serde(default)]
-    pub checkpoint_store: CheckpointStore,
+    /// Where checkpoints (and, with `mysql`, ownership leases) are kept: `file` (in `dir`) or
+    /// `mysql` (a table in TiDB, MySQL or MariaDB, see [`MysqlStateConfig`]). The older name
+    /// `checkpoint-store` is accepted too.
+    #[serde(default, alias = "checkpoint-store")]
+    pub store: CheckpointStore,
+    /// The SQL store, for `store = "mysql"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mysql: Option<MysqlStateConfig>,
     /// How often each changefeed's checkpoint is saved (and always at shutdown).
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: HumanDuration,
@@ -190,7 +196,8 @@ impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             dir: default_state_dir(),
-            checkpoint_store: CheckpointStore::default(),
+            store: CheckpointStore::default(),
+            mysql: None,
             checkpoint_interval: default_checkpoint_interval(),
         }
     }
@@ -202,6 +209,60 @@ pub enum CheckpointStore {
     #[default]
     File,
     Mysql,
+}
+
+/// `[state.mysql]`: the table that holds checkpoints and ownership leases.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MysqlStateConfig {
+    /// `mysql://USER@HOST[:PORT]/DATABASE` (see [`super::dsn`]); no password in it.
+    pub dsn: String,
+    /// The user's password: inline, `{ env = "VAR" }` or `{ file = "path" }`; never logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The state table; the members table is `<table>_members`. Both are created if absent.
+    #[serde(default = "default_state_table")]
+    pub table: String,
+    /// TLS to the store: when set, the connection requires TLS and verifies the server's
+    /// certificate against `ca` (and its name against the DSN's host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<UpstreamTls>,
+    /// How long establishing one connection (TCP, TLS, login) may take.
+    #[serde(default = "default_mysql_connect_timeout")]
+    pub connect_timeout: HumanDuration,
+    /// How long one store operation's statements may take; a hung store fails the operation
+    /// with a retryable timeout instead of hanging the caller.
+    #[serde(default = "default_mysql_query_timeout")]
+    pub query_timeout: HumanDuration,
+}
+
+/// The default state table name.
+pub const DEFAULT_STATE_TABLE: &str = "tidb_changefeed_state";
+
+fn default_state_table() -> String {
+    DEFAULT_STATE_TABLE.to_string()
+}
+
+fn default_mysql_connect_timeout() -> HumanDuration {
+    HumanDuration::secs(5)
+}
+
+fn default_mysql_query_timeout() -> HumanDuration {
+    HumanDuration::secs(3)
+}
+
+impl MysqlStateConfig {
+    /// A configuration with the defaults for everything but the DSN.
+    pub fn new(dsn: impl Into<String>) -> Self {
+        MysqlStateConfig {
+            dsn: dsn.into(),
+            password: None,
+            table: default_state_table(),
+            tls: None,
+            connect_timeout: default_mysql_connect_timeout(),
+            query_timeout: default_mysql_query_timeout(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

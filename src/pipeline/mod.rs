@@ -325,6 +325,12 @@ pub async fn run<L: SchemaSource>(
     )
     .await?;
     drop(start_guard);
+    if saved.is_none() {
+        // Pin the start position before anything is read: a restart (or another daemon
+        // taking the changefeed over) before the first progress resumes from here rather
+        // than from a later "now", which would skip the rows in between.
+        store.save(&cf.id, start_ts).await?;
+    }
 
     let tracker = AckTracker::new();
     let output = open_output(cf, &tracker, store.fence()).await?;

@@ -74,7 +74,12 @@ format = "text"
     for cf in changefeeds {
         text.push_str(&format!(
             "\n[[changefeed]]\nid = \"{cf}\"\ntime-zone = \"UTC\"\n\n{}\n",
-            table_topics_sink("protocol = \"canal-json\"", &format!("{prefix}_{cf}"), 3, "")
+            table_topics_sink(
+                "protocol = \"canal-json\"",
+                &format!("{prefix}_{cf}"),
+                3,
+                ""
+            )
         ));
     }
     text
@@ -202,9 +207,7 @@ fn tally(topic: &str, load: &SteadyLoad, last: i64) -> Tally {
 
 /// The emulated cluster, a 4-versions-per-20-ms load over `test.t`'s 40 keys, and its stop
 /// flag and thread.
-async fn cluster_with_load(
-    name: &str,
-) -> (Emulator, SteadyLoad) {
+async fn cluster_with_load(name: &str) -> (Emulator, SteadyLoad) {
     let s = Scenario::parse(KILL_SCENARIO, name).expect("scenario");
     let emu = emulator(&s).await;
     let info = tidb_changefeed::model::TableInfo::from_json(s.tables[0].info.as_bytes())
@@ -286,10 +289,22 @@ async fn zombie_a_stopped_owner_resumed_after_takeover_writes_nothing() {
     let sent_before = metric(&a, "tidb_changefeed_kafka_messages_total");
     assert!(sent_before > 0.0, "a was replicating");
     let pid = a.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     wait_running(&b, "b", "cf", TTL + Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     // a finds its lease gone: standby, reason naming the lease.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -299,7 +314,12 @@ async fn zombie_a_stopped_owner_resumed_after_takeover_writes_nothing() {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "a did not stand down: {:?}\n{}", a.try_status(), a.log());
+        assert!(
+            Instant::now() < deadline,
+            "a did not stand down: {:?}\n{}",
+            a.try_status(),
+            a.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -329,7 +349,14 @@ async fn zombie_a_stopped_owner_resumed_after_takeover_writes_nothing() {
         "the resumed zombie sent messages after losing its lease:\n{log}"
     );
     let t = tally(&format!("{prefix}_cf_test_t"), &load, last);
-    eprintln!("zombie: rows committed {}, delivered {}, lost {}, order breaks {}, duplicates {}", last + 1, t.delivered, t.lost, t.order_breaks, t.duplicates);
+    eprintln!(
+        "zombie: rows committed {}, delivered {}, lost {}, order breaks {}, duplicates {}",
+        last + 1,
+        t.delivered,
+        t.lost,
+        t.order_breaks,
+        t.duplicates
+    );
     assert_eq!((t.lost, t.order_breaks), (0, 0), "{t:?}");
 }
 
@@ -345,13 +372,15 @@ async fn scale_out_three_daemons_share_six_changefeeds_and_take_over_a_stopped_o
         .iter()
         .map(|n| daemon(n, |http| config(&pd, http, n, &store, &cfs, &prefix)))
         .collect();
-    let stop = Arc::new(AtomicBool::new(false));
-    let thread = load.clone().spawn(emu.cluster().clone(), Arc::clone(&stop));
     // Two each.
     let shares = |ds: &[Daemon]| -> BTreeMap<String, usize> {
         let mut n = BTreeMap::new();
         if let Some(st) = ds[0].try_status() {
-            for m in st["cluster"]["members"].as_array().cloned().unwrap_or_default() {
+            for m in st["cluster"]["members"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
                 n.insert(
                     m["id"].as_str().unwrap_or_default().to_string(),
                     m["owns"].as_array().map_or(0, Vec::len),
@@ -366,9 +395,26 @@ async fn scale_out_three_daemons_share_six_changefeeds_and_take_over_a_stopped_o
         if s.len() == 3 && s.values().all(|n| *n == 2) {
             break;
         }
-        assert!(Instant::now() < deadline, "not two each: {s:?}\n{}", ds[0].log());
+        assert!(
+            Instant::now() < deadline,
+            "not two each: {s:?}\n{}",
+            ds[0].log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for cf in cfs {
+        while !ds
+            .iter()
+            .any(|d| owner(d, cf).is_some_and(|(_, s)| s == "running"))
+        {
+            assert!(Instant::now() < deadline, "nobody runs {cf}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Rows flow from here on: every changefeed runs and has pinned its start.
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = load.clone().spawn(emu.cluster().clone(), Arc::clone(&stop));
     // Every daemon's status shows who owns what.
     for d in &ds {
         let st = d.status();
@@ -453,9 +499,7 @@ async fn store_outage_the_owner_stops_writing_within_its_lease_then_resumes_with
             last_count = n;
             last_change = Instant::now();
         }
-        if stopped_at.is_none()
-            && owner(&a, "cf").is_some_and(|(_, s)| s != "running")
-        {
+        if stopped_at.is_none() && owner(&a, "cf").is_some_and(|(_, s)| s != "running") {
             stopped_at = Some(outage.elapsed());
         }
     }

@@ -1,22 +1,33 @@
 //! Rules of the daemon's own sections: `[server]` (a shutdown timeout above zero), `[state]`
-//! (the file checkpoint store only; a checkpoint interval above zero) and `[log]` (a level or
-//! `RUST_LOG`-style directives that `tracing` accepts).
+//! (a checkpoint interval above zero; `store = "mysql"` needs `[state.mysql]` with a valid
+//! DSN without a password, a plain table name, TLS `cert`+`key` together, timeouts above
+//! zero; its password secret resolved here, relative files read from `base`) and `[log]` (a
+//! level or `RUST_LOG`-style directives that `tracing` accepts).
+
+use std::path::Path;
 
 use super::Report;
-use crate::config::{CheckpointStore, Config, KeyPath};
+use crate::config::{CheckpointStore, Config, Dsn, KeyPath, MysqlStateConfig};
 
-pub(super) fn check(r: &mut Report, root: &KeyPath, cfg: &Config) {
+/// The longest state table name: MySQL allows 64 characters and the members table adds
+/// `_members`.
+const MAX_TABLE_LEN: usize = 64 - "_members".len();
+
+pub(super) fn check(r: &mut Report, root: &KeyPath, cfg: &mut Config, base: &Path) {
     if cfg.server.shutdown_timeout.get().is_zero() {
         r.err(
             root.key("server").key("shutdown-timeout"),
             "must be greater than 0",
         );
     }
-    if cfg.state.checkpoint_store == CheckpointStore::Mysql {
-        r.unsupported(
-            root.key("state").key("checkpoint-store"),
-            "checkpoint-store = \"mysql\"",
-        );
+    let state = root.key("state");
+    match (&cfg.state.store, cfg.state.mysql.as_mut()) {
+        (CheckpointStore::Mysql, None) => r.err(
+            state.key("store"),
+            "store = \"mysql\" needs a [state.mysql] section with at least `dsn`, e.g. dsn = \"mysql://cdc@tidb.example:4000/tidb_changefeed\"",
+        ),
+        (_, Some(m)) => check_mysql(r, &state.key("mysql"), m, base),
+        (CheckpointStore::File, None) => {}
     }
     if cfg.state.checkpoint_interval.get().is_zero() {
         r.err(
@@ -41,6 +52,49 @@ pub(super) fn check(r: &mut Report, root: &KeyPath, cfg: &Config) {
     }
     if let Err(why) = check_log_filter(&cfg.log.level) {
         r.err(root.key("log").key("level"), why);
+    }
+}
+
+fn check_mysql(r: &mut Report, p: &KeyPath, m: &mut MysqlStateConfig, base: &Path) {
+    if let Err(why) = Dsn::parse(&m.dsn) {
+        r.err(p.key("dsn"), why);
+    }
+    if m.table.is_empty()
+        || m.table.len() > MAX_TABLE_LEN
+        || !m
+            .table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        r.err(
+            p.key("table"),
+            format!(
+                "invalid table name {:?}: use 1 to {MAX_TABLE_LEN} letters, digits or underscores (the members table adds \"_members\")",
+                m.table
+            ),
+        );
+    }
+    if let Some(tls) = &m.tls
+        && tls.cert.is_some() != tls.key.is_some()
+    {
+        r.err(
+            p.key("tls")
+                .key(if tls.cert.is_some() { "key" } else { "cert" }),
+            "`cert` and `key` must be set together",
+        );
+    }
+    for (key, d) in [
+        ("connect-timeout", m.connect_timeout),
+        ("query-timeout", m.query_timeout),
+    ] {
+        if d.get().is_zero() {
+            r.err(p.key(key), "must be greater than 0");
+        }
+    }
+    if let Some(pw) = m.password.as_mut()
+        && let Err(why) = pw.resolve(base)
+    {
+        r.err(p.key("password"), why);
     }
 }
 

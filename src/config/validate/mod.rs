@@ -58,7 +58,7 @@ pub fn validate(cfg: &mut Config, base: &Path) -> Vec<Violation> {
     let mut r = Report::default();
     let root = KeyPath::root();
     upstream::check(&mut r, &root.key("upstream"), &cfg.upstream);
-    daemon::check(&mut r, &root, cfg);
+    daemon::check(&mut r, &root, cfg, base);
 
     if cfg.changefeeds.is_empty() {
         r.err(
