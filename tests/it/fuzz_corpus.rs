@@ -6,12 +6,16 @@
 //! Also holds the checked-in layout together: every target has a corpus, a fuzz target file
 //! and a `[[bin]]` in `fuzz/Cargo.toml`, and every corpus or regressions folder names a target,
 //! so a renamed or new target cannot go unreplayed. `write_fuzz_seeds` (ignored; run by hand)
-//! writes the starting seeds that `cargo fuzz` grows and `cargo fuzz cmin` minimizes.
+//! writes the starting seeds that `scripts/fuzz.sh` grows and selects the corpora from.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use tidb_changefeed_emulator::fuzzing::TARGETS;
+
+/// The most inputs a checked-in corpus may hold (`scripts/fuzz.sh` keeps 40 by default):
+/// the corpora are replayed on every test run, the grown ones stay out of the repository.
+const MAX_CORPUS: usize = 64;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
@@ -73,6 +77,12 @@ fn every_fuzz_corpus_and_crash_input_replays() {
             "fuzz/corpus/{name} has {} inputs; its minimized corpus must be checked in",
             corpus.len()
         );
+        assert!(
+            corpus.len() <= MAX_CORPUS,
+            "fuzz/corpus/{name} has {} inputs, more than {MAX_CORPUS}: check in what \
+             scripts/fuzz.sh selects (FUZZ_CORPUS_MAX), not the grown corpus",
+            corpus.len()
+        );
         let crashes = files(&root.join("regressions").join(name));
         for file in corpus.iter().chain(&crashes) {
             let bytes = std::fs::read(file).expect("corpus file");
@@ -93,7 +103,7 @@ fn every_fuzz_corpus_and_crash_input_replays() {
 
 /// Writes the starting seeds of every target into `fuzz/corpus/<target>/` (files named
 /// `seed-*`): `cargo test --test it write_fuzz_seeds -- --ignored`. `scripts/fuzz.sh` grows
-/// the corpora from them and minimizes them with `cargo fuzz cmin`.
+/// `fuzz/grown/<target>/` from them and rewrites the corpora as the inputs covering most.
 #[test]
 #[ignore = "writes files for the fuzzers; run by hand"]
 fn write_fuzz_seeds() {

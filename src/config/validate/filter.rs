@@ -1,5 +1,5 @@
 //! Rules of `[filter]`: at least one table-filter rule, each non-empty and parseable; event
-//! filters with a matcher, valid `ignore-sql` regular expressions and known `ignore-event`
+//! filters with a parseable matcher, valid `ignore-sql` regular expressions and known `ignore-event`
 //! kinds; SQL expression filters rejected as not supported yet. Also the one rule every
 //! table matcher (filter rules, dispatcher and column-selector matchers) must satisfy.
 
@@ -20,7 +20,7 @@ pub(super) fn check(r: &mut Report, f: &KeyPath, filter: &FilterConfig, case_sen
     }
     matchers(r, &f.key("rules"), &filter.rules, case_sensitive);
     for (i, ef) in filter.event_filters.iter().enumerate() {
-        event_filter(r, &f.key("event-filters").index(i), ef);
+        event_filter(r, &f.key("event-filters").index(i), ef, case_sensitive);
     }
 }
 
@@ -31,15 +31,20 @@ pub(super) fn matchers(r: &mut Report, p: &KeyPath, rules: &[String], case_sensi
     }
 }
 
-fn event_filter(r: &mut Report, e: &KeyPath, ef: &EventFilterRule) {
+fn event_filter(r: &mut Report, e: &KeyPath, ef: &EventFilterRule, case_sensitive: bool) {
     if ef.matcher.is_empty() {
         r.err(
             e.key("matcher"),
             "an event filter needs at least one matcher",
         );
     }
+    // The matcher is table-filter rules, parsed when the changefeed starts
+    // (`filter::EventFilters::parse`): a rule that does not parse must be refused here, not
+    // accepted and then fail the start.
+    matchers(r, &e.key("matcher"), &ef.matcher, case_sensitive);
     for (j, re) in ef.ignore_sql.iter().enumerate() {
-        if let Err(why) = regex::Regex::new(re) {
+        // Compiled as the event filter compiles it (case-insensitive).
+        if let Err(why) = regex::RegexBuilder::new(re).case_insensitive(true).build() {
             r.err(
                 e.key("ignore-sql").index(j),
                 format!("invalid regular expression {re:?}: {why}"),
