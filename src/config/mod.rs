@@ -160,7 +160,39 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ));
     }
     anchor_paths(&mut config, &base);
+    exclude_state_schema(&mut config);
     Ok(config)
+}
+
+/// With `[state] store = "mysql"`, appends `!<database>.*` to every changefeed's filter
+/// rules (the last matching rule decides), so the store's own writes are never replicated
+/// when its table lives in the replicated TiDB. `check` shows the rule. A database name with
+/// filter wildcard characters is left to the operator's rules.
+fn exclude_state_schema(cfg: &mut Config) {
+    if cfg.state.store != CheckpointStore::Mysql {
+        return;
+    }
+    let Some(db) = cfg
+        .state
+        .mysql
+        .as_ref()
+        .and_then(|m| Dsn::parse(&m.dsn).ok())
+        .map(|d| d.database)
+    else {
+        return;
+    };
+    if !db
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '-')
+    {
+        return;
+    }
+    let rule = format!("!{db}.*");
+    for cf in &mut cfg.changefeeds {
+        if !cf.filter.rules.contains(&rule) {
+            cf.filter.rules.push(rule.clone());
+        }
+    }
 }
 
 /// The first line of a TOML syntax error, without the source excerpt.
@@ -202,5 +234,90 @@ fn anchor_paths(cfg: &mut Config, base: &Path) {
             k.cert.as_mut().map(fix);
             k.key.as_mut().map(fix);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[upstream]
+pd = ["127.0.0.1:2379"]
+[[changefeed]]
+id = "cf"
+[changefeed.sink]
+type = "stdout"
+protocol = "canal-json"
+"#;
+
+    fn load(extra: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/etc/cf.toml"), &format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn the_sql_store_is_configured_and_its_schema_excluded() {
+        let c = load(
+            r#"
+[state]
+checkpoint-store = "mysql"
+[state.mysql]
+dsn = "mysql://cdc@tidb:4000/cdc_state"
+password = "pw"
+[state.mysql.tls]
+ca = "ca.pem"
+"#,
+        )
+        .expect("valid");
+        assert_eq!(c.state.store, CheckpointStore::Mysql);
+        let m = c.state.mysql.as_ref().expect("mysql");
+        assert_eq!(m.table, DEFAULT_STATE_TABLE);
+        assert_eq!(m.connect_timeout.get(), std::time::Duration::from_secs(5));
+        assert_eq!(m.query_timeout.get(), std::time::Duration::from_secs(3));
+        assert_eq!(m.password.as_ref().map(Secret::expose), Some("pw"));
+        assert!(!format!("{m:?}").contains("\"pw\""), "{m:?}");
+        assert_eq!(
+            m.tls.as_ref().map(|t| t.ca.clone()),
+            Some(PathBuf::from("/etc/ca.pem"))
+        );
+        assert_eq!(
+            c.changefeeds[0].filter.rules.last().map(String::as_str),
+            Some("!cdc_state.*")
+        );
+    }
+
+    #[test]
+    fn sql_store_mistakes_are_located() {
+        let keys = |extra: &str| -> Vec<(String, String)> {
+            load(extra)
+                .expect_err("invalid")
+                .problems()
+                .iter()
+                .map(|p| (p.key.clone(), p.message.clone()))
+                .collect()
+        };
+        let p = keys("[state]\nstore = \"mysql\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "state.store");
+        assert!(p[0].1.contains("[state.mysql]"), "{p:?}");
+        let p = keys(
+            "[state]\nstore = \"mysql\"\n[state.mysql]\ndsn = \"mysql://cdc:hunter2@h:4000/db\"\ntable = \"bad-name\"\nquery-timeout = \"0s\"\n[state.mysql.tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\n",
+        );
+        let got: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            got,
+            vec![
+                "state.mysql.dsn",
+                "state.mysql.table",
+                "state.mysql.tls.key",
+                "state.mysql.query-timeout"
+            ],
+            "{p:?}"
+        );
+        assert!(!format!("{p:?}").contains("hunter2"), "{p:?}");
+        let p = keys(
+            "[state]\nstore = \"mysql\"\n[state.mysql]\ndsn = \"mysql://cdc@h:4000/db\"\npassword = { env = \"TIDB_CHANGEFEED_SURELY_UNSET_VAR\" }\n",
+        );
+        assert_eq!(p[0].0, "state.mysql.password", "{p:?}");
     }
 }

@@ -548,6 +548,10 @@ protocol = "canal-json"
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("state: mysql mysql://cdc@"), "{out}");
     assert!(
+        out.contains("!tidb_changefeed.*"),
+        "the store's schema is filtered out: {out}"
+    );
+    assert!(
         out.contains("password *** (from env TIDB_CHANGEFEED_MYSQL_PASSWORD)"),
         "{out}"
     );
