@@ -41,6 +41,14 @@ fn read_env_file() -> HashMap<String, String> {
         .collect()
 }
 
+/// `scripts/mariadb.sh`, without checking the server (for clean-ups that must not panic).
+pub fn script() -> Option<PathBuf> {
+    std::env::var("MARIADB_SCRIPT")
+        .ok()
+        .or_else(|| read_env_file().get("MARIADB_SCRIPT").cloned())
+        .map(PathBuf::from)
+}
+
 /// The server's settings; panics with instructions when they are not there or it does not
 /// answer.
 pub fn mariadb() -> &'static MariadbEnv {
