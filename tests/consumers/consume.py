@@ -51,12 +51,17 @@ options: --no-schema (JsonConverter schemas.enable=false; Flink schema-include=f
 it "flink" is null), --flink-schema-include true|false, --flink-timestamp-format SQL|ISO-8601,
 --flink-errors-as-data (a record Flink rejects gets "flink": null and "flink_error", the
 exception chain on one line, instead of failing the run).
+
+--format canal-json runs the same JVM consumer with Flink's canal-json format on the value
+(CanalJsonDeserializationSchema, the class Flink SQL's 'format' = 'canal-json' runs) and
+Connect's JsonConverter without schemas (the record as a plain map); --flink-columns gives the
+table, --flink-errors-as-data and --flink-timestamp-format apply as above.
 Before starting it, tests/consumers/setup-jvm.sh fetches the jars and compiles the program when
 needed (under a second when nothing changed).
 
 One decoder per format: in-process ones in DECODERS (avro, open-protocol), whole-run delegates
-to another runtime in DELEGATES (debezium-json); canal-json (as Flink reads it) is meant to be
-added. tests/consumers/test_open_protocol.py tests the open-protocol decoder on hand-built bytes.
+to another runtime in DELEGATES (debezium-json, canal-json).
+tests/consumers/test_open_protocol.py tests the open-protocol decoder on hand-built bytes.
 
 Run it with the venv python that tests/consumers/setup.sh prints.
 """
@@ -348,6 +353,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def jvm_debezium(args: argparse.Namespace) -> None:
     """Replaces this process with the JVM consumer (tests/consumers/jvm/DebeziumConsume)."""
+    jvm_consume(args, "debezium-json")
+
+
+def jvm_canal(args: argparse.Namespace) -> None:
+    """The JVM consumer with Flink's canal-json format (Connect reads the value schemaless)."""
+    args.no_schema = True
+    jvm_consume(args, "canal-json")
+
+
+def jvm_consume(args: argparse.Namespace, flink_format: str) -> None:
+    """Replaces this process with the JVM consumer, Flink reading `flink_format`."""
     setup = os.path.join(HERE, "setup-jvm.sh")
     got = subprocess.run([setup], stdout=subprocess.PIPE, text=True)
     if got.returncode != 0:
@@ -365,6 +381,8 @@ def jvm_debezium(args: argparse.Namespace) -> None:
         "-cp",
         classpath,
         "DebeziumConsume",
+        "--flink-format",
+        flink_format,
         "--bootstrap",
         args.bootstrap,
         "--topic",
@@ -394,6 +412,7 @@ def jvm_debezium(args: argparse.Namespace) -> None:
 # format name -> a function that runs the whole consumption in another runtime (never returns).
 DELEGATES: Dict[str, Callable[[argparse.Namespace], None]] = {
     "debezium-json": jvm_debezium,
+    "canal-json": jvm_canal,
 }
 
 
@@ -405,8 +424,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
             "JSON object per record (per event for open-protocol) on stdout. Formats: avro "
             "(Confluent wire format, schemas from the registry); debezium-json (the JVM consumer: "
             "Kafka Connect's JsonConverter and Flink's debezium-json format); open-protocol "
-            "(TiCDC Open Protocol batches, decoded event by event). canal-json is planned, not "
-            "there yet."
+            "(TiCDC Open Protocol batches, decoded event by event); canal-json (the JVM consumer "
+            "with Flink's canal-json format)."
         ),
     )
     p.add_argument("--format", required=True, choices=sorted([*DECODERS, *DELEGATES]), help="record format")

@@ -401,6 +401,18 @@ pub struct DebeziumReading<'a> {
     /// `"flink_error"` holds the exception chain on one line (`"Type: message; caused by
     /// Type: message"`). Connect failures still fail the run.
     pub flink_errors_as_data: bool,
+    /// Which of Flink's formats decodes the value.
+    pub flink_format: FlinkFormat,
+}
+
+/// Flink's JSON changelog formats the JVM consumer can run (tests/consumers/jvm/FlinkView.java).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlinkFormat {
+    /// `'format' = 'debezium-json'` (`DebeziumJsonDeserializationSchema`).
+    DebeziumJson,
+    /// `'format' = 'canal-json'` (`CanalJsonDeserializationSchema`); Connect then reads the
+    /// value as a schemaless map.
+    CanalJson,
 }
 
 /// Reads `expect` records of `topic` (all partitions, from the beginning) through `bootstrap`
@@ -430,6 +442,7 @@ pub fn consume_debezium(
             connect_schemas: schema_included,
             flink_schema_include: schema_included,
             flink_errors_as_data: false,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     )
 }
@@ -448,7 +461,10 @@ pub fn consume_debezium_with(
     cmd.arg(consume_script())
         .args([
             "--format",
-            "debezium-json",
+            match reading.flink_format {
+                FlinkFormat::DebeziumJson => "debezium-json",
+                FlinkFormat::CanalJson => "canal-json",
+            },
             "--bootstrap",
             bootstrap,
             "--topic",
@@ -826,6 +842,7 @@ async fn debezium_json_records_are_decoded_by_kafka_connect_and_flink() {
             connect_schemas: false,
             flink_schema_include: true,
             flink_errors_as_data: false,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     );
     assert_eq!(plain.len(), 2, "{plain:#?}");

@@ -5,7 +5,7 @@
 //! (payload only: Connect reads it with `schemas.enable=false`, Flink only with
 //! `schema-include=true`), and `output-old-value = false` (Flink refuses the UPDATE).
 //!
-//! Flink's refusals asserted here are those of flink-json 1.20.3's
+//! Flink's refusals asserted here are those of flink-json 1.20.4's
 //! `DebeziumJsonDeserializationSchema` (the version tests/consumers/jvm/pom.xml pins): every
 //! failure is wrapped as `IOException("Corrupt Debezium JSON message '<value>'.")`; an UPDATE
 //! whose `before` is null throws `IllegalStateException` naming the `"before"` field; with
@@ -18,7 +18,7 @@ use serde_json::{Value as J, json};
 use tidb_changefeed_emulator::runner::Runner;
 use tidb_changefeed_emulator::scenario::Scenario;
 
-use crate::consumers::{DebeziumReading, consume_debezium, consume_debezium_with};
+use crate::consumers::{DebeziumReading, FlinkFormat, consume_debezium, consume_debezium_with};
 use crate::e2e::{Daemon, emulator, table_topics_sink};
 use crate::kafka_env::{KcatAuth, KcatMessage, kafka, kcat_consume};
 use crate::support::unique;
@@ -33,7 +33,7 @@ const FLINK_COLUMNS: &str = "id:BIGINT NOT NULL,c_int:INT,c_varchar:STRING,c_dat
 /// tombstone, as TiCDC).
 const RECORDS: usize = 5;
 
-/// What flink-json 1.20.3 wraps every refused record in (`value` is the record as text).
+/// What flink-json 1.20.4 wraps every refused record in (`value` is the record as text).
 fn flink_corrupt(value: &str) -> String {
     format!("java.io.IOException: Corrupt Debezium JSON message '{value}'.")
 }
@@ -224,6 +224,7 @@ async fn schemaless_debezium_is_read_by_connect_without_schemas_and_by_flink_wit
             connect_schemas: false,
             flink_schema_include: true,
             flink_errors_as_data: false,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     );
     assert_eq!(records.len(), RECORDS, "{records:#?}");
@@ -308,6 +309,7 @@ async fn schemaless_debezium_is_read_by_connect_without_schemas_and_by_flink_wit
             connect_schemas: false,
             flink_schema_include: false,
             flink_errors_as_data: true,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     );
     assert_eq!(top_level.len(), RECORDS, "{top_level:#?}");
@@ -354,6 +356,7 @@ async fn without_old_values_the_update_has_no_before_and_flink_refuses_it() {
             connect_schemas: true,
             flink_schema_include: true,
             flink_errors_as_data: true,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     );
     assert_eq!(records.len(), RECORDS, "{records:#?}");
@@ -514,6 +517,7 @@ async fn new_architecture_sends_schema_changes_and_watermarks() {
             connect_schemas: true,
             flink_schema_include: true,
             flink_errors_as_data: false,
+            flink_format: FlinkFormat::DebeziumJson,
         },
     );
     assert_eq!(records.len(), raw.len());

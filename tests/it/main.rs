@@ -4,6 +4,7 @@
 
 mod avro_e2e;
 mod big_txn;
+mod canal_flink;
 mod chaos;
 mod cli;
 mod config_errors;

@@ -1,7 +1,8 @@
 // DebeziumConsume: the independent JVM consumer for Debezium JSON records. Reads a topic of
 // the real broker from the beginning with the Kafka Java client and decodes every record with
 // code nobody in this project wrote: Kafka Connect's JsonConverter on key and value
-// (ConnectView) and Flink's debezium-json format on the value (FlinkView). Prints one JSON
+// (ConnectView) and Flink's debezium-json (or, with --flink-format, canal-json) format on the
+// value (FlinkView). Prints one JSON
 // object per record on stdout, sorted by (partition, offset):
 //
 //   {"partition": P, "offset": O, "connect_key": ..., "connect_value": ..., "flink": [...]}
@@ -19,6 +20,9 @@
 //   --no-schema             JsonConverter with schemas.enable=false (default true), and Flink
 //                           with schema-include=false unless --flink-schema-include says so
 //   --flink-columns SPEC    the table's columns for Flink, "name:TYPE,..." in Flink SQL types
+//   --flink-format debezium-json|canal-json   which Flink format decodes the value (debezium-json);
+//                           with canal-json, run with --no-schema (Connect then reads the JSON
+//                           as a schemaless map)
 //   --flink-schema-include true|false   debezium-json.schema-include (default: !--no-schema)
 //   --flink-timestamp-format SQL|ISO-8601   debezium-json.timestamp-format.standard (SQL)
 //   --flink-errors-as-data  a record Flink rejects gets "flink_error" instead of exit 2
@@ -74,6 +78,7 @@ public final class DebeziumConsume {
         boolean schemas = true;
         boolean flinkErrorsAsData;
         String flinkColumns;
+        String flinkFormat = "debezium-json";
         Boolean flinkSchemaInclude;
         TimestampFormat timestampFormat = TimestampFormat.SQL;
 
@@ -108,6 +113,12 @@ public final class DebeziumConsume {
                         break;
                     case "--flink-columns":
                         a.flinkColumns = v;
+                        break;
+                    case "--flink-format":
+                        if (!v.equals("debezium-json") && !v.equals("canal-json")) {
+                            throw usage(opt + " takes debezium-json or canal-json, not '" + v + "'");
+                        }
+                        a.flinkFormat = v;
                         break;
                     case "--flink-schema-include":
                         if (!v.equals("true") && !v.equals("false")) {
@@ -210,7 +221,8 @@ public final class DebeziumConsume {
         FlinkView flink = null;
         if (args.flinkColumns != null) {
             try {
-                flink = new FlinkView(args.flinkColumns, args.flinkSchemaInclude(), args.timestampFormat);
+                flink = new FlinkView(
+                        args.flinkFormat, args.flinkColumns, args.flinkSchemaInclude(), args.timestampFormat);
             } catch (Exception e) {
                 throw new Failure(EXIT_KAFKA, "usage: bad --flink-columns: " + describe(e));
             }

@@ -1,10 +1,13 @@
-// FlinkView: decodes one Kafka value with Apache Flink's own debezium-json format
-// (org.apache.flink:flink-json, DebeziumJsonDeserializationSchema, the class Flink SQL's
-// 'format' = 'debezium-json' runs) for a table schema given as "name:TYPE,..." (Flink SQL type
+// FlinkView: decodes one Kafka value with Apache Flink's own debezium-json or canal-json format
+// (org.apache.flink:flink-json, DebeziumJsonDeserializationSchema / CanalJsonDeserializationSchema,
+// the classes Flink SQL's 'format' = 'debezium-json' / 'canal-json' run) for a table schema given
+// as "name:TYPE,..." (Flink SQL type
 // syntax, e.g. "id:BIGINT NOT NULL,c:STRING,d:DATE,p:DECIMAL(10,2)"), and renders every RowData
 // it emits as {"kind": "+I|-U|+U|-D", "fields": [...]}.
 //
-// schema-include=true reads the row change under "payload" (what Kafka Connect's JsonConverter
+// canal-json reads every record (no database/table filter); schema-include does not apply.
+//
+// schema-include=true (debezium-json) reads the row change under "payload" (what Kafka Connect's JsonConverter
 // writes with schemas.enable=true; the "schema" member is ignored); false reads it at the top
 // level. Parse errors are not ignored (ignore-parse-errors=false): a record Flink rejects
 // throws. A null or empty value (tombstone) yields no rows, as in Flink.
@@ -28,6 +31,7 @@ import java.util.List;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.formats.common.TimestampFormat;
+import org.apache.flink.formats.json.canal.CanalJsonDeserializationSchema;
 import org.apache.flink.formats.json.debezium.DebeziumJsonDeserializationSchema;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
@@ -53,15 +57,32 @@ final class FlinkView {
     private final RowType rowType;
     private final DeserializationSchema<RowData> schema;
 
-    FlinkView(String columns, boolean schemaInclude, TimestampFormat timestampFormat) throws Exception {
+    FlinkView(String format, String columns, boolean schemaInclude, TimestampFormat timestampFormat)
+            throws Exception {
         this.rowType = parseColumns(columns);
-        this.schema = new DebeziumJsonDeserializationSchema(
-                TypeConversions.fromLogicalToDataType(rowType),
-                Collections.emptyList(),
-                TypeInformation.of(RowData.class),
-                schemaInclude,
-                false,
-                timestampFormat);
+        switch (format) {
+            case "debezium-json":
+                this.schema = new DebeziumJsonDeserializationSchema(
+                        TypeConversions.fromLogicalToDataType(rowType),
+                        Collections.emptyList(),
+                        TypeInformation.of(RowData.class),
+                        schemaInclude,
+                        false,
+                        timestampFormat);
+                break;
+            case "canal-json":
+                this.schema = CanalJsonDeserializationSchema.builder(
+                                TypeConversions.fromLogicalToDataType(rowType),
+                                Collections.emptyList(),
+                                TypeInformation.of(RowData.class))
+                        .setIgnoreParseErrors(false)
+                        .setTimestampFormat(timestampFormat)
+                        .build();
+                break;
+            default:
+                throw new IllegalArgumentException(
+                        "unknown Flink format '" + format + "' (debezium-json or canal-json)");
+        }
         ClassLoader loader = FlinkView.class.getClassLoader();
         schema.open(new DeserializationSchema.InitializationContext() {
             @Override
