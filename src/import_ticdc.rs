@@ -212,7 +212,9 @@ fn walk(t: &Table, prefix: &str, cf: &mut Table, secrets: &SecretStyle, out: &mu
                 to,
                 kind: Kind::Rules,
             } => rules(&path, to, v, cf, out),
-            Fate::Map { to, kind } => apply::apply_value(cf, &path, to, kind, v.clone(), secrets, out),
+            Fate::Map { to, kind } => {
+                apply::apply_value(cf, &path, to, kind, v.clone(), secrets, out)
+            }
             Fate::NoEffect(why) => out.dropped.push(Dropped {
                 name: path.clone(),
                 value: shown(&path, v),
@@ -230,7 +232,14 @@ fn walk(t: &Table, prefix: &str, cf: &mut Table, secrets: &SecretStyle, out: &mu
 /// The keys a rule of each list has here (TiCDC's names).
 fn rule_keys(path: &str) -> &'static [&'static str] {
     match path {
-        "sink.dispatchers" => &["matcher", "topic", "partition", "dispatcher", "index", "columns"],
+        "sink.dispatchers" => &[
+            "matcher",
+            "topic",
+            "partition",
+            "dispatcher",
+            "index",
+            "columns",
+        ],
         "sink.column-selectors" => &["matcher", "columns"],
         _ => &["matcher", "ignore-event", "ignore-sql"],
     }
@@ -290,7 +299,11 @@ fn text_of(v: &Value) -> String {
 /// A value for messages, secrets masked.
 fn shown(path: &str, v: &Value) -> String {
     let name = path.rsplit('.').next().unwrap_or(path);
-    if name.contains("password") || name.contains("secret") || name == "token" {
+    if name.contains("password")
+        || name.contains("secret")
+        || name.ends_with("token")
+        || name.ends_with("access-key")
+    {
         return "***".to_string();
     }
     let t = text_of(v);
@@ -378,7 +391,9 @@ fn self_check(text: &str) -> (Vec<String>, Vec<String>) {
                     || p.message.contains("cannot read secret file");
                 let line = format!("{}: {}", p.key, p.message);
                 if machine {
-                    notes.push(format!("{line} (fix it on the machine that runs the daemon)"));
+                    notes.push(format!(
+                        "{line} (fix it on the machine that runs the daemon)"
+                    ));
                 } else {
                     problems.push(line);
                 }
@@ -434,6 +449,10 @@ mod tests {
                 "sink.something",
             ]
         );
-        assert!(imported.toml.contains("#   sink.something=1: unknown TiCDC setting"));
+        assert!(
+            imported
+                .toml
+                .contains("#   sink.something=1: unknown TiCDC setting")
+        );
     }
 }

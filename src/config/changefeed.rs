@@ -127,9 +127,9 @@ impl StartPosition {
     /// This position with a wall-clock time resolved in `zone` (other forms unchanged).
     pub fn in_zone(self, zone: crate::mount::time::TimeZone) -> Result<Self, String> {
         match self {
-            StartPosition::LocalTime(t) => zone
-                .local_to_unix_millis(t)
-                .map(StartPosition::UnixMillis),
+            StartPosition::LocalTime(t) => {
+                zone.local_to_unix_millis(t).map(StartPosition::UnixMillis)
+            }
             other => Ok(other),
         }
     }

@@ -131,8 +131,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .get("changefeed")
         .and_then(|c| c.get_ref().as_array())
         .is_some_and(|cfs| {
-            cfs.iter()
-                .any(|cf| cf.get_ref().get("sink").is_some_and(|s| s.get_ref().get("sink-uri").is_some()))
+            cfs.iter().any(|cf| {
+                cf.get_ref()
+                    .get("sink")
+                    .is_some_and(|s| s.get_ref().get("sink-uri").is_some())
+            })
         });
     let mut from_uri: Vec<(KeyPath, String)> = Vec::new();
     let deserialized = if uses_sink_uri {
@@ -227,13 +230,20 @@ fn merge_sink_uris(
         };
         let key = sink_path.key("sink-uri");
         let Some(text) = uri.as_str() else {
-            problems.push((key, "sink-uri must be a string such as \"kafka://host:9092/topic?protocol=canal-json\"".to_string()));
+            problems.push((
+                key,
+                "sink-uri must be a string such as \"kafka://host:9092/topic?protocol=canal-json\""
+                    .to_string(),
+            ));
             continue;
         };
         if let Some(kind) = sink.get("type").and_then(toml::Value::as_str)
             && kind != "kafka"
         {
-            problems.push((key, format!("sink-uri names a Kafka sink but type is {kind:?}; remove one of them")));
+            problems.push((
+                key,
+                format!("sink-uri names a Kafka sink but type is {kind:?}; remove one of them"),
+            ));
             continue;
         }
         let uri = match ticdc::SinkUri::parse(text) {
@@ -397,7 +407,11 @@ id = "cf"
         assert_eq!(k.brokers, vec!["k:9092"]);
         assert_eq!(k.topic, "from-uri");
         assert_eq!(k.partition_num, Some(6));
-        assert_eq!(k.compression, Compression::Zstd, "file keys the URI leaves alone stay");
+        assert_eq!(
+            k.compression,
+            Compression::Zstd,
+            "file keys the URI leaves alone stay"
+        );
     }
 
     #[test]
@@ -418,15 +432,23 @@ id = "cf"
         }
         let e = load_uri("[changefeed.sink]\nsink-uri = \"kafka://k:9092/t?protocol=simple\"\n")
             .expect_err("simple");
-        assert!(e.to_string().contains("protocol=simple: not supported"), "{e}");
-        let e = load_uri("[changefeed.sink]\nsink-uri = \"mysql://root@h:3306/\"\n").expect_err("mysql");
+        assert!(
+            e.to_string().contains("protocol=simple: not supported"),
+            "{e}"
+        );
+        let e = load_uri("[changefeed.sink]\nsink-uri = \"mysql://root@h:3306/\"\n")
+            .expect_err("mysql");
         assert!(e.to_string().contains("not a Kafka sink"), "{e}");
         // A value the URI sets is checked like the file's, naming the parameter.
         let e = load_uri("[changefeed.sink]\nsink-uri = \"kafka://k:9092/t?protocol=canal-json&partition-num=0\"\n")
             .expect_err("zero partitions");
         let p = &e.problems()[0];
         assert_eq!(p.key, "changefeed[0].sink.kafka-config.partition-num");
-        assert!(p.message.contains("(set by the sink-uri parameter partition-num)"), "{p}");
+        assert!(
+            p.message
+                .contains("(set by the sink-uri parameter partition-num)"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -440,7 +462,10 @@ id = "cf"
         };
         // 2026-11-25 08:00:00 UTC = 1795593600000 ms; PD's layout shifts it left by 18 bits.
         let utc = 1_795_593_600_000i64;
-        assert_eq!(at("UTC", "\"2026-11-25 08:00:00\"").expect("utc"), StartPosition::UnixMillis(utc));
+        assert_eq!(
+            at("UTC", "\"2026-11-25 08:00:00\"").expect("utc"),
+            StartPosition::UnixMillis(utc)
+        );
         assert_eq!(
             at("+08:00", "\"2026-11-25 16:00:00\"").expect("offset"),
             StartPosition::UnixMillis(utc)
@@ -450,17 +475,32 @@ id = "cf"
             StartPosition::UnixMillis(utc + 250)
         );
         assert_eq!(
-            at("UTC", "\"2026-11-25 08:00:00\"").expect("utc").fixed_tso(),
+            at("UTC", "\"2026-11-25 08:00:00\"")
+                .expect("utc")
+                .fixed_tso(),
             Some((utc as u64) << 18)
         );
-        assert_eq!(at("UTC", "\"2026-11-25T16:00:00+08:00\"").expect("rfc"), StartPosition::UnixMillis(utc));
-        assert_eq!(at("UTC", "464118405038784512").expect("tso"), StartPosition::Tso(464118405038784512));
+        assert_eq!(
+            at("UTC", "\"2026-11-25T16:00:00+08:00\"").expect("rfc"),
+            StartPosition::UnixMillis(utc)
+        );
+        assert_eq!(
+            at("UTC", "464118405038784512").expect("tso"),
+            StartPosition::Tso(464118405038784512)
+        );
         assert_eq!(at("UTC", "\"now\"").expect("now"), StartPosition::Now);
         // 02:30 does not exist in New York on 2026-03-08 (clocks jump from 02:00 to 03:00).
         let e = at("America/New_York", "\"2026-03-08 02:30:00\"").expect_err("skipped");
-        assert!(e.to_string().contains("changefeed[0].start-ts") && e.to_string().contains("does not exist"), "{e}");
+        assert!(
+            e.to_string().contains("changefeed[0].start-ts")
+                && e.to_string().contains("does not exist"),
+            "{e}"
+        );
         let e = at("UTC", "\"25/11/2026\"").expect_err("bad");
-        assert!(e.to_string().contains("YYYY") || e.to_string().contains("2026-11-25 08:00:00"), "{e}");
+        assert!(
+            e.to_string().contains("YYYY") || e.to_string().contains("2026-11-25 08:00:00"),
+            "{e}"
+        );
     }
 
     #[test]

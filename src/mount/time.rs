@@ -278,8 +278,8 @@ impl TimeZone {
     /// The Unix time in milliseconds of the wall-clock time `local` in this zone; an error
     /// names a local time that a daylight-saving change skips or repeats.
     pub fn local_to_unix_millis(self, local: chrono::NaiveDateTime) -> Result<i64, String> {
-        use chrono::offset::LocalResult;
         use chrono::TimeZone as _;
+        use chrono::offset::LocalResult;
         let r = match self {
             TimeZone::Utc => return Ok(local.and_utc().timestamp_millis()),
             TimeZone::Fixed(o) => o.from_local_datetime(&local).map(|t| t.timestamp_millis()),

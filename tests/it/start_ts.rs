@@ -11,7 +11,6 @@ use tidb_changefeed_emulator::scenario::Scenario;
 
 use crate::e2e::{Daemon, emulator, scenario_path};
 
-
 #[tokio::test]
 async fn a_start_ts_before_the_gc_safepoint_fails_naming_both_as_tso_and_time() {
     let s = Scenario::parse(

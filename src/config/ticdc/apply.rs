@@ -53,7 +53,9 @@ impl std::fmt::Display for Dropped {
                 "{}={}: unknown TiCDC setting, not carried over",
                 self.name, self.value
             ),
-            Verdict::BadValue(why) => write!(f, "{}={}: invalid value: {why}", self.name, self.value),
+            Verdict::BadValue(why) => {
+                write!(f, "{}={}: invalid value: {why}", self.name, self.value)
+            }
         }
     }
 }
@@ -243,9 +245,18 @@ mod tests {
             .iter()
             .map(|d| (d.name.as_str(), &d.verdict))
             .collect();
-        assert!(matches!(names[0], ("sasl-mechanism", Verdict::Unsupported(w)) if w.contains("GSSAPI")), "{names:?}");
-        assert!(matches!(names[1], ("sasl-gssapi-user", Verdict::Unsupported(_))));
-        assert!(matches!(names[2], ("transaction-atomicity", Verdict::NoEffect(_))));
+        assert!(
+            matches!(names[0], ("sasl-mechanism", Verdict::Unsupported(w)) if w.contains("GSSAPI")),
+            "{names:?}"
+        );
+        assert!(matches!(
+            names[1],
+            ("sasl-gssapi-user", Verdict::Unsupported(_))
+        ));
+        assert!(matches!(
+            names[2],
+            ("transaction-atomicity", Verdict::NoEffect(_))
+        ));
         assert_eq!(names[3], ("bogus", &Verdict::Unknown));
         assert_eq!(names.len(), 4, "{names:?}");
     }
@@ -257,7 +268,11 @@ mod tests {
             "kafka://a:9092/t?protocol=avro&sasl-user=u&sasl-password=pw&sasl-mechanism=plain&schema-registry=http%3A%2F%2Fu%3Ap%40reg%3A8081",
         )
         .expect("uri");
-        let out = apply_uri(&mut t, &uri, &SecretStyle::Env("TIDB_CHANGEFEED_CF1".into()));
+        let out = apply_uri(
+            &mut t,
+            &uri,
+            &SecretStyle::Env("TIDB_CHANGEFEED_CF1".into()),
+        );
         assert_eq!(
             t["sink"]["kafka-config"]["sasl-password"]["env"].as_str(),
             Some("TIDB_CHANGEFEED_CF1_SASL_PASSWORD")
@@ -277,6 +292,10 @@ mod tests {
             .expect("uri");
         let out = apply_uri(&mut t, &uri, &SecretStyle::Inline);
         assert_eq!(out.dropped.len(), 2);
-        assert!(out.dropped.iter().all(|d| matches!(d.verdict, Verdict::BadValue(_))));
+        assert!(
+            out.dropped
+                .iter()
+                .all(|d| matches!(d.verdict, Verdict::BadValue(_)))
+        );
     }
 }

@@ -76,7 +76,8 @@ const fn unsupported(key: &'static str, why: &'static str) -> Entry {
 }
 
 const GSSAPI: &str = "SASL/GSSAPI (Kerberos) is not built: rskafka, the Kafka client, logs in with PLAIN or SCRAM only; use sasl-mechanism plain, scram-sha-256 or scram-sha-512";
-const OAUTH: &str = "SASL/OAUTHBEARER is not built: the Kafka client logs in with PLAIN or SCRAM only";
+const OAUTH: &str =
+    "SASL/OAUTHBEARER is not built: the Kafka client logs in with PLAIN or SCRAM only";
 
 /// Sink-URI query parameters of TiCDC's Kafka sink.
 pub const URI_PARAMS: &[Entry] = &[
@@ -95,7 +96,11 @@ pub const URI_PARAMS: &[Entry] = &[
         "sink.kafka-config.replication-factor",
         Kind::Int,
     ),
-    map("kafka-version", "sink.kafka-config.kafka-version", Kind::Str),
+    map(
+        "kafka-version",
+        "sink.kafka-config.kafka-version",
+        Kind::Str,
+    ),
     map(
         "max-message-bytes",
         "sink.kafka-config.max-message-bytes",
@@ -128,10 +133,22 @@ pub const URI_PARAMS: &[Entry] = &[
         "sink.kafka-config.write-timeout",
         Kind::Duration,
     ),
-    map("required-acks", "sink.kafka-config.required-acks", Kind::Int),
+    map(
+        "required-acks",
+        "sink.kafka-config.required-acks",
+        Kind::Int,
+    ),
     map("sasl-user", "sink.kafka-config.sasl-user", Kind::Str),
-    map("sasl-password", "sink.kafka-config.sasl-password", Kind::Secret),
-    map("sasl-mechanism", "sink.kafka-config.sasl-mechanism", Kind::Str),
+    map(
+        "sasl-password",
+        "sink.kafka-config.sasl-password",
+        Kind::Secret,
+    ),
+    map(
+        "sasl-mechanism",
+        "sink.kafka-config.sasl-mechanism",
+        Kind::Str,
+    ),
     unsupported("sasl-gssapi-auth-type", GSSAPI),
     unsupported("sasl-gssapi-keytab-path", GSSAPI),
     unsupported("sasl-gssapi-kerberos-config-path", GSSAPI),
@@ -235,8 +252,14 @@ pub const FILE_KEYS: &[Entry] = &[
         "enable-old-value",
         "removed in TiCDC v6.x: old values are always read; [sink.open]/[sink.debezium] output-old-value choose the output",
     ),
-    none("sort-engine", "TiCDC v4/v5 sorter setting: the sorter spills to the state directory"),
-    none("sort-dir", "TiCDC v4/v5 sorter setting: the sorter spills to the state directory"),
+    none(
+        "sort-engine",
+        "TiCDC v4/v5 sorter setting: the sorter spills to the state directory",
+    ),
+    none(
+        "sort-dir",
+        "TiCDC v4/v5 sorter setting: the sorter spills to the state directory",
+    ),
     none(
         "mounter.*",
         "decoding runs on a worker pool sized by the CPU count",
@@ -245,7 +268,10 @@ pub const FILE_KEYS: &[Entry] = &[
         "scheduler.*",
         "one process reads every region of the changefeed; tables are not split across nodes",
     ),
-    none("consistent.*", "the redo log serves MySQL sinks; restarts replay from the checkpoint"),
+    none(
+        "consistent.*",
+        "the redo log serves MySQL sinks; restarts replay from the checkpoint",
+    ),
     none("synced-status.*", MYSQL),
     map("filter.rules", "filter.rules", Kind::StrList),
     map(
@@ -276,7 +302,11 @@ pub const FILE_KEYS: &[Entry] = &[
     ),
     map("sink.protocol", "sink.protocol", Kind::Protocol),
     map("sink.dispatchers", "sink.dispatchers", Kind::Rules),
-    map("sink.column-selectors", "sink.column-selectors", Kind::Rules),
+    map(
+        "sink.column-selectors",
+        "sink.column-selectors",
+        Kind::Rules,
+    ),
     map("sink.schema-registry", "sink.schema-registry", Kind::Secret),
     map(
         "sink.delete-only-output-handle-key-columns",
@@ -430,7 +460,11 @@ pub const FILE_KEYS: &[Entry] = &[
         Kind::Bool,
     ),
     map("sink.kafka-config.ca", "sink.kafka-config.ca", Kind::Path),
-    map("sink.kafka-config.cert", "sink.kafka-config.cert", Kind::Path),
+    map(
+        "sink.kafka-config.cert",
+        "sink.kafka-config.cert",
+        Kind::Path,
+    ),
     map("sink.kafka-config.key", "sink.kafka-config.key", Kind::Path),
     map(
         "sink.kafka-config.insecure-skip-verify",
@@ -491,10 +525,16 @@ pub const FILE_KEYS: &[Entry] = &[
         "sink.kafka-config.glue-schema-registry-config.*",
         "AWS Glue Schema Registry is not built; Avro needs a Confluent-compatible registry (schema-registry)",
     ),
-    none("integrity.corruption-handle-level", "applies only with integrity-check-level = \"correctness\""),
+    none(
+        "integrity.corruption-handle-level",
+        "applies only with integrity-check-level = \"correctness\"",
+    ),
     // integrity-check-level: "none" has no effect, "correctness" is not built (see
     // `value_verdict`).
-    none("integrity.integrity-check-level", "\"none\": no checksums, as here"),
+    none(
+        "integrity.integrity-check-level",
+        "\"none\": no checksums, as here",
+    ),
 ];
 
 /// The verdict on one value of a mapped or accepted setting, where only some values are
@@ -526,16 +566,12 @@ pub fn value_verdict(key: &str, value: &str) -> Option<Fate> {
         "required-acks" if lower != "-1" => Some(Fate::Unsupported(
             "only required-acks = -1 (all in-sync replicas) is accepted: anything less can lose acknowledged rows when a broker fails",
         )),
-        "transaction-atomicity" if !lower.is_empty() && lower != "none" => {
-            Some(Fate::Unsupported(
-                "Kafka sinks only take \"none\" (TiCDC rejects it too, pkg/config/sink.go:114-131)",
-            ))
-        }
-        "integrity-check-level" if lower != "none" && !lower.is_empty() => {
-            Some(Fate::Unsupported(
-                "row checksums (integrity-check-level = \"correctness\") are not built",
-            ))
-        }
+        "transaction-atomicity" if !lower.is_empty() && lower != "none" => Some(Fate::Unsupported(
+            "Kafka sinks only take \"none\" (TiCDC rejects it too, pkg/config/sink.go:114-131)",
+        )),
+        "integrity-check-level" if lower != "none" && !lower.is_empty() => Some(Fate::Unsupported(
+            "row checksums (integrity-check-level = \"correctness\") are not built",
+        )),
         "bdr-mode" if lower == "false" => Some(Fate::NoEffect("false: off, as here")),
         "avro-enable-watermark" if lower == "false" => Some(Fate::NoEffect("false: off, as here")),
         _ => None,
@@ -563,6 +599,35 @@ pub fn file_key(path: &str) -> Option<&'static Entry> {
                 .is_some_and(|t| path.starts_with(&format!("{t}.")))
         })
     })
+}
+
+/// The README's table of every TiCDC setting (between its `ticdc-keys` markers); a test
+/// keeps the README equal to it.
+pub fn markdown_table() -> String {
+    let mut out = String::new();
+    for (title, entries) in [
+        ("Sink-URI parameter", URI_PARAMS),
+        ("Changefeed file key", FILE_KEYS),
+    ] {
+        out.push_str(&format!("| {title} | here |\n| --- | --- |\n"));
+        for e in entries {
+            let here = match e.fate {
+                Fate::Map { to, .. } => {
+                    let (table, key) = to.rsplit_once('.').unwrap_or(("", to));
+                    if table.is_empty() {
+                        format!("`[[changefeed]]` `{key}`")
+                    } else {
+                        format!("`[changefeed.{table}]` `{key}`")
+                    }
+                }
+                Fate::NoEffect(why) => format!("ignored: {why}"),
+                Fate::Unsupported(why) => format!("**not supported**: {why}"),
+            };
+            out.push_str(&format!("| `{}` | {} |\n", e.key, here.replace('|', "\\|")));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
