@@ -206,6 +206,11 @@ fn walk(t: &Table, prefix: &str, cf: &mut Table, secrets: &SecretStyle, out: &mu
             }
             continue;
         };
+        // A table inside a whole-table entry (`sink.pulsar-config.oauth2`): name each key.
+        if let (Value::Table(inner), true) = (v, entry.key.ends_with(".*")) {
+            walk(inner, &format!("{path}."), cf, secrets, out);
+            continue;
+        }
         let fate = keys::value_verdict(&path, &text_of(v)).unwrap_or(entry.fate);
         match fate {
             Fate::Map {
