@@ -343,16 +343,16 @@ pub async fn probe_upstream(c: &Config) -> (String, bool) {
         let start = start_ts(saved, cf.start_ts, now);
         if start < gc {
             ok = false;
-            let _ = writeln!(
-                out,
-                "{}: error: the changefeed would start at ts {start}{}, below the cluster's GC safepoint {gc}: the history it needs is gone; start from a later start-ts (and remove the saved checkpoint)",
-                cf.id,
-                if resumed {
-                    " (its saved checkpoint)"
+            let e = crate::upstream::UpstreamError::StartBeforeGc {
+                origin: if resumed {
+                    crate::upstream::StartOrigin::Checkpoint
                 } else {
-                    ""
-                }
-            );
+                    crate::upstream::StartOrigin::StartTs
+                },
+                start_ts: start,
+                gc_safe_point: gc,
+            };
+            let _ = writeln!(out, "{}: error: {e}", cf.id);
         }
         let filter = match crate::filter::TableFilter::parse(&cf.filter.rules, cf.case_sensitive) {
             Ok(f) => f,

@@ -12,7 +12,7 @@
 use std::fmt::Write as _;
 
 use crate::checkpoint::sql::{SqlStore, StoreError};
-use crate::checkpoint::{CheckpointError, FileStore, tso_from_millis};
+use crate::checkpoint::{CheckpointError, FileStore};
 use crate::config::{CheckpointStore, Config, StartPosition};
 use crate::upstream::UpstreamError;
 use crate::upstream::pd::{ConnectOptions, PdClient};
@@ -101,11 +101,12 @@ pub async fn run(
         }
         return Ok(out);
     };
+    let zone = crate::mount::time::resolve_time_zone(&cf.time_zone)
+        .map_err(|e| CheckpointCliError::Usage(format!("time-zone of {changefeed}: {e}")))?;
     let ts = match StartPosition::parse(text)
+        .and_then(|p| p.in_zone(zone))
         .map_err(|e| CheckpointCliError::Usage(format!("--overwrite-checkpoint-ts: {e}")))?
     {
-        StartPosition::Tso(t) => t,
-        StartPosition::UnixMillis(ms) => tso_from_millis(ms),
         StartPosition::Now => {
             let conn = ConnectOptions::new(
                 cfg.upstream.tls.as_ref(),
@@ -116,6 +117,7 @@ pub async fn run(
                 .get_ts()
                 .await?
         }
+        fixed => fixed.fixed_tso().unwrap_or(0),
     };
     if ts == 0 {
         return Err(CheckpointCliError::Usage(

@@ -15,7 +15,8 @@
 //!   partitions as TiCDC picks them), `codec` (Canal-JSON, Avro), `sink` (Kafka),
 //!   `checkpoint` (durable checkpoints and where a changefeed starts), `pipeline` (one
 //!   changefeed's stages joined);
-//! * what the operator runs — `check`, `decode` and `checkpoint_cli` (subcommands), `server` (HTTP
+//! * what the operator runs — `check`, `decode`, `checkpoint_cli` and `import_ticdc`
+//!   (subcommands), `server` (HTTP
 //!   endpoints), `runtime` (process lifecycle).
 //!
 //! The emulated TiDB upstream used by tests and the demo is a crate of its own
@@ -33,6 +34,7 @@ pub mod dispatch;
 pub mod event;
 pub mod fence;
 pub mod filter;
+pub mod import_ticdc;
 pub mod metrics;
 pub mod model;
 pub mod mount;

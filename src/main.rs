@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidb_changefeed::{build_info, check, checkpoint_cli, config, decode, runtime};
+use tidb_changefeed::{build_info, check, checkpoint_cli, config, decode, import_ticdc, runtime};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -74,8 +74,40 @@ enum Command {
         #[arg(long, value_name = "TS")]
         overwrite_checkpoint_ts: Option<String>,
     },
+    /// Print this daemon's configuration for a TiCDC Kafka changefeed (the arguments of
+    /// `cdc cli changefeed create`) on stdout; every TiCDC setting not carried over is named
+    /// with the reason, on stderr and as comments. Exit 0: the output loads (secrets and files
+    /// aside); 1: it was printed but does not load as it is (reasons on stderr); 2: the sink
+    /// URI or the TiCDC file cannot be read.
+    ImportTicdc(ImportTicdcArgs),
     /// Print the version, git commit and build profile.
     Version,
+}
+
+#[derive(clap::Args, Debug)]
+struct ImportTicdcArgs {
+    /// The changefeed's sink URI, kafka://HOST:PORT[,HOST:PORT…]/TOPIC?protocol=…&…
+    #[arg(long, value_name = "URI")]
+    sink_uri: String,
+    /// The TiCDC changefeed configuration file (`cdc cli changefeed create --config`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where to start: a TSO, "now", an RFC 3339 time, or "YYYY-MM-DD HH:MM:SS" (read as UTC).
+    #[arg(long, value_name = "TS")]
+    start_ts: Option<String>,
+    /// The changefeed id (default "kafka-changefeed").
+    #[arg(long, value_name = "ID")]
+    changefeed_id: Option<String>,
+    /// TiCDC's --schema-registry URL (Avro).
+    #[arg(long, value_name = "URL")]
+    schema_registry: Option<String>,
+    /// PD addresses of the upstream cluster, comma-separated (TiCDC's --pd).
+    #[arg(long, value_name = "ADDR,…")]
+    pd: Vec<String>,
+    /// Write secrets (SASL password, registry credentials) into the output as they are,
+    /// instead of as { env = "…" } references.
+    #[arg(long)]
+    inline_secrets: bool,
 }
 
 const EXIT_RUNTIME: u8 = 1;
@@ -149,6 +181,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::ImportTicdc(args) => import_ticdc_cli(args),
         Command::Version => {
             println!("{}", build_info::describe());
             ExitCode::SUCCESS
@@ -208,6 +241,50 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn import_ticdc_cli(args: ImportTicdcArgs) -> ExitCode {
+    let config = match &args.config {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((path.display().to_string(), text)),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => None,
+    };
+    let opts = import_ticdc::ImportOptions {
+        sink_uri: args.sink_uri,
+        config,
+        start_ts: args.start_ts,
+        changefeed_id: args.changefeed_id,
+        schema_registry: args.schema_registry,
+        pd: args.pd,
+        inline_secrets: args.inline_secrets,
+    };
+    let imported = match import_ticdc::import(&opts) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    print!("{}", imported.toml);
+    for d in &imported.dropped {
+        eprintln!("import-ticdc: {d}");
+    }
+    for n in &imported.notes {
+        eprintln!("import-ticdc: note: {n}");
+    }
+    for p in &imported.problems {
+        eprintln!("import-ticdc: the output does not load: {p}");
+    }
+    if imported.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_RUNTIME)
     }
 }
 

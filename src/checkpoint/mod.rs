@@ -115,8 +115,7 @@ pub fn start_ts(saved: Option<Checkpoint>, configured: StartPosition, now_tso: u
     match (saved, configured) {
         (Some(c), _) => c.checkpoint_ts,
         (None, StartPosition::Now) => now_tso,
-        (None, StartPosition::Tso(t)) => t,
-        (None, StartPosition::UnixMillis(ms)) => tso_from_millis(ms),
+        (None, fixed) => fixed.fixed_tso().unwrap_or(0),
     }
 }
 

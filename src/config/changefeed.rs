@@ -21,8 +21,9 @@ use super::units::{ByteSize, HumanDuration};
 pub struct ChangefeedConfig {
     /// Changefeed id, as TiCDC's: letters and digits in groups joined by single dashes.
     pub id: String,
-    /// Where to start when no checkpoint was saved yet: `"now"`, a TSO (integer), or an
-    /// RFC 3339 time such as `"2026-11-25T08:00:00Z"`. A saved checkpoint always wins.
+    /// Where to start when no checkpoint was saved yet: `"now"`, a TSO (integer), an
+    /// RFC 3339 time such as `"2026-11-25T08:00:00Z"`, or `"2026-11-25 08:00:00"` in the
+    /// changefeed's `time-zone` (`System`: the machine's zone). A saved checkpoint always wins.
     #[serde(default)]
     pub start_ts: StartPosition,
     /// Match schema, table, dispatcher and selector names case-sensitively.
@@ -94,22 +95,55 @@ pub enum StartPosition {
     Tso(u64),
     /// Unix time in milliseconds, converted to a TSO with logical part 0.
     UnixMillis(i64),
+    /// `YYYY-MM-DD HH:MM:SS[.fff]` without a zone: a wall-clock time in the changefeed's
+    /// `time-zone`. Loading the configuration turns it into [`StartPosition::UnixMillis`]
+    /// ([`StartPosition::in_zone`]); a caller that never resolved it reads it as UTC.
+    LocalTime(chrono::NaiveDateTime),
 }
 
 impl StartPosition {
-    /// Parses `"now"`, a TSO or an RFC 3339 time.
+    /// Parses `"now"`, a TSO, an RFC 3339 time or a `YYYY-MM-DD HH:MM:SS` wall-clock time.
     pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
         if text.eq_ignore_ascii_case("now") {
             return Ok(StartPosition::Now);
         }
         if let Ok(tso) = text.parse::<u64>() {
             return Ok(StartPosition::Tso(tso));
         }
-        chrono::DateTime::parse_from_rfc3339(text)
-            .map(|t| StartPosition::UnixMillis(t.timestamp_millis()))
-            .map_err(|e| {
-                format!("invalid start-ts {text:?} ({e}): expected \"now\", a TSO, or an RFC 3339 time such as \"2026-11-25T08:00:00+08:00\"")
-            })
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Ok(StartPosition::UnixMillis(t.timestamp_millis()));
+        }
+        for form in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"] {
+            if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, form) {
+                return Ok(StartPosition::LocalTime(t));
+            }
+        }
+        Err(format!(
+            "invalid start-ts {text:?}: expected \"now\", a TSO, an RFC 3339 time such as \"2026-11-25T08:00:00+08:00\", or \"2026-11-25 08:00:00\" (in the changefeed's time-zone)"
+        ))
+    }
+
+    /// This position with a wall-clock time resolved in `zone` (other forms unchanged).
+    pub fn in_zone(self, zone: crate::mount::time::TimeZone) -> Result<Self, String> {
+        match self {
+            StartPosition::LocalTime(t) => {
+                zone.local_to_unix_millis(t).map(StartPosition::UnixMillis)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The TSO this position names when it is not `now`: PD's layout, physical
+    /// milliseconds shifted left by 18 bits (a wall-clock time read as UTC).
+    pub fn fixed_tso(self) -> Option<u64> {
+        let millis = |ms: i64| u64::try_from(ms).ok().map(|m| m << 18);
+        match self {
+            StartPosition::Now => None,
+            StartPosition::Tso(t) => Some(t),
+            StartPosition::UnixMillis(ms) => millis(ms),
+            StartPosition::LocalTime(t) => millis(t.and_utc().timestamp_millis()),
+        }
     }
 }
 
@@ -122,6 +156,7 @@ impl fmt::Display for StartPosition {
                 Some(t) => write!(f, "{}", t.to_rfc3339()),
                 None => write!(f, "{ms}ms"),
             },
+            StartPosition::LocalTime(t) => write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S%.f")),
         }
     }
 }
@@ -141,7 +176,7 @@ impl<'de> Deserialize<'de> for StartPosition {
         impl Visitor<'_> for V {
             type Value = StartPosition;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("\"now\", a TSO, or an RFC 3339 time")
+                f.write_str("\"now\", a TSO, an RFC 3339 time or \"YYYY-MM-DD HH:MM:SS\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<StartPosition, E> {
                 u64::try_from(v)

@@ -11,6 +11,7 @@ mod locate;
 mod model;
 mod protocol;
 mod secret;
+pub mod ticdc;
 mod units;
 mod validate;
 
@@ -123,8 +124,41 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ConfigError::Invalid(vec![problem(start, String::new(), syntax_message(&e))])
     })?;
 
-    let deserializer = toml::de::Deserializer::from(doc.clone());
-    let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    // `sink-uri` in `[changefeed.sink]`: its brokers, topic and parameters are written into
+    // the table before it is read, overriding keys the file also sets (as TiCDC merges them).
+    let uses_sink_uri = doc
+        .get_ref()
+        .get("changefeed")
+        .and_then(|c| c.get_ref().as_array())
+        .is_some_and(|cfs| {
+            cfs.iter().any(|cf| {
+                cf.get_ref()
+                    .get("sink")
+                    .is_some_and(|s| s.get_ref().get("sink-uri").is_some())
+            })
+        });
+    let mut from_uri: Vec<(KeyPath, String)> = Vec::new();
+    let deserialized = if uses_sink_uri {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let start = e.span().map_or(0, |s| s.start);
+            ConfigError::Invalid(vec![problem(start, String::new(), syntax_message(&e))])
+        })?;
+        let mut problems = Vec::new();
+        for (key, message) in merge_sink_uris(&mut table, &mut from_uri) {
+            problems.push(problem(
+                locate::span_of(&doc, &key).start,
+                key.to_string(),
+                message,
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        serde_path_to_error::deserialize::<_, Config>(toml::Value::Table(table))
+    } else {
+        serde_path_to_error::deserialize::<_, Config>(toml::de::Deserializer::from(doc.clone()))
+    };
+    let mut config: Config = deserialized.map_err(|e| {
         let key = KeyPath::from_serde(e.path());
         let start = e
             .inner()
@@ -150,10 +184,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             violations
                 .into_iter()
                 .map(|v| {
+                    let message = match from_uri.iter().find(|(p, _)| *p == v.path) {
+                        Some((_, param)) => {
+                            format!("{} (set by the sink-uri parameter {param})", v.message)
+                        }
+                        None => v.message,
+                    };
                     problem(
                         locate::span_of(&doc, &v.path).start,
                         v.path.to_string(),
-                        v.message,
+                        message,
                     )
                 })
                 .collect(),
@@ -162,6 +202,76 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     anchor_paths(&mut config, &base);
     exclude_state_schema(&mut config);
     Ok(config)
+}
+
+/// Writes each `[changefeed.sink] sink-uri` into its changefeed table (the key itself is
+/// removed) and records which key each parameter set in `from_uri`. Returns the problems:
+/// a URI that does not parse, a sink type other than kafka, and every parameter that is not
+/// carried over because it is unknown, not supported here or has a bad value. Parameters
+/// with no effect on a Kafka changefeed here (e.g. `transaction-atomicity=none`) are accepted.
+fn merge_sink_uris(
+    table: &mut toml::Table,
+    from_uri: &mut Vec<(KeyPath, String)>,
+) -> Vec<(KeyPath, String)> {
+    let mut problems = Vec::new();
+    let Some(toml::Value::Array(cfs)) = table.get_mut("changefeed") else {
+        return problems;
+    };
+    for (i, cf) in cfs.iter_mut().enumerate() {
+        let Some(cf) = cf.as_table_mut() else {
+            continue;
+        };
+        let sink_path = KeyPath::root().key("changefeed").index(i).key("sink");
+        let Some(sink) = cf.get_mut("sink").and_then(toml::Value::as_table_mut) else {
+            continue;
+        };
+        let Some(uri) = sink.remove("sink-uri") else {
+            continue;
+        };
+        let key = sink_path.key("sink-uri");
+        let Some(text) = uri.as_str() else {
+            problems.push((
+                key,
+                "sink-uri must be a string such as \"kafka://host:9092/topic?protocol=canal-json\""
+                    .to_string(),
+            ));
+            continue;
+        };
+        if let Some(kind) = sink.get("type").and_then(toml::Value::as_str)
+            && kind != "kafka"
+        {
+            problems.push((
+                key,
+                format!("sink-uri names a Kafka sink but type is {kind:?}; remove one of them"),
+            ));
+            continue;
+        }
+        let uri = match ticdc::SinkUri::parse(text) {
+            Ok(u) => u,
+            Err(e) => {
+                problems.push((key, e.to_string()));
+                continue;
+            }
+        };
+        let outcome = ticdc::apply_uri(cf, &uri, &ticdc::SecretStyle::Inline);
+        for d in outcome.dropped {
+            if !matches!(d.verdict, ticdc::Verdict::NoEffect(_)) {
+                problems.push((key.clone(), format!("parameter {d}")));
+            }
+        }
+        let base = KeyPath::root().key("changefeed").index(i);
+        for (param, to) in outcome.mapped {
+            let mut p = base.clone();
+            for part in to.split('.') {
+                p = p.key(part);
+            }
+            from_uri.push((p, param));
+        }
+        for param in uri.repeated {
+            problems.push((key.clone(), format!("parameter {param} is given more than once (TiCDC would use the first value silently); keep one")));
+        }
+    }
+    problems
 }
 
 /// With `[state] store = "mysql"`, appends `!<database>.*` to every changefeed's filter
@@ -253,6 +363,144 @@ protocol = "canal-json"
 
     fn load(extra: &str) -> Result<Config, ConfigError> {
         parse(Path::new("/etc/cf.toml"), &format!("{BASE}{extra}"))
+    }
+
+    const URI_BASE: &str = r#"
+[upstream]
+pd = ["127.0.0.1:2379"]
+[[changefeed]]
+id = "cf"
+"#;
+
+    fn load_uri(sink: &str) -> Result<Config, ConfigError> {
+        parse(Path::new("/etc/cf.toml"), &format!("{URI_BASE}{sink}"))
+    }
+
+    #[test]
+    fn a_sink_uri_configures_the_kafka_sink() {
+        let c = load_uri(
+            "[changefeed.sink]\nsink-uri = \"kafka://k1:9092,k2:9092/cdc-topic?protocol=canal-json&partition-num=6&max-message-bytes=67108864&enable-tidb-extension=true&sasl-mechanism=SCRAM-SHA-512&sasl-user=cdc&sasl-password=p%40ss&kafka-version=2.4.0&transaction-atomicity=none\"\n",
+        )
+        .expect("valid");
+        let cf = &c.changefeeds[0];
+        assert_eq!(cf.sink.protocol, Protocol::CanalJson);
+        let k = cf.kafka_sink().expect("kafka");
+        assert_eq!(k.brokers, vec!["k1:9092", "k2:9092"]);
+        assert_eq!(k.topic, "cdc-topic");
+        assert_eq!(k.partition_num, Some(6));
+        assert_eq!(k.max_message_bytes.as_u64(), 64 << 20);
+        assert!(k.codec_config.enable_tidb_extension);
+        assert_eq!(k.sasl_mechanism, Some(SaslMechanism::ScramSha512));
+        assert_eq!(k.sasl_password.as_ref().map(Secret::expose), Some("p@ss"));
+        assert!(!format!("{c:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn sink_uri_values_override_the_file() {
+        let c = load_uri(
+            "[changefeed.sink]\nprotocol = \"avro\"\nsink-uri = \"kafka://k:9092/from-uri?protocol=canal-json&partition-num=6\"\n[changefeed.sink.kafka-config]\nbrokers = [\"file:9092\"]\ntopic = \"from-file\"\npartition-num = 3\ncompression = \"zstd\"\n",
+        )
+        .expect("valid");
+        let cf = &c.changefeeds[0];
+        assert_eq!(cf.sink.protocol, Protocol::CanalJson);
+        let k = cf.kafka_sink().expect("kafka");
+        assert_eq!(k.brokers, vec!["k:9092"]);
+        assert_eq!(k.topic, "from-uri");
+        assert_eq!(k.partition_num, Some(6));
+        assert_eq!(
+            k.compression,
+            Compression::Zstd,
+            "file keys the URI leaves alone stay"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_sink_uri_parameter_is_a_located_error() {
+        let sink = "[changefeed.sink]\nsink-uri = \"kafka://k:9092/t?protocol=canal-json&sasl-mechanism=gssapi&sasl-gssapi-realm=EXAMPLE.COM&bogus=1&partition-num=x\"\n";
+        let e = load_uri(sink).expect_err("invalid");
+        let p = e.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        for (problem, what) in p.iter().zip([
+            "sasl-mechanism=gssapi: not supported: SASL/GSSAPI",
+            "sasl-gssapi-realm=EXAMPLE.COM: not supported",
+            "bogus=1: unknown TiCDC setting",
+            "partition-num=x: invalid value",
+        ]) {
+            assert_eq!(problem.key, "changefeed[0].sink.sink-uri");
+            assert_eq!((problem.line, problem.column), (7, 12), "{problem}");
+            assert!(problem.message.contains(what), "{problem}");
+        }
+        let e = load_uri("[changefeed.sink]\nsink-uri = \"kafka://k:9092/t?protocol=simple\"\n")
+            .expect_err("simple");
+        assert!(
+            e.to_string().contains("protocol=simple: not supported"),
+            "{e}"
+        );
+        let e = load_uri("[changefeed.sink]\nsink-uri = \"mysql://root@h:3306/\"\n")
+            .expect_err("mysql");
+        assert!(e.to_string().contains("not a Kafka sink"), "{e}");
+        // A value the URI sets is checked like the file's, naming the parameter.
+        let e = load_uri("[changefeed.sink]\nsink-uri = \"kafka://k:9092/t?protocol=canal-json&partition-num=0\"\n")
+            .expect_err("zero partitions");
+        let p = &e.problems()[0];
+        assert_eq!(p.key, "changefeed[0].sink.kafka-config.partition-num");
+        assert!(
+            p.message
+                .contains("(set by the sink-uri parameter partition-num)"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn start_ts_takes_a_wall_clock_time_in_the_changefeed_time_zone() {
+        let at = |tz: &str, start: &str| {
+            parse(
+                Path::new("/etc/cf.toml"),
+                &format!("{URI_BASE}time-zone = \"{tz}\"\nstart-ts = {start}\n[changefeed.sink]\ntype = \"stdout\"\nprotocol = \"canal-json\"\n"),
+            )
+            .map(|c| c.changefeeds[0].start_ts)
+        };
+        // 2026-11-25 08:00:00 UTC = 1795593600000 ms; PD's layout shifts it left by 18 bits.
+        let utc = 1_795_593_600_000i64;
+        assert_eq!(
+            at("UTC", "\"2026-11-25 08:00:00\"").expect("utc"),
+            StartPosition::UnixMillis(utc)
+        );
+        assert_eq!(
+            at("+08:00", "\"2026-11-25 16:00:00\"").expect("offset"),
+            StartPosition::UnixMillis(utc)
+        );
+        assert_eq!(
+            at("Asia/Shanghai", "\"2026-11-25 16:00:00.250\"").expect("named"),
+            StartPosition::UnixMillis(utc + 250)
+        );
+        assert_eq!(
+            at("UTC", "\"2026-11-25 08:00:00\"")
+                .expect("utc")
+                .fixed_tso(),
+            Some((utc as u64) << 18)
+        );
+        assert_eq!(
+            at("UTC", "\"2026-11-25T16:00:00+08:00\"").expect("rfc"),
+            StartPosition::UnixMillis(utc)
+        );
+        assert_eq!(
+            at("UTC", "464118405038784512").expect("tso"),
+            StartPosition::Tso(464118405038784512)
+        );
+        assert_eq!(at("UTC", "\"now\"").expect("now"), StartPosition::Now);
+        // 02:30 does not exist in New York on 2026-03-08 (clocks jump from 02:00 to 03:00).
+        let e = at("America/New_York", "\"2026-03-08 02:30:00\"").expect_err("skipped");
+        assert!(
+            e.to_string().contains("changefeed[0].start-ts")
+                && e.to_string().contains("does not exist"),
+            "{e}"
+        );
+        let e = at("UTC", "\"25/11/2026\"").expect_err("bad");
+        assert!(
+            e.to_string().contains("YYYY") || e.to_string().contains("2026-11-25 08:00:00"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -252,6 +252,54 @@ impl FromStr for TimeZone {
     }
 }
 
+/// The time zone a `time-zone` setting names: `System` is the `TZ` variable, else the zone
+/// `/etc/localtime` links to, else UTC; anything else as [`TimeZone::from_str`] reads it.
+pub fn resolve_time_zone(name: &str) -> Result<TimeZone, String> {
+    if !name.eq_ignore_ascii_case("system") {
+        return name.parse();
+    }
+    if let Ok(tz) = std::env::var("TZ")
+        && let Ok(z) = tz.trim_start_matches(':').parse()
+    {
+        return Ok(z);
+    }
+    if let Ok(target) = std::fs::read_link("/etc/localtime") {
+        let t = target.to_string_lossy();
+        if let Some((_, name)) = t.split_once("zoneinfo/")
+            && let Ok(z) = name.parse()
+        {
+            return Ok(z);
+        }
+    }
+    Ok(TimeZone::Utc)
+}
+
+impl TimeZone {
+    /// The Unix time in milliseconds of the wall-clock time `local` in this zone; an error
+    /// names a local time that a daylight-saving change skips or repeats.
+    pub fn local_to_unix_millis(self, local: chrono::NaiveDateTime) -> Result<i64, String> {
+        use chrono::TimeZone as _;
+        use chrono::offset::LocalResult;
+        let r = match self {
+            TimeZone::Utc => return Ok(local.and_utc().timestamp_millis()),
+            TimeZone::Fixed(o) => o.from_local_datetime(&local).map(|t| t.timestamp_millis()),
+            TimeZone::Named(z) => z.from_local_datetime(&local).map(|t| t.timestamp_millis()),
+        };
+        match r {
+            LocalResult::Single(ms) => Ok(ms),
+            LocalResult::Ambiguous(a, b) => Err(format!(
+                "{local} happens twice in time zone {self} (a daylight-saving change): write it as an RFC 3339 time with its offset, e.g. {}",
+                chrono::DateTime::from_timestamp_millis(a.min(b))
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            )),
+            LocalResult::None => Err(format!(
+                "{local} does not exist in time zone {self} (skipped by a daylight-saving change)"
+            )),
+        }
+    }
+}
+
 impl fmt::Display for TimeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -57,7 +57,6 @@ use crate::checkpoint::{self, Store};
 use crate::config::{ChangefeedConfig, SinkKind, StateConfig, UpstreamConfig};
 use crate::dispatch::{DispatchRule, EventRouter};
 use crate::filter::{ColumnSelectors, EventFilters, EventRuleSpec, TableFilter};
-use crate::mount::TimeZone;
 use crate::shutdown::Shutdown;
 use crate::sink::ack::AckTracker;
 use crate::sink::kafka::{
@@ -70,6 +69,7 @@ use crate::upstream::gc::{DEFAULT_GC_INTERVAL, spawn_gc_keeper_with};
 use crate::upstream::health::UpstreamHealth;
 use crate::upstream::pd::{ConnectOptions as UpstreamConnect, PdClient};
 use crate::upstream::prewrites::PrewriteStore;
+use crate::upstream::{StartOrigin, UpstreamError};
 use tick::Tick;
 
 /// Serialises "take a start ts, hold GC from it" across the changefeeds of the process.
@@ -104,27 +104,7 @@ pub struct Context {
     pub store: Store,
 }
 
-/// The time zone of `time-zone` (`System` = the `TZ` variable, else `/etc/localtime`, else
-/// UTC).
-pub fn resolve_time_zone(name: &str) -> Result<TimeZone, String> {
-    if !name.eq_ignore_ascii_case("system") {
-        return name.parse();
-    }
-    if let Ok(tz) = std::env::var("TZ")
-        && let Ok(z) = tz.trim_start_matches(':').parse()
-    {
-        return Ok(z);
-    }
-    if let Ok(target) = std::fs::read_link("/etc/localtime") {
-        let t = target.to_string_lossy();
-        if let Some((_, name)) = t.split_once("zoneinfo/")
-            && let Ok(z) = name.parse()
-        {
-            return Ok(z);
-        }
-    }
-    Ok(TimeZone::Utc)
-}
+pub use crate::mount::time::resolve_time_zone;
 
 fn operator(msg: String) -> PipelineError {
     PipelineError::Config(msg)
@@ -323,7 +303,19 @@ pub async fn run<L: SchemaSource>(
         i64::try_from(gc_ttl.as_secs()).unwrap_or(i64::MAX),
         start_ts,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        UpstreamError::SafePointBehindGc { min_safe_point, .. } => UpstreamError::StartBeforeGc {
+            origin: if saved.is_some() {
+                StartOrigin::Checkpoint
+            } else {
+                StartOrigin::StartTs
+            },
+            start_ts,
+            gc_safe_point: min_safe_point,
+        },
+        other => other,
+    })?;
     drop(start_guard);
     if saved.is_none() {
         // Pin the start position before anything is read: a restart (or another daemon

@@ -40,10 +40,23 @@ pub enum UpstreamError {
     #[error("store {store_id} was removed from the cluster (tombstone)")]
     StoreTombstone { store_id: u64 },
     #[error(
-        "the requested GC safe point {requested} is below the cluster's GC safe point {min_safe_point}: \
-         the MVCC history after {requested} may already be garbage-collected; start the changefeed at a ts ≥ {min_safe_point}"
+        "the requested GC safe point {requested} ({}) is below the cluster's GC safe point {min_safe_point} ({}): \
+         the MVCC history after {requested} may already be garbage-collected; start the changefeed at a ts ≥ {min_safe_point}",
+        tso_time(*.requested),
+        tso_time(*.min_safe_point)
     )]
     SafePointBehindGc { requested: u64, min_safe_point: u64 },
+    /// Where the changefeed would start (its configured start-ts, or its saved checkpoint)
+    /// is before the cluster's GC safe point: TiCDC's `ErrStartTsBeforeGC` ("fail to create
+    /// or maintain changefeed because start-ts %d is earlier than or equal to GC safepoint
+    /// at %d", tiflow `pkg/errors/cdc_errors.go:681-684`), with both as TSO and time and what
+    /// to do.
+    #[error("{}", start_before_gc(*.origin, *.start_ts, *.gc_safe_point))]
+    StartBeforeGc {
+        origin: StartOrigin,
+        start_ts: u64,
+        gc_safe_point: u64,
+    },
     #[error("TiKV store {store_id} at {address}: {detail}")]
     StoreStream {
         store_id: u64,
@@ -100,11 +113,53 @@ impl UpstreamError {
             | UpstreamError::PrewriteSpill(_) => ErrorKind::Retryable,
             UpstreamError::NoPdEndpoints
             | UpstreamError::SafePointBehindGc { .. }
+            | UpstreamError::StartBeforeGc { .. }
             | UpstreamError::ClusterIdMismatch { .. }
             | UpstreamError::Compatibility { .. }
             | UpstreamError::DuplicateRequest { .. }
             | UpstreamError::PrewriteNotMatch { .. }
             | UpstreamError::TlsConfig { .. } => ErrorKind::Fatal,
         }
+    }
+}
+
+/// Where a changefeed's start position came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOrigin {
+    /// The configured `start-ts` (no checkpoint was saved yet).
+    StartTs,
+    /// The checkpoint saved by an earlier run.
+    Checkpoint,
+}
+
+/// A TSO's physical time (its upper 46 bits, milliseconds since the Unix epoch) as RFC 3339
+/// UTC with milliseconds.
+pub fn tso_time(ts: u64) -> String {
+    i64::try_from(ts >> 18)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || "time out of range".to_string(),
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
+}
+
+fn start_before_gc(origin: StartOrigin, start_ts: u64, gc: u64) -> String {
+    let (start, gc_at) = (tso_time(start_ts), tso_time(gc));
+    match origin {
+        StartOrigin::StartTs => format!(
+            "cannot start the changefeed at start-ts {start_ts} ({start}): it is earlier than the cluster's \
+             GC safepoint {gc} ({gc_at}), so TiKV may already have removed the history it needs (TiCDC: \
+             ErrStartTsBeforeGC). Set start-ts to {gc} or later (a TSO, a time at or after {gc_at}, or \"now\"); \
+             to replicate from further back, raise TiDB's tidb_gc_life_time before that history is collected"
+        ),
+        StartOrigin::Checkpoint => format!(
+            "cannot resume the changefeed from its saved checkpoint {start_ts} ({start}): it is earlier than the \
+             cluster's GC safepoint {gc} ({gc_at}), so TiKV may already have removed the history it needs (TiCDC: \
+             ErrStartTsBeforeGC; the daemon was stopped, or could not reach PD, for longer than gc-ttl). The rows \
+             committed in between cannot be replicated: to go on, set the checkpoint to {gc} or later with \
+             `tidb-changefeed checkpoint --config FILE --changefeed ID --overwrite-checkpoint-ts {gc}` and re-sync \
+             the tables from a snapshot"
+        ),
     }
 }

@@ -21,4 +21,4 @@ pub mod pd;
 pub mod prewrites;
 pub mod snapshot;
 
-pub use error::{ErrorKind, UpstreamError};
+pub use error::{ErrorKind, StartOrigin, UpstreamError, tso_time};

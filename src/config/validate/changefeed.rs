@@ -1,4 +1,5 @@
-//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule, a known time zone, TiCDC's
+//! Rules of one `[[changefeed]]`: TiCDC's changefeed id rule, a known time zone (in which a
+//! `YYYY-MM-DD HH:MM:SS` start-ts is resolved to a Unix time), TiCDC's
 //! cluster-id rule and a usable `memory-quota`, then
 //! the rules of its parts in the order they are reported: `[filter]`, the matchers of
 //! `[[sink.dispatchers]]`, `[[sink.column-selectors]]`, and `[sink]` itself.
@@ -6,7 +7,7 @@
 use std::path::Path;
 
 use super::{Report, dispatch, filter, selector, sink};
-use crate::config::{ChangefeedConfig, KeyPath};
+use crate::config::{ChangefeedConfig, KeyPath, StartPosition};
 
 pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base: &Path) {
     if !valid_changefeed_id(&cf.id) {
@@ -23,6 +24,14 @@ pub(super) fn check(r: &mut Report, p: &KeyPath, cf: &mut ChangefeedConfig, base
             p.key("time-zone"),
             format!("unknown time zone {:?}: use \"System\", \"UTC\", an offset such as \"+08:00\" or an IANA name such as \"Asia/Shanghai\"", cf.time_zone),
         );
+    }
+    if matches!(cf.start_ts, StartPosition::LocalTime(_))
+        && let Ok(zone) = crate::mount::time::resolve_time_zone(&cf.time_zone)
+    {
+        match cf.start_ts.in_zone(zone) {
+            Ok(resolved) => cf.start_ts = resolved,
+            Err(why) => r.err(p.key("start-ts"), format!("start-ts: {why}")),
+        }
     }
     if !valid_cluster_id(&cf.cluster_id) {
         r.err(
