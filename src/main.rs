@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidb_changefeed::{build_info, check, checkpoint_cli, config, decode, runtime};
+use tidb_changefeed::{admin_cli, build_info, check, checkpoint_cli, config, decode, runtime};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -73,6 +73,12 @@ enum Command {
         /// replicated when the daemon starts; rows at or before it are not.
         #[arg(long, value_name = "TS")]
         overwrite_checkpoint_ts: Option<String>,
+    },
+    /// Manage a running daemon's changefeeds over its HTTP API, with TiCDC's verbs:
+    /// list, query, pause, resume, remove.
+    Changefeed {
+        #[command(subcommand)]
+        command: admin_cli::ChangefeedCommand,
     },
     /// Print the version, git commit and build profile.
     Version,
@@ -146,6 +152,27 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+        Command::Changefeed { command } => {
+            let rt = match runtime_for_cli() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            runtime::install_crypto_provider();
+            match rt.block_on(admin_cli::run(&command)) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(if e.is_usage() {
+                        EXIT_CONFIG
+                    } else {
+                        EXIT_RUNTIME
+                    })
                 }
             }
         }

@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "check",
     "decode",
     "checkpoint_cli",
+    "admin_cli",
     "server",
     "runtime",
 ];
