@@ -199,7 +199,11 @@ async fn pause_keeps_the_gc_safepoint_and_sends_nothing_resume_delivers_everythi
     assert_eq!(st["checkpoint_ts"].as_u64(), Some(cp), "{st}");
     let (_, metrics) = d.get("/metrics");
     assert_eq!(
-        metric(&metrics, "tidb_changefeed_changefeed_admin_state", &[("changefeed", "e2e"), ("state", "paused")]),
+        metric(
+            &metrics,
+            "tidb_changefeed_changefeed_admin_state",
+            &[("changefeed", "e2e"), ("state", "paused")]
+        ),
         Some(1.0),
         "{metrics}"
     );
@@ -229,7 +233,11 @@ async fn pause_keeps_the_gc_safepoint_and_sends_nothing_resume_delivers_everythi
     let (_, metrics) = d.get("/metrics");
     for verb in ["pause", "resume"] {
         assert_eq!(
-            metric(&metrics, "tidb_changefeed_admin_requests_total", &[("verb", verb), ("outcome", "accepted")]),
+            metric(
+                &metrics,
+                "tidb_changefeed_admin_requests_total",
+                &[("verb", verb), ("outcome", "accepted")]
+            ),
             Some(1.0),
             "{verb}"
         );
@@ -241,7 +249,11 @@ async fn pause_keeps_the_gc_safepoint_and_sends_nothing_resume_delivers_everythi
 fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
@@ -286,7 +298,11 @@ async fn remove_drops_the_gc_safepoint_and_checkpoint_and_stays_removed_after_a_
     stop.store(true, Ordering::SeqCst);
     thread.join().expect("load");
     assert_eq!(emu.cluster().lock().service_safe_point(SERVICE), None);
-    assert_eq!(read_all(&topic).len(), at_removal, "nothing sent once removed");
+    assert_eq!(
+        read_all(&topic).len(),
+        at_removal,
+        "nothing sent once removed"
+    );
     // `/readyz` counts a removed changefeed as the operator's choice.
     let (ready, _) = d.get("/readyz");
     assert!(ready.contains("200"), "{ready}");
@@ -296,7 +312,8 @@ async fn remove_drops_the_gc_safepoint_and_checkpoint_and_stays_removed_after_a_
     assert!(out.starts_with("ID "), "{out}");
     assert!(
         out.lines()
-            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>() == ["e2e", "removed", "removed"]),
+            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>()
+                == ["e2e", "removed", "removed"]),
         "{out}"
     );
     let o = cli(&["resume", "--server", &server, "-c", "e2e"]);
@@ -325,17 +342,23 @@ async fn a_pause_survives_a_restart_and_a_resume_behind_gc_is_refused() {
     let o = cli(&["pause", "--server", &server, "e2e"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("changefeed e2e: paused (state paused, checkpoint ts"),
+        String::from_utf8_lossy(&o.stdout)
+            .contains("changefeed e2e: paused (state paused, checkpoint ts"),
         "{}",
         text(&o)
     );
-    let cp = detail(&d, "e2e")["checkpoint_ts"].as_u64().expect("checkpoint");
+    let cp = detail(&d, "e2e")["checkpoint_ts"]
+        .as_u64()
+        .expect("checkpoint");
     assert!(d.terminate().success(), "{}", d.log());
     d.restart();
     let st = wait_state(&d, "e2e", "paused", Duration::from_secs(30)).await;
     assert_eq!(st["checkpoint_ts"].as_u64(), Some(cp), "{st}");
     assert_eq!(
-        emu.cluster().lock().service_safe_point(SERVICE).map(|s| s.0),
+        emu.cluster()
+            .lock()
+            .service_safe_point(SERVICE)
+            .map(|s| s.0),
         Some(cp - 1)
     );
     assert!(d.terminate().success(), "{}", d.log());
@@ -366,7 +389,9 @@ async fn a_pause_survives_a_restart_and_a_resume_behind_gc_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("409")
-            && err.contains(&format!("start-ts {cp} is earlier than or equal to GC safepoint at")),
+            && err.contains(&format!(
+                "start-ts {cp} is earlier than or equal to GC safepoint at"
+            )),
         "{}",
         text(&o)
     );
@@ -418,7 +443,12 @@ protocol = "canal-json"
         let (code, body) = request(d.http, "POST", "/api/v1/changefeeds/cf/pause", token);
         assert_eq!(code, 401, "{token:?}: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).expect("json error");
-        assert!(v["error_msg"].as_str().is_some_and(|m| m.contains("admin-token-file")), "{body}");
+        assert!(
+            v["error_msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("admin-token-file")),
+            "{body}"
+        );
     }
     let (code, _) = request(d.http, "DELETE", "/api/v1/changefeeds/cf", None);
     assert_eq!(code, 401);
@@ -426,20 +456,44 @@ protocol = "canal-json"
     let (code, body) = request(d.http, "GET", "/api/v1/changefeeds", None);
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("list");
-    assert_eq!((v["total"].as_u64(), v["items"][0]["id"].as_str()), (Some(1), Some("cf")));
+    assert_eq!(
+        (v["total"].as_u64(), v["items"][0]["id"].as_str()),
+        (Some(1), Some("cf"))
+    );
     // With the token the request gets past the check: the changefeed (PD unreachable) has
     // no checkpoint yet, so the pause is refused for that reason.
-    let (code, body) = request(d.http, "POST", "/api/v1/changefeeds/cf/pause", Some("s3cret-token"));
+    let (code, body) = request(
+        d.http,
+        "POST",
+        "/api/v1/changefeeds/cf/pause",
+        Some("s3cret-token"),
+    );
     assert_eq!(code, 409, "{body}");
     assert!(body.contains("ErrNoCheckpoint"), "{body}");
-    let (code, body) = request(d.http, "POST", "/api/v1/changefeeds/other/pause", Some("s3cret-token"));
+    let (code, body) = request(
+        d.http,
+        "POST",
+        "/api/v1/changefeeds/other/pause",
+        Some("s3cret-token"),
+    );
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("CDC:ErrChangeFeedNotExists"), "{body}");
     let server = format!("http://127.0.0.1:{}", d.http);
     let o = cli(&["pause", "--server", &server, "cf"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("401"), "{}", text(&o));
-    let o = cli(&["pause", "--server", &server, "--token-file", &token_path, "cf"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("401"),
+        "{}",
+        text(&o)
+    );
+    let o = cli(&[
+        "pause",
+        "--server",
+        &server,
+        "--token-file",
+        &token_path,
+        "cf",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("has not saved a checkpoint yet"),
@@ -449,10 +503,17 @@ protocol = "canal-json"
     let o = cli(&["query", "--server", &server, "cf"]);
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("query JSON");
-    assert_eq!((v["id"].as_str(), v["admin_state"].as_str()), (Some("cf"), Some("normal")));
+    assert_eq!(
+        (v["id"].as_str(), v["admin_state"].as_str()),
+        (Some("cf"), Some("normal"))
+    );
     let (_, metrics) = d.get("/metrics");
     assert_eq!(
-        metric(&metrics, "tidb_changefeed_admin_requests_total", &[("verb", "pause"), ("outcome", "unauthorized")]),
+        metric(
+            &metrics,
+            "tidb_changefeed_admin_requests_total",
+            &[("verb", "pause"), ("outcome", "unauthorized")]
+        ),
         Some(4.0),
         "{metrics}"
     );
@@ -505,10 +566,21 @@ async fn sql_store_a_pause_sent_to_the_standby_stops_the_owner_and_resume_loses_
     let table = unique("life_sql").replace('-', "_");
     let prefix = unique("life_sql");
     let topic = format!("{prefix}_test_t");
-    let env = [("TIDB_CHANGEFEED_MYSQL_PASSWORD", mariadb().password.as_str())];
-    let a = Daemon::start_config("a", |http| sql_config(&pd, http, "a", &table, &prefix), &env);
+    let env = [(
+        "TIDB_CHANGEFEED_MYSQL_PASSWORD",
+        mariadb().password.as_str(),
+    )];
+    let a = Daemon::start_config(
+        "a",
+        |http| sql_config(&pd, http, "a", &table, &prefix),
+        &env,
+    );
     wait_state(&a, "cf", "running", Duration::from_secs(60)).await;
-    let b = Daemon::start_config("b", |http| sql_config(&pd, http, "b", &table, &prefix), &env);
+    let b = Daemon::start_config(
+        "b",
+        |http| sql_config(&pd, http, "b", &table, &prefix),
+        &env,
+    );
     wait_state(&b, "cf", "standby", Duration::from_secs(60)).await;
     wait_subscribed(&emu).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -521,7 +593,10 @@ async fn sql_store_a_pause_sent_to_the_standby_stops_the_owner_and_resume_loses_
     let o = cli(&["pause", "--server", &b_server, "cf"]);
     assert!(o.status.success(), "{}\n{}\n{}", text(&o), a.log(), b.log());
     let st = wait_state(&a, "cf", "paused", Duration::from_secs(10)).await;
-    assert_eq!(st["lease"]["owner"], "a", "a keeps the lease while paused: {st}");
+    assert_eq!(
+        st["lease"]["owner"], "a",
+        "a keeps the lease while paused: {st}"
+    );
     let cp = st["checkpoint_ts"].as_u64().expect("checkpoint");
     assert_eq!(
         emu.cluster()
@@ -533,7 +608,11 @@ async fn sql_store_a_pause_sent_to_the_standby_stops_the_owner_and_resume_loses_
     );
     let at_pause = read_all(&topic).len();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(read_all(&topic).len(), at_pause, "nothing sent while paused");
+    assert_eq!(
+        read_all(&topic).len(),
+        at_pause,
+        "nothing sent while paused"
+    );
     assert_eq!(detail(&b, "cf")["state"], "paused");
 
     let (code, body) = request(b.http, "POST", "/api/v1/changefeeds/cf/resume", None);

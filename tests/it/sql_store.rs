@@ -684,18 +684,31 @@ async fn admin_requests_leave_the_lease_alone_and_only_the_owner_records_them() 
         (AdminState::Paused, None, Some(500))
     );
     assert!(s.renew(&lease, TTL).await.expect("renew"), "still owned");
-    assert!(s.set_applied(&lease, AdminState::Paused).await.expect("applied"));
+    assert!(
+        s.set_applied(&lease, AdminState::Paused)
+            .await
+            .expect("applied")
+    );
     let row = s.leases().await.expect("leases").remove(0);
-    assert_eq!((row.admin, row.applied), (AdminState::Paused, Some(AdminState::Paused)));
+    assert_eq!(
+        (row.admin, row.applied),
+        (AdminState::Paused, Some(AdminState::Paused))
+    );
     // A deposed owner records nothing.
     let stale = Lease {
         epoch: lease.epoch - 1,
         ..lease.clone()
     };
-    assert!(!s.set_applied(&stale, AdminState::Normal).await.expect("fenced"));
+    assert!(
+        !s.set_applied(&stale, AdminState::Normal)
+            .await
+            .expect("fenced")
+    );
     assert!(!s.clear_checkpoint(&stale).await.expect("fenced"));
     // The removal: the owner drops the checkpoint, the tombstone stays.
-    s.set_admin("cf", AdminState::Removed).await.expect("remove");
+    s.set_admin("cf", AdminState::Removed)
+        .await
+        .expect("remove");
     assert!(s.clear_checkpoint(&lease).await.expect("clear"));
     let v = s.admin_view("cf").await.expect("view");
     assert_eq!(
