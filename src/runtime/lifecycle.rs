@@ -169,21 +169,13 @@ async fn paused(
     if let Some(cp) = checkpoint {
         ctx.status.set_progress(id, cp, cp);
     }
-    ctx.status.set_state(
-        id,
-        ChangefeedState::Paused,
-        Some(
-            "paused by the operator: nothing is pulled or produced; its GC safepoint is kept"
-                .into(),
-        ),
-    );
-    tracing::info!(checkpoint_ts = ?checkpoint, "changefeed paused; its service GC safepoint is kept");
     let service = service_id(id);
     let ttl = ctx.upstream.gc_ttl.get();
     let every = (ttl / 4).clamp(Duration::from_secs(1), DEFAULT_GC_INTERVAL);
     let fence = ctx.store.fence();
     let mut pd: Option<PdClient> = None;
     let mut last_warning: Option<String> = None;
+    let mut shown = false;
     loop {
         let warning = match checkpoint {
             Some(cp) => {
@@ -197,6 +189,19 @@ async fn paused(
                 Some("paused before any checkpoint was saved: no GC safepoint is held".to_string())
             }
         };
+        if !shown {
+            // Shown once the safepoint was first refreshed (or that failed: the warning says).
+            shown = true;
+            ctx.status.set_state(
+                id,
+                ChangefeedState::Paused,
+                Some(
+                    "paused by the operator: nothing is pulled or produced; its GC safepoint is kept"
+                        .into(),
+                ),
+            );
+            tracing::info!(checkpoint_ts = ?checkpoint, "changefeed paused; its service GC safepoint is kept");
+        }
         if warning != last_warning {
             if let Some(w) = &warning {
                 tracing::warn!(warning = %w, "paused changefeed");
