@@ -715,6 +715,10 @@ async fn admin_requests_leave_the_lease_alone_and_only_the_owner_records_them() 
         (v.admin, v.applied, v.checkpoint_ts),
         (AdminState::Removed, Some(AdminState::Removed), None)
     );
+    // The operator's overwrite re-creates a removed changefeed.
+    s.overwrite("cf", 700).await.expect("overwrite");
+    let v = s.admin_view("cf").await.expect("view");
+    assert_eq!((v.admin, v.checkpoint_ts), (AdminState::Normal, Some(700)));
     // A changefeed without a row reads as normal.
     let v = s.admin_view("nobody").await.expect("view");
     assert_eq!((v.admin, v.checkpoint_ts), (AdminState::Normal, None));

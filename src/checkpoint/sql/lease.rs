@@ -269,12 +269,14 @@ impl SqlStore {
     /// The operator's repair: sets the checkpoint to `ts` (also backwards) and bumps the epoch,
     /// so a running owner is fenced out at its next renew or save. The owner and lease end are
     /// kept: nobody (the old owner included) acquires before that lease has ended plus the
-    /// margin, by which time the old owner has stopped producing.
+    /// margin, by which time the old owner has stopped producing. A removed changefeed is
+    /// re-created (its admin state back to normal); a paused one stays paused.
     pub async fn overwrite(&self, changefeed: &str, ts: u64) -> Result<(), StoreError> {
         let what = "overwrite the checkpoint";
         let mut conn = self.conn(what).await?;
         let sql = format!(
-            "UPDATE {} SET checkpoint_ts = ?, epoch = epoch + 1, updated_at = NOW(6)
+            "UPDATE {} SET checkpoint_ts = ?, epoch = epoch + 1, updated_at = NOW(6),
+                admin_state = CASE WHEN admin_state = 'removed' THEN 'normal' ELSE admin_state END
              WHERE changefeed = ? AND span = ''",
             self.tables.state
         );
