@@ -15,14 +15,15 @@
 //!   partitions as TiCDC picks them), `codec` (Canal-JSON, Avro), `sink` (Kafka),
 //!   `checkpoint` (durable checkpoints and where a changefeed starts), `pipeline` (one
 //!   changefeed's stages joined);
-//! * what the operator runs — `check`, `decode`, `checkpoint_cli` and `import_ticdc`
-//!   (subcommands), `server` (HTTP
+//! * what the operator runs — `check`, `decode`, `checkpoint_cli`, `import_ticdc` and
+//!   `admin_cli` (subcommands; `admin_cli` is the HTTP client of the lifecycle API), `server` (HTTP
 //!   endpoints), `runtime` (process lifecycle).
 //!
 //! The emulated TiDB upstream used by tests and the demo is a crate of its own
 //! (`tests/emulator`, a dev-dependency); nothing here depends on it. The data flow is
 //! described in the project's DESIGN.md.
 
+pub mod admin_cli;
 pub mod build_info;
 pub mod check;
 pub mod checkpoint;

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidb_changefeed::{build_info, check, checkpoint_cli, config, decode, import_ticdc, runtime};
+use tidb_changefeed::{
+    admin_cli, build_info, check, checkpoint_cli, config, decode, import_ticdc, runtime,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -80,6 +82,12 @@ enum Command {
     /// aside); 1: it was printed but does not load as it is (reasons on stderr); 2: the sink
     /// URI or the TiCDC file cannot be read.
     ImportTicdc(ImportTicdcArgs),
+    /// Manage a running daemon's changefeeds over its HTTP API, with TiCDC's verbs:
+    /// list, query, pause, resume, remove.
+    Changefeed {
+        #[command(subcommand)]
+        command: admin_cli::ChangefeedCommand,
+    },
     /// Print the version, git commit and build profile.
     Version,
 }
@@ -182,6 +190,27 @@ fn main() -> ExitCode {
             }
         }
         Command::ImportTicdc(args) => import_ticdc_cli(args),
+        Command::Changefeed { command } => {
+            let rt = match runtime_for_cli() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            runtime::install_crypto_provider();
+            match rt.block_on(admin_cli::run(&command)) {
+                Ok(out) => {
+                    print!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(if e.is_usage() {
+                        EXIT_CONFIG
+                    } else {
+                        EXIT_RUNTIME
+                    })
+                }
+            }
+        }
         Command::Version => {
             println!("{}", build_info::describe());
             ExitCode::SUCCESS

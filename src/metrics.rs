@@ -17,6 +17,16 @@ pub const BUILD_INFO: &str = "tidb_changefeed_build_info";
 pub const START_TIME_SECONDS: &str = "tidb_changefeed_start_time_seconds";
 /// Changefeeds by state; labels `changefeed`, `state`; 1 for the current state, else 0.
 pub const CHANGEFEED_STATE: &str = "tidb_changefeed_changefeed_state";
+/// Changefeeds by admin state (what the operator asked: normal, paused, removed); labels
+/// `changefeed`, `state`; 1 for the stored state, else 0.
+pub const CHANGEFEED_ADMIN_STATE: &str = "tidb_changefeed_changefeed_admin_state";
+/// Requests of the lifecycle API (pause, resume, remove); labels `verb`, `outcome`
+/// (`accepted`, `unchanged`, `refused`, `not_found`, `unauthorized`, `forbidden`, `error`).
+pub const ADMIN_REQUESTS_TOTAL: &str = "tidb_changefeed_admin_requests_total";
+/// A paused changefeed's gc-ttl minus its checkpoint's age, in seconds (negative: the
+/// checkpoint is older than gc-ttl and holds GC back longer than TiCDC would); label
+/// `changefeed`.
+pub const PAUSED_GC_TTL_REMAINING_SECONDS: &str = "tidb_changefeed_paused_gc_ttl_remaining_seconds";
 /// Physical time of each changefeed's checkpoint (seconds since the epoch); label `changefeed`.
 pub const CHECKPOINT_TIMESTAMP_SECONDS: &str = "tidb_changefeed_checkpoint_timestamp_seconds";
 /// now − checkpoint, in seconds; label `changefeed`.
@@ -160,6 +170,19 @@ fn describe() {
     describe_gauge!(
         CHANGEFEED_STATE,
         "1 for the state each changefeed is in, 0 for the others."
+    );
+    describe_gauge!(
+        CHANGEFEED_ADMIN_STATE,
+        "1 for the admin state (normal, paused, removed) the operator set on each changefeed, 0 for the others."
+    );
+    describe_counter!(
+        ADMIN_REQUESTS_TOTAL,
+        "Lifecycle API requests (pause, resume, remove), by verb and outcome."
+    );
+    describe_gauge!(
+        PAUSED_GC_TTL_REMAINING_SECONDS,
+        Unit::Seconds,
+        "For a paused changefeed: gc-ttl minus the age of its checkpoint (negative once the pause holds GC back longer than gc-ttl)."
     );
     describe_gauge!(
         CHECKPOINT_TIMESTAMP_SECONDS,

@@ -8,13 +8,48 @@
 //! cover a span): while one is raised the changefeed shows as `retrying`, with each fault's
 //! error, what the operator should check and since when, and `/readyz` is false; clearing
 //! the last one shows it `running` again.
+//!
+//! [`AdminState`] is what the operator asked of a changefeed (normal, paused, removed); the
+//! state store keeps it (`checkpoint::admin`) and the status shows it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 
+use serde::Deserialize;
+
 use crate::metrics;
+
+/// What the operator asked of a changefeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminState {
+    /// Replicating (TiCDC's `normal`).
+    #[default]
+    Normal,
+    /// Drained and stopped; its PD service GC safepoint is kept (TiCDC's `stopped`).
+    Paused,
+    /// Stopped for good: its GC safepoint and checkpoint are gone (TiCDC's `removed`).
+    Removed,
+}
+
+impl AdminState {
+    pub const ALL: [AdminState; 3] = [AdminState::Normal, AdminState::Paused, AdminState::Removed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Normal => "normal",
+            AdminState::Paused => "paused",
+            AdminState::Removed => "removed",
+        }
+    }
+
+    /// The state of its stored name.
+    pub fn parse(s: &str) -> Option<AdminState> {
+        AdminState::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
 
 /// Lifecycle of one changefeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,10 +70,14 @@ pub enum ChangefeedState {
     /// Owned by another daemon (or waiting for its lease to end): this daemon takes it
     /// over when the owner is gone or hands it off.
     Standby,
+    /// Paused by the operator: drained, checkpoint saved, its GC safepoint kept.
+    Paused,
+    /// Removed by the operator: its GC safepoint and checkpoint are gone.
+    Removed,
 }
 
 impl ChangefeedState {
-    pub const ALL: [ChangefeedState; 7] = [
+    pub const ALL: [ChangefeedState; 9] = [
         ChangefeedState::Starting,
         ChangefeedState::Running,
         ChangefeedState::Retrying,
@@ -46,6 +85,8 @@ impl ChangefeedState {
         ChangefeedState::Stopped,
         ChangefeedState::Failed,
         ChangefeedState::Standby,
+        ChangefeedState::Paused,
+        ChangefeedState::Removed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +98,8 @@ impl ChangefeedState {
             ChangefeedState::Stopped => "stopped",
             ChangefeedState::Failed => "failed",
             ChangefeedState::Standby => "standby",
+            ChangefeedState::Paused => "paused",
+            ChangefeedState::Removed => "removed",
         }
     }
 }
@@ -89,6 +132,12 @@ pub struct ChangefeedStatus {
     /// With the SQL state store: who holds the changefeed's lease, as the table says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseView>,
+    /// What the operator asked: `normal`, `paused` or `removed` (the state store's value).
+    pub admin_state: AdminState,
+    /// A warning the operator should read, e.g. a paused checkpoint about to fall behind
+    /// GC (TiCDC's `ErrGCTTLExceeded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// A changefeed's lease as the state table shows it.
@@ -207,6 +256,8 @@ impl StatusBoard {
                     last_error: None,
                     faults: Vec::new(),
                     lease: None,
+                    admin_state: AdminState::Normal,
+                    warning: None,
                 },
             );
         });
@@ -314,6 +365,33 @@ impl StatusBoard {
         });
     }
 
+    /// Shows changefeed `id`'s admin state as stored.
+    pub fn set_admin(&self, id: &str, admin: AdminState) {
+        self.write(|m| {
+            if let Some(s) = m.get_mut(id) {
+                s.admin_state = admin;
+            }
+        });
+        for a in AdminState::ALL {
+            ::metrics::gauge!(metrics::CHANGEFEED_ADMIN_STATE, "changefeed" => id.to_string(), "state" => a.as_str())
+                .set(if a == admin { 1.0 } else { 0.0 });
+        }
+    }
+
+    /// Shows (or clears) a warning on changefeed `id`.
+    pub fn set_warning(&self, id: &str, warning: Option<String>) {
+        self.write(|m| {
+            if let Some(s) = m.get_mut(id) {
+                s.warning = warning;
+            }
+        });
+    }
+
+    /// One changefeed as shown, if it is configured.
+    pub fn get(&self, id: &str) -> Option<ChangefeedStatus> {
+        self.snapshot().into_iter().find(|s| s.id == id)
+    }
+
     /// Replaces the view of the daemons sharing the state table.
     pub fn set_cluster(&self, view: ClusterView) {
         match self.cluster.write() {
@@ -353,9 +431,9 @@ impl StatusBoard {
         }
     }
 
-    /// Ready when at least one changefeed exists and every changefeed is running, or on
-    /// standby (another daemon owns it). Otherwise the reasons, one per changefeed that is
-    /// not.
+    /// Ready when at least one changefeed exists and every changefeed is running, on
+    /// standby (another daemon owns it), or paused or removed by the operator. Otherwise the
+    /// reasons, one per changefeed that is not.
     pub fn readiness(&self) -> Result<(), Vec<String>> {
         let snap = self.snapshot();
         if snap.is_empty() {
@@ -370,7 +448,13 @@ impl StatusBoard {
             .chain(
                 snap.iter()
                     .filter(|s| {
-                        !matches!(s.state, ChangefeedState::Running | ChangefeedState::Standby)
+                        !matches!(
+                            s.state,
+                            ChangefeedState::Running
+                                | ChangefeedState::Standby
+                                | ChangefeedState::Paused
+                                | ChangefeedState::Removed
+                        )
                     })
                     .map(|s| {
                         format!(

@@ -5,12 +5,17 @@
 //! system leaves the previous checkpoint in place and valid, never a torn one; a failed save
 //! removes its temporary file. Reads are strict ([`super::format`]): a damaged file is
 //! [`CheckpointError::Corrupt`], never "no checkpoint". `save` never moves a checkpoint
-//! backwards; only [`FileStore::overwrite`] (the operator's explicit choice) does.
+//! backwards; only [`FileStore::overwrite`] (the operator's explicit choice) does. The file
+//! also holds the changefeed's admin state ([`AdminState`]): `save` and `overwrite` keep it
+//! (except that an overwrite re-creates a removed changefeed), [`FileStore::set_admin`]
+//! changes it and [`FileStore::clear_checkpoint`] leaves a removed changefeed's tombstone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::admin::AdminState;
+use super::format::Stored;
 use super::{Checkpoint, CheckpointError, format};
 
 /// Checkpoints as files in the state directory. Clones share one lock, so saves through
@@ -35,16 +40,25 @@ impl FileStore {
         self.dir.join(format!("{changefeed}.checkpoint.json"))
     }
 
-    /// The saved checkpoint of `changefeed`, if any.
+    /// The saved checkpoint of `changefeed`, if any (a removed changefeed's tombstone has
+    /// none).
     pub fn load(&self, changefeed: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        Ok(self
+            .load_stored(changefeed)?
+            .and_then(|s| s.checkpoint_ts)
+            .map(|checkpoint_ts| Checkpoint { checkpoint_ts }))
+    }
+
+    /// The file's checkpoint and admin state, if the file exists.
+    pub fn load_stored(&self, changefeed: &str) -> Result<Option<Stored>, CheckpointError> {
         let path = self.path(changefeed);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CheckpointError::io(&path, "read it", source)),
         };
-        format::decode(changefeed, &text)
-            .map(|checkpoint_ts| Some(Checkpoint { checkpoint_ts }))
+        format::decode_stored(changefeed, &text)
+            .map(Some)
             .map_err(|reason| CheckpointError::Corrupt {
                 path: path.display().to_string(),
                 changefeed: changefeed.to_string(),
@@ -53,23 +67,80 @@ impl FileStore {
     }
 
     /// Saves `ts` unless an equal or higher checkpoint is already saved; returns the
-    /// checkpoint now stored.
+    /// checkpoint now stored. The admin state is kept.
     pub fn save(&self, changefeed: &str, ts: u64) -> Result<u64, CheckpointError> {
         let _one_at_a_time = self.lock();
-        if let Some(old) = self.load(changefeed)?
-            && old.checkpoint_ts >= ts
+        let old = self.load_stored(changefeed)?;
+        if let Some(cp) = old.and_then(|o| o.checkpoint_ts)
+            && cp >= ts
         {
-            return Ok(old.checkpoint_ts);
+            return Ok(cp);
         }
-        self.write(changefeed, ts)?;
+        let admin = old.map(|o| o.admin).unwrap_or_default();
+        self.write(
+            changefeed,
+            Stored {
+                checkpoint_ts: Some(ts),
+                admin,
+            },
+        )?;
         Ok(ts)
     }
 
     /// Replaces `changefeed`'s checkpoint with `ts` whatever is stored (even a damaged
-    /// file, even a higher ts): the operator's `--overwrite-checkpoint-ts`.
+    /// file, even a higher ts): the operator's `--overwrite-checkpoint-ts`. A paused
+    /// changefeed stays paused; a removed one is re-created (normal, from `ts`).
     pub fn overwrite(&self, changefeed: &str, ts: u64) -> Result<(), CheckpointError> {
         let _one_at_a_time = self.lock();
-        self.write(changefeed, ts)
+        let admin = match self.load_stored(changefeed) {
+            Ok(Some(Stored {
+                admin: AdminState::Paused,
+                ..
+            })) => AdminState::Paused,
+            _ => AdminState::Normal,
+        };
+        self.write(
+            changefeed,
+            Stored {
+                checkpoint_ts: Some(ts),
+                admin,
+            },
+        )
+    }
+
+    /// Stores `admin` as the changefeed's admin state, keeping its checkpoint. A changefeed
+    /// without a file gets a file without a checkpoint only when removed; pausing it before
+    /// it ever saved is refused by the caller (nothing to keep).
+    pub fn set_admin(&self, changefeed: &str, admin: AdminState) -> Result<(), CheckpointError> {
+        let _one_at_a_time = self.lock();
+        let checkpoint_ts = self.load_stored(changefeed)?.and_then(|s| s.checkpoint_ts);
+        if checkpoint_ts.is_none() && admin != AdminState::Removed {
+            if admin == AdminState::Normal {
+                return Ok(());
+            }
+            return Err(CheckpointError::Task(format!(
+                "changefeed {changefeed} has no saved checkpoint yet: nothing to pause from"
+            )));
+        }
+        self.write(
+            changefeed,
+            Stored {
+                checkpoint_ts,
+                admin,
+            },
+        )
+    }
+
+    /// Drops a removed changefeed's checkpoint, leaving its tombstone.
+    pub fn clear_checkpoint(&self, changefeed: &str) -> Result<(), CheckpointError> {
+        let _one_at_a_time = self.lock();
+        self.write(
+            changefeed,
+            Stored {
+                checkpoint_ts: None,
+                admin: AdminState::Removed,
+            },
+        )
     }
 
     /// Proves the state directory takes a durable write now: creates it if missing, then
@@ -97,12 +168,12 @@ impl FileStore {
         }
     }
 
-    fn write(&self, changefeed: &str, ts: u64) -> Result<(), CheckpointError> {
+    fn write(&self, changefeed: &str, stored: Stored) -> Result<(), CheckpointError> {
         let path = self.path(changefeed);
         let err = |op, source| CheckpointError::io(&path, op, source);
         std::fs::create_dir_all(&self.dir).map_err(|e| err("create its directory", e))?;
         let tmp = self.dir.join(format!(".{changefeed}.checkpoint.json.tmp"));
-        if let Err(e) = write_synced(&tmp, &format::encode(changefeed, ts)) {
+        if let Err(e) = write_synced(&tmp, &format::encode_stored(changefeed, stored)) {
             // A full disk keeps nothing half-written; the old file is untouched.
             let _ = std::fs::remove_file(&tmp);
             return Err(err("write it", e));
@@ -195,6 +266,40 @@ mod tests {
             store.load("cf").expect("load").map(|c| c.checkpoint_ts),
             Some(60)
         );
+    }
+
+    #[test]
+    fn admin_state_survives_saves_and_removal_leaves_a_tombstone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(dir.path());
+        assert!(
+            store.set_admin("cf", AdminState::Paused).is_err(),
+            "nothing saved yet"
+        );
+        store.save("cf", 100).expect("save");
+        store.set_admin("cf", AdminState::Paused).expect("pause");
+        assert_eq!(store.save("cf", 150).expect("save"), 150);
+        let s = store.load_stored("cf").expect("load").expect("file");
+        assert_eq!((s.admin, s.checkpoint_ts), (AdminState::Paused, Some(150)));
+        store.overwrite("cf", 140).expect("overwrite");
+        assert_eq!(
+            store.load_stored("cf").expect("load").map(|s| s.admin),
+            Some(AdminState::Paused),
+            "an overwrite keeps a pause"
+        );
+        store.set_admin("cf", AdminState::Removed).expect("remove");
+        assert_eq!(
+            store.load("cf").expect("load").map(|c| c.checkpoint_ts),
+            Some(140),
+            "kept until the removal is carried out"
+        );
+        store.clear_checkpoint("cf").expect("tombstone");
+        assert_eq!(store.load("cf").expect("load"), None);
+        let s = store.load_stored("cf").expect("load").expect("tombstone");
+        assert_eq!((s.admin, s.checkpoint_ts), (AdminState::Removed, None));
+        store.overwrite("cf", 200).expect("re-create");
+        let s = store.load_stored("cf").expect("load").expect("file");
+        assert_eq!((s.admin, s.checkpoint_ts), (AdminState::Normal, Some(200)));
     }
 
     #[test]

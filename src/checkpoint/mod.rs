@@ -10,6 +10,7 @@
 //! [`sql::SqlStore`] keeps checkpoints and ownership leases in a TiDB/MySQL table instead
 //! (`[state] store = "mysql"`), with writes fenced by owner and epoch.
 
+pub mod admin;
 pub mod file;
 pub mod format;
 pub mod sql;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::StartPosition;
 
+pub use admin::{AdminState, AdminStore, AdminView, Announcer};
 pub use file::FileStore;
 pub use store::Store;
 

@@ -11,6 +11,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::admin::AdminState;
 use super::sql::{Lease, SqlStore};
 use super::{Checkpoint, CheckpointError, FileStore};
 use crate::fence::Fence;
@@ -88,6 +89,55 @@ impl Store {
                         .check()
                         .err()
                         .map_or(CheckpointError::Task(why), CheckpointError::Fenced))
+                }
+            }
+        }
+    }
+
+    /// Records that the changefeed's task carried out `state` (the SQL store's
+    /// `admin_applied`, fenced; the file store needs nothing: its file holds the state).
+    pub async fn record_applied(
+        &self,
+        changefeed: &str,
+        state: AdminState,
+    ) -> Result<(), CheckpointError> {
+        match self {
+            Store::File(_) => Ok(()),
+            Store::Leased(l) => {
+                l.fence.check()?;
+                if l.sql.set_applied(&l.lease, state).await? {
+                    Ok(())
+                } else {
+                    let why = format!(
+                        "recording changefeed {changefeed}'s admin state was refused: the lease (epoch {}) is no longer ours",
+                        l.lease.epoch
+                    );
+                    l.fence.revoke(&why);
+                    Err(CheckpointError::Task(why))
+                }
+            }
+        }
+    }
+
+    /// Drops a removed changefeed's checkpoint, leaving its tombstone (the admin state
+    /// `removed`).
+    pub async fn clear_checkpoint(&self, changefeed: &str) -> Result<(), CheckpointError> {
+        match self {
+            Store::File(f) => {
+                let (f, id) = (f.clone(), changefeed.to_string());
+                tokio::task::spawn_blocking(move || f.clear_checkpoint(&id))
+                    .await
+                    .map_err(|e| CheckpointError::Task(e.to_string()))?
+            }
+            Store::Leased(l) => {
+                l.fence.check()?;
+                if l.sql.clear_checkpoint(&l.lease).await? {
+                    Ok(())
+                } else {
+                    Err(CheckpointError::Task(format!(
+                        "dropping changefeed {changefeed}'s checkpoint was refused: the lease (epoch {}) is no longer ours",
+                        l.lease.epoch
+                    )))
                 }
             }
         }

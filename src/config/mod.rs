@@ -328,6 +328,7 @@ fn anchor_paths(cfg: &mut Config, base: &Path) {
         }
     };
     fix(&mut cfg.state.dir);
+    cfg.server.admin_token_file.as_mut().map(fix);
     if let Some(tls) = cfg.state.mysql.as_mut().and_then(|m| m.tls.as_mut()) {
         fix(&mut tls.ca);
         tls.cert.as_mut().map(fix);

@@ -143,6 +143,14 @@ pub struct ServerConfig {
     /// acknowledgements and save checkpoints before the process exits anyway.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout: HumanDuration,
+    /// A file holding the bearer token the lifecycle API (pause, resume, remove) requires
+    /// (`Authorization: Bearer <token>`). Without it those requests are allowed only when
+    /// `listen` is a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token_file: Option<PathBuf>,
+    /// The token read from `admin-token-file` when the configuration was loaded.
+    #[serde(skip)]
+    pub admin_token: Option<Secret>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -158,6 +166,8 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: default_listen(),
             shutdown_timeout: default_shutdown_timeout(),
+            admin_token_file: None,
+            admin_token: None,
         }
     }
 }

@@ -37,6 +37,14 @@ impl Secret {
         }
     }
 
+    /// A secret read from `path` (resolve it with [`Secret::resolve`]).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Secret {
+            source: SecretSource::File(path.into()),
+            value: None,
+        }
+    }
+
     pub fn source(&self) -> &SecretSource {
         &self.source
     }

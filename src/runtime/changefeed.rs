@@ -27,6 +27,9 @@ pub enum Ended {
     Failed(String),
     /// Its lease's fence closed: it wrote nothing more.
     Fenced(String),
+    /// Removed by the operator: its GC safepoint and checkpoint are gone (see
+    /// [`super::lifecycle`]).
+    Removed,
 }
 
 /// Runs changefeed `ctx` until `stop` fires, it fails for good, or its fence closes. The

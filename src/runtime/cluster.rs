@@ -22,18 +22,27 @@
 //! - a failed changefeed (an operator error) has its lease released so it is visible, and
 //!   this daemon does not take it again until restarted;
 //! - at shutdown every owned changefeed drains and releases its lease, and the membership
-//!   row is removed, so the others take over at once instead of after the TTL.
+//!   row is removed, so the others take over at once instead of after the TTL;
+//! - admin states (pause, resume, remove; any daemon's API writes them to the row): the
+//!   owner reads them at each tick and hands them to the changefeed's
+//!   [`lifecycle`](super::lifecycle) task, which carries them out and records what it did
+//!   (`admin_applied`). A paused changefeed stays owned (its owner keeps its GC safepoint
+//!   fresh, and a failover moves that duty with the lease); a removed one whose removal is
+//!   done (no checkpoint left) is never acquired again; every daemon shows a changefeed
+//!   another daemon owns as `paused` or `removed` once its owner recorded it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::balance::{self, LeaseState};
-use super::changefeed::{self, Ended};
-use crate::checkpoint::Store;
+use super::changefeed::Ended;
+use super::lifecycle;
 use crate::checkpoint::sql::{Lease, SqlStore};
+use crate::checkpoint::{AdminState, Store};
 use crate::config::{ChangefeedConfig, Config};
 use crate::fence::Fence;
 use crate::metrics as m;
@@ -94,6 +103,8 @@ struct Owned {
     /// Fired to hand the changefeed off (drain, then release).
     hand_off: shutdown::ShutdownTrigger,
     handing_off: bool,
+    /// Tells the task the admin state the row holds.
+    admin: watch::Sender<AdminState>,
     task: JoinHandle<Ended>,
 }
 
@@ -119,7 +130,9 @@ pub async fn run(
         );
     }
     let mut owned: HashMap<String, Owned> = HashMap::new();
-    let mut failed: BTreeSet<String> = BTreeSet::new();
+    // Changefeeds that failed here, with the admin state they had: not taken again until
+    // the operator changes that state (e.g. removes it) or the daemon restarts.
+    let mut failed: BTreeMap<String, AdminState> = BTreeMap::new();
     let mut view = ClusterView {
         daemon_id: me.clone(),
         store: store.describe(),
@@ -151,7 +164,21 @@ pub async fn run(
                 continue;
             }
         };
-        show(&status, &mut view, &members, &leases, &ids);
+        show(&status, &mut view, &members, &leases, &ids, &owned);
+        for l in &leases {
+            if let Some(o) = owned.get(&l.changefeed) {
+                o.admin.send_if_modified(|a| {
+                    let changed = *a != l.admin;
+                    *a = l.admin;
+                    changed
+                });
+            }
+            if failed.get(&l.changefeed).is_some_and(|a| *a != l.admin) {
+                failed.remove(&l.changefeed);
+            }
+        }
+        let admin_of: BTreeMap<&str, &crate::checkpoint::sql::LeaseRow> =
+            leases.iter().map(|l| (l.changefeed.as_str(), l)).collect();
         let lease_states: BTreeMap<String, LeaseState> = leases
             .iter()
             .map(|l| {
@@ -171,9 +198,16 @@ pub async fn run(
             .filter(|(_, o)| !o.handing_off)
             .map(|(c, _)| c.clone())
             .collect();
+        // A removed changefeed whose removal is done (its checkpoint dropped) is not
+        // taken again; one whose removal is pending is, so an owner carries it out.
         let candidates: Vec<String> = ids
             .iter()
-            .filter(|c| !failed.contains(*c))
+            .filter(|c| !failed.contains_key(*c))
+            .filter(|c| {
+                !admin_of
+                    .get(c.as_str())
+                    .is_some_and(|l| l.admin == AdminState::Removed && l.checkpoint_ts.is_none())
+            })
             .cloned()
             .collect();
         let member_ids: Vec<String> = members.iter().map(|m| m.0.clone()).collect();
@@ -206,8 +240,14 @@ pub async fn run(
                     {
                         tracing::warn!(changefeed = %cf, "the changefeed's configuration differs from its previous owner's: daemons sharing a state table should run the same configuration");
                     }
-                    tracing::info!(changefeed = %cf, epoch = lease.epoch, checkpoint_ts = ?lease.checkpoint_ts, "acquired the changefeed's lease");
-                    let o = start(cfg, cfc, lease, sent, &store, &status, &settings, &shutdown);
+                    let admin = admin_of
+                        .get(cf.as_str())
+                        .map(|l| l.admin)
+                        .unwrap_or_default();
+                    tracing::info!(changefeed = %cf, epoch = lease.epoch, checkpoint_ts = ?lease.checkpoint_ts, admin_state = admin.as_str(), "acquired the changefeed's lease");
+                    let o = start(
+                        cfg, cfc, lease, sent, admin, &store, &status, &settings, &shutdown,
+                    );
                     owned.insert(cf, o);
                 }
                 Ok(None) => {}
@@ -226,7 +266,12 @@ pub async fn run(
                 tracing::error!(changefeed = %cf, error = %e, "changefeed task ended abnormally")
             }
         }
-        status.set_state(&cf, ChangefeedState::Stopped, Some("shut down".into()));
+        let kept = status
+            .get(&cf)
+            .is_some_and(|s| matches!(s.state, ChangefeedState::Paused | ChangefeedState::Removed));
+        if !kept {
+            status.set_state(&cf, ChangefeedState::Stopped, Some("shut down".into()));
+        }
     }
     if let Err(e) = store.leave(&me).await {
         tracing::warn!(error = %e, "cannot remove this daemon's membership row; it ends with its TTL");
@@ -240,6 +285,7 @@ fn start(
     cf: &ChangefeedConfig,
     lease: Lease,
     sent: Instant,
+    admin: AdminState,
     store: &SqlStore,
     status: &StatusBoard,
     settings: &Settings,
@@ -274,14 +320,25 @@ fn start(
         ChangefeedState::Starting,
         Some("lease acquired".into()),
     );
+    let (admin_tx, admin_rx) = watch::channel(admin);
     let span = tracing::info_span!("changefeed", id = %cf.id, epoch = lease.epoch);
     let task = tokio::spawn(
-        owned_run(ctx, stop, store.clone(), lease, settings.ttl, fence.clone()).instrument(span),
+        owned_run(
+            ctx,
+            admin_rx,
+            stop,
+            store.clone(),
+            lease,
+            settings.ttl,
+            fence.clone(),
+        )
+        .instrument(span),
     );
     Owned {
         fence,
         hand_off,
         handing_off: false,
+        admin: admin_tx,
         task,
     }
 }
@@ -290,6 +347,7 @@ fn start(
 /// drained run the lease is released.
 async fn owned_run(
     ctx: pipeline::Context,
+    admin: watch::Receiver<AdminState>,
     stop: Shutdown,
     store: SqlStore,
     lease: Lease,
@@ -297,10 +355,10 @@ async fn owned_run(
     fence: Fence,
 ) -> Ended {
     let keeper = tokio::spawn(keep_lease(store.clone(), lease.clone(), ttl, fence.clone()));
-    let ended = changefeed::run(ctx, stop).await;
+    let ended = lifecycle::run(ctx, admin, stop, lifecycle::Mode::Leased).await;
     keeper.abort();
     match &ended {
-        Ended::Stopped | Ended::Failed(_) => {
+        Ended::Stopped | Ended::Failed(_) | Ended::Removed => {
             fence.revoke("released");
             match tokio::time::timeout(ttl / 2, store.release(&lease)).await {
                 Ok(Ok(true)) => {
@@ -370,7 +428,7 @@ fn renew_failed(failing_since: &mut Option<Instant>, fence: &Fence, error: &str)
 /// Collects owned changefeeds whose run ended.
 async fn reap(
     owned: &mut HashMap<String, Owned>,
-    failed: &mut BTreeSet<String>,
+    failed: &mut BTreeMap<String, AdminState>,
     status: &StatusBoard,
     _store: &SqlStore,
 ) {
@@ -382,11 +440,14 @@ async fn reap(
     for cf in done {
         let Some(o) = owned.remove(&cf) else { continue };
         o.fence.revoke("its run ended");
+        let admin = *o.admin.borrow();
         match o.task.await {
             Ok(Ended::Failed(e)) => {
-                failed.insert(cf.clone());
+                failed.insert(cf.clone(), admin);
                 status.set_state(&cf, ChangefeedState::Failed, Some(e));
             }
+            // The lifecycle task showed `removed` already.
+            Ok(Ended::Removed) => {}
             Ok(Ended::Stopped) => {
                 status.set_state(&cf, ChangefeedState::Standby, Some("handed off".into()));
             }
@@ -423,13 +484,16 @@ async fn read_table(
     Ok((members, leases))
 }
 
-/// Publishes the members and each configured changefeed's lease.
+/// Publishes the members and each configured changefeed's lease and admin state; a
+/// changefeed this daemon does not run shows `paused` or `removed` once its owner recorded
+/// that it carried the state out, else `standby`.
 fn show(
     status: &StatusBoard,
     view: &mut ClusterView,
     members: &Members,
     leases: &[crate::checkpoint::sql::LeaseRow],
     ids: &[String],
+    owned: &HashMap<String, Owned>,
 ) {
     let urls: BTreeMap<&str, &str> = members
         .iter()
@@ -463,6 +527,31 @@ fn show(
                 remaining_ms: l.lease_remaining_ms,
             });
         status.set_lease(id, lease);
+        let Some(row) = leases.iter().find(|l| &l.changefeed == id) else {
+            continue;
+        };
+        status.set_admin(id, row.admin);
+        if owned.contains_key(id) {
+            continue;
+        }
+        let shown = status.get(id).map(|s| s.state);
+        let want = match (row.admin, row.applied) {
+            (AdminState::Paused, Some(AdminState::Paused)) => ChangefeedState::Paused,
+            (AdminState::Removed, Some(AdminState::Removed)) => ChangefeedState::Removed,
+            _ => ChangefeedState::Standby,
+        };
+        let follows = matches!(
+            shown,
+            Some(ChangefeedState::Standby | ChangefeedState::Paused | ChangefeedState::Removed)
+        );
+        if follows && shown != Some(want) {
+            let reason = match want {
+                ChangefeedState::Paused => "paused by the operator (on its owner)",
+                ChangefeedState::Removed => "removed by the operator",
+                _ => "owned by another daemon",
+            };
+            status.set_state(id, want, Some(reason.into()));
+        }
     }
 }
 

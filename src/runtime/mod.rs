@@ -6,6 +6,7 @@
 pub mod balance;
 pub mod changefeed;
 pub mod cluster;
+pub mod lifecycle;
 pub mod logging;
 pub mod signals;
 
@@ -16,7 +17,7 @@ use tracing::Instrument;
 
 use crate::build_info;
 use crate::checkpoint::sql::SqlStore;
-use crate::checkpoint::{CheckpointError, FileStore, Store};
+use crate::checkpoint::{AdminStore, Announcer, CheckpointError, FileStore, Store};
 use crate::config::{CheckpointStore, Config, Loaded};
 use crate::metrics::{self, ProcessMetrics};
 use crate::pipeline;
@@ -79,41 +80,55 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     signals::spawn_signal_listener(trigger.clone()).map_err(RunError::Signals)?;
 
     let listener = server::bind(cfg.server.listen).await?;
-    tracing::info!(listen = %cfg.server.listen, "HTTP server listening (/metrics, /healthz, /readyz, /api/v1/status)");
+    tracing::info!(listen = %cfg.server.listen, "HTTP server listening (/metrics, /healthz, /readyz, /api/v1/status, /api/v1/changefeeds)");
+    let file_store = FileStore::new(&cfg.state.dir);
+    let announcer = Announcer::default();
     let state = AppState {
         prometheus,
         process: Arc::new(ProcessMetrics::new()),
         status: status.clone(),
+        admin: Arc::default(),
     };
+    for cf in &cfg.changefeeds {
+        status.register(&cf.id);
+    }
+    let admin_api = Arc::clone(&state.admin);
     let server_task = tokio::spawn(server::serve(listener, state, trigger.subscribe()));
 
     let mut tasks = tokio::task::JoinSet::new();
     if cfg.state.store == CheckpointStore::Mysql {
-        for cf in &cfg.changefeeds {
-            status.register(&cf.id);
-        }
+        // The read-only API answers while the store is being reached.
         let sql = connect_store(cfg, &shutdown).await?;
         if let Some(sql) = sql {
+            let _ = admin_api.set(server::admin::Admin::new(cfg, AdminStore::Sql(sql.clone())));
             let settings = cluster::Settings::from_config(cfg);
             let (cfg, status, shutdown) = (cfg.clone(), status.clone(), shutdown.clone());
             tasks.spawn(async move { cluster::run(&cfg, sql, status, settings, shutdown).await });
         }
-    }
-    for cf in cfg
-        .changefeeds
-        .iter()
-        .filter(|_| cfg.state.store == CheckpointStore::File)
-    {
-        status.register(&cf.id);
-        let span = tracing::info_span!("changefeed", id = %cf.id);
-        let ctx = pipeline::Context {
-            changefeed: cf.clone(),
-            upstream: cfg.upstream.clone(),
-            state: cfg.state.clone(),
-            status: status.clone(),
-            store: Store::File(FileStore::new(&cfg.state.dir)),
-        };
-        tasks.spawn(run_file_changefeed(ctx, trigger.subscribe()).instrument(span));
+    } else {
+        let _ = admin_api.set(server::admin::Admin::new(
+            cfg,
+            AdminStore::File {
+                store: file_store.clone(),
+                announcer: announcer.clone(),
+            },
+        ));
+        for cf in &cfg.changefeeds {
+            let span = tracing::info_span!("changefeed", id = %cf.id);
+            let initial = file_store
+                .load_stored(&cf.id)?
+                .map(|s| s.admin)
+                .unwrap_or_default();
+            let admin = announcer.subscribe(&cf.id, initial);
+            let ctx = pipeline::Context {
+                changefeed: cf.clone(),
+                upstream: cfg.upstream.clone(),
+                state: cfg.state.clone(),
+                status: status.clone(),
+                store: Store::File(file_store.clone()),
+            };
+            tasks.spawn(run_file_changefeed(ctx, admin, trigger.subscribe()).instrument(span));
+        }
     }
 
     shutdown.clone().wait().await;
@@ -175,16 +190,29 @@ async fn connect_store(
     }
 }
 
-/// A changefeed of the file store: runs until shutdown; a failed one stays `failed` until
-/// then.
-async fn run_file_changefeed(ctx: pipeline::Context, shutdown: shutdown::Shutdown) {
-    let ended = changefeed::run(ctx.clone(), shutdown.clone()).await;
+/// A changefeed of the file store: follows its admin state until shutdown; a failed one
+/// stays `failed` until then (or until it is paused or removed).
+async fn run_file_changefeed(
+    ctx: pipeline::Context,
+    admin: tokio::sync::watch::Receiver<crate::checkpoint::AdminState>,
+    shutdown: shutdown::Shutdown,
+) {
+    let ended = lifecycle::run(ctx.clone(), admin, shutdown.clone(), lifecycle::Mode::Alone).await;
     if let changefeed::Ended::Failed(_) = ended {
         shutdown.wait().await;
     }
-    ctx.status.set_state(
-        &ctx.changefeed.id,
-        ChangefeedState::Stopped,
-        Some("shut down".to_string()),
-    );
+    let shown = ctx
+        .status
+        .get(&ctx.changefeed.id)
+        .map(|s| s.state)
+        .filter(|s| matches!(s, ChangefeedState::Paused | ChangefeedState::Removed));
+    match shown {
+        // Paused and removed stay visible to the last scrape.
+        Some(_) => {}
+        None => ctx.status.set_state(
+            &ctx.changefeed.id,
+            ChangefeedState::Stopped,
+            Some("shut down".to_string()),
+        ),
+    }
 }

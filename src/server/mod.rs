@@ -1,17 +1,22 @@
 //! The HTTP server: `/metrics` (Prometheus text), `/healthz` (the process is alive),
 //! `/readyz` (every changefeed is running; otherwise 503 and why not) and `/api/v1/status`
-//! (JSON status of every changefeed). It stops accepting connections when the shutdown
-//! signal fires and finishes the requests in flight.
+//! (JSON status of every changefeed), and the changefeed lifecycle API under
+//! `/api/v1/changefeeds` ([`admin`]: list, query, pause, resume, remove; the mutating
+//! requests guarded by [`auth`]). It stops accepting connections when the shutdown signal
+//! fires and finishes the requests in flight.
+
+pub mod admin;
+pub mod auth;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -27,6 +32,8 @@ pub struct AppState {
     pub prometheus: PrometheusHandle,
     pub process: Arc<ProcessMetrics>,
     pub status: StatusBoard,
+    /// The lifecycle API's store and rules, set once the state store is reachable.
+    pub admin: Arc<OnceLock<admin::Admin>>,
 }
 
 /// Errors of the HTTP server.
@@ -48,6 +55,13 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/changefeeds", get(admin::list))
+        .route(
+            "/api/v1/changefeeds/{id}",
+            get(admin::query).delete(admin::remove),
+        )
+        .route("/api/v1/changefeeds/{id}/pause", post(admin::pause))
+        .route("/api/v1/changefeeds/{id}/resume", post(admin::resume))
         .layer(middleware::from_fn(count_requests))
         .with_state(state)
 }
@@ -77,6 +91,8 @@ async fn count_requests(req: Request, next: Next) -> Response {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/api/v1/status" => "/api/v1/status",
+        "/api/v1/changefeeds" => "/api/v1/changefeeds",
+        p if p.starts_with("/api/v1/changefeeds/") => "/api/v1/changefeeds/{id}",
         _ => "other",
     };
     let resp = next.run(req).await;

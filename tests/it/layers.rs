@@ -35,6 +35,7 @@ const LAYERS: &[&str] = &[
     "decode",
     "checkpoint_cli",
     "import_ticdc",
+    "admin_cli",
     "server",
     "runtime",
 ];

@@ -33,6 +33,7 @@ mod kafka_sink;
 mod kafka_stall;
 mod large_messages;
 mod layers;
+mod lifecycle;
 mod load;
 mod mariadb_env;
 mod mount_rows;

@@ -47,7 +47,7 @@ async fn creates_its_tables_and_refuses_a_newer_schema() {
         .expect("reconnect");
     // A newer daemon's table is refused, and left as it is.
     exec(&format!(
-        "UPDATE `{t}` SET schema_version = 2 WHERE changefeed = '' AND span = ''"
+        "UPDATE `{t}` SET schema_version = 3 WHERE changefeed = '' AND span = ''"
     ))
     .await;
     let e = SqlStore::connect(&state_config(&mariadb().url, t))
@@ -56,7 +56,7 @@ async fn creates_its_tables_and_refuses_a_newer_schema() {
     assert!(matches!(e, StoreError::Schema { .. }), "{e:?}");
     let text = e.to_string();
     assert!(
-        text.contains("newer") && text.contains("schema version 2") && text.contains(t),
+        text.contains("newer") && text.contains("schema version 3") && text.contains(t),
         "{text}"
     );
     assert!(!e.is_retryable());
@@ -619,4 +619,107 @@ protocol = "canal-json"
         assert_eq!(s.load("cf-sql").await.expect("load"), Some(4000));
         assert_eq!(s.leases().await.expect("leases")[0].epoch, 2);
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_table_is_upgraded_in_place_and_keeps_its_rows() {
+    let t = "sqlstore_upgrade_v1";
+    drop_tables(t).await;
+    // The table as version 1 made it, with a changefeed's checkpoint.
+    exec(&format!(
+        "CREATE TABLE `{t}` (
+            changefeed VARCHAR(128) NOT NULL,
+            span VARCHAR(255) NOT NULL DEFAULT '',
+            schema_version INT UNSIGNED NOT NULL,
+            checkpoint_ts BIGINT UNSIGNED NULL,
+            fingerprint VARCHAR(255) NULL,
+            owner VARCHAR(255) NULL,
+            epoch BIGINT UNSIGNED NOT NULL DEFAULT 0,
+            lease_until DATETIME(6) NOT NULL,
+            updated_at DATETIME(6) NOT NULL,
+            PRIMARY KEY (changefeed, span)
+        )"
+    ))
+    .await;
+    exec(&format!(
+        "INSERT INTO `{t}` (changefeed, span, schema_version, checkpoint_ts, epoch, lease_until, updated_at)
+         VALUES ('', '', 1, NULL, 0, NOW(6), NOW(6)), ('cf', '', 1, 449000000000000000, 3, NOW(6), NOW(6))"
+    ))
+    .await;
+    // An account without ALTER is told which GRANT to run, and nothing changes.
+    let e = SqlStore::connect(&state_config(&mariadb().readonly_url, t))
+        .await
+        .expect_err("no ALTER privilege");
+    assert!(
+        e.to_string().contains("ALTER") && e.to_string().contains("GRANT"),
+        "{e}"
+    );
+    let s = SqlStore::connect(&state_config(&mariadb().url, t))
+        .await
+        .unwrap_or_else(|e| panic!("upgrade: {e}"));
+    let v = s.admin_view("cf").await.expect("admin view");
+    assert_eq!(v.admin, tidb_changefeed::checkpoint::AdminState::Normal);
+    assert_eq!(v.checkpoint_ts, Some(449_000_000_000_000_000));
+    let rows = s.leases().await.expect("leases");
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].epoch, rows[0].applied), (3, None));
+    // Connecting again finds version 2.
+    SqlStore::connect(&state_config(&mariadb().url, t))
+        .await
+        .expect("reconnect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_leave_the_lease_alone_and_only_the_owner_records_them() {
+    use tidb_changefeed::checkpoint::AdminState;
+    let t = "sqlstore_admin";
+    let s = fresh(t).await;
+    let lease = acquire(&s, "cf", "a").await;
+    assert!(s.save(&lease, 500, TTL).await.expect("save"));
+    // Any daemon stores a request; it neither fences the owner nor moves the checkpoint.
+    s.set_admin("cf", AdminState::Paused).await.expect("pause");
+    let v = s.admin_view("cf").await.expect("view");
+    assert_eq!(
+        (v.admin, v.applied, v.checkpoint_ts),
+        (AdminState::Paused, None, Some(500))
+    );
+    assert!(s.renew(&lease, TTL).await.expect("renew"), "still owned");
+    assert!(
+        s.set_applied(&lease, AdminState::Paused)
+            .await
+            .expect("applied")
+    );
+    let row = s.leases().await.expect("leases").remove(0);
+    assert_eq!(
+        (row.admin, row.applied),
+        (AdminState::Paused, Some(AdminState::Paused))
+    );
+    // A deposed owner records nothing.
+    let stale = Lease {
+        epoch: lease.epoch - 1,
+        ..lease.clone()
+    };
+    assert!(
+        !s.set_applied(&stale, AdminState::Normal)
+            .await
+            .expect("fenced")
+    );
+    assert!(!s.clear_checkpoint(&stale).await.expect("fenced"));
+    // The removal: the owner drops the checkpoint, the tombstone stays.
+    s.set_admin("cf", AdminState::Removed)
+        .await
+        .expect("remove");
+    assert!(s.clear_checkpoint(&lease).await.expect("clear"));
+    let v = s.admin_view("cf").await.expect("view");
+    assert_eq!(
+        (v.admin, v.applied, v.checkpoint_ts),
+        (AdminState::Removed, Some(AdminState::Removed), None)
+    );
+    // The operator's overwrite re-creates a removed changefeed.
+    s.overwrite("cf", 700).await.expect("overwrite");
+    let v = s.admin_view("cf").await.expect("view");
+    assert_eq!((v.admin, v.checkpoint_ts), (AdminState::Normal, Some(700)));
+    // A changefeed without a row reads as normal.
+    let v = s.admin_view("nobody").await.expect("view");
+    assert_eq!((v.admin, v.checkpoint_ts), (AdminState::Normal, None));
 }

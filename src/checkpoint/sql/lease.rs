@@ -12,6 +12,7 @@ use mysql_async::prelude::Queryable;
 
 use super::schema::SCHEMA_VERSION;
 use super::{SqlStore, StoreError, micros};
+use crate::checkpoint::admin::AdminState;
 
 /// MySQL's deadlock error; two acquirers creating the same row may meet it.
 const DEADLOCK: u16 = 1213;
@@ -39,6 +40,10 @@ pub struct LeaseRow {
     pub fingerprint: Option<String>,
     /// Milliseconds until the lease ends, by the database's clock; negative = ended.
     pub lease_remaining_ms: i64,
+    /// What the operator asked (`admin_state`).
+    pub admin: AdminState,
+    /// What the owner carried out (`admin_applied`), none before any owner acted.
+    pub applied: Option<AdminState>,
 }
 
 /// (owner, epoch, checkpoint_ts, fingerprint, free) as the acquisition reads it.
@@ -49,7 +54,8 @@ type AcquireRow = (
     Option<String>,
     Option<i64>,
 );
-/// (changefeed, owner, epoch, checkpoint_ts, fingerprint, remaining ms) as `leases` reads it.
+/// (changefeed, owner, epoch, checkpoint_ts, fingerprint, remaining ms, admin state,
+/// applied) as `leases` reads it.
 type LeaseTuple = (
     String,
     Option<String>,
@@ -57,6 +63,8 @@ type LeaseTuple = (
     Option<u64>,
     Option<String>,
     i64,
+    String,
+    Option<String>,
 );
 
 impl SqlStore {
@@ -79,7 +87,7 @@ impl SqlStore {
     }
 
     /// Creates the changefeed's row if absent: unowned, no checkpoint, lease ended now.
-    async fn ensure_row(
+    pub(super) async fn ensure_row(
         &self,
         conn: &mut mysql_async::Conn,
         what: &'static str,
@@ -261,12 +269,14 @@ impl SqlStore {
     /// The operator's repair: sets the checkpoint to `ts` (also backwards) and bumps the epoch,
     /// so a running owner is fenced out at its next renew or save. The owner and lease end are
     /// kept: nobody (the old owner included) acquires before that lease has ended plus the
-    /// margin, by which time the old owner has stopped producing.
+    /// margin, by which time the old owner has stopped producing. A removed changefeed is
+    /// re-created (its admin state back to normal); a paused one stays paused.
     pub async fn overwrite(&self, changefeed: &str, ts: u64) -> Result<(), StoreError> {
         let what = "overwrite the checkpoint";
         let mut conn = self.conn(what).await?;
         let sql = format!(
-            "UPDATE {} SET checkpoint_ts = ?, epoch = epoch + 1, updated_at = NOW(6)
+            "UPDATE {} SET checkpoint_ts = ?, epoch = epoch + 1, updated_at = NOW(6),
+                admin_state = CASE WHEN admin_state = 'removed' THEN 'normal' ELSE admin_state END
              WHERE changefeed = ? AND span = ''",
             self.tables.state
         );
@@ -286,7 +296,7 @@ impl SqlStore {
         let mut conn = self.conn(what).await?;
         let sql = format!(
             "SELECT changefeed, owner, epoch, checkpoint_ts, fingerprint,
-                TIMESTAMPDIFF(MICROSECOND, NOW(6), lease_until) DIV 1000
+                TIMESTAMPDIFF(MICROSECOND, NOW(6), lease_until) DIV 1000, admin_state, admin_applied
              FROM {} WHERE changefeed <> '' AND span = '' ORDER BY changefeed",
             self.tables.state
         );
@@ -298,13 +308,24 @@ impl SqlStore {
             Ok(rows
                 .into_iter()
                 .map(
-                    |(changefeed, owner, epoch, checkpoint_ts, fingerprint, remaining)| LeaseRow {
+                    |(
+                        changefeed,
+                        owner,
+                        epoch,
+                        checkpoint_ts,
+                        fingerprint,
+                        remaining,
+                        admin,
+                        applied,
+                    )| LeaseRow {
                         changefeed,
                         owner,
                         epoch,
                         checkpoint_ts,
                         fingerprint,
                         lease_remaining_ms: remaining,
+                        admin: super::admin::admin_of(&admin),
+                        applied: applied.as_deref().map(super::admin::admin_of),
                     },
                 )
                 .collect())

@@ -8,6 +8,8 @@
 //! owner, epoch, lease and checkpoint; the changefeed's checkpoint is then the minimum over its
 //! spans). The row `('', '')` holds the table's `schema_version` ([`SCHEMA_VERSION`]); a table
 //! made by a newer version is refused ([`StoreError::Schema`]), never written.
+//! Each changefeed's row also holds its admin state ([`admin`]): what the operator asked
+//! (`admin_state`) and what its owner carried out (`admin_applied`).
 //! `<table>_members` holds one row per live daemon (id, status URL, lease) for scale-out.
 //! Both tables are created if absent ([`schema`]).
 //!
@@ -35,6 +37,7 @@
 //! `INSERT … ON DUPLICATE KEY UPDATE col = col` (no `VALUES()`), `SELECT … FOR UPDATE`,
 //! `GREATEST`, `COALESCE`, server-side prepared statements, and `SET time_zone`.
 
+mod admin;
 mod error;
 mod grants;
 mod lease;

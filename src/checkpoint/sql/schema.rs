@@ -5,13 +5,22 @@
 //! not ours (a column missing), is refused with [`StoreError::Schema`] and nothing is written.
 //! `CREATE` is only attempted when a table is missing, so an account without the CREATE
 //! privilege works with tables an administrator made.
+//!
+//! Versions: 1 had no admin state; 2 adds `admin_state` (what the operator asked: `normal`,
+//! `paused`, `removed`) and `admin_applied` (what the owner carried out). A version-1 table
+//! is upgraded in place (`ALTER TABLE … ADD COLUMN`, then the version row), which needs the
+//! ALTER privilege: without it the daemon stops with the GRANT to run. Older builds refuse a
+//! version-2 table (they do not write a table they do not know).
 
 use mysql_async::prelude::Queryable;
 
 use super::{SqlStore, StoreError};
 
 /// The version of the tables this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// MySQL's "duplicate column name" (a column an interrupted upgrade already added).
+const DUPLICATE_COLUMN: u16 = 1060;
 
 /// MySQL's "table doesn't exist" and "unknown column".
 const NO_SUCH_TABLE: u16 = 1146;
@@ -51,10 +60,18 @@ fn create_state(t: &str) -> String {
             epoch BIGINT UNSIGNED NOT NULL DEFAULT 0,
             lease_until DATETIME(6) NOT NULL,
             updated_at DATETIME(6) NOT NULL,
+            admin_state VARCHAR(16) NOT NULL DEFAULT 'normal',
+            admin_applied VARCHAR(16) NULL,
             PRIMARY KEY (changefeed, span)
         )"
     )
 }
+
+/// The columns version 2 added, as `ADD COLUMN` clauses.
+const V2_COLUMNS: [&str; 2] = [
+    "admin_state VARCHAR(16) NOT NULL DEFAULT 'normal'",
+    "admin_applied VARCHAR(16) NULL",
+];
 
 fn create_members(t: &str) -> String {
     format!(
@@ -133,6 +150,29 @@ impl SqlStore {
                     }
                     Err(e) => return Err(self.err(e, self.on_state(what, "SELECT"))),
                 }
+            };
+            let version = match version {
+                Some(1) => {
+                    for col in V2_COLUMNS {
+                        match conn
+                            .query_drop(format!("ALTER TABLE {} ADD COLUMN {col}", t.state))
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(e) if server_code(&e) == Some(DUPLICATE_COLUMN) => {}
+                            Err(e) => return Err(self.err(e, self.on_state(what, "ALTER"))),
+                        }
+                    }
+                    conn.query_drop(format!(
+                        "UPDATE {} SET schema_version = {SCHEMA_VERSION} WHERE changefeed = '' AND span = '' AND schema_version = 1",
+                        t.state
+                    ))
+                    .await
+                    .map_err(|e| self.err(e, self.on_state(what, "UPDATE")))?;
+                    tracing::info!(store = %self.describe, "upgraded the state table from schema version 1 to {SCHEMA_VERSION} (admin state columns)");
+                    Some(SCHEMA_VERSION)
+                }
+                v => v,
             };
             match version {
                 Some(SCHEMA_VERSION) => {}

@@ -1,4 +1,5 @@
-//! Rules of the daemon's own sections: `[server]` (a shutdown timeout above zero), `[state]`
+//! Rules of the daemon's own sections: `[server]` (a shutdown timeout above zero; an
+//! `admin-token-file` that can be read and is not empty, read here), `[state]`
 //! (a checkpoint interval above zero; `store = "mysql"` needs `[state.mysql]` with a valid
 //! DSN without a password, a plain table name, TLS `cert`+`key` together, timeouts above
 //! zero; its password secret resolved here, relative files read from `base`) and `[log]` (a
@@ -7,7 +8,7 @@
 use std::path::Path;
 
 use super::Report;
-use crate::config::{CheckpointStore, Config, Dsn, KeyPath, MysqlStateConfig};
+use crate::config::{CheckpointStore, Config, Dsn, KeyPath, MysqlStateConfig, Secret};
 
 /// The longest state table name: MySQL allows 64 characters and the members table adds
 /// `_members`.
@@ -19,6 +20,17 @@ pub(super) fn check(r: &mut Report, root: &KeyPath, cfg: &mut Config, base: &Pat
             root.key("server").key("shutdown-timeout"),
             "must be greater than 0",
         );
+    }
+    if let Some(path) = &cfg.server.admin_token_file {
+        let mut token = Secret::file(path);
+        match token.resolve(base) {
+            Err(why) => r.err(root.key("server").key("admin-token-file"), why),
+            Ok(()) if token.expose().trim().is_empty() => r.err(
+                root.key("server").key("admin-token-file"),
+                "the token file is empty: write a long random token into it (e.g. `openssl rand -hex 32`)",
+            ),
+            Ok(()) => cfg.server.admin_token = Some(token),
+        }
     }
     let state = root.key("state");
     match (&cfg.state.store, cfg.state.mysql.as_mut()) {
