@@ -141,7 +141,10 @@ fn kafka_summary(out: &mut String, k: &KafkaConfig) {
             out,
             "    claim-check storage: {}{}",
             crate::config::mask_uri_secrets(uri),
-            if k.large_message_handle.claim_check_storage_parameters.is_empty() {
+            if k.large_message_handle
+                .claim_check_storage_parameters
+                .is_empty()
+            {
                 String::new()
             } else {
                 format!(

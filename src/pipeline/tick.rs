@@ -165,7 +165,11 @@ impl Tick {
             let storage_stalled = report_claim_check(&self, &mut stall);
             stall.report(
                 &self,
-                if storage_stalled { Duration::ZERO } else { stalled },
+                if storage_stalled {
+                    Duration::ZERO
+                } else {
+                    stalled
+                },
                 health,
             );
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "prewrites")

@@ -30,8 +30,8 @@ use crate::dispatch::{EventRouter, PartitionDispatcher};
 use crate::event::{KvChange, RowError, RowEvent, RowKind, TableMeta};
 use crate::mount::RowDecoder;
 use crate::schema::TableVersion;
-use crate::sink::kafka::SizeLimit;
 use crate::sink::claim_check::PendingPut;
+use crate::sink::kafka::SizeLimit;
 use crate::sink::large_message::LargeMessagePolicy;
 
 use super::error::PipelineError;

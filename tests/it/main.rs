@@ -5,6 +5,7 @@
 mod avro_e2e;
 mod big_txn;
 mod chaos;
+mod claim_check_s3;
 mod cli;
 mod config_errors;
 mod consumers;
@@ -38,6 +39,7 @@ mod open_e2e;
 mod own_broker;
 mod own_mariadb;
 mod pipeline;
+mod s3_env;
 mod schema;
 mod sql_store;
 mod stale_locks;
