@@ -95,7 +95,9 @@ fn row_messages(topic: &str) -> Vec<RowMessage> {
         .filter_map(|m| {
             let v: serde_json::Value =
                 serde_json::from_str(m.payload.as_deref()?).expect("canal-json");
-            if v["isDdl"].as_bool() != Some(false) {
+            if v["isDdl"].as_bool() != Some(false)
+                || !matches!(v["type"].as_str(), Some("INSERT" | "UPDATE" | "DELETE"))
+            {
                 return None;
             }
             let row = &v["data"][0];
