@@ -200,7 +200,7 @@ async fn a_large_row_goes_through_s3_and_the_consumer_restores_it() {
     );
 
     // `check` proves the bucket: a probe object stored, read back and deleted.
-    let out = daemon(&["check", "--config", d.config.to_str().expect("utf-8 path")]);
+    let out = check(&d.config).await;
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -229,7 +229,7 @@ async fn a_large_row_goes_through_s3_and_the_consumer_restores_it() {
         &format!("s3://{bucket}-missing/"),
     );
     let path = write_file(dir.path(), "changefeed.toml", &wrong);
-    let out = daemon(&["check", "--config", path.to_str().expect("utf-8 path")]);
+    let out = check(&path).await;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         !out.status.success(),
@@ -244,6 +244,15 @@ async fn a_large_row_goes_through_s3_and_the_consumer_restores_it() {
     );
     assert!(!text.contains(secret), "{text}");
     d.terminate();
+}
+
+/// `tidb-changefeed check --config path`, off the test's runtime (which serves the emulator
+/// the check probes).
+async fn check(path: &std::path::Path) -> std::process::Output {
+    let path = path.to_str().expect("utf-8 path").to_string();
+    tokio::task::spawn_blocking(move || daemon(&["check", "--config", &path]))
+        .await
+        .expect("check runs")
 }
 
 /// How long the private S3 server stays stopped.
