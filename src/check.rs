@@ -3,8 +3,9 @@
 //! stores, GC safepoint against each changefeed's start, and the tables each filter selects,
 //! naming those without a usable key, as TiDB Cloud's console does), the SQL state store
 //! with `[state] store = "mysql"` (reachable, TLS verified, schema version, the privileges
-//! proved by doing them, and each changefeed's stored checkpoint and owner) and the Kafka
-//! login, limits, default topic and ACLs of each changefeed's sink.
+//! proved by doing them, and each changefeed's stored checkpoint and owner), the Kafka
+//! login, limits, default topic and ACLs of each changefeed's sink, and its claim-check
+//! storage (a probe object stored, read back and deleted; the permission to grant named).
 
 use std::fmt::Write as _;
 
@@ -135,6 +136,29 @@ fn kafka_summary(out: &mut String, k: &KafkaConfig) {
         k.auto_create_topic,
         setting_name(&k.large_message_handle.large_message_handle_option)
     );
+    if let Some(uri) = &k.large_message_handle.claim_check_storage_uri {
+        let _ = writeln!(
+            out,
+            "    claim-check storage: {}{}",
+            crate::config::mask_uri_secrets(uri),
+            if k.large_message_handle
+                .claim_check_storage_parameters
+                .is_empty()
+            {
+                String::new()
+            } else {
+                format!(
+                    " with {}",
+                    k.large_message_handle
+                        .claim_check_storage_parameters
+                        .iter()
+                        .map(|(p, v)| format!("{p} = {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
 }
 
 /// A setting's value as written in the file (its kebab-case name).
@@ -160,6 +184,17 @@ pub async fn probe_sinks(c: &Config) -> (String, bool) {
             continue;
         };
         match crate::sink::kafka::probe(&cf.id, k).await {
+            Ok(lines) => {
+                for l in lines {
+                    let _ = writeln!(out, "{}: {l}", cf.id);
+                }
+            }
+            Err(e) => {
+                ok = false;
+                let _ = writeln!(out, "{}: error: {e}", cf.id);
+            }
+        }
+        match crate::sink::claim_check::probe(&k.large_message_handle).await {
             Ok(lines) => {
                 for l in lines {
                     let _ = writeln!(out, "{}: {l}", cf.id);

@@ -137,6 +137,16 @@ pub const UPSTREAM_GC_SAFE_POINT_TTL_REMAINING_SECONDS: &str =
 /// each time one lasts past the escalation threshold.
 pub const UPSTREAM_ESCALATIONS_TOTAL: &str = "tidb_changefeed_upstream_escalations_total";
 
+/// Claim-check objects stored (after any retries); label `changefeed`.
+pub const CLAIM_CHECK_WRITES_TOTAL: &str = "tidb_changefeed_claim_check_writes_total";
+/// Failed attempts to store a claim-check object (each is retried); label `changefeed`.
+pub const CLAIM_CHECK_WRITE_ERRORS_TOTAL: &str = "tidb_changefeed_claim_check_write_errors_total";
+/// Bytes of claim-check objects stored; label `changefeed`.
+pub const CLAIM_CHECK_WRITTEN_BYTES_TOTAL: &str = "tidb_changefeed_claim_check_written_bytes_total";
+/// Duration of the successful attempt that stored a claim-check object; label `changefeed`.
+pub const CLAIM_CHECK_WRITE_DURATION_SECONDS: &str =
+    "tidb_changefeed_claim_check_write_duration_seconds";
+
 /// Installs the global recorder, describes every metric and sets the build-info metric.
 /// Returns the handle `/metrics` renders from. Fails if a recorder is already installed.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
@@ -264,6 +274,24 @@ fn describe() {
         KAFKA_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "Duration of successful produce requests."
+    );
+    describe_counter!(
+        CLAIM_CHECK_WRITES_TOTAL,
+        "Claim-check objects stored (after any retries)."
+    );
+    describe_counter!(
+        CLAIM_CHECK_WRITE_ERRORS_TOTAL,
+        "Failed attempts to store a claim-check object; each is retried."
+    );
+    describe_counter!(
+        CLAIM_CHECK_WRITTEN_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of claim-check objects stored."
+    );
+    describe_histogram!(
+        CLAIM_CHECK_WRITE_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of the attempt that stored a claim-check object."
     );
     describe_counter!(
         KAFKA_RETRIES_TOTAL,

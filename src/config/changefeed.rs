@@ -559,18 +559,57 @@ impl<'de> Deserialize<'de> for SaslMechanism {
 }
 
 /// TiCDC's `[sink.kafka-config.large-message-handle]`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LargeMessageHandle {
     #[serde(default)]
     pub large_message_handle_option: LargeMessageOption,
     #[serde(default)]
     pub large_message_handle_compression: LargeMessageCompression,
-    /// `file:///path` (object stores later) where claim-check messages are stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Where claim-check messages are stored: `file:///dir`, `s3://bucket/prefix`,
+    /// `gcs://bucket/prefix` (`gs://`), `azblob://container/prefix` (`azure://`), with
+    /// TiCDC's external-storage parameters in the query. Shown with its secrets masked.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_storage_uri"
+    )]
     pub claim_check_storage_uri: Option<String>,
     #[serde(default)]
     pub claim_check_raw_value: bool,
+    /// Not TiCDC's: parameters of the storage URI given as secrets (inline, `{ env = … }`
+    /// or `{ file = … }`), e.g. `secret-access-key`, so they need not be written in the URI.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub claim_check_storage_parameters: std::collections::BTreeMap<String, Secret>,
+    /// Not TiCDC's: how long one request to the claim-check storage may take before it is
+    /// abandoned and retried.
+    #[serde(default = "default_claim_check_request_timeout")]
+    pub claim_check_storage_request_timeout: HumanDuration,
+}
+
+fn default_claim_check_request_timeout() -> HumanDuration {
+    HumanDuration::secs(30)
+}
+
+impl Default for LargeMessageHandle {
+    fn default() -> Self {
+        LargeMessageHandle {
+            large_message_handle_option: LargeMessageOption::default(),
+            large_message_handle_compression: LargeMessageCompression::default(),
+            claim_check_storage_uri: None,
+            claim_check_raw_value: false,
+            claim_check_storage_parameters: std::collections::BTreeMap::new(),
+            claim_check_storage_request_timeout: default_claim_check_request_timeout(),
+        }
+    }
+}
+
+/// The storage URI with its secret parameters masked.
+fn serialize_storage_uri<S: Serializer>(uri: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match uri {
+        Some(u) => s.serialize_str(&super::secret::mask_uri_secrets(u)),
+        None => s.serialize_none(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -11,6 +11,7 @@ mod locate;
 mod model;
 mod protocol;
 mod secret;
+pub mod storage_uri;
 pub mod ticdc;
 mod units;
 mod validate;
@@ -31,7 +32,8 @@ pub use model::{
     ServerConfig, StateConfig, UpstreamConfig, UpstreamTls,
 };
 pub use protocol::{Placement, Protocol, ProtocolCaps};
-pub use secret::{Secret, SecretSource};
+pub use secret::{Secret, SecretSource, mask_uri_secrets};
+pub use storage_uri::{StorageSpec, UriError};
 pub use units::{ByteSize, HumanDuration};
 pub use validate::valid_topic_name;
 

@@ -82,6 +82,39 @@ impl Secret {
     }
 }
 
+/// Parameters of an external-storage URI whose values are secrets (TiCDC's
+/// `util.MaskSensitiveDataInURI` masks the same), compared after TiCDC's normalization
+/// (lower case, `_` as `-`).
+const URI_SECRETS: &[&str] = &[
+    "access-key",
+    "secret-access-key",
+    "session-token",
+    "account-key",
+    "sas-token",
+    "encryption-key",
+    "password",
+];
+
+/// `uri` with the value of every secret query parameter replaced by `***`, for logs,
+/// status and `check`.
+pub fn mask_uri_secrets(uri: &str) -> String {
+    let Some((base, query)) = uri.split_once('?') else {
+        return uri.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _))
+                if URI_SECRETS.contains(&k.to_ascii_lowercase().replace('_', "-").as_str()) =>
+            {
+                format!("{k}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {

@@ -15,6 +15,9 @@
 //!   submitted, so a table's progress never passes an unsent row;
 //! * a failed job (decode, encode, dispatch, large message) stops the emitter before any of
 //!   its tickets: the checkpoint stays before its first row;
+//! * a row whose message names a claim-check object is sent only once the object is stored
+//!   (the emitter awaits the writer's pending put; the writer retries while the storage
+//!   fails, so the changefeed waits and its checkpoint stays before the row);
 //! * a batched record carries the tickets of all its rows; open records are sent when full,
 //!   before any DDL or watermark, at every [`Step::Resolved`] and [`Step::Flush`], and when
 //!   the stream ends, so nothing overtakes a row on its partition and no ticket waits for ever;
@@ -174,6 +177,11 @@ impl Emitter {
             .submit_many(table, encoded.rows.iter().map(|r| r.commit_ts));
         let batching = self.encoder.caps().batches_rows;
         for row in encoded.rows {
+            if let Some(put) = row.stored {
+                put.wait()
+                    .await
+                    .map_err(crate::sink::large_message::LargeMessageError::from)?;
+            }
             let ticket = Ticket {
                 table,
                 commit_ts: row.commit_ts,

@@ -348,18 +348,21 @@ pub async fn run<L: SchemaSource>(
     let counters = Counters::new();
     ::metrics::gauge!(crate::metrics::MEMORY_QUOTA_BYTES, "changefeed" => cf.id.clone())
         .set(cf.memory_quota.as_u64() as f64);
+    let large_messages = LargeMessagePolicy::from_config(
+        &cf.sink
+            .kafka_config
+            .as_ref()
+            .map(|k| k.large_message_handle.clone())
+            .unwrap_or_default(),
+        &cf.id,
+        Some(shutdown.clone()),
+    )
+    .map_err(operator)?;
     let workers = Workers::new(
         WorkerContext {
             encoder: Arc::clone(&encoder),
             router: Arc::clone(&router),
-            large_messages: LargeMessagePolicy::from_config(
-                &cf.sink
-                    .kafka_config
-                    .as_ref()
-                    .map(|k| k.large_message_handle.clone())
-                    .unwrap_or_default(),
-            )
-            .map_err(operator)?,
+            large_messages: large_messages.clone(),
             output_raw_change_event: settings.output_raw_change_event,
         },
         Workers::default_size(),
@@ -452,6 +455,7 @@ pub async fn run<L: SchemaSource>(
             stall_timeout: cf.sink_stall_timeout.get(),
             health,
             fault_report_after: ctx.upstream.fault_report_after.get(),
+            claim_check: large_messages.claim_check().cloned(),
         }
         .run(interval),
     );

@@ -22,6 +22,12 @@
 //! retries with a backoff from `checkpoint-interval` doubling to 30 s; the first save that
 //! succeeds clears it.
 //!
+//! Under claim-check, when the oldest claim-check object has waited to be stored for
+//! `sink-stall-timeout` (the storage fails or does not answer; the writer keeps retrying),
+//! it raises a `claim-check` fault naming the storage (secrets masked) and the last error,
+//! cleared once the objects are stored; while it is raised the `kafka` stall fault is not,
+//! since Kafka is only waiting for the storage.
+//!
 //! Each tick also reports the upstream failures that have been retried for longer than
 //! `[upstream] fault-report-after` (PD, a store, regions with a hole) as faults, and clears
 //! those that recovered.
@@ -34,6 +40,7 @@ use tokio::sync::watch;
 
 use crate::checkpoint::Store;
 use crate::sink::ack::AckTracker;
+use crate::sink::claim_check::ClaimCheckWriter;
 use crate::status::{Fault, StatusBoard};
 use crate::upstream::feed::EventBudget;
 use crate::upstream::health::UpstreamHealth;
@@ -79,6 +86,8 @@ pub struct Tick {
     /// `[upstream] fault-report-after`: how long an upstream failure is retried before it
     /// is reported.
     pub fault_report_after: Duration,
+    /// The claim-check writer, under claim-check: its stalls are reported as faults.
+    pub claim_check: Option<ClaimCheckWriter>,
 }
 
 impl Tick {
@@ -153,7 +162,16 @@ impl Tick {
             let stalled = stall.watch.observe(sample, Instant::now());
             ::metrics::gauge!(crate::metrics::SINK_STALL_SECONDS, "changefeed" => self.changefeed.clone())
                 .set(stalled.as_secs_f64());
-            stall.report(&self, stalled, health);
+            let storage_stalled = report_claim_check(&self, &mut stall);
+            stall.report(
+                &self,
+                if storage_stalled {
+                    Duration::ZERO
+                } else {
+                    stalled
+                },
+                health,
+            );
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "prewrites")
                 .set(self.prewrites.in_memory() as f64);
             ::metrics::gauge!(crate::metrics::MEMORY_USED_BYTES, "changefeed" => self.changefeed.clone(), "part" => "events")
@@ -175,6 +193,8 @@ struct StallReport {
     watch: StallWatch,
     /// The tick raised the `kafka` fault.
     reported: bool,
+    /// The tick raised the `claim-check` fault.
+    storage_reported: bool,
 }
 
 impl StallReport {
@@ -211,6 +231,57 @@ impl StallReport {
             self.reported = false;
             tracing::info!(changefeed = id, "Kafka acknowledges again");
             tick.status.set_faults(id, SINK_GROUP, Vec::new());
+        }
+    }
+}
+
+/// The status group of the claim-check storage fault.
+const CLAIM_CHECK_GROUP: &str = "claim-check";
+
+/// Raises the `claim-check` fault while the oldest object has waited to be stored for
+/// `sink-stall-timeout`, clears it when none waits that long; returns whether it is raised.
+fn report_claim_check(tick: &Tick, report: &mut StallReport) -> bool {
+    let Some(writer) = &tick.claim_check else {
+        return false;
+    };
+    let id = tick.changefeed.as_str();
+    match writer.stall().filter(|s| s.waiting >= tick.stall_timeout) {
+        Some(s) => {
+            let error = format!(
+                "a claim-check object has waited {}s to be stored in {} (sink-stall-timeout {:?}): {}",
+                s.waiting.as_secs(),
+                s.storage,
+                tick.stall_timeout,
+                s.last_error
+                    .unwrap_or_else(|| "the storage has not answered yet".to_string())
+            );
+            let action = "check that the storage is up and reachable, the bucket exists and the credentials may write objects; the writer keeps retrying, rows wait (none is dropped) and the checkpoint stays before them";
+            if !report.storage_reported {
+                tracing::warn!(changefeed = id, "{error}; {action}");
+            }
+            let since_ms = chrono::Utc::now().timestamp_millis()
+                - i64::try_from(s.waiting.as_millis()).unwrap_or(i64::MAX);
+            tick.status.set_faults(
+                id,
+                CLAIM_CHECK_GROUP,
+                vec![Fault::new(
+                    CLAIM_CHECK_GROUP,
+                    "claim-check storage",
+                    error,
+                    action,
+                    since_ms,
+                )],
+            );
+            report.storage_reported = true;
+            true
+        }
+        None => {
+            if report.storage_reported {
+                report.storage_reported = false;
+                tracing::info!(changefeed = id, "claim-check objects are stored again");
+                tick.status.set_faults(id, CLAIM_CHECK_GROUP, Vec::new());
+            }
+            false
         }
     }
 }

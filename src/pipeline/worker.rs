@@ -10,7 +10,8 @@
 //! For each transaction of a job a worker decodes every change with the job's table version,
 //! drops empty rows and what the event filters ignore, applies TiCDC's split-and-sort of the
 //! transaction, picks each row's partition, encodes it and applies large-message handling
-//! (a claim-check object is written and synced here, off the async threads).
+//! (a claim-check object is handed to the changefeed's claim-check writer, which stores it
+//! on its own task: a worker never waits for storage; the row carries the pending put).
 //!
 //! Guarantees: a job's records come out in exactly the order the one-task pipeline sent them
 //! (transactions in commit order, TiCDC's order inside each); a worker never touches the ack
@@ -29,6 +30,7 @@ use crate::dispatch::{EventRouter, PartitionDispatcher};
 use crate::event::{KvChange, RowError, RowEvent, RowKind, TableMeta};
 use crate::mount::RowDecoder;
 use crate::schema::TableVersion;
+use crate::sink::claim_check::PendingPut;
 use crate::sink::kafka::SizeLimit;
 use crate::sink::large_message::LargeMessagePolicy;
 
@@ -109,6 +111,9 @@ pub struct EncodedRow {
     pub partition: i32,
     pub commit_ts: u64,
     pub record: Record,
+    /// The claim-check object `record` names, still being stored: the emitter awaits it
+    /// before `record` is sent.
+    pub stored: Option<PendingPut>,
 }
 
 /// A job's records, in send order.
@@ -243,13 +248,14 @@ fn encode(
     else {
         return Ok(None);
     };
-    let record = ctx
+    let fitted = ctx
         .large_messages
         .fit(ctx.encoder.as_ref(), codec, ev, record, limit)?;
     Ok(Some(EncodedRow {
         partition,
         commit_ts: ev.commit_ts,
-        record,
+        record: fitted.record,
+        stored: fitted.stored,
     }))
 }
 

@@ -5,10 +5,17 @@
 //!   table, the handle key, the size and the limit;
 //! * `handle-key-only`: the row is re-encoded with its handle-key columns only, marked as
 //!   TiCDC marks it (Canal-JSON `"_tidb":{…,"onlyHandleKey":true}`); still too large → error;
-//! * `claim-check`: the full message is stored first (durably) as
-//!   `<claim-check-storage-uri>/<uuid v4>.json` holding `{"key":<base64|null>,"value":<base64>}`
-//!   (or the raw value with `claim-check-raw-value`), then a handle-key-only message
-//!   carrying the location is sent. Stored objects are never deleted, as in TiCDC.
+//! * `claim-check`: the full message is handed to the changefeed's [`ClaimCheckWriter`] as
+//!   `<storage location>/<uuid v4>.json` holding `{"key":<base64|null>,"value":<base64>}`
+//!   (or the raw value with `claim-check-raw-value`), and a handle-key-only message carrying
+//!   the location is returned with the [`PendingPut`] the emitter awaits before sending it.
+//!   The stored `key` is TiCDC's `common.ClaimCheckMessage.Key` (tiflow
+//!   `pkg/sink/codec/common/message.go` 158-162, written by `claimcheck.WriteMessage`,
+//!   `pkg/sink/kafka/claimcheck/claim_check.go` 85-92): the encoder's message key, which
+//!   Canal-JSON leaves nil (`canal_json_row_event_encoder.go` 393-395, passed as `m.Key` at
+//!   447), so Go writes `"key":null` — not `""`, although the Kafka record itself carries a
+//!   zero-length key — while Open protocol stores its one-event batch key. Stored objects
+//!   are never deleted, as in TiCDC.
 //!
 //! Whether a message fits is decided by [`SizeLimit::fits`], the rule the producer applies
 //! too: TiCDC's count (key + value + 36 bytes) first, and when that is over the limit and a
@@ -17,27 +24,32 @@
 //! that fits once compressed is sent whole; the handling above applies to what still does
 //! not fit.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
 use base64::Engine as _;
 
 use crate::codec::{Encoder, Record, Reduction, TableCodec};
 use crate::config::{LargeMessageHandle, LargeMessageOption};
 use crate::event::RowEvent;
+use crate::shutdown::Shutdown;
+use crate::sink::claim_check::{ClaimCheckWriter, ClaimStore, PendingPut};
 use crate::sink::kafka::{Oversize, SizeLimit};
 
 /// What to do with a message above the limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum LargeMessagePolicy {
     Fail,
     HandleKeyOnly,
     ClaimCheck {
-        /// The `file://` URI as configured (the location prefix in messages).
-        uri: String,
-        dir: PathBuf,
+        writer: ClaimCheckWriter,
         raw_value: bool,
     },
+}
+
+/// A message that fits, and the claim-check object it names, still being stored.
+#[derive(Debug)]
+pub struct Fitted {
+    pub record: Record,
+    /// Await before sending `record` (claim-check only).
+    pub stored: Option<PendingPut>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +69,8 @@ pub enum LargeMessageError {
         what: &'static str,
         remedy: &'static str,
     },
-    #[error(
-        "claim-check: cannot store {path}: {source}; check claim-check-storage-uri and the directory's permissions"
-    )]
-    Store {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Store(#[from] crate::sink::claim_check::WriteError),
     #[error("encoding the reduced message failed: {0}")]
     Encode(#[from] crate::codec::CodecError),
 }
@@ -77,28 +83,40 @@ fn compressed_note(compressed: Option<u64>) -> String {
 }
 
 impl LargeMessagePolicy {
-    /// The policy of a sink's `large-message-handle` settings (validated by the config).
-    pub fn from_config(h: &LargeMessageHandle) -> Result<Self, String> {
+    /// The policy of a sink's `large-message-handle` settings (validated by the config) for
+    /// `changefeed`; claim-check objects are written on the current Tokio runtime and their
+    /// retries end when `shutdown` fires.
+    pub fn from_config(
+        h: &LargeMessageHandle,
+        changefeed: &str,
+        shutdown: Option<Shutdown>,
+    ) -> Result<Self, String> {
         Ok(match h.large_message_handle_option {
             LargeMessageOption::None => LargeMessagePolicy::Fail,
             LargeMessageOption::HandleKeyOnly => LargeMessagePolicy::HandleKeyOnly,
             LargeMessageOption::ClaimCheck => {
-                let uri = h
-                    .claim_check_storage_uri
-                    .clone()
+                let spec = h
+                    .claim_check_storage()
+                    .map_err(|e| e.to_string())?
                     .ok_or("claim-check needs claim-check-storage-uri")?;
-                let dir = uri
-                    .strip_prefix("file://")
-                    .filter(|p| p.starts_with('/'))
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("claim-check storage {uri:?} is not a file:/// URI"))?;
+                let store = ClaimStore::open(&spec, h.claim_check_storage_request_timeout.get())
+                    .map_err(|e| e.to_string())?;
+                tracing::info!(storage = %spec.display, location = %spec.location, "claim-check storage opened");
                 LargeMessagePolicy::ClaimCheck {
-                    uri: uri.trim_end_matches('/').to_string(),
-                    dir,
+                    writer: ClaimCheckWriter::new(store, changefeed, shutdown)
+                        .map_err(|e| e.to_string())?,
                     raw_value: h.claim_check_raw_value,
                 }
             }
         })
+    }
+
+    /// The claim-check writer, under `claim-check`.
+    pub fn claim_check(&self) -> Option<&ClaimCheckWriter> {
+        match self {
+            LargeMessagePolicy::ClaimCheck { writer, .. } => Some(writer),
+            _ => None,
+        }
     }
 
     /// Returns `msg` (the full encoding of `event`) if it fits `limit` (compressed, when the
@@ -110,9 +128,12 @@ impl LargeMessagePolicy {
         event: &RowEvent,
         msg: Record,
         limit: SizeLimit,
-    ) -> Result<Record, LargeMessageError> {
+    ) -> Result<Fitted, LargeMessageError> {
         let Err(over) = limit.fits(&msg) else {
-            return Ok(msg);
+            return Ok(Fitted {
+                record: msg,
+                stored: None,
+            });
         };
         let too_large = |over: Oversize, what, remedy| LargeMessageError::TooLarge {
             table: format!("`{}`.`{}`", event.schema, event.table),
@@ -148,56 +169,44 @@ impl LargeMessagePolicy {
                 "max-message-bytes, lowered to the topic's or broker's limit",
                 "set large-message-handle-option to \"handle-key-only\" or \"claim-check\", or raise max.message.bytes",
             )),
-            LargeMessagePolicy::HandleKeyOnly => reduced(Reduction::HandleKeyOnly),
-            LargeMessagePolicy::ClaimCheck {
-                uri,
-                dir,
-                raw_value,
-            } => {
+            LargeMessagePolicy::HandleKeyOnly => Ok(Fitted {
+                record: reduced(Reduction::HandleKeyOnly)?,
+                stored: None,
+            }),
+            LargeMessagePolicy::ClaimCheck { writer, raw_value } => {
                 let name = format!("{}.json", uuid::Uuid::new_v4());
+                let location = writer.store().location_of(&name);
+                // Reduce first: a message still too large stops here, before anything is
+                // stored.
+                let record = reduced(Reduction::ClaimCheck {
+                    location: &location,
+                })?;
                 let body = if *raw_value {
-                    msg.value.clone().unwrap_or_default()
+                    msg.value.unwrap_or_default()
                 } else {
                     claim_check_json(&msg)
                 };
-                store(dir, &name, &body)?;
-                let location = format!("{uri}/{name}");
-                reduced(Reduction::ClaimCheck {
-                    location: &location,
+                Ok(Fitted {
+                    record,
+                    stored: Some(writer.submit(&name, body)),
                 })
             }
         }
     }
 }
 
-/// `{"key":<base64|null>,"value":<base64>}`, as Go's encoding/json writes `[]byte` fields.
-fn claim_check_json(msg: &Record) -> Vec<u8> {
+/// `{"key":<base64|null>,"value":<base64>}`, as Go's encoding/json writes TiCDC's
+/// `ClaimCheckMessage` `[]byte` fields: the key is `null` when the encoder's message has
+/// none — our records carry that as no key or a zero-length one (Canal-JSON), the zero-length
+/// key being what TiCDC's producer sends for a nil key.
+pub fn claim_check_json(msg: &Record) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let key = match &msg.key {
-        Some(k) => format!("\"{}\"", b64.encode(k)),
-        None => "null".to_string(),
+        Some(k) if !k.is_empty() => format!("\"{}\"", b64.encode(k)),
+        _ => "null".to_string(),
     };
     let value = msg.value.as_deref().unwrap_or_default();
     format!("{{\"key\":{key},\"value\":\"{}\"}}", b64.encode(value)).into_bytes()
-}
-
-/// Writes `dir/name` durably: a temporary file, fsync, rename, fsync of the directory.
-fn store(dir: &Path, name: &str, body: &[u8]) -> Result<(), LargeMessageError> {
-    let path = dir.join(name);
-    let err = |source| LargeMessageError::Store {
-        path: path.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(body).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, &path).map_err(err)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(err)?;
-    Ok(())
 }
 
 /// `name=value` of the handle-key columns, for error messages.
@@ -221,5 +230,32 @@ fn handle_key_text(event: &RowEvent) -> String {
         "(no handle key)".to_string()
     } else {
         parts.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TiCDC's `ClaimCheckMessage{Key, Value}` through Go's encoding/json: a nil key (what
+    /// Canal-JSON's encoder leaves, sent to Kafka as a zero-length key) is `null`; a key is
+    /// base64 (Open protocol's one-event batch key).
+    #[test]
+    fn stored_claim_check_json_matches_ticdc() {
+        let canal = Record::new(Some(Vec::new()), b"{\"id\":1}".to_vec());
+        assert_eq!(
+            String::from_utf8(claim_check_json(&canal)).expect("utf-8"),
+            r#"{"key":null,"value":"eyJpZCI6MX0="}"#
+        );
+        let none = Record::new(None, b"v".to_vec());
+        assert_eq!(
+            String::from_utf8(claim_check_json(&none)).expect("utf-8"),
+            r#"{"key":null,"value":"dg=="}"#
+        );
+        let open = Record::new(Some(b"k1".to_vec()), Vec::new());
+        assert_eq!(
+            String::from_utf8(claim_check_json(&open)).expect("utf-8"),
+            r#"{"key":"azE=","value":""}"#
+        );
     }
 }

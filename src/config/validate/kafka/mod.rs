@@ -2,7 +2,7 @@
 //! `topic` (topic name, partitions, replication, message size), `client` again (client id,
 //! timeouts, linger, batch size, acknowledgements), `security` (SASL, then TLS), `large_message`
 //! (`[large-message-handle]`) and `codec` (`[codec-config]` against the protocol).
-//! Secrets (the SASL password) are resolved here, relative files read from `base`.
+//! Secrets (the SASL password, claim-check storage parameters) are resolved here, relative files read from `base`.
 
 mod client;
 mod codec;
@@ -37,6 +37,7 @@ pub(super) fn check(
         k,
         protocol,
         force_replicate,
+        base,
     );
     codec::check(r, &p.key("codec-config"), &k.codec_config, protocol);
 }
