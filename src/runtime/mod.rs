@@ -7,7 +7,9 @@ pub mod balance;
 pub mod changefeed;
 pub mod cluster;
 pub mod logging;
+pub mod notify;
 pub mod signals;
+pub mod systemd;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +88,12 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
         status: status.clone(),
     };
     let server_task = tokio::spawn(server::serve(listener, state, trigger.subscribe()));
+    // Type=notify: READY, STATUS, WATCHDOG (only while changefeeds move) and STOPPING.
+    systemd::spawn(
+        status.clone(),
+        trigger.subscribe(),
+        cfg.server.shutdown_timeout.get(),
+    );
 
     let mut tasks = tokio::task::JoinSet::new();
     if cfg.state.store == CheckpointStore::Mysql {
