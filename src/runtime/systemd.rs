@@ -175,7 +175,9 @@ impl Progress {
                 // The clock starts when a changefeed becomes expected to move (a take-over,
                 // a resume) or starts again; `running` <-> `retrying` (a fault raised or
                 // cleared, a pipeline restart) is no movement by itself.
-                if s.state == ChangefeedState::Starting || (!must_move(e.state) && must_move(s.state)) {
+                if s.state == ChangefeedState::Starting
+                    || (!must_move(e.state) && must_move(s.state))
+                {
                     e.moved_at = now;
                 }
                 e.run_start = None;
@@ -254,7 +256,11 @@ pub fn status_line(
     let mut text = match counts.len() {
         0 => "no changefeed".to_string(),
         1 => {
-            let (state, n) = counts.values().next().copied().unwrap_or((ChangefeedState::Starting, 0));
+            let (state, n) = counts
+                .values()
+                .next()
+                .copied()
+                .unwrap_or((ChangefeedState::Starting, 0));
             format!("{n} {} {}", noun(n), state.as_str())
         }
         _ => format!(
@@ -318,8 +324,14 @@ mod tests {
         p.observe(&[cf("a", ChangefeedState::Starting, None, None)], t0);
         assert!(!p.any_replicating());
         p.observe(&[cf("a", ChangefeedState::Running, Some(T), Some(T))], t0);
-        assert!(!p.any_replicating(), "the first tick shows the start position only");
-        p.observe(&[cf("a", ChangefeedState::Running, Some(T), Some(T + 1))], t0);
+        assert!(
+            !p.any_replicating(),
+            "the first tick shows the start position only"
+        );
+        p.observe(
+            &[cf("a", ChangefeedState::Running, Some(T), Some(T + 1))],
+            t0,
+        );
         assert!(p.any_replicating(), "a resolved ts arrived");
     }
 
@@ -373,7 +385,12 @@ mod tests {
         );
         let two = [
             cf("a", ChangefeedState::Running, Some(T), Some(T)),
-            cf("b", ChangefeedState::Running, Some(T + (500 << 18)), Some(T)),
+            cf(
+                "b",
+                ChangefeedState::Running,
+                Some(T + (500 << 18)),
+                Some(T),
+            ),
         ];
         assert_eq!(
             status_line(&two, now_ms, &[], false),
@@ -381,10 +398,19 @@ mod tests {
         );
         let b = StatusBoard::new();
         b.register("x");
-        b.set_state("x", ChangefeedState::Retrying, Some("Kafka is not reachable".into()));
+        b.set_state(
+            "x",
+            ChangefeedState::Retrying,
+            Some("Kafka is not reachable".into()),
+        );
         let mixed = [one[0].clone(), b.snapshot().remove(0)];
         assert_eq!(
-            status_line(&mixed, now_ms, &[("a".into(), Duration::from_secs(9))], true),
+            status_line(
+                &mixed,
+                now_ms,
+                &[("a".into(), Duration::from_secs(9))],
+                true
+            ),
             "draining for shutdown; 2 changefeeds: 1 running, 1 retrying, max checkpoint lag 1.2s; x retrying: Kafka is not reachable; not moving: a for 9s"
         );
     }

@@ -13,7 +13,16 @@ fn run_demo(extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo");
     let out = Command::new(script)
-        .args(["--duration", "6s", "--tables", "2", "--table-size", "200", "--rate", "400"])
+        .args([
+            "--duration",
+            "6s",
+            "--tables",
+            "2",
+            "--table-size",
+            "200",
+            "--rate",
+            "400",
+        ])
         .args(["--dir", dir.path().to_str().expect("utf-8 path")])
         .args(extra)
         .env("DEMO_BIN_DIR", &bins)

@@ -93,15 +93,28 @@ pub fn workspace_bins() -> PathBuf {
             let release = dir.file_name().is_some_and(|n| n == "release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
             let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "-p", "tidb-changefeed-emulator", "--bins"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "tidb-changefeed-emulator",
+                "--bins",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
             if release {
                 cmd.arg("--release");
             }
             let st = cmd.status().expect("cargo runs");
-            assert!(st.success(), "building the emulator and demo binaries failed");
+            assert!(
+                st.success(),
+                "building the emulator and demo binaries failed"
+            );
             for b in ["tidb-changefeed-emulator", "tidb-changefeed-demo"] {
-                assert!(dir.join(b).is_file(), "{} was not built", dir.join(b).display());
+                assert!(
+                    dir.join(b).is_file(),
+                    "{} was not built",
+                    dir.join(b).display()
+                );
             }
             dir
         })
@@ -131,7 +144,9 @@ impl EmulatorProcess {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = std::io::BufReader::new(stdout);
         let mut pd = String::new();
-        lines.read_line(&mut pd).expect("the emulator prints PD's address");
+        lines
+            .read_line(&mut pd)
+            .expect("the emulator prints PD's address");
         // Keep reading (the workload's counts) so the emulator never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut rest = String::new();

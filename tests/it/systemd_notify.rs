@@ -61,7 +61,13 @@ impl Messages {
         let t0 = self.seen.first().map_or_else(Instant::now, |s| s.0);
         self.seen
             .iter()
-            .map(|(t, m)| format!("{:>7.2}s {}", (*t - t0).as_secs_f64(), m.replace('\n', " | ")))
+            .map(|(t, m)| {
+                format!(
+                    "{:>7.2}s {}",
+                    (*t - t0).as_secs_f64(),
+                    m.replace('\n', " | ")
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -123,7 +129,10 @@ fn notify_socket_gets_ready_status_watchdog_only_while_moving_and_stopping() {
     let (_, body, _) = get_within(http, "/api/v1/status");
     let v: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
     assert_eq!(v["changefeeds"][0]["state"], "running", "{body}");
-    assert!(v["changefeeds"][0]["checkpoint_ts"].as_u64().is_some(), "{body}");
+    assert!(
+        v["changefeeds"][0]["checkpoint_ts"].as_u64().is_some(),
+        "{body}"
+    );
     assert!(
         ready.contains("STATUS=1 changefeed running, max checkpoint lag "),
         "{ready}"
@@ -214,7 +223,18 @@ fn notify_socket_gets_ready_status_watchdog_only_while_moving_and_stopping() {
 fn without_notify_socket_nothing_is_sent_and_the_daemon_runs() {
     // The same daemon without NOTIFY_SOCKET (and a WATCHDOG_USEC for another process):
     // it runs, logs nothing about systemd and exits cleanly.
-    let emu = EmulatorProcess::start(&["--workload", "sysbench", "--tables", "1", "--table-size", "10", "--rate", "50", "--duration", "10m"]);
+    let emu = EmulatorProcess::start(&[
+        "--workload",
+        "sysbench",
+        "--tables",
+        "1",
+        "--table-size",
+        "10",
+        "--rate",
+        "50",
+        "--duration",
+        "10m",
+    ]);
     let dir = tempfile::tempdir().expect("tempdir");
     let http = free_port();
     let config = write_file(

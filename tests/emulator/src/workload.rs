@@ -577,7 +577,11 @@ mod tests {
         assert_eq!(s.tables.len(), 3);
         assert_eq!(s.data.len(), 30);
         let w = Sysbench::new(o, &s).expect("workload");
-        assert!(w.tables.iter().all(|t| t.rows.len() == 10 && t.next_id == 11));
+        assert!(
+            w.tables
+                .iter()
+                .all(|t| t.rows.len() == 10 && t.next_id == 11)
+        );
         crate::runner::build_cluster(&s).expect("cluster");
     }
 }

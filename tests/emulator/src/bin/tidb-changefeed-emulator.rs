@@ -22,7 +22,11 @@ use tidb_changefeed_emulator::workload::{self, Sysbench, SysbenchOptions};
 #[command(name = "tidb-changefeed-emulator", version)]
 struct Args {
     /// Scenario file (TOML; see tests/scenarios/README.md).
-    #[arg(long, required_unless_present = "workload", conflicts_with = "workload")]
+    #[arg(
+        long,
+        required_unless_present = "workload",
+        conflicts_with = "workload"
+    )]
     scenario: Option<PathBuf>,
     /// Serve a generated workload instead of a scenario.
     #[arg(long, value_enum)]

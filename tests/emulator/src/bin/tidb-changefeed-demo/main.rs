@@ -110,12 +110,10 @@ async fn run(args: Args) -> Result<bool, String> {
     let sink = match &args.kafka {
         Some(b) => Sink::Kafka {
             bootstrap: b.clone(),
-            topic: args.topic.clone().unwrap_or_else(|| {
-                format!(
-                    "tidb-changefeed-demo-{}",
-                    chrono_free_unix_secs()
-                )
-            }),
+            topic: args
+                .topic
+                .clone()
+                .unwrap_or_else(|| format!("tidb-changefeed-demo-{}", chrono_free_unix_secs())),
         },
         None => Sink::File(out.clone()),
     };
@@ -142,8 +140,11 @@ async fn run(args: Args) -> Result<bool, String> {
         args.http_port
     };
     let config = dir.join("demo.toml");
-    std::fs::write(&config, daemon::config(&pd, port, &dir.join("state"), &sink))
-        .map_err(|e| format!("{}: {e}", config.display()))?;
+    std::fs::write(
+        &config,
+        daemon::config(&pd, port, &dir.join("state"), &sink),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
     println!(
         "demo: {} tables sbtest1..{} ({} rows each) on an emulated TiDB (PD {pd}), {} row changes/s for {:?}",
         args.tables, args.tables, args.table_size, args.rate, args.duration
@@ -242,7 +243,16 @@ async fn run(args: Args) -> Result<bool, String> {
         Sink::File(p) => tally::file(p).map_err(|e| format!("{}: {e}", p.display()))?,
         Sink::Kafka { bootstrap, topic } => tally::kafka(bootstrap, topic).await?,
     };
-    Ok(summary(&counts, &got, &line, &before_stop, written_in, reached, exit.success(), &sink))
+    Ok(summary(
+        &counts,
+        &got,
+        &line,
+        &before_stop,
+        written_in,
+        reached,
+        exit.success(),
+        &sink,
+    ))
 }
 
 fn chrono_free_unix_secs() -> u64 {
@@ -303,7 +313,11 @@ impl ProgressLine {
             written as f64 / secs.max(0.001),
             p.rows_per_second,
             lag.map_or("-".to_string(), |l| format!("{l:.1}s")),
-            if p.state.is_empty() { "no answer" } else { &p.state },
+            if p.state.is_empty() {
+                "no answer"
+            } else {
+                &p.state
+            },
         );
         let mut out = std::io::stdout();
         if self.tty {
@@ -379,7 +393,10 @@ fn summary(
         problems.push("no row carries the column the DDL added".into());
     }
     if got.other > 0 {
-        problems.push(format!("{} messages are not Canal-JSON rows or DDLs", got.other));
+        problems.push(format!(
+            "{} messages are not Canal-JSON rows or DDLs",
+            got.other
+        ));
     }
     if !caught_up {
         problems.push("the checkpoint did not reach the last commit within 60 s".into());

@@ -39,7 +39,8 @@ impl Tally {
         let rows = v["data"].as_array().map_or(0, Vec::len) as u64;
         let extra = v["data"]
             .as_array()
-            .map_or(0, |d| d.iter().filter(|r| !r["extra"].is_null()).count()) as u64;
+            .map_or(0, |d| d.iter().filter(|r| !r["extra"].is_null()).count())
+            as u64;
         self.with_extra += extra;
         match v["type"].as_str() {
             Some("INSERT") => self.inserts += rows,
