@@ -40,7 +40,11 @@ pub fn init(cfg: &LogConfig) -> Result<(), LoggingError> {
             .with_span_list(false)
             .try_init()
     } else {
-        builder.with_target(true).try_init()
+        // Colours only on a terminal: text logs sent to a file (the demo's) stay plain.
+        builder
+            .with_target(true)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
     result.map_err(|_| LoggingError::AlreadyInstalled)
 }

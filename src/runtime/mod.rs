@@ -8,7 +8,9 @@ pub mod changefeed;
 pub mod cluster;
 pub mod lifecycle;
 pub mod logging;
+pub mod notify;
 pub mod signals;
+pub mod systemd;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,6 +96,12 @@ pub async fn run(loaded: Loaded) -> Result<(), RunError> {
     }
     let admin_api = Arc::clone(&state.admin);
     let server_task = tokio::spawn(server::serve(listener, state, trigger.subscribe()));
+    // Type=notify: READY, STATUS, WATCHDOG (only while changefeeds move) and STOPPING.
+    systemd::spawn(
+        status.clone(),
+        trigger.subscribe(),
+        cfg.server.shutdown_timeout.get(),
+    );
 
     let mut tasks = tokio::task::JoinSet::new();
     if cfg.state.store == CheckpointStore::Mysql {

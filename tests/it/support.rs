@@ -77,3 +77,108 @@ pub fn try_get_within(port: u16, path: &str) -> Result<(String, String, Duration
 pub fn get_within(port: u16, path: &str) -> (String, String, Duration) {
     try_get_within(port, path).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// The directory of the binaries of this test run's profile (`target/release` or
+/// `target/debug`), with the workspace's other binaries (the emulator's, the demo's) built
+/// there by cargo first: fresh, in the same profile, or the test fails saying why.
+pub fn workspace_bins() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let daemon = daemon_bin();
+            let dir = daemon
+                .parent()
+                .expect("the daemon binary has a directory")
+                .to_path_buf();
+            let release = dir.file_name().is_some_and(|n| n == "release");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+            let mut cmd = Command::new(cargo);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "tidb-changefeed-emulator",
+                "--bins",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if release {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().expect("cargo runs");
+            assert!(
+                st.success(),
+                "building the emulator and demo binaries failed"
+            );
+            for b in ["tidb-changefeed-emulator", "tidb-changefeed-demo"] {
+                assert!(
+                    dir.join(b).is_file(),
+                    "{} was not built",
+                    dir.join(b).display()
+                );
+            }
+            dir
+        })
+        .clone()
+}
+
+/// The emulator binary (`tidb-changefeed-emulator`), serving a scenario or workload as a
+/// process of its own (so a test can stop it with SIGSTOP), killed on drop.
+#[derive(Debug)]
+pub struct EmulatorProcess {
+    pub child: std::process::Child,
+    /// PD's address, `host:port`.
+    pub pd: String,
+}
+
+impl EmulatorProcess {
+    /// Starts the emulator with `args` and reads the PD address it prints.
+    pub fn start(args: &[&str]) -> EmulatorProcess {
+        use std::io::BufRead;
+        let mut child = Command::new(workspace_bins().join("tidb-changefeed-emulator"))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("the emulator binary runs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = std::io::BufReader::new(stdout);
+        let mut pd = String::new();
+        lines
+            .read_line(&mut pd)
+            .expect("the emulator prints PD's address");
+        // Keep reading (the workload's counts) so the emulator never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            while lines.read_line(&mut rest).is_ok_and(|n| n > 0) {
+                rest.clear();
+            }
+        });
+        assert!(!pd.trim().is_empty(), "the emulator printed no PD address");
+        EmulatorProcess {
+            child,
+            pd: pd.trim().to_string(),
+        }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, …) to the emulator.
+    pub fn signal(&self, signal: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(st.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-CONT")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -30,6 +30,7 @@ pub mod server;
 pub mod tidb;
 pub mod topology;
 pub mod tso;
+pub mod workload;
 
 pub use cluster::{
     Cluster, Model, Mutation, MutationOp, PrewriteOptions, RegionChangeNotice, TxnError,
