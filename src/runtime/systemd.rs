@@ -82,8 +82,15 @@ async fn run(
             tracing::warn!(error = %e, "systemd notification not sent");
         }
     };
+    // STOPPING=1 goes out the moment the drain begins, not at the next sample: a quick
+    // drain may end the process before then.
+    let fired = shutdown.clone().wait();
+    tokio::pin!(fired);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut fired, if !stopping => {}
+        }
         let now = Instant::now();
         let snap = status.snapshot();
         let ha_ready = status.cluster().is_some_and(|c| c.updated.is_some());

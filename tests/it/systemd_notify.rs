@@ -246,7 +246,7 @@ fn without_notify_socket_nothing_is_sent_and_the_daemon_runs() {
             dir.path().join("state").display()
         ),
     );
-    let mut daemon = Command::new(daemon_bin())
+    let daemon = Command::new(daemon_bin())
         .args(["run", "--config"])
         .arg(&config)
         .env_remove("NOTIFY_SOCKET")
