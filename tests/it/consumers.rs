@@ -101,14 +101,7 @@ impl Registry {
 }
 
 fn read_env_file() -> HashMap<String, String> {
-    let dir =
-        std::env::var("REGISTRY_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-registry".into());
-    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
+    crate::support::script_env_file("REGISTRY_IT_DIR", "/tmp/tidb-changefeed-registry")
 }
 
 /// The registries' settings; panics with instructions when they are not configured or an

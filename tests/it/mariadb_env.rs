@@ -31,14 +31,7 @@ pub struct MariadbEnv {
 }
 
 fn read_env_file() -> HashMap<String, String> {
-    let dir =
-        std::env::var("MARIADB_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-mariadb".into());
-    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
+    crate::support::script_env_file("MARIADB_IT_DIR", "/tmp/tidb-changefeed-mariadb")
 }
 
 /// `scripts/mariadb.sh`, without checking the server (for clean-ups that must not panic).

@@ -26,13 +26,7 @@ pub struct S3Env {
 }
 
 fn read_env_file() -> HashMap<String, String> {
-    let dir = std::env::var("S3_IT_DIR").unwrap_or_else(|_| "/tmp/tidb-changefeed-s3".into());
-    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
-        .collect()
+    crate::support::script_env_file("S3_IT_DIR", "/tmp/tidb-changefeed-s3")
 }
 
 /// The shared S3 test server's settings; panics with instructions when it is not there or

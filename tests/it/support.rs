@@ -182,3 +182,20 @@ impl Drop for EmulatorProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The `export NAME=value` lines of the env file a test-server script (`scripts/kafka.sh`,
+/// `registry.sh`, `mariadb.sh`, `s3.sh`) writes into its directory: `$dir_var`, else
+/// `default_dir`. Empty when the file is missing (callers then fall back to the
+/// environment and fail with their own instructions).
+pub fn script_env_file(
+    dir_var: &str,
+    default_dir: &str,
+) -> std::collections::HashMap<String, String> {
+    let dir = std::env::var(dir_var).unwrap_or_else(|_| default_dir.to_string());
+    let text = std::fs::read_to_string(PathBuf::from(dir).join("env")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches(['"', '\'']).to_string()))
+        .collect()
+}
